@@ -1,0 +1,1 @@
+"""HTTP resources (blueprints). Each module parses, calls a service, renders."""

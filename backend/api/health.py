@@ -1,0 +1,24 @@
+"""Liveness and readiness."""
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+
+from backend.app import app_settings
+from backend.readiness import check_all
+
+bp = APIBlueprint("health", __name__, tag="health")
+
+
+@bp.get("/healthz")
+@bp.doc(summary="Liveness: the process answers")
+def healthz():
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+@bp.doc(summary="Readiness: status of each dependency (database, search backend, Redis)",
+        responses={200: "all dependencies up", 503: "a dependency is down"})
+def readyz():
+    checks = check_all(app_settings())
+    ok = all(c["ok"] for c in checks.values())
+    return {"status": "ok" if ok else "degraded", "checks": checks}, (200 if ok else 503)

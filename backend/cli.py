@@ -1,0 +1,36 @@
+"""The ``prism`` command line. Each area contributes commands from its own module."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from backend.settings import SettingsError
+
+# Modules exposing click commands/groups in a ``commands`` list. Each area appends its own line.
+COMMANDS: list[str] = [
+    "backend.cli_services",
+    "backend.cli_db",
+]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="prism-patent-search")
+def cli() -> None:
+    """Prism: hybrid image + text prior-art search for patent offices."""
+
+
+def _register() -> None:
+    for module in COMMANDS:
+        for command in importlib.import_module(module).commands:
+            cli.add_command(command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    _register()
+    try:
+        cli.main(args=argv, prog_name="prism", standalone_mode=True)
+    except SettingsError as exc:
+        click.echo(f"prism: configuration error: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,289 @@
+"""Start, check and stop the real services used by tests and local runs.
+
+* Elasticsearch 8.19.21 single node (integ-test zip from Maven Central, fetched with ``mvn
+  dependency:copy`` into ``.cache/es``; security off — local test clusters only; 1 GiB heap).
+* Redis and PostgreSQL from Debian packages (installed with apt-get when missing).
+
+Everything binds to 127.0.0.1, keeps its data under ``.cache/services`` (git-ignored), is
+idempotent (``up`` reuses a running service) and stops cleanly (``down``). Elasticsearch and
+PostgreSQL refuse to run as root, so when we are root they run as the ``prism-svc`` user.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from backend.settings import REPO_ROOT
+
+ES_VERSION = "8.19.21"
+ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_VERSION}:zip"
+CACHE = Path(os.environ.get("PRISM_SERVICES_DIR", REPO_ROOT / ".cache"))
+SVC_USER = "prism-svc"
+ES_PORT = int(os.environ.get("PRISM_ES_PORT", "9200"))
+REDIS_PORT = int(os.environ.get("PRISM_REDIS_PORT", "6379"))
+PG_PORT = int(os.environ.get("PRISM_PG_PORT", "5432"))
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+class ServiceError(RuntimeError):
+    """A service could not be installed or started; the message says why."""
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    es_url: str = f"http://127.0.0.1:{ES_PORT}"
+    redis_url: str = f"redis://127.0.0.1:{REDIS_PORT}/0"
+    pg_url: str = f"postgresql+psycopg://prism:prism@127.0.0.1:{PG_PORT}/prism"
+
+
+ENDPOINTS = Endpoints()
+
+
+def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, **kw)
+
+
+def _as_user(cmd: list[str]) -> list[str]:
+    if os.geteuid() != 0:
+        return cmd
+    return ["runuser", "-u", SVC_USER, "--", *cmd]
+
+
+def _ensure_user() -> None:
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam(SVC_USER)
+    except KeyError:
+        _run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SVC_USER])
+
+
+def _chown(path: Path) -> None:
+    if os.geteuid() == 0:
+        _run(["chown", "-R", f"{SVC_USER}:{SVC_USER}", str(path)])
+
+
+def _apt_install(*packages: str) -> None:
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, capture_output=True, env=env)
+        _run(["apt-get", "install", "-y", "-qq", *packages], env=env)
+    except (subprocess.CalledProcessError, FileNotFoundError) as exc:
+        raise ServiceError(f"apt-get install {' '.join(packages)} failed: {exc}") from exc
+
+
+def _wait(check, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.5)
+    raise ServiceError(f"{what} did not become ready within {timeout:.0f}s")
+
+
+def _pid_alive(pidfile: Path) -> bool:
+    try:
+        pid = int(pidfile.read_text().split()[0])
+        os.kill(pid, 0)
+        return True
+    except (FileNotFoundError, ValueError, ProcessLookupError, PermissionError):
+        return False
+
+
+# -- Elasticsearch ---------------------------------------------------------------------------
+def es_ready(url: str = ENDPOINTS.es_url) -> bool:
+    try:
+        r = requests.get(f"{url}/_cluster/health", timeout=2)
+        return r.ok and r.json().get("status") in ("green", "yellow")
+    except (requests.RequestException, ValueError):
+        return False
+
+
+def _es_home() -> Path:
+    home = CACHE / "es" / f"elasticsearch-{ES_VERSION}"
+    if home.exists():
+        return home
+    archive = CACHE / "es" / f"elasticsearch-{ES_VERSION}.zip"
+    if not archive.exists():
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        if not shutil.which("mvn"):
+            _apt_install("maven")
+        try:
+            _run(["mvn", "-q", "dependency:copy", f"-Dartifact={ES_ARTIFACT}",
+                  f"-DoutputDirectory={archive.parent}"])
+        except subprocess.CalledProcessError as exc:
+            raise ServiceError(f"downloading {ES_ARTIFACT} with maven failed: {exc.stdout}{exc.stderr}") from exc
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(archive.parent)
+    for script in (home / "bin").iterdir():
+        script.chmod(0o755)
+    return home
+
+
+def es_up(timeout: float = 180) -> str:
+    if es_ready():
+        return ENDPOINTS.es_url
+    if not shutil.which("java"):
+        _apt_install("openjdk-17-jre-headless")
+    _ensure_user()
+    home = _es_home()
+    data = CACHE / "services" / "es"
+    (data / "data").mkdir(parents=True, exist_ok=True)
+    (data / "logs").mkdir(parents=True, exist_ok=True)
+    pidfile = data / "es.pid"
+    if not _pid_alive(pidfile):
+        config = home / "config" / "elasticsearch.yml"
+        config.write_text(
+            "cluster.name: prism-dev\n"
+            "discovery.type: single-node\n"
+            "network.host: 127.0.0.1\n"
+            f"http.port: {ES_PORT}\n"
+            f"path.data: {data / 'data'}\n"
+            f"path.logs: {data / 'logs'}\n"
+            "xpack.security.enabled: false\n"
+            "xpack.ml.enabled: false\n"
+            "cluster.routing.allocation.disk.threshold_enabled: false\n"
+            "action.destructive_requires_name: false\n"
+        )
+        _chown(home)
+        _chown(data)
+        java_home = Path(os.path.realpath(shutil.which("java"))).parent.parent
+        env = dict(os.environ, ES_JAVA_HOME=str(java_home),
+                   ES_JAVA_OPTS=os.environ.get("PRISM_ES_JAVA_OPTS", "-Xms1g -Xmx1g"))
+        started = subprocess.run(_as_user([str(home / "bin" / "elasticsearch"), "-d", "-p", str(pidfile)]),
+                                 check=False, env=env, capture_output=True, text=True)
+        if started.returncode != 0:
+            raise ServiceError(f"Elasticsearch failed to start: {(started.stdout + started.stderr)[-2000:]}")
+    try:
+        _wait(es_ready, "Elasticsearch", timeout)
+    except ServiceError:
+        log = data / "logs" / "prism-dev.log"
+        tail = log.read_text()[-2000:] if log.exists() else "(no log)"
+        raise ServiceError(f"Elasticsearch did not start; log tail:\n{tail}") from None
+    return ENDPOINTS.es_url
+
+
+def es_down() -> None:
+    pidfile = CACHE / "services" / "es" / "es.pid"
+    if _pid_alive(pidfile):
+        pid = int(pidfile.read_text().split()[0])
+        os.kill(pid, signal.SIGTERM)
+        _wait(lambda: not _pid_alive(pidfile), "Elasticsearch shutdown", 60)
+
+
+# -- Redis -----------------------------------------------------------------------------------
+def redis_ready(url: str = ENDPOINTS.redis_url) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def redis_up(timeout: float = 30) -> str:
+    if redis_ready():
+        return ENDPOINTS.redis_url
+    if not shutil.which("redis-server"):
+        _apt_install("redis-server")
+    data = CACHE / "services" / "redis"
+    data.mkdir(parents=True, exist_ok=True)
+    _run(["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--daemonize", "yes",
+          "--dir", str(data), "--pidfile", str(data / "redis.pid"), "--logfile", str(data / "redis.log"),
+          "--save", "", "--appendonly", "no", "--databases", "64"])
+    _wait(redis_ready, "Redis", timeout)
+    return ENDPOINTS.redis_url
+
+
+def redis_down() -> None:
+    import redis
+
+    if redis_ready():
+        try:
+            redis.Redis.from_url(ENDPOINTS.redis_url).shutdown(nosave=True)
+        except redis.RedisError:
+            pass
+
+
+# -- PostgreSQL ------------------------------------------------------------------------------
+def pg_ready(url: str = ENDPOINTS.pg_url) -> bool:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(url, connect_args={"connect_timeout": 2})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return True
+    except sa.exc.SQLAlchemyError:
+        return False
+
+
+def pg_up(timeout: float = 60) -> str:
+    if pg_ready():
+        return ENDPOINTS.pg_url
+    if not (PG_BIN / "postgres").exists():
+        _apt_install("postgresql-15")
+    _ensure_user()
+    data = CACHE / "services" / "pg"
+    pgdata = data / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    _chown(data)
+    if not (pgdata / "PG_VERSION").exists():
+        pwfile = data / "pw"
+        pwfile.write_text("prism\n")
+        _chown(pwfile)
+        _run(_as_user([str(PG_BIN / "initdb"), "-D", str(pgdata), "-U", "prism", "--pwfile", str(pwfile),
+                       "--auth=md5", "--auth-local=trust", "-E", "UTF8", "--no-locale"]))
+    if not _pid_alive(pgdata / "postmaster.pid"):
+        _run(_as_user([str(PG_BIN / "pg_ctl"), "-D", str(pgdata), "-l", str(data / "pg.log"), "-w", "-t",
+                       str(int(timeout)), "-o", f"-p {PG_PORT} -k {data} -c listen_addresses=127.0.0.1 "
+                       "-c max_connections=200 -c fsync=off", "start"]))
+    admin = ENDPOINTS.pg_url.rsplit("/", 1)[0] + "/postgres"
+    _wait(lambda: pg_ready(admin), "PostgreSQL", timeout)
+    ensure_pg_database("prism")
+    return ENDPOINTS.pg_url
+
+
+def ensure_pg_database(name: str) -> str:
+    """Create database ``name`` if missing; return its URL."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(ENDPOINTS.pg_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        exists = conn.execute(sa.text("select 1 from pg_database where datname=:n"), {"n": name}).scalar()
+        if not exists:
+            conn.execute(sa.text(f'create database "{name}"'))
+    admin.dispose()
+    return ENDPOINTS.pg_url.rsplit("/", 1)[0] + f"/{name}"
+
+
+def drop_pg_database(name: str) -> None:
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(ENDPOINTS.pg_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'drop database if exists "{name}" with (force)'))
+    admin.dispose()
+
+
+def pg_down() -> None:
+    pgdata = CACHE / "services" / "pg" / "data"
+    if _pid_alive(pgdata / "postmaster.pid"):
+        _run(_as_user([str(PG_BIN / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]))
+
+
+SERVICES = {
+    "es": (es_up, es_down, es_ready),
+    "redis": (redis_up, redis_down, redis_ready),
+    "postgres": (pg_up, pg_down, pg_ready),
+}

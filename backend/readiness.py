@@ -1,0 +1,54 @@
+"""Per-dependency readiness checks used by /readyz and ``prism check``."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from backend.settings import Settings
+
+
+def _timed(fn: Callable[[], str | None]) -> dict:
+    start = time.perf_counter()
+    try:
+        info = fn()
+        return {"ok": True, "latency_ms": round((time.perf_counter() - start) * 1000, 1), "info": info}
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready", reported verbatim
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:500]}
+
+
+def check_database(settings: Settings) -> str:
+    import sqlalchemy as sa
+
+    from backend.db.session import get_engine
+
+    with get_engine(settings.resolved_database_url).connect() as conn:
+        conn.execute(sa.text("select 1"))
+    return settings.resolved_database_url.split("@")[-1]
+
+
+def check_redis(settings: Settings) -> str:
+    import redis
+
+    redis.Redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2).ping()
+    return settings.redis_url.split("@")[-1]
+
+
+def check_elasticsearch(settings: Settings) -> str:
+    from elasticsearch import Elasticsearch
+
+    es = Elasticsearch(settings.es_url, request_timeout=2)
+    health = es.cluster.health()
+    if health["status"] == "red":
+        raise RuntimeError("cluster status red")
+    return f"{settings.es_url} ({health['status']})"
+
+
+def check_all(settings: Settings) -> dict[str, dict]:
+    checks = {"database": _timed(lambda: check_database(settings))}
+    if settings.search_backend == "elasticsearch":
+        checks["elasticsearch"] = _timed(lambda: check_elasticsearch(settings))
+    else:
+        checks["embedded_index"] = _timed(lambda: str(settings.resolved_embedded_dir))
+    if settings.task_mode == "celery":
+        checks["redis"] = _timed(lambda: check_redis(settings))
+    return checks

@@ -1,0 +1,115 @@
+"""One settings object, read from the environment (prefix ``PRISM_``).
+
+Every field documents its default. A bad value raises :class:`SettingsError` whose
+message is one line naming the environment variable.
+"""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
+
+
+class SettingsError(RuntimeError):
+    """A configuration value is invalid; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PRISM_", extra="ignore", case_sensitive=False)
+
+    # -- storage ---------------------------------------------------------------------------------
+    data_dir: Path = Field(default=REPO_ROOT / "var", description="Root for SQLite, embedded index, blobs.")
+    database_url: str = Field(default="", description="SQLAlchemy URL; default sqlite in data_dir.")
+    blob_store: Literal["fs", "s3"] = "fs"
+    blob_dir: Path | None = Field(default=None, description="Filesystem blob root; default data_dir/blobs.")
+    s3_endpoint_url: str = ""
+    s3_bucket: str = "prism"
+
+    # -- search ----------------------------------------------------------------------------------
+    search_backend: Literal["embedded", "elasticsearch"] = "embedded"
+    embedded_dir: Path | None = Field(default=None, description="Embedded index dir; default data_dir/index.")
+    es_url: str = "http://127.0.0.1:9200"
+    es_index_prefix: str = "prism"
+    es_num_candidates: int = Field(default=200, ge=1, le=10000)
+    es_request_timeout: float = Field(default=30.0, gt=0)
+    knn_similarity_floor: float | None = None
+    rrf_k: int = Field(default=60, ge=1)
+    cpc_titles_dir: Path = SHARED_DATA / "cpc_titles"
+
+    # -- queue -----------------------------------------------------------------------------------
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    broker_url: str = Field(default="", description="Celery broker; default redis_url.")
+    task_mode: Literal["eager", "celery"] = Field(
+        default="eager", description="eager runs tasks in-process (embedded default); celery sends them."
+    )
+    visibility_timeout_s: int = Field(default=3600, ge=60)
+
+    # -- model -----------------------------------------------------------------------------------
+    model_name: str = Field(default="prism-tiny", description="open_clip model config name.")
+    checkpoint: Path | None = Field(default=None, description="Local open_clip checkpoint (.pt).")
+    device: str = Field(default="auto", description="auto | cpu | cuda")
+    embed_batch_size: int = Field(default=32, ge=1, le=4096)
+
+    # -- captioning ------------------------------------------------------------------------------
+    captioner: Literal["template", "llm"] = "template"
+    llm_base_url: str = ""
+    llm_model: str = "gpt-4o-mini"
+    llm_api_key: str = ""
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_retries: int = Field(default=3, ge=0, le=20)
+    llm_captions_per_figure: int = Field(default=3, ge=1, le=20)
+
+    # -- API -------------------------------------------------------------------------------------
+    auth_required: bool = True
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    max_upload_mb: float = Field(default=20.0, gt=0)
+    max_image_pixels: int = Field(default=60_000_000, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        return v.strip()
+
+    # -- derived ---------------------------------------------------------------------------------
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'prism.db'}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or self.redis_url
+
+    @property
+    def resolved_blob_dir(self) -> Path:
+        return self.blob_dir or self.data_dir / "blobs"
+
+    @property
+    def resolved_embedded_dir(self) -> Path:
+        return self.embedded_dir or self.data_dir / "index"
+
+
+def load_settings(**overrides) -> Settings:
+    """Build settings from the environment; one clear line per bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        raise SettingsError(
+            f"PRISM_{field.upper()}: {first['msg']} (got {first.get('input')!r})"
+        ) from None
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def reset_settings_cache() -> None:
+    get_settings.cache_clear()

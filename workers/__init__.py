@@ -1,0 +1,1 @@
+"""Celery workers: ingest (parse, caption, embed, index) and watch runs."""

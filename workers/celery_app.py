@@ -1,0 +1,57 @@
+"""The Celery app, built from the same settings as the API.
+
+One place for queues, routing and the beat schedule. Tasks are thin: they call services.
+Start a worker with ``celery -A workers.celery_app worker``; beat with ``celery -A workers.celery_app beat``.
+"""
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from backend.settings import Settings, get_settings
+
+# Task modules imported by the worker. Each area appends its own line.
+TASK_MODULES: list[str] = [
+    "workers.tasks_system",
+]
+
+QUEUES = ("ingest", "watches", "default")
+
+ROUTES = {
+    "prism.ingest.*": {"queue": "ingest"},
+    "prism.watches.*": {"queue": "watches"},
+}
+
+# name -> (task, seconds). Beat enqueues; the task itself decides what is due (idempotent runs).
+BEAT_SCHEDULE: dict[str, dict] = {}
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    settings = settings or get_settings()
+    app = Celery("prism", broker=settings.resolved_broker_url, backend=settings.redis_url,
+                 include=list(TASK_MODULES))
+    app.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        result_expires=24 * 3600,
+        task_queues=[Queue(q) for q in QUEUES],
+        task_default_queue="default",
+        task_routes=ROUTES,
+        beat_schedule=BEAT_SCHEDULE,
+        task_always_eager=settings.task_mode == "eager",
+        task_eager_propagates=True,
+        broker_connection_retry_on_startup=True,
+        timezone="UTC",
+        enable_utc=True,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+app = make_celery()
