@@ -20,7 +20,13 @@ def alembic_config(url: str | None = None):
 def upgrade_database(url: str | None = None, revision: str = "head") -> None:
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    from backend.db.session import get_engine
+
+    cfg = alembic_config(url)
+    cfg.attributes["skip_logging"] = True
+    with get_engine(url or get_settings().resolved_database_url).begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, revision)
 
 
 @click.group("db")

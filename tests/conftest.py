@@ -177,3 +177,29 @@ def celery_worker_proc(tmp_path, redis_db_url):
     yield _start
     for worker in started:
         worker.stop()
+
+
+# -- a closing line in the log: how many passed tests really used each service ------------------
+_SERVICE_FIXTURES = {"es_url": "Elasticsearch", "redis_url": "Redis", "pg_url": "PostgreSQL",
+                     "celery_worker_proc": "Celery worker", "chromium": "Chromium"}
+_service_counts: dict[str, int] = {}
+
+
+def pytest_runtest_logreport(report):
+    if report.when != "call" or not report.passed:
+        return
+    for fixture, label in _SERVICE_FIXTURES.items():
+        if fixture in getattr(report, "fixturenames_used", ()):
+            _service_counts[label] = _service_counts.get(label, 0) + 1
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    outcome.get_result().fixturenames_used = tuple(item.fixturenames)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _service_counts:
+        parts = ", ".join(f"{label}: {n}" for label, n in sorted(_service_counts.items()))
+        terminalreporter.write_line(f"passed tests that used real services — {parts}")

@@ -1,0 +1,46 @@
+# Prism — the few targets people use. `make demo` and `make test` are the README's two commands.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+.PHONY: install demo services services-down browser test test-fast bench lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.cfg constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
+	touch $@
+
+## embedded default, no servers: ingest a sample corpus and run a hybrid search with a classification filter
+demo: install
+	$(BIN)/prism demo
+
+## real Elasticsearch, Redis and PostgreSQL on loopback (idempotent)
+services: install
+	$(BIN)/prism services up
+
+services-down:
+	$(BIN)/prism services down
+
+browser:
+	bash tests/ui/install_browser.sh
+
+## the whole test suite against the real services and a headless Chromium
+test: install services browser
+	$(BIN)/pytest
+
+test-fast: install
+	PRISM_TEST_SKIP_SERVICES=1 $(BIN)/pytest -m "not services and not browser"
+
+bench: install services
+	$(BIN)/python bench/search_bench.py
+	$(BIN)/python bench/ingest_bench.py
+
+clean:
+	rm -rf var artifacts .pytest_cache

@@ -1,0 +1,27 @@
+"""A real worker process consumes a task from the real Redis broker."""
+import os
+
+import pytest
+
+
+@pytest.mark.services
+def test_real_worker_runs_a_task(make_settings, redis_db_url, celery_worker_proc):
+    from workers.celery_app import make_celery
+
+    settings = make_settings(task_mode="celery", redis_url=redis_db_url)
+    worker = celery_worker_proc(settings)
+    app = make_celery(settings)
+    result = app.send_task("prism.system.ping", args=["hello"])
+    out = result.get(timeout=60)
+    assert out["pong"] == "hello"
+    assert out["pid"] != os.getpid()
+    assert worker.proc.poll() is None
+
+
+def test_celery_config_is_safe_by_default(make_settings):
+    from workers.celery_app import make_celery
+
+    conf = make_celery(make_settings()).conf
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.task_serializer == "json" and conf.accept_content == ["json"]
+    assert conf.broker_transport_options["visibility_timeout"] >= 60
