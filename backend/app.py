@@ -12,6 +12,14 @@ from backend.settings import Settings, get_settings
 # Modules exposing a blueprint ``bp``. Each area appends its own line.
 BLUEPRINTS: list[str] = [
     "backend.api.health",
+    "backend.api.watches",
+    "backend.api.alerts",
+    "backend.ui.routes",
+    "backend.api.documents",
+    "backend.api.jobs",
+    "backend.api.search",
+    "backend.api.patents",
+    "backend.api.classifications",
 ]
 
 
@@ -34,6 +42,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         return problem(error.status_code, _first_message(error), headers=error.headers, **extra)
 
     register_error_handlers(app)
+    importlib.import_module("backend.auth").install(app)
     for module in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(module).bp)
     return app

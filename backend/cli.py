@@ -12,6 +12,11 @@ from backend.settings import SettingsError
 COMMANDS: list[str] = [
     "backend.cli_services",
     "backend.cli_db",
+    "backend.auth.cli",
+    "backend.monitoring.cli",
+    "backend.ingest.cli",
+    "backend.model.cli",
+    "backend.search.cli",
 ]
 
 

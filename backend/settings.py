@@ -71,6 +71,19 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=20.0, gt=0)
     max_image_pixels: int = Field(default=60_000_000, ge=1)
 
+    # -- monitoring: watches, alerts, webhooks (issue 6) ------------------------------------------
+    watch_beat_interval_s: float = Field(default=60.0, gt=0, description="How often beat enqueues run_due.")
+    watch_min_schedule_s: int = Field(default=300, ge=1, description="Shortest schedule a watch may have.")
+    webhook_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Connect+read timeout per attempt.")
+    webhook_max_attempts: int = Field(default=8, ge=1, le=30)
+    webhook_backoff_s: float = Field(default=10.0, gt=0, description="First retry delay; doubles per attempt.")
+
+    # -- search core (issue 4) --------------------------------------------------------------------
+    search_rank_window: int = Field(default=200, ge=10, le=10000, description=(
+        "Entries each ranked list (BM25, vector) contributes before fusion; pages walk the fused list."))
+    search_text_to_image: bool = Field(default=False, description=(
+        "Also encode a text query with the encoder and rank figures by image-vector similarity."))
+
     @field_validator("database_url")
     @classmethod
     def _strip(cls, v: str) -> str:

@@ -13,6 +13,8 @@ from backend.settings import Settings, get_settings
 # Task modules imported by the worker. Each area appends its own line.
 TASK_MODULES: list[str] = [
     "workers.tasks_system",
+    "workers.tasks_watches",
+    "workers.tasks_ingest",
 ]
 
 QUEUES = ("ingest", "watches", "default")
@@ -23,7 +25,13 @@ ROUTES = {
 }
 
 # name -> (task, seconds). Beat enqueues; the task itself decides what is due (idempotent runs).
-BEAT_SCHEDULE: dict[str, dict] = {}
+BEAT_SCHEDULE: dict[str, dict] = {
+    # monitoring: stale ticks expire instead of piling up while no worker listens
+    "watches-run-due": {"task": "prism.watches.run_due", "schedule": get_settings().watch_beat_interval_s,
+                        "options": {"expires": get_settings().watch_beat_interval_s}},
+    "webhooks-sweep": {"task": "prism.webhooks.sweep", "schedule": get_settings().watch_beat_interval_s,
+                       "options": {"expires": get_settings().watch_beat_interval_s}},
+}
 
 
 def make_celery(settings: Settings | None = None) -> Celery:

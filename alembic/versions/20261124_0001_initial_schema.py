@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-24 17:02:37.496449
+Create Date: 2026-11-24 17:07:50.726196
 """
 from __future__ import annotations
 
@@ -111,12 +111,15 @@ def upgrade() -> None:
     sa.Column('reason', sa.JSON(), nullable=False),
     sa.Column('read', sa.Boolean(), nullable=False),
     sa.Column('delivered', sa.Boolean(), nullable=False),
+    sa.Column('delivery_attempts', sa.Integer(), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['watch_id'], ['watches.id'], name=op.f('fk_alerts_watch_id_watches'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_alerts')),
     sa.UniqueConstraint('watch_id', 'publication_number', name='uq_alerts_watch_patent')
     )
     with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_alerts_next_attempt_at'), ['next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_alerts_watch_id'), ['watch_id'], unique=False)
 
     op.create_table('audit_events',
@@ -207,6 +210,7 @@ def downgrade() -> None:
     op.drop_table('audit_events')
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_alerts_watch_id'))
+        batch_op.drop_index(batch_op.f('ix_alerts_next_attempt_at'))
 
     op.drop_table('alerts')
     with op.batch_alter_table('watches', schema=None) as batch_op:

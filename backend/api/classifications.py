@@ -1,0 +1,19 @@
+"""GET /classifications/suggest: autocomplete of CPC symbols and Locarno classes with their titles."""
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+
+from backend.app import app_settings
+from backend.search import service
+from backend.search.api_schemas import SuggestQuery
+
+bp = APIBlueprint("classifications", __name__, tag="classifications")
+
+
+@bp.get("/classifications/suggest")
+@bp.input(SuggestQuery, location="query", arg_name="params")
+@bp.doc(summary="Classification autocomplete with titles",
+        description="`q` is a symbol prefix (`A47C`, `H01L 21/0`, `06-`) or words of a title.")
+def suggest(params: dict):
+    items = service.suggest(params["q"], params["scheme"], app_settings(), params["limit"])
+    return {"scheme": params["scheme"], "q": params["q"], "items": items}

@@ -1,0 +1,73 @@
+"""POST /search and POST /search/export (JSON, or multipart with an ``image`` file + ``request`` JSON)."""
+from __future__ import annotations
+
+import json
+
+from apiflask import APIBlueprint
+from flask import Response, request
+
+from backend.app import app_settings
+from backend.errors import ProblemError
+from backend.search import service
+from backend.search.api_schemas import ExportQuery, SearchRequestDoc, SearchResponseDoc
+
+bp = APIBlueprint("search", __name__, tag="search")
+
+
+@bp.record_once
+def _check_index(state) -> None:
+    """Refuse to start against an index of another mapping version (the message says how to fix it)."""
+    from backend.search.index_admin import check_version  # noqa: F401 - imported for the error type
+    from backend.search.errors import IndexVersionError, SearchBackendError
+
+    settings = state.app.extensions["prism.settings"]
+    try:
+        from backend.search import get_backend
+
+        get_backend(settings)
+    except IndexVersionError:
+        raise
+    except (SearchBackendError, OSError) as exc:  # unreachable now: readiness reports it
+        state.app.logger.warning("search backend not checked at start-up: %s", exc)
+
+
+def _body_and_image() -> tuple[object, bytes | None]:
+    if request.mimetype == "multipart/form-data":
+        raw = request.form.get("request", "")
+        try:
+            body = json.loads(raw) if raw.strip() else {}
+        except ValueError as exc:
+            raise ProblemError(400, f"request: the 'request' form field is not JSON ({exc})") from None
+        upload = request.files.get("image")
+        return body, (upload.read() if upload is not None else None)
+    if not request.is_json:
+        raise ProblemError(415, "send application/json, or multipart/form-data with 'request' and 'image'")
+    body = request.get_json(silent=True)
+    if body is None:
+        raise ProblemError(400, "request: the body is not valid JSON")
+    return body, None
+
+
+@bp.post("/search")
+@bp.input(SearchRequestDoc, location="json", arg_name="_doc", validation=False)
+@bp.output(SearchResponseDoc)
+@bp.doc(summary="Hybrid prior-art search (text, image, filters)",
+        description="JSON body, or multipart/form-data with an `image` file and a `request` field holding the "
+                    "JSON. Results are fused from BM25 and vector rankings (RRF or weighted); pages follow "
+                    "`next_cursor`.",
+        responses={400: "invalid request (names the field or symbol)", 404: "unknown image_figure_id"})
+def search(_doc=None):
+    body, image = _body_and_image()
+    return service.search(body, app_settings(), image)
+
+
+@bp.post("/search/export")
+@bp.input(SearchRequestDoc, location="json", arg_name="_doc", validation=False)
+@bp.input(ExportQuery, location="query", arg_name="params")
+@bp.doc(summary="Export the results of a search as CSV (up to 1,000 rows)",
+        responses={200: {"description": "CSV", "content": {"text/csv": {}}}, 400: "invalid request"})
+def export(params: dict, _doc=None):
+    body, image = _body_and_image()
+    text = service.export_csv(body, app_settings(), image, limit=params.get("limit", 1000))
+    return Response(text, mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="prism-search.csv"'})

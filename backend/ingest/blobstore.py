@@ -1,0 +1,125 @@
+"""Blob store for figure images: the filesystem (default) or an S3-compatible bucket (boto3, optional).
+
+Keys are content-addressed: ``figures/<h[:2]>/<h>.png`` (display rendition), ``thumbs/<h[:2]>/<h>.png``,
+``originals/<h[:2]>/<h>.<ext>`` (the file as received) and ``uploads/<h[:2]>/<h>`` (API uploads waiting
+for their job), where ``h`` is the SHA-256 of the original bytes. Writing the same key twice is harmless.
+"""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Protocol
+
+_KEY = re.compile(r"^[a-z]+/[0-9a-f]{2}/[0-9a-f]{64}(\.[a-z0-9]{1,5})?$")
+
+
+def figure_key(h: str) -> str:
+    return f"figures/{h[:2]}/{h}.png"
+
+
+def thumb_key(h: str) -> str:
+    return f"thumbs/{h[:2]}/{h}.png"
+
+
+def original_key(h: str, ext: str) -> str:
+    ext = re.sub(r"[^a-z0-9]", "", ext.lower())[:5] or "bin"
+    return f"originals/{h[:2]}/{h}.{ext}"
+
+
+def upload_key(h: str) -> str:
+    return f"uploads/{h[:2]}/{h}"
+
+
+class BlobNotFound(KeyError):
+    pass
+
+
+class BlobStore(Protocol):
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None: ...
+    def get(self, key: str) -> bytes: ...
+    def exists(self, key: str) -> bool: ...
+    def delete(self, key: str) -> None: ...
+
+
+def check_key(key: str) -> str:
+    if not _KEY.match(key or ""):
+        raise ValueError(f"invalid blob key {key!r}")
+    return key
+
+
+class FileBlobStore:
+    """Blobs as files under ``root``; writes are atomic (temporary file + rename)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / check_key(key)
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        path = self._path(key)
+        if path.exists() and path.stat().st_size == len(data):
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise BlobNotFound(key) from None
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def path(self, key: str) -> Path:
+        return self._path(key)
+
+
+class S3BlobStore:
+    """An S3-compatible bucket (MinIO, Ceph, AWS); needs ``boto3`` (not a hard dependency)."""
+
+    def __init__(self, bucket: str, endpoint_url: str | None = None):
+        try:
+            import boto3
+        except ImportError:
+            raise RuntimeError("PRISM_BLOB_STORE=s3 needs the boto3 package (pip install boto3)") from None
+        self.bucket = bucket
+        self.client = boto3.client("s3", endpoint_url=endpoint_url or None)
+
+    def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
+        self.client.put_object(Bucket=self.bucket, Key=check_key(key), Body=data, ContentType=content_type)
+
+    def get(self, key: str) -> bytes:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=check_key(key))["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            raise BlobNotFound(key) from None
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=check_key(key))
+            return True
+        except Exception:  # botocore ClientError 404
+            return False
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
+
+
+def get_blob_store(settings) -> BlobStore:
+    if settings.blob_store == "s3":
+        return S3BlobStore(settings.s3_bucket, settings.s3_endpoint_url)
+    return FileBlobStore(settings.resolved_blob_dir)

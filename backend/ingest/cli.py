@@ -1,0 +1,51 @@
+"""``prism ingest PATH ...`` — bulk ingest with a progress bar and a summary."""
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("ingest")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=str))
+@click.option("--no-wait", is_flag=True, help="celery mode: return once the jobs are queued.")
+@click.option("--timeout", "timeout_s", type=float, default=None, help="celery mode: give up waiting after N s.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("-v", "--verbose", is_flag=True, help="List every skipped and failed document.")
+def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet: bool, verbose: bool) -> None:
+    """Ingest USPTO XML (files, weekly bulk files, zips), DeepPatent2 JSON or JSONL manifests.
+
+    Folders are searched recursively. Re-ingesting a patent replaces it.
+    """
+    from backend.ingest.service import ingest_paths
+    from backend.settings import get_settings
+
+    settings = get_settings()
+    try:
+        summary = ingest_paths(list(paths), settings, wait=not no_wait, progress=not quiet and sys.stderr.isatty(),
+                               timeout_s=timeout_s)
+    except TimeoutError as exc:
+        raise click.ClickException(str(exc)) from None
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(stderr=False)
+    if no_wait and settings.task_mode == "celery":
+        console.print(f"queued {len(summary.job_ids)} job(s); follow them with GET /jobs")
+    table = Table(title="ingest summary", show_header=True)
+    for col in ("ingested", "updated", "failed", "skipped", "figures", "seconds"):
+        table.add_column(col, justify="right")
+    table.add_row(str(summary.ingested), str(summary.updated), str(summary.failed), str(summary.skipped),
+                  str(summary.figures), f"{summary.seconds:.1f}")
+    console.print(table)
+    limit = None if verbose else 10
+    for title, rows in (("failed", summary.failures), ("skipped", summary.skips)):
+        for origin, reason in rows[:limit]:
+            console.print(f"{title}: {origin}: {reason}", markup=False, highlight=False)
+        if limit and len(rows) > limit:
+            console.print(f"... and {len(rows) - limit} more {title} (use -v)")
+    if summary.failed:
+        sys.exit(1)
+
+
+commands = [ingest]

@@ -1,0 +1,147 @@
+"""Decode, validate and normalise figure images (TIFF/G4, PNG, JPEG via Pillow).
+
+:func:`decode` refuses what should not be processed (not an image, an unsupported format, more pixels than
+``settings.max_image_pixels`` - a decompression bomb - or a truncated/corrupt file) with
+:class:`ImageRejected`, a permanent 4xx error. :func:`render` turns a decoded drawing into
+
+* ``model``   - grey on white, cropped to the ink, padded square, ``2 * model_size`` px (ink kept when
+  shrinking), given to the encoder;
+* ``display`` - the cropped drawing at most :data:`DISPLAY_MAX` px, stored as ``figures/<hash>.png``;
+* ``thumb``   - at most :data:`THUMB_MAX` px, stored as ``thumbs/<hash>.png``.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from backend.ingest.records import IngestError
+
+ALLOWED_FORMATS = ("TIFF", "PNG", "JPEG")
+DISPLAY_MAX = 1200
+THUMB_MAX = 256
+INK_THRESHOLD = 245          # grey values below this are ink (same rule as backend.model.drawing)
+MARGIN_FRACTION = 0.03
+
+
+class ImageRejected(IngestError):
+    """A figure image that cannot be accepted; ``status`` is the HTTP status to answer with."""
+
+    status = 422
+
+
+@dataclass
+class Rendered:
+    sha256: str
+    width: int
+    height: int
+    model: Image.Image
+    display_png: bytes
+    thumb_png: bytes
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode(data: bytes, name: str, max_pixels: int) -> Image.Image:
+    """Open and fully load one image; first frame of a multi-page TIFF."""
+    if not data:
+        raise ImageRejected(f"{name}: empty file", status=400)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data))
+            if im.format not in ALLOWED_FORMATS:
+                raise ImageRejected(f"{name}: {im.format} images are not accepted; use TIFF, PNG or JPEG",
+                                    status=415)
+            w, h = im.size
+            if w * h > max_pixels:
+                raise ImageRejected(f"{name}: {w}x{h} = {w * h} pixels is more than the limit of {max_pixels} "
+                                    "(decompression bomb protection, PRISM_MAX_IMAGE_PIXELS)", status=413)
+            im.seek(0)
+            im.load()
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(f"{name}: rejected as a decompression bomb: {exc}", status=413) from None
+    except UnidentifiedImageError:
+        raise ImageRejected(f"{name}: not a readable image (TIFF, PNG or JPEG expected)", status=400) from None
+    except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:
+        raise ImageRejected(f"{name}: corrupt or truncated image: {exc}", status=400) from None
+    if im.width < 1 or im.height < 1:
+        raise ImageRejected(f"{name}: image has no pixels", status=400)
+    return im
+
+
+def to_grey(im: Image.Image) -> Image.Image:
+    try:   # the model area's conversion handles every mode (alpha, 16-bit, palette)
+        from backend.model.drawing import to_grey as model_to_grey
+
+        return model_to_grey(im)
+    except ImportError:  # pragma: no cover - the model package is part of the project
+        return im.convert("L")
+
+
+def crop_to_ink(grey: Image.Image) -> Image.Image:
+    """Trim white margins (keeping a small margin); a blank image is returned unchanged."""
+    bbox = grey.point(lambda v: 255 if v < INK_THRESHOLD else 0).getbbox()
+    if not bbox:
+        return grey
+    left, top, right, bottom = bbox
+    margin = int(round(MARGIN_FRACTION * max(bottom - top, right - left))) + 1
+    return grey.crop((max(0, left - margin), max(0, top - margin), min(grey.width, right + margin),
+                      min(grey.height, bottom + margin)))
+
+
+def shrink_keep_ink(grey: Image.Image, max_side: int, bilevel: bool) -> Image.Image:
+    """Shrink so the long side is at most ``max_side`` without losing thin lines.
+
+    For bilevel drawings a box reduction followed by "any ink -> black" equals a min-pool (C speed); for
+    grey images an integer min-pool (numpy) is followed by a smooth resize.
+    """
+    long_side = max(grey.size)
+    if long_side <= max_side:
+        return grey
+    factor = -(-long_side // max_side)
+    if bilevel:
+        return grey.reduce(factor).point(lambda v: 0 if v < 250 else 255)
+    if factor >= 2:
+        arr = np.asarray(grey)
+        h, w = arr.shape
+        arr = np.pad(arr, ((0, (-h) % factor), (0, (-w) % factor)), constant_values=255)
+        hh, ww = arr.shape
+        grey = Image.fromarray(np.ascontiguousarray(arr.reshape(hh // factor, factor, ww // factor, factor)
+                                                    .min(axis=(1, 3))), "L")
+    grey.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    return grey
+
+
+def pad_square(grey: Image.Image, size: int | None = None) -> Image.Image:
+    side = max(grey.size)
+    out = ImageOps.pad(grey, (side, side), color=255, centering=(0.5, 0.5)) if grey.width != grey.height else grey
+    if size and out.width != size:
+        out = out.resize((size, size), Image.Resampling.BILINEAR)
+    return out
+
+
+def png_bytes(im: Image.Image, bilevel: bool = False) -> bytes:
+    buf = io.BytesIO()
+    if bilevel:   # values are 0/255 only: a 1-bit PNG is 8x smaller and faster to write
+        im = im.convert("1", dither=Image.Dither.NONE)
+    im.save(buf, "PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def render(data: bytes, name: str, max_pixels: int, model_size: int = 224) -> Rendered:
+    im = decode(data, name, max_pixels)
+    bilevel = im.mode == "1"
+    grey = crop_to_ink(to_grey(im))
+    display = shrink_keep_ink(grey, DISPLAY_MAX, bilevel)
+    model = pad_square(shrink_keep_ink(display, 2 * model_size, bilevel), 2 * model_size).convert("RGB")
+    thumb = shrink_keep_ink(display, THUMB_MAX, bilevel)
+    return Rendered(sha256(data), im.width, im.height, model, png_bytes(display, bilevel), png_bytes(thumb))

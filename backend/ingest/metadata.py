@@ -1,0 +1,105 @@
+"""A JSON description of one patent (API ``metadata`` field, JSONL manifest line) -> PatentRecord.
+
+Shape (only ``publication_number`` is required)::
+
+    {"publication_number": "USD0907292", "kind": "S1", "country": "US", "title": "...",
+     "abstract": "...", "claims": "...", "filing_date": "2019-02-20", "publication_date": "2021-01-05",
+     "priority_date": "2013-09-25", "applicants": ["BIC-VIOLEX SA"], "inventors": [],
+     "cpc": ["B26B21/40"], "ipc": [], "locarno": ["28-03"],
+     "figures": [{"number": 1, "description": "FIG. 1 is a front view of ...", "image": "fig1.png",
+                  "viewpoint": null, "object_name": null}]}
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable
+from typing import Any
+
+from backend.ingest.figure_text import parse_figure_text
+from backend.ingest.records import FigureRecord, ImageRef, ParseError, PatentRecord, normalise_publication_number
+
+_TEXT_FIELDS = ("kind", "country", "application_number", "title", "abstract", "claims")
+_LIST_FIELDS = ("applicants", "inventors", "cpc", "ipc", "locarno")
+_DATE_FIELDS = ("filing_date", "publication_date", "priority_date")
+KNOWN = {"publication_number", "figures", *_TEXT_FIELDS, *_LIST_FIELDS, *_DATE_FIELDS}
+_FIGURE_KNOWN = {"number", "description", "image", "viewpoint", "object_name", "label"}
+
+
+def _date(name: str, value: Any) -> str | None:
+    if value in (None, ""):
+        return None
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%Y%m%d"):
+        try:
+            return dt.datetime.strptime(text, fmt).date().isoformat()
+        except ValueError:
+            continue
+    raise ParseError(f"{name}: {value!r} is not a date (YYYY-MM-DD)")
+
+
+def record_from_metadata(meta: Any, resolve_image: Callable[[str, int], ImageRef | None],
+                         source: str = "metadata") -> PatentRecord:
+    """Validate ``meta`` and build a record; ``resolve_image(name, index)`` maps a figure's image name."""
+    if not isinstance(meta, dict):
+        raise ParseError("metadata must be a JSON object")
+    unknown = set(meta) - KNOWN
+    if unknown:
+        raise ParseError(f"unknown metadata field(s): {', '.join(sorted(unknown))}")
+    if not isinstance(meta.get("publication_number"), str) or not meta["publication_number"].strip():
+        raise ParseError("publication_number: required (a string such as 'USD0907292')")
+    for name in _TEXT_FIELDS:
+        if meta.get(name) is not None and not isinstance(meta[name], str):
+            raise ParseError(f"{name}: must be a string")
+    for name in _LIST_FIELDS:
+        value = meta.get(name)
+        if value is not None and (not isinstance(value, list) or not all(isinstance(v, str) for v in value)):
+            raise ParseError(f"{name}: must be a list of strings")
+    country = (meta.get("country") or "").strip().upper() or None
+    number = normalise_publication_number(meta["publication_number"], country or "US", meta.get("kind"))
+    record = PatentRecord(
+        publication_number=number, kind=meta.get("kind") or None, country=country or number[:2],
+        application_number=meta.get("application_number") or None,
+        title=meta.get("title") or "", abstract=meta.get("abstract") or "", claims=meta.get("claims") or "",
+        **{name: [v.strip() for v in meta.get(name) or [] if v.strip()] for name in _LIST_FIELDS},
+        **{name: _date(name, meta.get(name)) for name in _DATE_FIELDS},
+        source=source,
+    )
+    figures = meta.get("figures") or []
+    if not isinstance(figures, list):
+        raise ParseError("figures: must be a list of objects")
+    seen: set[int] = set()
+    last_object: str | None = None
+    for i, fig in enumerate(figures):
+        if not isinstance(fig, dict):
+            raise ParseError(f"figures[{i}]: must be an object")
+        unknown = set(fig) - _FIGURE_KNOWN
+        if unknown:
+            raise ParseError(f"figures[{i}]: unknown field(s): {', '.join(sorted(unknown))}")
+        description = fig.get("description") or ""
+        if not isinstance(description, str):
+            raise ParseError(f"figures[{i}].description: must be a string")
+        parsed = parse_figure_text(description)
+        number = fig.get("number", parsed.numbers[0] if parsed else i + 1)
+        if isinstance(number, str) and re.fullmatch(r"\d+", number.strip()):
+            number = int(number)
+        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
+            raise ParseError(f"figures[{i}].number: must be a non-negative integer")
+        if number in seen:
+            raise ParseError(f"figures[{i}].number: figure {number} appears twice")
+        seen.add(number)
+        image = fig.get("image")
+        if image is not None and not isinstance(image, str):
+            raise ParseError(f"figures[{i}].image: must be a file name")
+        object_name = fig.get("object_name") or (parsed.object_name if parsed else None) or \
+            (last_object if parsed else None)   # "FIG. 2 is a top view thereof"
+        last_object = object_name or last_object
+        record.figures.append(FigureRecord(
+            number=number, label=fig.get("label") or (parsed.labels[0] if parsed else f"FIG. {number}"),
+            description=description,
+            viewpoint=fig.get("viewpoint") or (parsed.viewpoint if parsed else None),
+            object_name=object_name,
+            image=resolve_image(image, i) if image else resolve_image("", i)))
+    if not record.figures:
+        record.figures.append(FigureRecord(number=0, label="front page"))
+    return record

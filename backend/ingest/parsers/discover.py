@@ -1,0 +1,106 @@
+"""Walk the paths given to ``prism ingest`` and yield one :class:`Item` per document.
+
+Recognised: USPTO ICE XML (``.xml``; single documents or weekly bulk files), ``.zip`` archives of them
+(drawings inside the zip), DeepPatent2 annotations (``.json``), JSONL manifests (``.jsonl``).
+Folders are walked recursively; files of other types inside folders (drawings, READMEs, CSVs) are
+ignored, while a file named explicitly with an unknown type is reported as skipped.
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from backend.ingest.parsers import deeppatent2, uspto_xml
+from backend.ingest.records import IngestError, UnsupportedFormat
+
+XML_SUFFIXES = (".xml", ".sgm", ".sgml")
+KNOWN_SUFFIXES = (*XML_SUFFIXES, ".zip", ".json", ".jsonl", ".txt", ".greenbook")
+
+
+@dataclass
+class Item:
+    origin: str                      # human-readable: path, path!member#3, manifest.jsonl:12
+    locator: dict | None = None      # how to load it (stored in the job payload)
+    skip: str | None = None          # why it is skipped (unsupported format, not a patent)
+    error: str | None = None         # why it cannot even be located (unreadable file)
+
+
+def discover(paths: Iterable[str | Path]) -> Iterator[Item]:
+    for raw in paths:
+        path = Path(raw).expanduser()
+        if not path.exists():
+            yield Item(str(path), error="no such file or directory")
+        elif path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if child.suffix.lower() in KNOWN_SUFFIXES and not child.name.startswith("."):
+                    if child.suffix.lower() in (".txt",) :
+                        continue   # READMEs and bulk-file listings beside the data
+                    yield from _file(child.resolve())
+        else:
+            yield from _file(path.resolve(), explicit=True)
+
+
+def _file(path: Path, explicit: bool = False) -> Iterator[Item]:
+    suffix = path.suffix.lower()
+    try:
+        if suffix in XML_SUFFIXES:
+            yield from _xml_items(path.read_bytes(), str(path), {"path": str(path), "member": None})
+        elif suffix == ".zip":
+            yield from _zip(path)
+        elif suffix == ".json":
+            yield from _deeppatent2(path)
+        elif suffix == ".jsonl":
+            yield from _manifest(path)
+        elif suffix in (".txt", ".greenbook"):
+            head = path.read_bytes()[:4096]
+            try:
+                uspto_xml.sniff(head)
+            except UnsupportedFormat as exc:
+                yield Item(str(path), skip=str(exc))
+        elif explicit:
+            yield Item(str(path), skip=f"unknown file type {suffix or '(none)'}; expected .xml, .zip, .json, .jsonl")
+    except IngestError as exc:
+        yield Item(str(path), error=str(exc))
+    except (OSError, zipfile.BadZipFile) as exc:
+        yield Item(str(path), error=f"cannot read: {exc}")
+
+
+def _xml_items(data: bytes, origin: str, where: dict) -> Iterator[Item]:
+    docs = uspto_xml.split_documents(data)
+    for i, doc in enumerate(docs):
+        name = f"{origin}#{i + 1}" if len(docs) > 1 else origin
+        try:
+            uspto_xml.sniff(doc)
+        except UnsupportedFormat as exc:
+            yield Item(name, skip=str(exc))
+            continue
+        yield Item(name, {"format": "uspto-xml", **where, "index": i})
+
+
+def _zip(path: Path) -> Iterator[Item]:
+    with zipfile.ZipFile(path) as zf:
+        for member in sorted(zf.namelist()):
+            if member.lower().endswith(XML_SUFFIXES) and not member.endswith("/"):
+                yield from _xml_items(zf.read(member), f"{path}!{member}", {"path": str(path), "member": member})
+
+
+def _deeppatent2(path: Path) -> Iterator[Item]:
+    entries = deeppatent2.load_json(path)
+    for patent in deeppatent2.patent_ids(entries):
+        yield Item(f"{path}:{patent}", {"format": "deeppatent2", "path": str(path), "patent": patent})
+
+
+def _manifest(path: Path) -> Iterator[Item]:
+    with path.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            try:
+                json.loads(line)
+            except ValueError as exc:
+                yield Item(f"{path}:{n}", error=f"line {n} is not JSON: {exc}")
+                continue
+            yield Item(f"{path}:{n}", {"format": "manifest", "path": str(path), "line": n})

@@ -1,0 +1,83 @@
+"""A job's source locator -> :class:`PatentRecord` (the pipeline's parse step)."""
+from __future__ import annotations
+
+import functools
+import json
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from backend.ingest.metadata import record_from_metadata
+from backend.ingest.parsers import deeppatent2, uspto_xml
+from backend.ingest.records import ImageRef, ParseError, PatentRecord
+
+
+@functools.lru_cache(maxsize=4)
+def _documents(path: str, member: str | None, mtime: float) -> tuple[bytes, ...]:
+    """Split documents of one file (cached: a bulk file's documents are loaded one job after another)."""
+    if member is None:
+        data = Path(path).read_bytes()
+    else:
+        with zipfile.ZipFile(path) as zf:
+            data = zf.read(member)
+    return tuple(uspto_xml.split_documents(data))
+
+
+@functools.lru_cache(maxsize=4)
+def _deeppatent2_entries(path: str, mtime: float) -> tuple[dict, ...]:
+    return tuple(deeppatent2.load_json(Path(path)))
+
+
+def _mtime(path: str) -> float:
+    try:
+        return Path(path).stat().st_mtime
+    except OSError as exc:
+        raise ParseError(f"{path}: cannot read: {exc.strerror or exc}") from None
+
+
+def load_source(locator: dict) -> PatentRecord:
+    fmt = locator.get("format")
+    if fmt == "record":
+        return PatentRecord.from_dict(locator["record"])
+    path = str(locator.get("path") or "")
+    mtime = _mtime(path)
+    if fmt == "uspto-xml":
+        member = locator.get("member")
+        try:
+            docs = _documents(path, member, mtime)
+        except (OSError, KeyError, zipfile.BadZipFile) as exc:
+            raise ParseError(f"{path}: cannot read {member or ''}: {exc}") from None
+        index = int(locator.get("index") or 0)
+        if index >= len(docs):
+            raise ParseError(f"{path}: document #{index + 1} not found (file has {len(docs)})")
+        if member is None:
+            base = ImageRef(path=str(Path(path).parent))
+        else:
+            parent = str(PurePosixPath(member).parent)
+            base = ImageRef(zip=path, member="" if parent == "." else parent)
+        origin = f"{path}{'!' + member if member else ''}"
+        return uspto_xml.parse_document(docs[index], base, origin)
+    if fmt == "deeppatent2":
+        entries = list(_deeppatent2_entries(path, mtime))
+        return deeppatent2.build_record(entries, str(locator["patent"]), Path(path).parent)
+    if fmt == "manifest":
+        line_no = int(locator["line"])
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, start=1):
+                if n == line_no:
+                    break
+            else:
+                raise ParseError(f"{path}: line {line_no} not found")
+        try:
+            meta = json.loads(line)
+        except ValueError as exc:
+            raise ParseError(f"{path}:{line_no}: not JSON: {exc}") from None
+        base = Path(path).parent
+
+        def resolve(name: str, _index: int) -> ImageRef | None:
+            return ImageRef(path=str((base / name).resolve()), name=name) if name else None
+
+        try:
+            return record_from_metadata(meta, resolve, source="manifest")
+        except ParseError as exc:
+            raise ParseError(f"{path}:{line_no}: {exc}") from None
+    raise ParseError(f"unknown source format {fmt!r}")

@@ -1,0 +1,264 @@
+"""USPTO full-text XML (ICE v4.0 - v4.7): grants (``us-patent-grant``) and applications
+(``us-patent-application``), single files, weekly bulk files that concatenate many documents, and zips.
+
+Older USPTO formats are recognised and reported as unsupported (see :func:`sniff`).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import PurePosixPath
+
+from lxml import etree
+
+from backend.ingest.figure_text import parse_descriptions
+from backend.ingest.parsers.classification import compact_symbol, locarno_symbol, symbol_from_parts
+from backend.ingest.records import (
+    FigureRecord, ImageRef, ParseError, PatentRecord, UnsupportedFormat, iso_date, normalise_publication_number,
+)
+
+SUPPORTED_ROOTS = ("us-patent-grant", "us-patent-application")
+# root element (or marker) -> why it is skipped
+LEGACY_ROOTS = {
+    "PATDOC": "USPTO 2001 SGML/ST.32 grant (PATDOC) is not supported; convert to ICE XML",
+    "patent-application-publication": "USPTO 2001-2004 pre-grant publication XML (PAP v1.5/1.6) is not supported",
+    "us-patent-grant-v2": "",
+}
+NON_PATENT_ROOTS = {
+    "class-scheme": "a CPC scheme file, not a patent document",
+    "CPCMasterClassificationFile": "a CPC master classification file, not a patent document",
+    "ClaimsDocument": "a USPTO XML4IP file-wrapper part (claims), not a published patent document",
+    "SpecificationDocument": "a USPTO XML4IP file-wrapper part (specification), not a published patent document",
+}
+
+_XML_DECL = re.compile(rb"<\?xml[^>]*\?>")
+_ROOT = re.compile(rb"<(?!\?|!)([A-Za-z_][\w:.-]*)")
+
+
+def _parser(recover: bool = False) -> etree.XMLParser:
+    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True,
+                           recover=recover, remove_pis=False)
+
+
+def split_documents(data: bytes) -> list[bytes]:
+    """Split a weekly bulk file on its ``<?xml`` declarations (one element per document)."""
+    starts = [m.start() for m in _XML_DECL.finditer(data)]
+    if len(starts) <= 1:
+        return [data] if data.strip() else []
+    docs = [data[a:b] for a, b in zip(starts, starts[1:] + [len(data)])]
+    head = data[:starts[0]].strip()
+    if head:
+        docs.insert(0, head)
+    return [d for d in docs if d.strip()]
+
+
+def root_name(doc: bytes) -> str | None:
+    """The document element's name, read from the head without parsing (skips the DOCTYPE and comments)."""
+    head = doc[:8192]
+    head = re.sub(rb"<!--.*?-->", b"", head, flags=re.S)
+    head = re.sub(rb"<!DOCTYPE[^\[>]*(\[.*?\])?\s*>", b"", head, flags=re.S)
+    m = _ROOT.search(head)
+    return m.group(1).decode("ascii", "replace") if m else None
+
+
+def sniff(doc: bytes) -> str:
+    """Return ``"ice"`` for a supported document; raise UnsupportedFormat with the reason otherwise."""
+    root = root_name(doc)
+    root = root.split(":", 1)[-1] if root else root
+    if root in SUPPORTED_ROOTS:
+        return "ice"
+    if root in LEGACY_ROOTS and LEGACY_ROOTS[root]:
+        raise UnsupportedFormat(LEGACY_ROOTS[root])
+    if root in NON_PATENT_ROOTS:
+        raise UnsupportedFormat(NON_PATENT_ROOTS[root])
+    if root is None:
+        if doc.lstrip()[:4] in (b"PATN", b"HHHH") or b"\nPATN" in doc[:4096]:
+            raise UnsupportedFormat("USPTO pre-2001 Green Book text (APS) is not supported")
+        raise UnsupportedFormat("not an XML document")
+    raise UnsupportedFormat(f"unknown XML document <{root}>")
+
+
+def _text(el) -> str:
+    if el is None:
+        return ""
+    return re.sub(r"\s+", " ", "".join(el.itertext())).strip()
+
+
+def _first(el, path: str) -> str:
+    found = el.find(path) if el is not None else None
+    return _text(found)
+
+
+def _party_name(party) -> str:
+    book = party.find("addressbook")
+    book = book if book is not None else party
+    org = _first(book, "orgname")
+    if org:
+        return org
+    first, last = _first(book, "first-name"), _first(book, "last-name")
+    return " ".join(p for p in (first, last) if p)
+
+
+def _description_paragraphs(root) -> list[str]:
+    dod = root.find(".//description-of-drawings")
+    if dod is not None:
+        return [_text(p) for p in dod.iter("p")]
+    # v4.0 without the element: paragraphs between the brief-description-of-drawings PIs
+    desc = root.find(".//description")
+    paras, inside = [], False
+    for node in (desc.iter() if desc is not None else []):
+        if isinstance(node, etree._ProcessingInstruction) and node.target == "brief-description-of-drawings":
+            inside = 'end="lead"' in (node.text or "")
+            continue
+        if inside and node.tag == "p":
+            paras.append(_text(node))
+    return paras
+
+
+def _cpc(biblio) -> list[str]:
+    out = []
+    for el in biblio.iterfind(".//classifications-cpc//classification-cpc"):
+        sym = symbol_from_parts(*(_first(el, t) for t in ("section", "class", "subclass", "main-group", "subgroup")))
+        if sym and sym not in out:
+            out.append(sym)
+    return out
+
+
+def _ipc(biblio) -> list[str]:
+    out = []
+    for el in biblio.iterfind(".//classifications-ipcr/classification-ipcr"):
+        sym = symbol_from_parts(*(_first(el, t) for t in ("section", "class", "subclass", "main-group", "subgroup")))
+        if sym and sym not in out:
+            out.append(sym)
+    for el in biblio.iterfind("classification-ipc"):   # v4.0 - v4.1
+        for child in el:
+            if child.tag in ("main-classification", "further-classification"):
+                sym = compact_symbol(_text(child))
+                if sym and sym not in out:
+                    out.append(sym)
+    return out
+
+
+def parse_document(doc: bytes, image_base: ImageRef | None = None, origin: str = "") -> PatentRecord:
+    """Parse one ICE XML document. ``image_base`` says where drawings live: ``ImageRef(path=dir)`` or
+    ``ImageRef(zip=file, member=dir-inside-zip)``; None for documents without their drawings."""
+    sniff(doc)
+    try:
+        root = etree.fromstring(doc, _parser())
+    except etree.XMLSyntaxError as exc:
+        try:
+            root = etree.fromstring(doc, _parser(recover=True))
+        except etree.XMLSyntaxError:
+            root = None
+        if root is None or root.find(".//publication-reference") is None:
+            raise ParseError(f"{origin or 'document'}: malformed XML: {exc}") from None
+    biblio = root.find("us-bibliographic-data-grant")
+    if biblio is None:
+        biblio = root.find("us-bibliographic-data-application")
+    if biblio is None:
+        raise ParseError(f"{origin or 'document'}: no us-bibliographic-data-grant/-application element")
+    pub = biblio.find("publication-reference/document-id")
+    if pub is None or not _first(pub, "doc-number"):
+        raise ParseError(f"{origin or 'document'}: no publication-reference/document-id/doc-number")
+    country = _first(pub, "country") or "US"
+    kind = _first(pub, "kind") or None
+    number = normalise_publication_number(_first(pub, "doc-number"), country, kind)
+    app = biblio.find("application-reference/document-id")
+    priorities = [iso_date(_first(p, "date")) for p in biblio.iterfind("priority-claims/priority-claim")]
+    priorities = [p for p in priorities if p]
+    filing = iso_date(_first(app, "date")) if app is not None else None
+
+    applicants = [_party_name(p) for p in biblio.iterfind(".//us-applicants/us-applicant")]
+    if not applicants:
+        applicants = [_party_name(p) for p in biblio.iterfind(".//applicants/applicant")]
+    inventors = [_party_name(p) for p in biblio.iterfind(".//inventors/inventor")]
+    if not inventors:
+        inventors = [_party_name(p) for p in biblio.iterfind(".//applicants/applicant")
+                     if "inventor" in (p.get("app-type") or "")]
+    if not applicants:   # older grants name the owner only as assignee
+        applicants = [_party_name(p) for p in biblio.iterfind(".//assignees/assignee")]
+
+    locarno = []
+    for el in biblio.iterfind("classification-locarno/main-classification"):
+        sym = locarno_symbol(_text(el))
+        if sym:
+            locarno.append(sym)
+
+    record = PatentRecord(
+        publication_number=number, kind=kind, country=country,
+        application_number=_first(app, "doc-number") or None if app is not None else None,
+        filing_date=filing, publication_date=iso_date(_first(pub, "date")),
+        priority_date=min(priorities) if priorities else filing,
+        title=_first(biblio, "invention-title"), abstract=_text(root.find("abstract")),
+        claims=_text(root.find("claims")),
+        applicants=[a for a in dict.fromkeys(applicants) if a], inventors=[i for i in dict.fromkeys(inventors) if i],
+        cpc=_cpc(biblio), ipc=_ipc(biblio), locarno=locarno,
+        source=f"uspto-{root.tag}-{(root.get('dtd-version') or '').split(' ')[0] or 'unknown'}",
+    )
+    record.figures = _figures(root, image_base)
+    return record
+
+
+def _figures(root, image_base: ImageRef | None) -> list[FigureRecord]:
+    descriptions = parse_descriptions(_description_paragraphs(root))
+    sheets = []
+    for fig in root.iterfind("drawings/figure"):
+        img = fig.find("img")
+        try:
+            num = int(fig.get("num") or 0)
+        except ValueError:
+            continue
+        if img is not None and img.get("file"):
+            sheets.append((num, img.get("file")))
+    numbered = [s for s in sheets if s[0] > 0] or sheets   # D00000 is the front-page copy of a drawing
+    figures = []
+    if numbered:
+        for i, (num, file) in enumerate(numbered, start=1):
+            number = num or i
+            parsed = descriptions.get(number)
+            figures.append(FigureRecord(
+                number=number, label=parsed.labels[0] if parsed else f"Sheet {number}",
+                description=parsed.description if parsed else "",
+                viewpoint=parsed.viewpoint if parsed else None,
+                object_name=parsed.object_name if parsed else None,
+                image=_image_ref(image_base, file)))
+    else:   # text-only documents (weekly bulk files ship without drawings): index the described figures
+        for number, parsed in sorted(descriptions.items()):
+            figures.append(FigureRecord(number=number, label=parsed.labels[0], description=parsed.description,
+                                        viewpoint=parsed.viewpoint, object_name=parsed.object_name))
+    if not figures:   # nothing drawn or described: one text-only entry keeps the patent findable by text
+        figures.append(FigureRecord(number=0, label="front page"))
+    return figures
+
+
+def _image_ref(base: ImageRef | None, file: str) -> ImageRef | None:
+    if base is None:
+        return None
+    # a drawing the document names but the delivery lacks (weekly text-only files): the figure is still
+    # indexed by its text, without an image
+    if base.zip:
+        member = str(PurePosixPath(base.member or "") / file) if base.member else file
+        return ImageRef(zip=base.zip, member=member, name=file) if _zip_has(base.zip, member) else None
+    from pathlib import Path
+
+    folder = Path(base.path or ".")
+    for candidate in (folder / file, folder / file.upper(), folder / file.lower()):
+        if candidate.is_file():
+            return ImageRef(path=str(candidate), name=file)
+    return None
+
+
+def _zip_has(path: str, member: str) -> bool:
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            zf.getinfo(member)
+        return True
+    except (KeyError, OSError, zipfile.BadZipFile):
+        return False
+
+
+def iter_documents(data: bytes) -> Iterator[tuple[int, bytes]]:
+    for i, doc in enumerate(split_documents(data)):
+        yield i, doc

@@ -1,0 +1,350 @@
+"""The ingest pipeline: register -> parse -> render images -> caption -> embed -> store (DB commit) ->
+index -> done.
+
+:func:`run_jobs` processes several jobs together so the encoder sees full batches. Each job is its own
+unit: bad input (parse error, rejected image, captioning garbage) fails that job only, with the reason
+kept on its :class:`~backend.db.models.IngestJob`; transient errors (ES, Redis, DB, the captioning
+endpoint) propagate so the caller (a Celery task, or the eager loop) retries. Everything is idempotent
+by publication number: a rerun replaces the patent's rows and figure documents, it never duplicates them.
+The search index is written only after the database commit.
+"""
+from __future__ import annotations
+
+import logging
+import uuid
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+
+from backend.db.models import Figure, IngestJob, JobStatus, Patent, utcnow
+from backend.db.session import session_scope
+from backend.ingest import blobstore, images
+from backend.ingest.captioning import CaptioningError, FigureContext, get_captioner
+from backend.ingest.errors import is_transient
+from backend.ingest.parsers.load import load_source
+from backend.ingest.records import FigureRecord, ImageRef, IngestError, ParseError, PatentRecord
+
+log = logging.getLogger(__name__)
+
+SEQ_LOCK_KEY = 0x50524953  # pg advisory lock serialising ingest_seq stamping (commit order == seq order)
+IMAGE_THREADS = 2
+
+
+@dataclass
+class PreparedFigure:
+    record: FigureRecord
+    rendered: images.Rendered | None = None
+    image_key: str | None = None
+    thumb_key: str | None = None
+    captions: list[str] = field(default_factory=list)
+    image_vector: np.ndarray | None = None
+    text_vector: np.ndarray | None = None
+
+
+@dataclass
+class PreparedJob:
+    job_id: str
+    record: PatentRecord
+    figures: list[PreparedFigure]
+    upload_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class JobResult:
+    job_id: str
+    status: str                     # done | failed
+    outcome: str | None = None      # ingested | updated
+    publication_number: str | None = None
+    figures: int = 0
+    error: str | None = None
+
+
+def new_job(session, locator: dict | None, origin: str, publication_number: str | None = None) -> IngestJob:
+    job = IngestJob(id=str(uuid.uuid4()), status=JobStatus.queued, source=origin[:512],
+                    publication_number=publication_number, payload={"source": locator}, attempts=0)
+    session.add(job)
+    return job
+
+
+class Pipeline:
+    """Holds the per-process parts (encoder, search backend, captioner, blob store) for ``settings``."""
+
+    def __init__(self, settings, encoder=None, backend=None, captioner=None, blobs=None):
+        self.settings = settings
+        self._encoder = encoder
+        self._backend = backend
+        self.captioner = captioner or get_captioner(settings)
+        self.blobs = blobs or blobstore.get_blob_store(settings)
+        self.db_url = settings.resolved_database_url
+
+    @property
+    def encoder(self):
+        if self._encoder is None:
+            from backend.model.encoder import get_encoder
+
+            self._encoder = get_encoder(self.settings)
+        return self._encoder
+
+    @property
+    def backend(self):
+        if self._backend is None:
+            from backend.search import get_backend
+
+            self._backend = get_backend(self.settings)
+        return self._backend
+
+    # -- the steps ---------------------------------------------------------------------------------
+    def run_jobs(self, job_ids: list[str]) -> list[JobResult]:
+        results: dict[str, JobResult] = {}
+        todo = self._start(job_ids, results)
+        prepared: list[PreparedJob] = []
+        for job_id, locator in todo:
+            try:
+                prepared.append(self._prepare(job_id, locator))
+            except (IngestError, CaptioningError) as exc:
+                if is_transient(exc):
+                    raise
+                results[job_id] = self._fail(job_id, str(exc))
+            except Exception as exc:
+                if is_transient(exc):
+                    raise
+                log.exception("ingest job %s failed", job_id)
+                results[job_id] = self._fail(job_id, f"{type(exc).__name__}: {exc}")
+        self._embed([f for p in prepared for f in p.figures])
+        stored = []
+        for job in prepared:
+            outcome, seq = self._store(job)
+            stored.append((job, outcome, seq))
+        self._index(stored)
+        for job, outcome, _seq in stored:
+            results[job.job_id] = self._done(job, outcome)
+        return [results[j] for j in job_ids if j in results]
+
+    def _start(self, job_ids: list[str], results: dict[str, JobResult]) -> list[tuple[str, dict]]:
+        todo = []
+        with session_scope(self.db_url) as session:
+            for job_id in job_ids:
+                job = session.get(IngestJob, job_id)
+                if job is None:
+                    results[job_id] = JobResult(job_id, "failed", error="no such job")
+                    continue
+                if job.status == JobStatus.done:   # a redelivered message for finished work
+                    results[job_id] = JobResult(job_id, "done", job.outcome, job.publication_number)
+                    continue
+                job.status = JobStatus.running
+                job.attempts = (job.attempts or 0) + 1
+                job.started_at = utcnow()
+                job.last_error = None
+                todo.append((job_id, (job.payload or {}).get("source")))
+        return todo
+
+    def _prepare(self, job_id: str, locator: dict | None) -> PreparedJob:
+        if not locator:
+            raise ParseError("job has no source to ingest")
+        record = load_source(locator)
+        with session_scope(self.db_url) as session:
+            job = session.get(IngestJob, job_id)
+            job.publication_number = record.publication_number
+        figures = [PreparedFigure(f) for f in record.figures]
+        with_images = [f for f in figures if f.record.image is not None]
+        if with_images:
+            model_size = int(getattr(self.encoder, "image_size", 224) or 224)
+            with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as pool:
+                rendered = list(pool.map(lambda f: self._render(f.record.image, model_size), with_images))
+            for fig, (r, original_ext) in zip(with_images, rendered):
+                fig.rendered = r
+                fig.image_key = blobstore.figure_key(r.sha256)
+                fig.thumb_key = blobstore.thumb_key(r.sha256)
+        contexts = [FigureContext(record.publication_number, f.record.number, record.title, f.record.label,
+                                  f.record.description, f.record.viewpoint, f.record.object_name, record.kind,
+                                  record.cpc, record.locarno, record.abstract) for f in figures]
+        for fig, captions in zip(figures, self.captioner.caption(contexts)):
+            fig.captions = captions
+        uploads = [f.record.image.blob for f in with_images if f.record.image.blob]
+        return PreparedJob(job_id, record, figures, uploads)
+
+    def _render(self, ref: ImageRef, model_size: int) -> tuple[images.Rendered, str]:
+        data, ext = self._read_image(ref)
+        r = images.render(data, ref.name or ref.describe(), self.settings.max_image_pixels, model_size)
+        self.blobs.put(blobstore.figure_key(r.sha256), r.display_png, "image/png")
+        self.blobs.put(blobstore.thumb_key(r.sha256), r.thumb_png, "image/png")
+        self.blobs.put(blobstore.original_key(r.sha256, ext), data)   # the file as received
+        return r, ext
+
+    def _read_image(self, ref: ImageRef) -> tuple[bytes, str]:
+        name = ref.name or ref.member or ref.path or ref.blob or "image"
+        ext = Path(name).suffix.lstrip(".").lower() or "bin"
+        try:
+            if ref.blob:
+                return self.blobs.get(ref.blob), ext
+            if ref.zip:
+                with zipfile.ZipFile(ref.zip) as zf:
+                    return zf.read(ref.member), ext
+            return Path(ref.path).read_bytes(), ext
+        except (OSError, KeyError, zipfile.BadZipFile) as exc:
+            raise images.ImageRejected(f"{ref.describe()}: cannot read the image: {exc}", status=400) from None
+
+    def _embed(self, figures: list[PreparedFigure]) -> None:
+        if not figures:
+            return
+        encoder = self.encoder
+        with_images = [f for f in figures if f.rendered is not None]
+        if with_images:
+            vectors = encoder.encode_images([f.rendered.model for f in with_images])
+            for fig, vec in zip(with_images, vectors):
+                fig.image_vector = vec
+        texts, owners = [], []
+        for i, fig in enumerate(figures):
+            for caption in fig.captions:
+                texts.append(caption)
+                owners.append(i)
+        if texts:
+            vectors = encoder.encode_texts(texts)
+            sums = np.zeros((len(figures), vectors.shape[1]), dtype=np.float32)
+            np.add.at(sums, np.asarray(owners), vectors)
+            norms = np.linalg.norm(sums, axis=1, keepdims=True)
+            for i, fig in enumerate(figures):
+                if norms[i, 0] > 0:
+                    fig.text_vector = sums[i] / norms[i, 0]
+
+    def _store(self, job: PreparedJob) -> tuple[str, int]:
+        for attempt in range(2):
+            try:
+                return self._store_once(job)
+            except IntegrityError:   # two workers inserted the same new patent at once: the row exists now
+                if attempt:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _store_once(self, job: PreparedJob) -> tuple[str, int]:
+        rec = job.record
+        with session_scope(self.db_url) as session:
+            patent = session.scalar(select(Patent).where(Patent.publication_number == rec.publication_number)
+                                    .with_for_update())
+            outcome = "updated" if patent is not None else "ingested"
+            if patent is None:
+                patent = Patent(publication_number=rec.publication_number)
+                session.add(patent)
+            else:
+                patent.figures.clear()
+                session.flush()
+            for name in ("kind", "country", "application_number", "title", "abstract", "claims", "applicants",
+                         "inventors", "cpc", "ipc", "locarno"):
+                setattr(patent, name, getattr(rec, name))
+            for name in ("filing_date", "publication_date", "priority_date"):
+                value = getattr(rec, name)
+                setattr(patent, name, _date(value))
+            patent.source = rec.source[:64]
+            patent.figures = [Figure(
+                figure_id=figure_id(rec.publication_number, f.record.number), number=f.record.number,
+                description=f.record.description, viewpoint=(f.record.viewpoint or None) and f.record.viewpoint[:64],
+                object_name=(f.record.object_name or None) and f.record.object_name[:255],
+                image_hash=f.rendered.sha256 if f.rendered else None, image_key=f.image_key, thumb_key=f.thumb_key,
+                width=f.rendered.width if f.rendered else None, height=f.rendered.height if f.rendered else None,
+                captions=f.captions) for f in job.figures]
+            session.flush()
+            seq = _next_seq(session)
+            patent.ingest_seq = seq
+            row = session.get(IngestJob, job.job_id)
+            row.publication_number = rec.publication_number
+            row.outcome = outcome
+        return outcome, seq
+
+    def _index(self, stored: list[tuple[PreparedJob, str, int]]) -> None:
+        if not stored:
+            return
+        backend = self.backend
+        docs = []
+        for job, _outcome, seq in stored:
+            backend.delete_patent(job.record.publication_number)
+            docs.extend(figure_documents(job, seq, getattr(self.encoder, "model_id", None)))
+        if docs:
+            backend.index_figures(docs)
+        backend.refresh()
+
+    def _done(self, job: PreparedJob, outcome: str) -> JobResult:
+        with session_scope(self.db_url) as session:
+            row = session.get(IngestJob, job.job_id)
+            row.status = JobStatus.done
+            row.outcome = outcome
+            row.finished_at = utcnow()
+            row.last_error = None
+        for key in job.upload_keys:   # the upload is kept as originals/...; the staging copy goes
+            try:
+                self.blobs.delete(key)
+            except Exception:  # pragma: no cover - a leftover staging blob is harmless
+                log.warning("could not delete staged upload %s", key)
+        return JobResult(job.job_id, "done", outcome, job.record.publication_number, len(job.figures))
+
+    def _fail(self, job_id: str, error: str) -> JobResult:
+        return mark_failed(self.db_url, job_id, error)
+
+
+def mark_failed(db_url: str, job_id: str, error: str) -> JobResult:
+    with session_scope(db_url) as session:
+        row = session.get(IngestJob, job_id)
+        if row is None:
+            return JobResult(job_id, "failed", error=error)
+        row.status = JobStatus.failed
+        row.last_error = error[:4000]
+        row.finished_at = utcnow()
+        pub = row.publication_number
+    log.warning("ingest job %s failed: %s", job_id, error)
+    return JobResult(job_id, "failed", publication_number=pub, error=error)
+
+
+def fail_unfinished(db_url: str, job_ids: list[str], error: str) -> list[JobResult]:
+    """Mark every job of a batch that is not done as failed with ``error`` (done jobs stay done)."""
+    results = []
+    for job_id in job_ids:
+        with session_scope(db_url) as session:
+            row = session.get(IngestJob, job_id)
+            done = row is not None and row.status == JobStatus.done
+            outcome, pub = (row.outcome, row.publication_number) if row is not None else (None, None)
+        results.append(JobResult(job_id, "done", outcome, pub) if done else mark_failed(db_url, job_id, error))
+    return results
+
+
+def _next_seq(session) -> int:
+    if session.bind.dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SEQ_LOCK_KEY})
+    return int(session.scalar(select(func.coalesce(func.max(Patent.ingest_seq), 0))) or 0) + 1
+
+
+def _date(value):
+    import datetime as dt
+
+    return dt.date.fromisoformat(value) if value else None
+
+
+def figure_id(publication_number: str, number: int) -> str:
+    return f"{publication_number}-F{number}"
+
+
+def figure_documents(job: PreparedJob, seq: int, model_id: str | None = None) -> list[dict]:
+    """The figure documents of docs/contracts.md, patent fields denormalised onto every figure."""
+    rec = job.record
+    docs = []
+    for f in job.figures:
+        doc = {
+            "figure_id": figure_id(rec.publication_number, f.record.number),
+            "publication_number": rec.publication_number, "figure_number": f.record.number,
+            "kind": rec.kind, "country": rec.country, "title": rec.title, "abstract": rec.abstract,
+            "claims": rec.claims, "description": f.record.description, "viewpoint": f.record.viewpoint,
+            "object_name": f.record.object_name, "captions": list(f.captions), "applicants": list(rec.applicants),
+            "cpc": list(rec.cpc), "ipc": list(rec.ipc), "locarno": list(rec.locarno),
+            "filing_date": rec.filing_date, "publication_date": rec.publication_date,
+            "priority_date": rec.priority_date,
+            "image_vector": f.image_vector.astype(float).tolist() if f.image_vector is not None else None,
+            "text_vector": f.text_vector.astype(float).tolist() if f.text_vector is not None else None,
+            "image_key": f.image_key, "thumb_key": f.thumb_key, "ingest_seq": seq,
+        }
+        if model_id:
+            doc["model_id"] = model_id
+        docs.append(doc)
+    return docs

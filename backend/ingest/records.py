@@ -1,0 +1,162 @@
+"""Plain data carried through the ingest pipeline (JSON-serialisable, so a job payload can hold one)."""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class IngestError(Exception):
+    """A permanent problem with one document (bad input); retrying will not help."""
+
+    status = 422
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        if status is not None:
+            self.status = status
+
+
+class ParseError(IngestError):
+    """A source document could not be parsed."""
+
+
+class UnsupportedFormat(IngestError):
+    """A recognised but unsupported format (e.g. the 2001 SGML grants); skipped with this reason."""
+
+
+@dataclass
+class ImageRef:
+    """Where a figure's image lives: a file, a zip member, or a blob-store key (API uploads)."""
+
+    path: str | None = None
+    zip: str | None = None
+    member: str | None = None
+    blob: str | None = None
+    name: str | None = None  # original file name, for messages
+
+    def describe(self) -> str:
+        if self.blob:
+            return f"upload {self.name or self.blob}"
+        if self.zip:
+            return f"{self.zip}!{self.member}"
+        return str(self.path)
+
+
+@dataclass
+class FigureRecord:
+    number: int
+    label: str = ""                 # "FIG. 1A" as written
+    description: str = ""
+    viewpoint: str | None = None
+    object_name: str | None = None
+    image: ImageRef | None = None
+
+
+@dataclass
+class PatentRecord:
+    publication_number: str
+    kind: str | None = None
+    country: str | None = None
+    application_number: str | None = None
+    filing_date: str | None = None        # YYYY-MM-DD
+    publication_date: str | None = None
+    priority_date: str | None = None
+    title: str = ""
+    abstract: str = ""
+    claims: str = ""
+    applicants: list[str] = field(default_factory=list)
+    inventors: list[str] = field(default_factory=list)
+    cpc: list[str] = field(default_factory=list)
+    ipc: list[str] = field(default_factory=list)
+    locarno: list[str] = field(default_factory=list)
+    figures: list[FigureRecord] = field(default_factory=list)
+    source: str = ""                      # format name, e.g. "uspto-xml-v4.5"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "PatentRecord":
+        data = dict(data)
+        figures = []
+        for fig in data.pop("figures", None) or []:
+            fig = dict(fig)
+            image = fig.pop("image", None)
+            figures.append(FigureRecord(**fig, image=ImageRef(**image) if image else None))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ParseError(f"unknown patent field(s): {', '.join(sorted(unknown))}")
+        return cls(**data, figures=figures)
+
+
+_SERIES = {"D": 7, "PP": 6, "RE": 6, "H": 7, "T": 7}
+_PUB_RE = re.compile(r"^(D|PP|RE|H|T)?(\d+)([A-Z]\d?)?$")
+
+
+def normalise_publication_number(raw: str, country: str | None = "US", kind: str | None = None) -> str:
+    """``D0907292`` / ``USD907292`` -> ``USD0907292``; ``08926509`` + kind B2 -> ``US8926509B2``.
+
+    Design, plant and reissue numbers keep the zero-padded form of the USPTO file names
+    (``USD0907292``, ``USRE049123``) without kind code; utility and application numbers drop leading
+    zeros and carry the kind code when it is known (``US20050004437A1``).
+    """
+    text = re.sub(r"[\s,/-]", "", (raw or "").upper())
+    if not text:
+        raise ParseError("publication number is empty")
+    cc = (country or "US").upper()
+    if text.startswith(cc) and _PUB_RE.match(text[len(cc):]):
+        text = text[len(cc):]
+    elif len(text) > 2 and text[:2].isalpha() and text[:2] not in ("RE", "PP") and _PUB_RE.match(text[2:]):
+        cc, text = text[:2], text[2:]
+    m = _PUB_RE.match(text)
+    if not m:
+        raise ParseError(f"publication number {raw!r} is not of the form [CC][D|PP|RE]digits[kind]")
+    series, digits, kind_in = m.groups()
+    if series:
+        return f"{cc}{series}{digits.lstrip('0').zfill(_SERIES[series])}"
+    return f"{cc}{digits.lstrip('0') or '0'}{kind_in or (kind or '').upper()}"
+
+
+def iso_date(raw: str | None) -> str | None:
+    """``20210105`` -> ``2021-01-05``; a day or month of 00 (cited-document style) is clamped to 01."""
+    if not raw:
+        return None
+    text = re.sub(r"\D", "", str(raw))
+    if len(text) != 8:
+        return None
+    year, month, day = int(text[:4]), int(text[4:6]) or 1, int(text[6:8]) or 1
+    try:
+        return dt.date(year, month, day).isoformat()
+    except ValueError:
+        return None
+
+
+@dataclass
+class Summary:
+    """What a bulk ingest did (the CLI prints it; tests read it)."""
+
+    ingested: int = 0
+    updated: int = 0
+    failed: int = 0
+    skipped: int = 0
+    figures: int = 0
+    seconds: float = 0.0
+    job_ids: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)   # (source, reason)
+    skips: list[tuple[str, str]] = field(default_factory=list)      # (source, reason)
+    publication_numbers: list[str] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return self.ingested + self.updated + self.failed + self.skipped
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def __str__(self) -> str:
+        return (f"ingested {self.ingested}, updated {self.updated}, failed {self.failed}, "
+                f"skipped {self.skipped} ({self.figures} figures, {self.seconds:.1f}s)")

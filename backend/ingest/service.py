@@ -1,0 +1,309 @@
+"""Ingest entry points: the CLI (:func:`ingest_paths`), the API (:func:`submit_document`, jobs) and the
+Celery tasks (:func:`process_jobs`). In ``task_mode=eager`` the pipeline runs in this process; in
+``celery`` mode jobs are sent to the ``ingest`` queue and, for the CLI, waited for.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from sqlalchemy import func, select
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from backend.db.models import IngestJob, JobStatus
+from backend.db.session import session_scope
+from backend.errors import ProblemError
+from backend.ingest import blobstore, images
+from backend.ingest.errors import is_transient
+from backend.ingest.metadata import record_from_metadata
+from backend.ingest.parsers.discover import Item, discover
+from backend.ingest.pipeline import JobResult, Pipeline, fail_unfinished, new_job
+from backend.ingest.records import ImageRef, IngestError, Summary
+from backend.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+_PIPELINES: dict[tuple, Pipeline] = {}
+EAGER_ATTEMPTS = 3
+
+
+def get_pipeline(settings: Settings) -> Pipeline:
+    """One pipeline (encoder, backend, captioner) per process and configuration."""
+    key = (settings.resolved_database_url, settings.search_backend, settings.es_url, settings.es_index_prefix,
+           str(settings.resolved_embedded_dir), str(settings.resolved_blob_dir), settings.captioner,
+           settings.model_name, str(settings.checkpoint), settings.llm_base_url)
+    pipe = _PIPELINES.get(key)
+    if pipe is None:
+        pipe = _PIPELINES[key] = Pipeline(settings)
+    return pipe
+
+
+def batches(job_figures: list[tuple[str, int]], figures_per_batch: int) -> list[list[str]]:
+    """Group jobs so one batch holds about ``figures_per_batch`` figures (the encoder's batch size)."""
+    out, current, count = [], [], 0
+    for job_id, n in job_figures:
+        current.append(job_id)
+        count += max(n, 1)
+        if count >= figures_per_batch:
+            out.append(current)
+            current, count = [], 0
+    if current:
+        out.append(current)
+    return out
+
+
+# -- running jobs -------------------------------------------------------------------------------------
+def process_jobs(job_ids: list[str], settings: Settings | None = None) -> list[JobResult]:
+    """Run the pipeline for these jobs in this process (what the Celery task calls)."""
+    settings = settings or get_settings()
+    return get_pipeline(settings).run_jobs(list(job_ids))
+
+
+def run_eager(job_ids: list[str], settings: Settings) -> list[JobResult]:
+    """In-process with a few retries on transient errors; then the jobs fail with the error kept."""
+    retrying = Retrying(stop=stop_after_attempt(EAGER_ATTEMPTS), wait=wait_exponential(multiplier=0.5, max=5),
+                        retry=retry_if_exception(is_transient), reraise=True)
+    try:
+        return retrying(process_jobs, job_ids, settings)
+    except Exception as exc:
+        log.exception("ingest batch failed")
+        why = f"gave up after {EAGER_ATTEMPTS} attempts: " if is_transient(exc) else ""
+        return fail_unfinished(settings.resolved_database_url, job_ids, f"{why}{type(exc).__name__}: {exc}")
+
+
+def enqueue(job_ids: list[str], settings: Settings) -> None:
+    from workers.tasks_ingest import process
+
+    process.apply_async(args=[list(job_ids)], queue="ingest")
+
+
+# -- the CLI entry point -------------------------------------------------------------------------------
+def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, *, wait: bool = True,
+                 progress: bool | None = None, timeout_s: float | None = None,
+                 on_item: Callable[[Item], None] | None = None) -> Summary:
+    """Ingest every document found under ``paths``; returns what happened.
+
+    ``wait=False`` (celery mode only) returns after enqueueing, with ``summary.job_ids`` set.
+    """
+    settings = settings or get_settings()
+    started = time.monotonic()
+    summary = Summary()
+    items = []
+    for item in discover(paths):
+        if on_item:
+            on_item(item)
+        if item.skip:
+            summary.skipped += 1
+            summary.skips.append((item.origin, item.skip))
+        elif item.error:
+            summary.failed += 1
+            summary.failures.append((item.origin, item.error))
+        else:
+            items.append(item)
+    if not items:
+        summary.seconds = time.monotonic() - started
+        return summary
+    with session_scope(settings.resolved_database_url) as session:
+        jobs = [new_job(session, item.locator, item.origin) for item in items]
+        job_ids = [j.id for j in jobs]
+    summary.job_ids = job_ids
+    origins = dict(zip(job_ids, (i.origin for i in items)))
+    # about 8 figures per patent until parsed: enough to fill encoder batches across patents
+    groups = batches([(j, 8) for j in job_ids], max(settings.embed_batch_size, 8))
+    show = _show_progress() if progress is None else progress
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(job_ids), unit="doc", desc="ingest", disable=not show, dynamic_ncols=True)
+    try:
+        if settings.task_mode == "eager":
+            for group in groups:
+                run_eager(group, settings)
+                bar.update(len(group))
+        else:
+            for group in groups:
+                enqueue(group, settings)
+            if not wait:
+                summary.seconds = time.monotonic() - started
+                return summary
+            wait_for_jobs(job_ids, settings, bar=bar, timeout_s=timeout_s)
+    finally:
+        bar.close()
+    _tally(summary, job_ids, origins, settings)
+    summary.seconds = time.monotonic() - started
+    return summary
+
+
+def _show_progress() -> bool:
+    import sys
+
+    return sys.stderr.isatty()
+
+
+def wait_for_jobs(job_ids: list[str], settings: Settings, bar=None, timeout_s: float | None = None,
+                  poll_s: float = 0.5) -> None:
+    deadline = time.monotonic() + timeout_s if timeout_s else None
+    finished_before = 0
+    while True:
+        with session_scope(settings.resolved_database_url) as session:
+            finished = 0
+            for chunk in range(0, len(job_ids), 500):
+                finished += session.scalar(select(func.count()).select_from(IngestJob).where(
+                    IngestJob.id.in_(job_ids[chunk:chunk + 500]),
+                    IngestJob.status.in_([JobStatus.done, JobStatus.failed]))) or 0
+        if bar is not None and finished > finished_before:
+            bar.update(finished - finished_before)
+        finished_before = finished
+        if finished >= len(job_ids):
+            return
+        if deadline and time.monotonic() > deadline:
+            raise TimeoutError(f"{len(job_ids) - finished} of {len(job_ids)} ingest jobs still unfinished "
+                               f"after {timeout_s}s (is a worker consuming the 'ingest' queue?)")
+        time.sleep(poll_s)
+
+
+def _tally(summary: Summary, job_ids: list[str], origins: dict[str, str], settings: Settings) -> None:
+    from backend.db.models import Figure, Patent
+
+    with session_scope(settings.resolved_database_url) as session:
+        rows = {}
+        for chunk in range(0, len(job_ids), 500):
+            for job in session.scalars(select(IngestJob).where(IngestJob.id.in_(job_ids[chunk:chunk + 500]))):
+                rows[job.id] = (job.status, job.outcome, job.last_error, job.publication_number)
+        pubs = [r[3] for r in rows.values() if r[0] == JobStatus.done and r[3]]
+        if pubs:
+            summary.figures = session.scalar(select(func.count()).select_from(Figure).join(Patent)
+                                             .where(Patent.publication_number.in_(pubs))) or 0
+    for job_id in job_ids:
+        status, outcome, error, pub = rows.get(job_id, (JobStatus.failed, None, "job vanished", None))
+        if status == JobStatus.done:
+            if outcome == "updated":
+                summary.updated += 1
+            else:
+                summary.ingested += 1
+            if pub and pub not in summary.publication_numbers:
+                summary.publication_numbers.append(pub)
+        else:
+            summary.failed += 1
+            summary.failures.append((origins.get(job_id, job_id), error or str(status)))
+
+
+# -- the API -------------------------------------------------------------------------------------------
+def submit_document(metadata_text: str, files: list[tuple[str, bytes]], settings: Settings) -> dict:
+    """Validate an upload completely, stage its images, create a job and run or enqueue it.
+
+    Nothing is written when anything is wrong (bad metadata, a corrupt image, a bomb): the answer is a
+    4xx problem naming it. Returns the job as :func:`job_dict` renders it.
+    """
+    try:
+        meta = json.loads(metadata_text or "")
+    except ValueError as exc:
+        raise ProblemError(400, f"metadata: not valid JSON ({exc})") from None
+    by_name: dict[str, bytes] = {}
+    for name, data in files:
+        if name in by_name:
+            raise ProblemError(400, f"images: two files named {name!r}")
+        by_name[name] = data
+    names_in_order = list(by_name)
+    used: set[str] = set()
+    refs: dict[str, str] = {}
+
+    def resolve(name: str, index: int) -> ImageRef | None:
+        if not name:   # figures without a named image take the uploads in order
+            if index < len(names_in_order) and not (isinstance(meta, dict) and any(
+                    isinstance(f, dict) and f.get("image") for f in meta.get("figures") or [])):
+                name = names_in_order[index]
+            else:
+                return None
+        if name not in by_name:
+            raise IngestError(f"figures[{index}].image: no uploaded file named {name!r} "
+                              f"(uploaded: {', '.join(names_in_order) or 'none'})", status=400)
+        used.add(name)
+        refs[name] = images.sha256(by_name[name])
+        return ImageRef(blob=blobstore.upload_key(refs[name]), name=name)
+
+    try:
+        record = record_from_metadata(meta, resolve, source="api")
+    except IngestError as exc:
+        raise ProblemError(400, str(exc)) from None
+    unused = [n for n in names_in_order if n not in used]
+    if unused:
+        raise ProblemError(400, f"images: file(s) not referenced by any figure: {', '.join(unused)}")
+    for name in used:   # decode every image now: a bad one refuses the whole document
+        try:
+            images.decode(by_name[name], name, settings.max_image_pixels)
+        except images.ImageRejected as exc:
+            raise ProblemError(exc.status, str(exc)) from None
+    blobs = blobstore.get_blob_store(settings)
+    staged: list[str] = []
+    try:
+        for name in used:
+            key = blobstore.upload_key(refs[name])
+            if not blobs.exists(key):
+                blobs.put(key, by_name[name])
+                staged.append(key)
+        with session_scope(settings.resolved_database_url) as session:
+            job = new_job(session, {"format": "record", "record": record.to_dict()}, "api:POST /documents",
+                          record.publication_number)
+            job_id = job.id
+    except BaseException:
+        for key in staged:
+            blobs.delete(key)
+        raise
+    start_jobs([job_id], settings)
+    return get_job(job_id, settings)
+
+
+def start_jobs(job_ids: list[str], settings: Settings) -> None:
+    if settings.task_mode == "eager":
+        run_eager(job_ids, settings)
+    else:
+        enqueue(job_ids, settings)
+
+
+def job_dict(job: IngestJob) -> dict:
+    return {
+        "job_id": job.id, "status": job.status.value if hasattr(job.status, "value") else str(job.status),
+        "outcome": job.outcome, "publication_number": job.publication_number, "source": job.source,
+        "attempts": job.attempts or 0, "last_error": job.last_error,
+        "created_at": _iso(job.created_at), "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at),
+    }
+
+
+def _iso(value):
+    return value.isoformat() if value else None
+
+
+def get_job(job_id: str, settings: Settings) -> dict:
+    with session_scope(settings.resolved_database_url) as session:
+        job = session.get(IngestJob, job_id)
+        if job is None:
+            raise ProblemError(404, f"no ingest job {job_id!r}")
+        return job_dict(job)
+
+
+def list_jobs(settings: Settings, status: str | None = None, limit: int = 50, offset: int = 0) -> dict:
+    with session_scope(settings.resolved_database_url) as session:
+        query = select(IngestJob)
+        count = select(func.count()).select_from(IngestJob)
+        if status:
+            query = query.where(IngestJob.status == JobStatus(status))
+            count = count.where(IngestJob.status == JobStatus(status))
+        total = session.scalar(count) or 0
+        rows = session.scalars(query.order_by(IngestJob.created_at.desc(), IngestJob.id).limit(limit).offset(offset))
+        return {"items": [job_dict(j) for j in rows], "total": total, "limit": limit, "offset": offset}
+
+
+def retry_job(job_id: str, settings: Settings) -> dict:
+    with session_scope(settings.resolved_database_url) as session:
+        job = session.get(IngestJob, job_id)
+        if job is None:
+            raise ProblemError(404, f"no ingest job {job_id!r}")
+        if job.status != JobStatus.failed:
+            raise ProblemError(409, f"job {job_id} is {job.status.value}; only failed jobs can be retried")
+        job.status = JobStatus.queued
+        job.finished_at = None
+    start_jobs([job_id], settings)
+    return get_job(job_id, settings)

@@ -1,0 +1,54 @@
+"""The search core: figure documents in, hybrid (BM25 + vector) search out (docs/contracts.md).
+
+``get_backend(settings)`` returns the configured backend (``settings.search_backend``): the embedded
+one (SQLite FTS5 + exact NumPy vectors, on disk under ``settings.resolved_embedded_dir``) or
+Elasticsearch (alias ``{settings.es_index_prefix}-figures``). One instance per location per process.
+"""
+from __future__ import annotations
+
+import threading
+
+from backend.search.engine import SearchBackend
+from backend.search.request import SearchRequest, SearchResponse
+from backend.settings import Settings, get_settings
+
+_BACKENDS: dict[tuple, SearchBackend] = {}
+_LOCK = threading.Lock()
+
+
+def backend_key(settings: Settings) -> tuple:
+    if settings.search_backend == "elasticsearch":
+        return ("elasticsearch", settings.es_url, settings.es_index_prefix)
+    return ("embedded", str(settings.resolved_embedded_dir.resolve()))
+
+
+def get_backend(settings: Settings | None = None) -> SearchBackend:
+    settings = settings or get_settings()
+    key = backend_key(settings)
+    backend = _BACKENDS.get(key)
+    if backend is not None:
+        backend.settings = settings
+        return backend
+    with _LOCK:
+        backend = _BACKENDS.get(key)
+        if backend is None:
+            if settings.search_backend == "elasticsearch":
+                from backend.search.es_backend import ElasticsearchBackend
+
+                backend = ElasticsearchBackend(settings)
+            else:
+                from backend.search.embedded_backend import EmbeddedBackend
+
+                backend = EmbeddedBackend(settings)
+            _BACKENDS[key] = backend
+        backend.settings = settings
+        return backend
+
+
+def reset_backends() -> None:
+    """Forget cached backends (tests; after `prism index reindex` in the same process)."""
+    with _LOCK:
+        _BACKENDS.clear()
+
+
+__all__ = ["SearchBackend", "SearchRequest", "SearchResponse", "get_backend", "reset_backends"]

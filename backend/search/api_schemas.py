@@ -1,0 +1,70 @@
+"""OpenAPI (marshmallow) descriptions of the search API. Validation itself is the pydantic model in
+:mod:`backend.search.request`; these schemas only document the shapes (``validation=False``)."""
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Boolean, Date, Dict, Float, Integer, List, Nested, String
+from apiflask.validators import OneOf, Range
+
+
+class SchemeFilterDoc(Schema):
+    include = List(String(), metadata={"description": "Symbols at any level (children included)."})
+    exclude = List(String())
+
+
+class DateRangeDoc(Schema):
+    gte = Date()
+    lte = Date()
+
+
+class DatesDoc(Schema):
+    filing = Nested(DateRangeDoc)
+    publication = Nested(DateRangeDoc)
+    priority = Nested(DateRangeDoc)
+
+
+class FiltersDoc(Schema):
+    cpc = Nested(SchemeFilterDoc)
+    locarno = Nested(SchemeFilterDoc)
+    ipc = Nested(SchemeFilterDoc)
+    dates = Nested(DatesDoc)
+    applicants = List(String())
+    countries = List(String())
+    kinds = List(String())
+    publication_numbers = List(String())
+
+
+class WeightsDoc(Schema):
+    text = Float(validate=Range(0, 100))
+    image = Float(validate=Range(0, 100))
+
+
+class SearchRequestDoc(Schema):
+    text = String(metadata={"description": "Free text (BM25)."})
+    image_figure_id = String(metadata={"description": "More like this figure."})
+    vector = List(Float(), metadata={"description": "A query vector in the encoder space."})
+    weights = Nested(WeightsDoc)
+    fusion = String(validate=OneOf(["rrf", "weighted"]))
+    filters = Nested(FiltersDoc)
+    group_by_patent = Boolean()
+    size = Integer(validate=Range(1, 100))
+    cursor = String(allow_none=True)
+    facets = Boolean()
+    explain = Boolean()
+
+
+class SearchResponseDoc(Schema):
+    total = Integer()
+    next_cursor = String(allow_none=True)
+    hits = List(Dict())
+    facets = Dict()
+
+
+class SuggestQuery(Schema):
+    q = String(required=True, metadata={"description": "A symbol prefix (A47C, H01L 21/0) or title words."})
+    scheme = String(load_default="cpc", validate=OneOf(["cpc", "locarno"]))
+    limit = Integer(load_default=20, validate=Range(1, 100))
+
+
+class ExportQuery(Schema):
+    limit = Integer(load_default=1000, validate=Range(1, 1000))

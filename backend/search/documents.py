@@ -1,0 +1,178 @@
+"""Figure documents (docs/contracts.md): validate, normalise and derive the indexed fields.
+
+Both backends store what :func:`prepare` returns, so filters mean the same thing everywhere:
+classification symbols are normalised and every level gets its own field (``cpc_subclass`` ...),
+applicant names get a normalised key, codes are upper-cased.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import re
+import unicodedata
+from typing import Any
+
+from backend.classification import try_parse
+
+log = logging.getLogger(__name__)
+
+#: The contract's figure fields, in order; ``model_id`` is optional (the encoder's id).
+CONTRACT_FIELDS: tuple[str, ...] = (
+    "figure_id", "publication_number", "figure_number", "kind", "country", "title", "abstract", "claims",
+    "description", "viewpoint", "object_name", "captions", "applicants", "cpc", "ipc", "locarno",
+    "filing_date", "publication_date", "priority_date", "image_vector", "text_vector", "image_key",
+    "thumb_key", "ingest_seq", "model_id",
+)
+TEXT_FIELDS = ("title", "abstract", "claims", "description", "captions")
+DATE_FIELDS = {"filing": "filing_date", "publication": "publication_date", "priority": "priority_date"}
+VECTOR_FIELDS = ("image_vector", "text_vector")
+HIER_LEVELS = ("section", "class", "subclass", "main_group", "symbol")
+#: Fields a hit shows (also what the ES backend fetches for every candidate).
+HIT_FIELDS = ("figure_id", "publication_number", "figure_number", "title", "description", "kind", "country",
+              "publication_date", "cpc", "locarno", "applicants", "cpc_subclass", "locarno_class")
+
+_CORPORATE_SUFFIXES = {
+    "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "llp", "lp",
+    "plc", "gmbh", "ag", "kg", "sa", "sas", "sarl", "spa", "srl", "bv", "nv", "oy", "ab", "as", "kk",
+    "pty", "pte", "the",
+}
+
+
+class InvalidDocument(ValueError):
+    """A figure document that breaks the contract; the message names the figure and the field."""
+
+
+def normalise_applicant(name: str) -> str:
+    """``"ACME Corp."`` / ``"Acme Corporation"`` / ``"Ácme, Inc"`` -> ``"acme"``."""
+    text = unicodedata.normalize("NFKD", name or "")
+    text = "".join(c for c in text if not unicodedata.combining(c)).casefold()
+    text = text.replace("&", " and ")
+    words = re.findall(r"[a-z0-9]+", text)
+    while len(words) > 1 and words[-1] in _CORPORATE_SUFFIXES:
+        words.pop()
+    while len(words) > 1 and words[0] == "the":
+        words.pop(0)
+    return " ".join(words)
+
+
+def normalise_publication_number(raw: str) -> str:
+    return re.sub(r"[\s\-,./]", "", str(raw or "")).upper()
+
+
+def normalise_code(raw: str | None) -> str | None:
+    text = (raw or "").strip().upper()
+    return text or None
+
+
+def _date(value: Any, figure_id: str, field: str) -> str | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        value = value.date()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    try:
+        return dt.date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise InvalidDocument(f"figure {figure_id}: {field} must be YYYY-MM-DD, got {value!r}") from None
+
+
+def _vector(value: Any, figure_id: str, field: str, dims: int | None) -> list[float] | None:
+    if value is None:
+        return None
+    try:
+        vec = [float(x) for x in value]
+    except (TypeError, ValueError):
+        raise InvalidDocument(f"figure {figure_id}: {field} must be a list of numbers") from None
+    if dims is not None and len(vec) != dims:
+        raise InvalidDocument(f"figure {figure_id}: {field} has {len(vec)} dimensions, the index has {dims}")
+    if not vec or not all(math.isfinite(x) for x in vec):
+        raise InvalidDocument(f"figure {figure_id}: {field} must be non-empty and finite")
+    if not any(vec):
+        return None  # an all-zero vector has no direction: treat as missing
+    return vec
+
+
+def _strings(value: Any, figure_id: str, field: str) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, (list, tuple)):
+        raise InvalidDocument(f"figure {figure_id}: {field} must be a list of strings")
+    return [str(v) for v in value if v is not None and str(v).strip()]
+
+
+def _symbols(values: list[str], scheme: str, figure_id: str) -> tuple[list[str], dict[str, list[str]]]:
+    symbols: list[str] = []
+    levels: dict[str, list[str]] = {}
+    for raw in values:
+        sym = try_parse(raw, scheme)
+        if sym is None:
+            log.warning("figure %s: ignoring unparseable %s symbol %r", figure_id, scheme, raw)
+            continue
+        if sym.symbol not in symbols:
+            symbols.append(sym.symbol)
+        for level, value in sym.levels().items():
+            bucket = levels.setdefault(level, [])
+            if value not in bucket:
+                bucket.append(value)
+    return symbols, levels
+
+
+def prepare(doc: dict, dims: int | None = None) -> dict:
+    """Validate one contract document and return what a backend stores (contract fields + derived)."""
+    if not isinstance(doc, dict):
+        raise InvalidDocument(f"a figure document must be an object, got {type(doc).__name__}")
+    figure_id = str(doc.get("figure_id") or "").strip()
+    if not figure_id:
+        raise InvalidDocument("a figure document needs a figure_id")
+    unknown = sorted(set(doc) - set(CONTRACT_FIELDS))
+    if unknown:
+        raise InvalidDocument(f"figure {figure_id}: unknown field(s) {', '.join(unknown)}")
+    pub = normalise_publication_number(doc.get("publication_number"))
+    if not pub:
+        raise InvalidDocument(f"figure {figure_id}: publication_number is required")
+    try:
+        figure_number = int(doc.get("figure_number") or 0)
+        ingest_seq = int(doc.get("ingest_seq") or 0)
+    except (TypeError, ValueError):
+        raise InvalidDocument(f"figure {figure_id}: figure_number and ingest_seq must be integers") from None
+    out: dict[str, Any] = {
+        "figure_id": figure_id, "publication_number": pub, "figure_number": figure_number,
+        "kind": normalise_code(doc.get("kind")), "country": normalise_code(doc.get("country")),
+        "title": str(doc.get("title") or ""), "abstract": str(doc.get("abstract") or ""),
+        "claims": str(doc.get("claims") or ""), "description": str(doc.get("description") or ""),
+        "viewpoint": doc.get("viewpoint") or None, "object_name": doc.get("object_name") or None,
+        "captions": _strings(doc.get("captions"), figure_id, "captions"),
+        "applicants": _strings(doc.get("applicants"), figure_id, "applicants"),
+        "image_key": doc.get("image_key") or None, "thumb_key": doc.get("thumb_key") or None,
+        "ingest_seq": ingest_seq, "model_id": doc.get("model_id") or None,
+    }
+    for field in DATE_FIELDS.values():
+        out[field] = _date(doc.get(field), figure_id, field)
+    for field in VECTOR_FIELDS:
+        out[field] = _vector(doc.get(field), figure_id, field, dims)
+    for scheme in ("cpc", "ipc"):
+        symbols, levels = _symbols(_strings(doc.get(scheme), figure_id, scheme), scheme, figure_id)
+        out[scheme] = symbols
+        for level in HIER_LEVELS:
+            out[f"{scheme}_{level}"] = levels.get(level, [])
+    symbols, levels = _symbols(_strings(doc.get("locarno"), figure_id, "locarno"), "locarno", figure_id)
+    out["locarno"] = symbols
+    out["locarno_class"] = levels.get("class", [])
+    out["locarno_subclass"] = levels.get("subclass", [])
+    out["applicant_keys"] = sorted({k for k in (normalise_applicant(a) for a in out["applicants"]) if k})
+    return out
+
+
+def public(stored: dict, with_vectors: bool = True) -> dict:
+    """A stored document back in the contract's shape."""
+    out = {field: stored.get(field) for field in CONTRACT_FIELDS}
+    for field in ("captions", "applicants", "cpc", "ipc", "locarno"):
+        out[field] = list(out[field] or [])
+    if not with_vectors:
+        for field in VECTOR_FIELDS:
+            out.pop(field, None)
+    return out

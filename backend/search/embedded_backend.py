@@ -1,0 +1,414 @@
+"""The single-machine backend: SQLite FTS5 (``bm25()``) for text, exact NumPy cosine search for vectors.
+
+Everything lives in one SQLite file under ``settings.resolved_embedded_dir`` (WAL mode, so the API and
+a worker may share it). Filters and vectors are held in memory as a snapshot (posting lists per
+keyword value, date ordinals, a normalised vector matrix) that is rebuilt when another write bumps the
+stored generation. Filters are applied before ranking, exactly as in the ES backend (``knn.filter``).
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import json
+import logging
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from backend.search import documents
+from backend.search.engine import Candidate, Query, SearchBackend
+from backend.search.errors import IndexVersionError
+from backend.search.filters import Clause, FilterSpec
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+DB_NAME = "figures.sqlite3"
+#: BM25 column weights, in the FTS table's column order (same boosts as the ES multi_match)
+FTS_COLUMNS = documents.TEXT_FIELDS
+FTS_WEIGHTS = {"title": 3.0, "abstract": 1.0, "claims": 1.0, "description": 2.0, "captions": 1.5}
+KEYWORD_FIELDS = tuple(f"{s}_{lvl}" for s in ("cpc", "ipc") for lvl in documents.HIER_LEVELS) + (
+    "locarno_class", "locarno_subclass", "applicant_keys", "country", "kind", "publication_number")
+PREFIX_FIELDS = ("cpc_symbol", "ipc_symbol")
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS figures (
+    id INTEGER PRIMARY KEY,
+    figure_id TEXT NOT NULL UNIQUE,
+    publication_number TEXT NOT NULL,
+    figure_number INTEGER NOT NULL DEFAULT 0,
+    doc TEXT NOT NULL,
+    keys TEXT NOT NULL,
+    image_vector BLOB,
+    text_vector BLOB
+);
+CREATE INDEX IF NOT EXISTS figures_publication ON figures (publication_number);
+CREATE VIRTUAL TABLE IF NOT EXISTS figures_fts USING fts5(
+    {", ".join(FTS_COLUMNS)}, tokenize = 'porter unicode61 remove_diacritics 2'
+);
+"""
+
+
+def _ordinal(value: str | None) -> int:
+    return dt.date.fromisoformat(value).toordinal() if value else -1
+
+
+class _Snapshot:
+    """In-memory filter structures and vectors for one generation of the store."""
+
+    def __init__(self, rows: list[tuple], dims: int | None):
+        n = len(rows)
+        self.ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=n)
+        self.figure_ids = [r[1] for r in rows]
+        self.pubs = [r[2] for r in rows]
+        order = np.argsort(np.array(self.figure_ids, dtype=object), kind="stable") if n else np.zeros(0, int)
+        self.fid_rank = np.empty(n, dtype=np.int64)
+        self.fid_rank[order] = np.arange(n)
+        postings: dict[str, dict[str, list[int]]] = {f: {} for f in KEYWORD_FIELDS}
+        self.dates = {f: np.full(n, -1, dtype=np.int32) for f in documents.DATE_FIELDS.values()}
+        self.cpc_subclass: list[list[str]] = []
+        self.locarno_class: list[list[str]] = []
+        self.dims = dims
+        self.vectors = np.zeros((n, dims or 0), dtype=np.float32)
+        self.has_vec = np.zeros(n, dtype=bool)
+        for pos, (_id, _fid, _pub, keys_json, blob) in enumerate(rows):
+            keys = json.loads(keys_json)
+            for fld in KEYWORD_FIELDS:
+                value = keys.get(fld)
+                for v in (value if isinstance(value, list) else [value] if value else []):
+                    postings[fld].setdefault(v, []).append(pos)
+            for fld, arr in self.dates.items():
+                arr[pos] = _ordinal(keys.get(fld))
+            self.cpc_subclass.append(keys.get("cpc_subclass") or [])
+            self.locarno_class.append(keys.get("locarno_class") or [])
+            if blob is not None and dims:
+                vec = np.frombuffer(blob, dtype=np.float32)
+                if vec.shape[0] == dims:
+                    norm = float(np.linalg.norm(vec))
+                    if norm > 0:
+                        self.vectors[pos] = vec / norm
+                        self.has_vec[pos] = True
+        self.postings = {f: {v: np.asarray(p, dtype=np.int64) for v, p in d.items()} for f, d in postings.items()}
+        self.sorted_values = {f: sorted(self.postings[f]) for f in PREFIX_FIELDS}
+        self.all_vectors = bool(self.has_vec.all())
+
+    def __len__(self) -> int:
+        return len(self.figure_ids)
+
+    def _positions(self, clause: Clause) -> list[np.ndarray]:
+        table = self.postings.get(clause.field, {})
+        if not clause.prefix:
+            hit = table.get(clause.value)
+            return [hit] if hit is not None else []
+        values = self.sorted_values[clause.field]
+        out = []
+        for value in values[bisect.bisect_left(values, clause.value):]:
+            if not value.startswith(clause.value):
+                break
+            out.append(table[value])
+        return out
+
+    def mask(self, spec: FilterSpec) -> np.ndarray | None:
+        """Boolean mask of the figures passing ``spec`` (None: all pass)."""
+        if spec.empty:
+            return None
+        n = len(self)
+        mask = np.ones(n, dtype=bool)
+        for group in spec.must_any:
+            any_ = np.zeros(n, dtype=bool)
+            for clause in group:
+                for pos in self._positions(clause):
+                    any_[pos] = True
+            mask &= any_
+        for clause in spec.must_not:
+            for pos in self._positions(clause):
+                mask[pos] = False
+        for fld, (gte, lte) in spec.ranges.items():
+            arr = self.dates[fld]
+            mask &= arr >= 0
+            if gte:
+                mask &= arr >= _ordinal(gte)
+            if lte:
+                mask &= arr <= _ordinal(lte)
+        return mask
+
+    def candidate(self, pos: int, score: float) -> Candidate:
+        return Candidate(self.figure_ids[pos], self.pubs[pos], float(score), self.cpc_subclass[pos],
+                         self.locarno_class[pos])
+
+    def ordered(self, positions: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        """Indices into ``positions`` sorted by score desc, then figure id asc."""
+        return np.lexsort((self.fid_rank[positions], -scores))
+
+
+def _dedupe_positions(order: list[int], pubs: list[str], limit: int) -> list[int]:
+    seen: set[str] = set()
+    out = []
+    for pos in order:
+        if pubs[pos] not in seen:
+            seen.add(pubs[pos])
+            out.append(pos)
+            if len(out) >= limit:
+                break
+    return out
+
+
+class EmbeddedBackend(SearchBackend):
+    name = "embedded"
+
+    def __init__(self, settings: Settings, directory: Path | None = None):
+        super().__init__(settings)
+        self.directory = Path(directory or settings.resolved_embedded_dir)
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.path = self.directory / DB_NAME
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
+        self._snapshot_gen: int | None = None
+        self._conn().executescript(_SCHEMA)
+        with self._write() as conn:
+            version = self._meta(conn, "schema_version")
+            if version is None:
+                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                conn.execute("INSERT OR IGNORE INTO meta VALUES ('generation', '0')")
+            elif int(version) != SCHEMA_VERSION:
+                raise IndexVersionError(
+                    f"the embedded index at {self.path} has schema version {version}, this Prism needs "
+                    f"{SCHEMA_VERSION}; run `prism index reindex` to rebuild it")
+
+    # -- connections --------------------------------------------------------------------------
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _write(self):
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    @staticmethod
+    def _meta(conn, key: str) -> str | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    @staticmethod
+    def _bump(conn) -> None:
+        conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+
+    # -- storage ------------------------------------------------------------------------------
+    def dims(self) -> int | None:
+        value = self._meta(self._conn(), "dims")
+        return int(value) if value else None
+
+    def count(self) -> int:
+        return int(self._conn().execute("SELECT count(*) FROM figures").fetchone()[0])
+
+    def index_figures(self, docs: list[dict]) -> None:
+        if not docs:
+            return
+        with self._write() as conn:
+            dims_text = self._meta(conn, "dims")
+            dims = int(dims_text) if dims_text else None
+            if dims is None:
+                first = next((len(d[f]) for d in docs for f in documents.VECTOR_FIELDS
+                              if isinstance(d, dict) and d.get(f)), None)
+                dims = first
+            prepared = [documents.prepare(d, dims) for d in docs]
+            if dims and not dims_text and any(p[f] for p in prepared for f in documents.VECTOR_FIELDS):
+                conn.execute("INSERT OR REPLACE INTO meta VALUES ('dims', ?)", (str(dims),))
+            for doc in prepared:
+                old = conn.execute("SELECT id FROM figures WHERE figure_id = ?", (doc["figure_id"],)).fetchone()
+                if old:
+                    conn.execute("DELETE FROM figures_fts WHERE rowid = ?", (old[0],))
+                    conn.execute("DELETE FROM figures WHERE id = ?", (old[0],))
+                keys = {f: doc.get(f) for f in (*KEYWORD_FIELDS, *documents.DATE_FIELDS.values())}
+                stored = {k: v for k, v in doc.items() if k not in documents.VECTOR_FIELDS}
+                cur = conn.execute(
+                    "INSERT INTO figures (figure_id, publication_number, figure_number, doc, keys, image_vector, "
+                    "text_vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (doc["figure_id"], doc["publication_number"], doc["figure_number"],
+                     json.dumps(stored, ensure_ascii=False), json.dumps(keys, ensure_ascii=False),
+                     _blob(doc["image_vector"]), _blob(doc["text_vector"])))
+                conn.execute(f"INSERT INTO figures_fts (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                             (cur.lastrowid, *(_fts_text(doc[c]) for c in FTS_COLUMNS)))
+            self._bump(conn)
+
+    def delete_patent(self, publication_number: str) -> int:
+        pub = documents.normalise_publication_number(publication_number)
+        with self._write() as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM figures WHERE publication_number = ?", (pub,))]
+            for rowid in ids:
+                conn.execute("DELETE FROM figures_fts WHERE rowid = ?", (rowid,))
+            conn.execute("DELETE FROM figures WHERE publication_number = ?", (pub,))
+            if ids:
+                self._bump(conn)
+        return len(ids)
+
+    def refresh(self) -> None:
+        """Writes are visible once committed; this only reloads the in-memory snapshot."""
+        self._current()
+
+    def clear(self) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM figures_fts")
+            conn.execute("DELETE FROM figures")
+            conn.execute("DELETE FROM meta WHERE key = 'dims'")
+            self._bump(conn)
+
+    def get_figure(self, figure_id: str) -> dict | None:
+        row = self._conn().execute("SELECT doc, image_vector, text_vector FROM figures WHERE figure_id = ?",
+                                   (figure_id,)).fetchone()
+        return _public(row) if row else None
+
+    def get_patent_figures(self, publication_number: str) -> list[dict]:
+        pub = documents.normalise_publication_number(publication_number)
+        rows = self._conn().execute(
+            "SELECT doc, image_vector, text_vector FROM figures WHERE publication_number = ? "
+            "ORDER BY figure_number, figure_id", (pub,)).fetchall()
+        return [_public(r) for r in rows]
+
+    def rebuild(self) -> int:
+        """Rebuild the full-text index from the stored documents (what ``prism index reindex`` does here)."""
+        with self._write() as conn:
+            conn.execute("DELETE FROM figures_fts")
+            n = 0
+            for rowid, doc_json in conn.execute("SELECT id, doc FROM figures").fetchall():
+                doc = json.loads(doc_json)
+                conn.execute(f"INSERT INTO figures_fts (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
+                             (rowid, *(_fts_text(doc.get(c)) for c in FTS_COLUMNS)))
+                n += 1
+            self._bump(conn)
+        return n
+
+    # -- search -------------------------------------------------------------------------------
+    def _current(self) -> _Snapshot:
+        conn = self._conn()
+        gen = int(self._meta(conn, "generation") or 0)
+        snap = self._snapshot
+        if snap is not None and self._snapshot_gen == gen:
+            return snap
+        with self._lock:
+            if self._snapshot is None or self._snapshot_gen != gen:
+                conn.execute("BEGIN")
+                try:
+                    gen = int(self._meta(conn, "generation") or 0)
+                    dims_text = self._meta(conn, "dims")
+                    rows = conn.execute("SELECT id, figure_id, publication_number, keys, image_vector FROM figures "
+                                        "ORDER BY id").fetchall()
+                finally:
+                    conn.execute("COMMIT")
+                self._snapshot = _Snapshot(rows, int(dims_text) if dims_text else None)
+                self._snapshot_gen = gen
+            return self._snapshot
+
+    def _retrieve(self, query: Query) -> tuple[list[Candidate], list[Candidate]]:
+        snap = self._current()
+        if not len(snap):
+            return [], []
+        mask = snap.mask(query.spec)
+        return self._bm25(snap, query, mask), self._knn(snap, query, mask)
+
+    def _bm25(self, snap: _Snapshot, query: Query, mask: np.ndarray | None) -> list[Candidate]:
+        if not query.terms:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in query.terms)
+        weights = ", ".join(str(FTS_WEIGHTS[c]) for c in FTS_COLUMNS)
+        rows = self._conn().execute(
+            f"SELECT rowid, bm25(figures_fts, {weights}) FROM figures_fts WHERE figures_fts MATCH ?",
+            (match,)).fetchall()
+        if not rows:
+            return []
+        rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        scores = -np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        pos = np.searchsorted(snap.ids, rowids)
+        ok = (pos < len(snap)) & (snap.ids[np.minimum(pos, len(snap) - 1)] == rowids)
+        pos, scores = pos[ok], scores[ok]
+        if mask is not None:
+            keep = mask[pos]
+            pos, scores = pos[keep], scores[keep]
+        order = snap.ordered(pos, scores)
+        if query.group:
+            chosen = _dedupe_positions([int(pos[i]) for i in order], snap.pubs, query.window)
+            by_pos = dict(zip(pos.tolist(), scores.tolist()))
+            return [snap.candidate(p, by_pos[p]) for p in chosen]
+        order = order[:query.window]
+        return [snap.candidate(int(pos[i]), scores[i]) for i in order]
+
+    def _knn(self, snap: _Snapshot, query: Query, mask: np.ndarray | None) -> list[Candidate]:
+        if query.vector is None or not snap.dims:
+            return []
+        if mask is None and snap.all_vectors:
+            pos = None
+            sims = snap.vectors @ query.vector
+        else:
+            eligible = snap.has_vec if mask is None else (snap.has_vec & mask)
+            pos = np.flatnonzero(eligible)
+            if not len(pos):
+                return []
+            sims = snap.vectors[pos] @ query.vector
+        if pos is None:
+            pos = np.arange(len(snap))
+        if query.similarity_floor is not None:
+            keep = sims >= query.similarity_floor
+            pos, sims = pos[keep], sims[keep]
+        k = min(query.window, len(pos))
+        if k == 0:
+            return []
+        if k < len(pos):
+            top = np.argpartition(-sims, k - 1)[:k]
+            # keep every entry tied with the k-th so the figure-id tie-break is exact
+            kth = sims[top].min()
+            top = np.flatnonzero(sims >= kth)
+            pos, sims = pos[top], sims[top]
+        order = snap.ordered(pos, sims)[:k]
+        chosen = [snap.candidate(int(pos[i]), float(sims[i])) for i in order]
+        if query.group:
+            seen: set[str] = set()
+            chosen = [c for c in chosen if not (c.publication_number in seen or seen.add(c.publication_number))]
+        return chosen
+
+    def _hydrate(self, figure_ids: list[str]) -> dict[str, dict]:
+        out = {}
+        conn = self._conn()
+        for start in range(0, len(figure_ids), 500):
+            chunk = figure_ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for fid, doc_json in conn.execute(f"SELECT figure_id, doc FROM figures WHERE figure_id IN ({marks})",
+                                              chunk):
+                doc = json.loads(doc_json)
+                out[fid] = {k: doc.get(k) for k in documents.HIT_FIELDS}
+        return out
+
+
+def _blob(vector: list[float] | None) -> bytes | None:
+    return None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+
+
+def _fts_text(value) -> str:
+    if isinstance(value, list):
+        return "\n".join(str(v) for v in value)
+    return str(value or "")
+
+
+def _public(row: tuple) -> dict:
+    doc = json.loads(row[0])
+    doc["image_vector"] = np.frombuffer(row[1], dtype=np.float32).tolist() if row[1] is not None else None
+    doc["text_vector"] = np.frombuffer(row[2], dtype=np.float32).tolist() if row[2] is not None else None
+    return documents.public(doc)

@@ -1,0 +1,265 @@
+"""What every backend shares: the search pipeline around two ranked lists.
+
+A backend only *retrieves* (BM25 list and nearest-vector list, filters applied before ranking, at
+most ``window`` entries each, grouped by patent when asked) and *hydrates* display fields. Cursor,
+query vector resolution, grouping, fusion (:mod:`.fusion`), facets, paging and explain are here, so
+the embedded and Elasticsearch backends give the same answers.
+
+Semantics (both backends):
+
+* BM25 list: figures matching any query term (English analysis, stop words dropped, folded
+  accents), best first; ties by figure id. Grouped: the best figure of each patent.
+* Vector list: the ``window`` figures nearest the query vector (cosine, at least
+  ``settings.knn_similarity_floor`` when set); grouped: the best figure of each patent among them.
+* The result set is the fusion of both lists; ``total`` is its size (so at most 2 x window) and
+  pages walk it with an opaque cursor (offset + query fingerprint): no duplicates, no gaps.
+"""
+from __future__ import annotations
+
+import abc
+import base64
+import hashlib
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+from pydantic import ValidationError
+
+from backend.errors import ProblemError
+from backend.search import filters as filters_mod
+from backend.search.fusion import TEXT, VECTOR, Fused, Ranked, fuse
+from backend.search.request import (
+    BM25Explain, Explain, FacetBucket, Hit, SearchRequest, SearchResponse, VectorExplain,
+)
+from backend.settings import Settings
+
+FACET_FIELDS = ("cpc_subclass", "locarno_class")
+FACET_LIMIT = 50
+# English stop words (Lucene's EnglishAnalyzer set, what the ES mapping's "_english_" uses)
+STOP_WORDS = frozenset("a an and are as at be but by for if in into is it no not of on or such that the "
+                       "their then there these they this to was will with".split())
+
+
+def validation_problem(exc: ValidationError, prefix: str = "") -> ProblemError:
+    """A pydantic error as a 400 problem whose detail names the field (and the symbol, if any)."""
+    errors = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()))
+        msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        errors.append({"field": f"{prefix}{loc}" if loc else prefix.rstrip(".") or "request", "message": msg})
+    first = errors[0] if errors else {"field": "request", "message": "invalid"}
+    return ProblemError(400, f"{first['field']}: {first['message']}", errors=errors)
+
+
+def coerce_request(request) -> SearchRequest:
+    if isinstance(request, SearchRequest):
+        return request
+    try:
+        return SearchRequest.model_validate(request)
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+
+
+@dataclass
+class Candidate:
+    """One retrieved figure: its raw score in its list (BM25 score or cosine similarity)."""
+
+    figure_id: str
+    publication_number: str
+    score: float
+    cpc_subclass: list[str] = field(default_factory=list)
+    locarno_class: list[str] = field(default_factory=list)
+    source: dict | None = None          # display fields, when the backend already has them
+
+
+@dataclass
+class Query:
+    text: str | None
+    terms: list[str]
+    vector: np.ndarray | None
+    spec: filters_mod.FilterSpec
+    window: int
+    group: bool
+    similarity_floor: float | None
+
+
+def query_terms(text: str | None) -> list[str]:
+    """Lower-cased word tokens of ``text`` without English stop words (order kept, unique)."""
+    import re
+
+    if not text:
+        return []
+    words = re.findall(r"\w+", text.casefold())
+    return list(dict.fromkeys(w for w in words if w not in STOP_WORDS))
+
+
+def _fingerprint(request: SearchRequest, window: int) -> str:
+    payload = json.dumps([request.fingerprint_payload(), window], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def encode_cursor(offset: int, fingerprint: str) -> str:
+    raw = json.dumps({"o": offset, "f": fingerprint}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, fingerprint: str) -> int:
+    if not cursor:
+        return 0
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset, fp = int(data["o"]), str(data["f"])
+    except (ValueError, KeyError, TypeError):
+        raise ProblemError(400, "cursor: not a cursor this API returned") from None
+    if offset < 0:
+        raise ProblemError(400, "cursor: not a cursor this API returned")
+    if fp != fingerprint:
+        raise ProblemError(400, "cursor: belongs to a different query (change only size, facets or explain "
+                                "between pages)")
+    return offset
+
+
+def _dedupe(cands: list[Candidate]) -> list[Candidate]:
+    seen: set[str] = set()
+    out = []
+    for c in cands:
+        if c.publication_number not in seen:
+            seen.add(c.publication_number)
+            out.append(c)
+    return out
+
+
+class SearchBackend(abc.ABC):
+    """Base class of the embedded and Elasticsearch backends (the contract in docs/contracts.md)."""
+
+    name = "base"
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    # -- storage, per backend -----------------------------------------------------------------
+    @abc.abstractmethod
+    def index_figures(self, docs: list[dict]) -> None: ...
+
+    @abc.abstractmethod
+    def delete_patent(self, publication_number: str) -> int: ...
+
+    @abc.abstractmethod
+    def refresh(self) -> None: ...
+
+    @abc.abstractmethod
+    def get_figure(self, figure_id: str) -> dict | None: ...
+
+    @abc.abstractmethod
+    def get_patent_figures(self, publication_number: str) -> list[dict]: ...
+
+    @abc.abstractmethod
+    def dims(self) -> int | None:
+        """The vector dimension of the index (None while unknown)."""
+
+    @abc.abstractmethod
+    def count(self) -> int: ...
+
+    @abc.abstractmethod
+    def _retrieve(self, query: Query) -> tuple[list[Candidate], list[Candidate]]:
+        """(BM25 list, vector list), best first, each at most ``query.window`` long, filtered."""
+
+    @abc.abstractmethod
+    def _hydrate(self, figure_ids: list[str]) -> dict[str, dict]:
+        """Display fields (:data:`documents.HIT_FIELDS`) of these figures."""
+
+    # -- the shared pipeline ------------------------------------------------------------------
+    def query_vector(self, request: SearchRequest) -> np.ndarray | None:
+        vector = None
+        if request.vector is not None:
+            vector = np.asarray(request.vector, dtype=np.float32)
+            what = "vector"
+        elif request.image_figure_id:
+            figure = self.get_figure(request.image_figure_id)
+            if figure is None:
+                raise ProblemError(404, f"image_figure_id: no figure {request.image_figure_id!r}")
+            if not figure.get("image_vector"):
+                raise ProblemError(400, f"image_figure_id: figure {request.image_figure_id!r} has no image vector")
+            vector = np.asarray(figure["image_vector"], dtype=np.float32)
+            what = "image_figure_id"
+        if vector is None:
+            return None
+        dims = self.dims()
+        if dims is not None and vector.shape[0] != dims:
+            raise ProblemError(400, f"{what}: the query vector has {vector.shape[0]} dimensions, the index "
+                                    f"expects {dims}")
+        norm = float(np.linalg.norm(vector))
+        if not math.isfinite(norm) or norm == 0:
+            raise ProblemError(400, f"{what}: the query vector must be finite and non-zero")
+        return vector / norm
+
+    def search(self, request, window: int | None = None) -> SearchResponse:
+        request = coerce_request(request)
+        window = max(window or self.settings.search_rank_window, 1)
+        fingerprint = _fingerprint(request, window)
+        offset = decode_cursor(request.cursor, fingerprint)
+        vector = self.query_vector(request)
+        use_text = bool(request.text) and request.weights.text > 0
+        use_vector = vector is not None and request.weights.image > 0 and self.dims() is not None
+        terms = query_terms(request.text) if use_text else []
+        query = Query(request.text if terms else None, terms, vector if use_vector else None,
+                      filters_mod.build(request.filters), window, request.group_by_patent,
+                      self.settings.knn_similarity_floor)
+        bm25, knn = self._retrieve(query) if (query.text or query.vector is not None) else ([], [])
+        bm25, knn = bm25[:window], knn[:window]
+        if request.group_by_patent:
+            bm25, knn = _dedupe(bm25), _dedupe(knn)
+        keyof = (lambda c: c.publication_number) if request.group_by_patent else (lambda c: c.figure_id)
+        by_list = {TEXT: {keyof(c): c for c in bm25}, VECTOR: {keyof(c): c for c in knn}}
+        lists = {TEXT: [Ranked(keyof(c), c.score) for c in bm25], VECTOR: [Ranked(keyof(c), c.score) for c in knn]}
+        weights = {TEXT: request.weights.text, VECTOR: request.weights.image}
+        fused = fuse(request.fusion, lists, weights, self.settings.rrf_k)
+
+        def representative(item: Fused) -> Candidate:
+            names = sorted(item.contributions, key=lambda n: (-item.contributions[n], n != TEXT))
+            return by_list[names[0]][item.key]
+
+        page = fused[offset:offset + request.size]
+        reps = [representative(item) for item in page]
+        missing = [c.figure_id for c in reps if c.source is None]
+        sources = self._hydrate(missing) if missing else {}
+        hits = []
+        for item, cand in zip(page, reps):
+            src = cand.source if cand.source is not None else sources.get(cand.figure_id, {})
+            hits.append(self._hit(item, cand, src, request.explain))
+        end = offset + len(page)
+        next_cursor = encode_cursor(end, fingerprint) if page and end < len(fused) else None
+        facets = self._facets([representative(item) for item in fused]) if request.facets else None
+        return SearchResponse(total=len(fused), next_cursor=next_cursor, hits=hits, facets=facets)
+
+    @staticmethod
+    def _hit(item: Fused, cand: Candidate, src: dict, explain: bool) -> Hit:
+        fid = cand.figure_id
+        hit = Hit(
+            figure_id=fid, publication_number=cand.publication_number, figure_number=src.get("figure_number"),
+            title=src.get("title") or "", description=src.get("description") or "", kind=src.get("kind"),
+            country=src.get("country"), publication_date=src.get("publication_date"),
+            cpc=list(src.get("cpc") or []), locarno=list(src.get("locarno") or []),
+            applicants=list(src.get("applicants") or []), score=round(item.score, 8),
+            image_url=f"/figures/{fid}/image", thumbnail_url=f"/figures/{fid}/thumbnail",
+        )
+        if explain:
+            hit.explain = Explain(
+                bm25=BM25Explain(rank=item.ranks[TEXT], score=item.scores[TEXT]) if TEXT in item.ranks else None,
+                vector=(VectorExplain(rank=item.ranks[VECTOR], similarity=item.scores[VECTOR])
+                        if VECTOR in item.ranks else None),
+                fused=item.score, text_share=round(item.share(TEXT), 6), image_share=round(item.share(VECTOR), 6))
+        return hit
+
+    @staticmethod
+    def _facets(cands: list[Candidate]) -> dict[str, list[FacetBucket]]:
+        out = {}
+        for name in FACET_FIELDS:
+            counts: Counter[str] = Counter()
+            for c in cands:
+                counts.update(set(getattr(c, name) or []))
+            ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_LIMIT]
+            out[name] = [FacetBucket(key=k, count=n) for k, n in ordered]
+        return out

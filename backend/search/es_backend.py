@@ -1,0 +1,189 @@
+"""The Elasticsearch backend: BM25 and kNN in one ``_msearch`` round trip, fused in our code.
+
+Every filter is in ``knn.filter`` *and* in the BM25 query's ``bool.filter`` (never ``post_filter``:
+kNN would pick its k first and filters would then empty the page). Grouping collapses on
+``publication_number``. Fusion, paging, facets and explain are shared with the embedded backend
+(:mod:`.engine`).
+"""
+from __future__ import annotations
+
+import logging
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
+
+from backend.search import documents, index_admin
+from backend.search.engine import Candidate, Query, SearchBackend
+from backend.search.errors import IndexVersionError, SearchBackendError
+from backend.search.filters import Clause, FilterSpec
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: BM25 fields and boosts (the embedded backend uses the same weights for its FTS5 columns)
+TEXT_FIELDS = ["title^3", "abstract", "claims", "description^2", "captions^1.5"]
+KNN_FIELD = "image_vector"
+MAX_NUM_CANDIDATES = 10_000
+RESCORE_OVERSAMPLE = 2.0       # int8 quantised HNSW: re-rank the oversampled candidates on raw vectors
+
+
+def _clause(c: Clause) -> dict:
+    return {"prefix": {c.field: c.value}} if c.prefix else {"term": {c.field: c.value}}
+
+
+def es_filters(spec: FilterSpec) -> list[dict]:
+    """The filter clauses of ``spec`` (used both in the query's bool.filter and in knn.filter)."""
+    out: list[dict] = []
+    for group in spec.must_any:
+        terms: dict[str, list[str]] = {}
+        others = []
+        for c in group:
+            if c.prefix:
+                others.append(_clause(c))
+            else:
+                terms.setdefault(c.field, []).append(c.value)
+        should = [{"terms": {f: v}} for f, v in terms.items()] + others
+        out.append(should[0] if len(should) == 1 else {"bool": {"should": should, "minimum_should_match": 1}})
+    if spec.must_not:
+        out.append({"bool": {"must_not": [_clause(c) for c in spec.must_not]}})
+    for field, (gte, lte) in spec.ranges.items():
+        rng = {k: v for k, v in (("gte", gte), ("lte", lte)) if v}
+        out.append({"range": {field: rng}})
+    return out
+
+
+class ElasticsearchBackend(SearchBackend):
+    name = "elasticsearch"
+
+    def __init__(self, settings: Settings, client: Elasticsearch | None = None):
+        super().__init__(settings)
+        self.es = client or index_admin.make_client(settings)
+        self.prefix = settings.es_index_prefix
+        self.alias = index_admin.alias_name(self.prefix)
+        self._dims: int | None = None
+        try:
+            index_admin.check_version(self.es, self.prefix)
+        except IndexVersionError:
+            raise
+        except (TransportError, ApiError) as exc:
+            log.warning("could not check the Elasticsearch index at %s: %s", settings.es_url, exc)
+
+    # -- storage ------------------------------------------------------------------------------
+    def ensure_index(self, dims: int | None = None) -> str:
+        return index_admin.ensure_index(self.es, self.settings, dims)
+
+    def dims(self) -> int | None:
+        if self._dims is None:
+            indices = index_admin.concrete_indices(self.es, self.alias)
+            self._dims = index_admin.index_dims(self.es, indices[0]) if indices else None
+        return self._dims
+
+    def count(self) -> int:
+        try:
+            return int(self.es.count(index=self.alias)["count"])
+        except NotFoundError:
+            return 0
+
+    def index_figures(self, docs: list[dict]) -> None:
+        if not docs:
+            return
+        self.ensure_index()
+        dims = self.dims()
+        prepared = [documents.prepare(d, dims) for d in docs]
+        actions = [{"_op_type": "index", "_index": self.alias, "_id": d["figure_id"],
+                    "_source": {k: v for k, v in d.items() if v is not None}} for d in prepared]
+        ok, errors = helpers.bulk(self.es, actions, raise_on_error=False, raise_on_exception=False,
+                                  chunk_size=500)
+        if errors:
+            first = errors[0].get("index", errors[0])
+            raise SearchBackendError(f"indexing {len(errors)} of {len(actions)} figures failed; first: "
+                                     f"{first.get('_id')}: {str(first.get('error'))[:300]}")
+
+    def delete_patent(self, publication_number: str) -> int:
+        pub = documents.normalise_publication_number(publication_number)
+        try:
+            resp = self.es.delete_by_query(index=self.alias, query={"term": {"publication_number": pub}},
+                                           refresh=True, conflicts="proceed")
+        except NotFoundError:
+            return 0
+        return int(resp.get("deleted", 0))
+
+    def refresh(self) -> None:
+        try:
+            self.es.indices.refresh(index=self.alias)
+        except NotFoundError:
+            pass
+
+    def get_figure(self, figure_id: str) -> dict | None:
+        try:
+            resp = self.es.get(index=self.alias, id=figure_id)
+        except NotFoundError:
+            return None
+        return documents.public(resp["_source"])
+
+    def get_patent_figures(self, publication_number: str) -> list[dict]:
+        pub = documents.normalise_publication_number(publication_number)
+        try:
+            resp = self.es.search(index=self.alias, query={"term": {"publication_number": pub}}, size=10_000,
+                                  sort=[{"figure_number": "asc"}, {"figure_id": "asc"}])
+        except NotFoundError:
+            return []
+        return [documents.public(h["_source"]) for h in resp["hits"]["hits"]]
+
+    # -- search -------------------------------------------------------------------------------
+    def _bodies(self, query: Query) -> list[tuple[str, dict]]:
+        filters = es_filters(query.spec)
+        collapse = {"collapse": {"field": "publication_number"}} if query.group else {}
+        common = {"size": query.window, "_source": list(documents.HIT_FIELDS), "track_total_hits": False,
+                  "sort": [{"_score": "desc"}, {"figure_id": "asc"}], "track_scores": True, **collapse}
+        out = []
+        if query.terms:
+            out.append(("bm25", {**common, "query": {"bool": {
+                "must": [{"multi_match": {"query": query.text, "fields": TEXT_FIELDS, "type": "most_fields",
+                                          "operator": "or"}}],
+                "filter": filters}}}))
+        if query.vector is not None:
+            knn = {"field": KNN_FIELD, "query_vector": [float(x) for x in query.vector], "k": query.window,
+                   "num_candidates": min(MAX_NUM_CANDIDATES, max(self.settings.es_num_candidates, query.window)),
+                   "rescore_vector": {"oversample": RESCORE_OVERSAMPLE}}
+            if filters:
+                knn["filter"] = {"bool": {"filter": filters}}
+            if query.similarity_floor is not None:
+                knn["similarity"] = query.similarity_floor
+            out.append(("knn", {**common, "knn": knn}))
+        return out
+
+    def _retrieve(self, query: Query) -> tuple[list[Candidate], list[Candidate]]:
+        bodies = self._bodies(query)
+        if not bodies:
+            return [], []
+        searches: list[dict] = []
+        for _name, body in bodies:
+            searches.extend([{"index": self.alias}, body])
+        try:
+            resp = self.es.msearch(searches=searches)
+        except NotFoundError:
+            return [], []
+        except (TransportError, ApiError) as exc:
+            raise SearchBackendError(f"Elasticsearch search failed: {exc}") from exc
+        lists: dict[str, list[Candidate]] = {"bm25": [], "knn": []}
+        for (name, _body), result in zip(bodies, resp["responses"]):
+            if "error" in result:
+                err = result["error"]
+                if isinstance(err, dict) and err.get("type") == "index_not_found_exception":
+                    continue
+                raise SearchBackendError(f"Elasticsearch {name} search failed: {str(err)[:500]}")
+            lists[name] = [self._candidate(h, name) for h in result["hits"]["hits"]]
+        return lists["bm25"], lists["knn"]
+
+    @staticmethod
+    def _candidate(hit: dict, name: str) -> Candidate:
+        src = hit.get("_source") or {}
+        score = float(hit["_score"])
+        if name == "knn":  # cosine: _score = (1 + cos) / 2
+            score = 2.0 * score - 1.0
+        return Candidate(src.get("figure_id") or hit["_id"], src.get("publication_number", ""), score,
+                         list(src.get("cpc_subclass") or []), list(src.get("locarno_class") or []), src)
+
+    def _hydrate(self, figure_ids: list[str]) -> dict[str, dict]:
+        resp = self.es.mget(index=self.alias, ids=figure_ids, source=list(documents.HIT_FIELDS))
+        return {d["_id"]: d["_source"] for d in resp["docs"] if d.get("found")}

@@ -1,0 +1,235 @@
+"""Elasticsearch index management: versioned mappings, a concrete index behind an alias, reindex.
+
+* The mapping of version N is ``es_mappings/figures/figures-vN.json``; :data:`MAPPING_VERSION` is the
+  one this code expects. The concrete index is ``{prefix}-figures-v{N}-{timestamp}``; the app only
+  talks to the alias ``{prefix}-figures``.
+* :func:`reindex` builds a new index (refresh off), copies every document with ``_reindex``, checks
+  the count, swaps the alias atomically, then deletes the old index; on any failure it deletes the
+  new index and leaves the alias where it was. An ES-side lock (an index created with
+  create-if-absent semantics) keeps two reindexes apart.
+* :func:`check_version` refuses an index whose ``_meta.mapping_version`` is not the expected one.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
+
+from backend.search.errors import IndexVersionError, ReindexInProgress, SearchBackendError
+from backend.settings import REPO_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+MAPPING_VERSION = 1
+MAPPINGS_DIR = REPO_ROOT / "es_mappings"
+NAME = "figures"
+FIX_COMMAND = "prism index reindex"
+
+
+def alias_name(prefix: str) -> str:
+    return f"{prefix}-{NAME}"
+
+
+def lock_name(prefix: str) -> str:
+    return f"{prefix}-{NAME}-reindex-lock"
+
+
+def mapping_path(version: int = MAPPING_VERSION) -> Path:
+    return MAPPINGS_DIR / NAME / f"{NAME}-v{version}.json"
+
+
+def load_definition(dims: int, version: int = MAPPING_VERSION) -> dict:
+    """Index settings + mappings of ``version`` with the vector dimension filled in."""
+    if not isinstance(dims, int) or not 1 <= dims <= 4096:
+        raise ValueError(f"vector dims must be an integer in 1..4096, got {dims!r}")
+    path = mapping_path(version)
+    if not path.is_file():
+        raise SearchBackendError(f"no mapping file for version {version}: {path}")
+    text = path.read_text(encoding="utf-8").replace('"__DIMS__"', str(dims))
+    return json.loads(text)
+
+
+def default_dims(settings: Settings) -> int:
+    """The encoder's embedding dimension (read from its config; the model is not loaded)."""
+    try:
+        from backend.model import registry
+
+        return int(registry.model_config(settings.model_name)["embed_dim"])
+    except Exception:  # noqa: BLE001 - fall back to loading the encoder itself
+        from backend.model.encoder import get_encoder
+
+        return int(get_encoder(settings).dim)
+
+
+def make_client(settings: Settings) -> Elasticsearch:
+    return Elasticsearch(settings.es_url, request_timeout=settings.es_request_timeout)
+
+
+def concrete_indices(es: Elasticsearch, alias: str) -> list[str]:
+    try:
+        return sorted(es.indices.get_alias(name=alias).body)
+    except NotFoundError:
+        return []
+
+
+def index_version(es: Elasticsearch, index: str) -> int | None:
+    mapping = es.indices.get_mapping(index=index).body[index]["mappings"]
+    value = (mapping.get("_meta") or {}).get("mapping_version")
+    return int(value) if value is not None else None
+
+
+def index_dims(es: Elasticsearch, index: str) -> int | None:
+    props = es.indices.get_mapping(index=index).body[index]["mappings"].get("properties", {})
+    return (props.get("image_vector") or {}).get("dims")
+
+
+def new_index_name(prefix: str, version: int = MAPPING_VERSION) -> str:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S%f")
+    return f"{alias_name(prefix)}-v{version}-{stamp}"
+
+
+def create_index(es: Elasticsearch, prefix: str, dims: int, version: int = MAPPING_VERSION,
+                 with_alias: bool = True, bulk_mode: bool = False) -> str:
+    """Create a concrete index of ``version`` (optionally pointing the alias at it); returns its name."""
+    body = load_definition(dims, version)
+    if bulk_mode:
+        body["settings"]["refresh_interval"] = "-1"
+    if with_alias:
+        body["aliases"] = {alias_name(prefix): {"is_write_index": True}}
+    name = new_index_name(prefix, version)
+    es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"],
+                      aliases=body.get("aliases"))
+    log.info("created index %s (mapping v%d, dims %d)", name, version, dims)
+    return name
+
+
+def check_version(es: Elasticsearch, prefix: str) -> str | None:
+    """The concrete index behind the alias (None if there is none); raises if its version is wrong."""
+    alias = alias_name(prefix)
+    indices = concrete_indices(es, alias)
+    if not indices:
+        return None
+    if len(indices) > 1:
+        raise IndexVersionError(f"alias {alias} points at {len(indices)} indices ({', '.join(indices)}); "
+                                f"run `{FIX_COMMAND}` to rebuild one")
+    version = index_version(es, indices[0])
+    if version != MAPPING_VERSION:
+        raise IndexVersionError(
+            f"Elasticsearch index {indices[0]} (alias {alias}) has mapping version {version}, this Prism "
+            f"needs version {MAPPING_VERSION}; run `{FIX_COMMAND}` to rebuild it without downtime")
+    return indices[0]
+
+
+class _Lock:
+    """An ES-side mutex: creating an index fails if it already exists."""
+
+    def __init__(self, es: Elasticsearch, name: str, break_lock: bool = False):
+        self.es, self.name, self.break_lock = es, name, break_lock
+
+    def __enter__(self):
+        if self.break_lock:
+            self.es.indices.delete(index=self.name, ignore_unavailable=True)
+        try:
+            self.es.indices.create(index=self.name, settings={"number_of_shards": 1, "number_of_replicas": 0},
+                                   mappings={"_meta": {"holder": f"pid-based lock taken {dt.datetime.now()}"}})
+        except ApiError as exc:
+            if getattr(exc, "error", "") == "resource_already_exists_exception" or exc.meta.status == 400:
+                raise ReindexInProgress(
+                    f"another reindex or index creation holds {self.name}; wait for it, or if it crashed run "
+                    f"`{FIX_COMMAND} --break-lock`") from None
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.es.indices.delete(index=self.name, ignore_unavailable=True)
+
+
+def ensure_index(es: Elasticsearch, settings: Settings, dims: int | None = None) -> str:
+    """The concrete index behind the alias, creating it (with ``dims`` or the encoder's) if missing."""
+    prefix = settings.es_index_prefix
+    current = check_version(es, prefix)
+    if current:
+        return current
+    for _ in range(60):
+        try:
+            with _Lock(es, lock_name(prefix)):
+                current = check_version(es, prefix)
+                return current or create_index(es, prefix, dims or default_dims(settings))
+        except ReindexInProgress:
+            time.sleep(0.5)  # someone else is creating it right now
+            current = check_version(es, prefix)
+            if current:
+                return current
+    raise ReindexInProgress(f"{lock_name(prefix)} is held for too long; run `{FIX_COMMAND} --break-lock`")
+
+
+def status(es: Elasticsearch, settings: Settings) -> dict:
+    prefix = settings.es_index_prefix
+    alias = alias_name(prefix)
+    indices = concrete_indices(es, alias)
+    out = {"alias": alias, "expected_mapping_version": MAPPING_VERSION, "indices": []}
+    for index in indices:
+        out["indices"].append({
+            "index": index, "mapping_version": index_version(es, index), "dims": index_dims(es, index),
+            "documents": es.count(index=index)["count"]})
+    out["ok"] = len(indices) == 1 and out["indices"][0]["mapping_version"] == MAPPING_VERSION
+    out["reindex_running"] = bool(es.indices.exists(index=lock_name(prefix)))
+    return out
+
+
+def reindex(es: Elasticsearch, settings: Settings, dims: int | None = None, break_lock: bool = False,
+            progress: Callable[[int, int], None] | None = None, poll_s: float = 0.5) -> dict:
+    """Copy everything into a fresh index of the current mapping version and swap the alias atomically."""
+    prefix = settings.es_index_prefix
+    alias = alias_name(prefix)
+    with _Lock(es, lock_name(prefix), break_lock=break_lock):
+        old = concrete_indices(es, alias)
+        if dims is None:
+            dims = next((d for d in (index_dims(es, i) for i in old) if d), None) or default_dims(settings)
+        new = create_index(es, prefix, dims, with_alias=False, bulk_mode=True)
+        try:
+            copied = 0
+            if old:
+                task = es.reindex(source={"index": old}, dest={"index": new, "op_type": "create"},
+                                  wait_for_completion=False, refresh=False).body["task"]
+                while True:
+                    info = es.tasks.get(task_id=task).body
+                    st = info["task"]["status"]
+                    if progress:
+                        progress(st.get("created", 0) + st.get("updated", 0), st.get("total", 0))
+                    if info.get("completed"):
+                        break
+                    time.sleep(poll_s)
+                resp = info.get("response") or {}
+                if info.get("error") or resp.get("failures"):
+                    detail = info.get("error") or resp["failures"][0]
+                    raise SearchBackendError(f"reindex into {new} failed: {json.dumps(detail)[:500]}")
+                copied = resp.get("created", 0) + resp.get("updated", 0)
+            es.indices.put_settings(index=new, settings={"index": {"refresh_interval": "1s"}})
+            es.indices.refresh(index=new)
+            expected = sum(es.count(index=i)["count"] for i in old)
+            got = es.count(index=new)["count"]
+            if got < expected:
+                raise SearchBackendError(f"reindex into {new} copied {got} of {expected} documents")
+            actions = [{"remove": {"index": i, "alias": alias}} for i in old]
+            actions.append({"add": {"index": new, "alias": alias, "is_write_index": True}})
+            es.indices.update_aliases(actions=actions)
+        except BaseException:
+            es.indices.delete(index=new, ignore_unavailable=True)
+            raise
+        for index in old:
+            es.indices.delete(index=index, ignore_unavailable=True)
+    return {"alias": alias, "old": old, "new": new, "documents": copied, "dims": dims,
+            "mapping_version": MAPPING_VERSION}
+
+
+def delete_all(es: Elasticsearch, prefix: str) -> None:
+    """Drop the alias's indices (tests and benchmarks clean up with this)."""
+    for index in concrete_indices(es, alias_name(prefix)):
+        es.indices.delete(index=index, ignore_unavailable=True)
+    es.indices.delete(index=lock_name(prefix), ignore_unavailable=True)

@@ -1,0 +1,219 @@
+"""The search request and response (docs/contracts.md), validated with pydantic.
+
+Classification symbols are normalised while validating (``H01L0021020000`` -> ``H01L21/02``); a
+malformed symbol, or a CPC symbol missing from the official title list, fails validation with a
+message naming it. ``vector`` is a query vector in the encoder's space (what an uploaded image is
+encoded to; clients may also send one).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from backend.classification import SymbolError, validate
+from backend.search.documents import normalise_applicant, normalise_code, normalise_publication_number
+
+MAX_PAGE_SIZE = 100
+MAX_EXPORT = 1000
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Weights(_Strict):
+    text: float = Field(1.0, ge=0, le=100, description="Weight of the BM25 text ranking.")
+    image: float = Field(1.0, ge=0, le=100, description="Weight of the vector (image) ranking.")
+
+
+def _symbols(values: list[str], scheme: str) -> list[str]:
+    out: list[str] = []
+    for raw in values:
+        try:
+            symbol = validate(raw, scheme).symbol
+        except SymbolError as exc:
+            raise ValueError(str(exc)) from None
+        if symbol not in out:
+            out.append(symbol)
+    return out
+
+
+class _SchemeFilter(_Strict):
+    include: list[str] = Field(default_factory=list, max_length=200)
+    exclude: list[str] = Field(default_factory=list, max_length=200)
+    _scheme: ClassVar[str] = "cpc"
+
+    @model_validator(mode="after")
+    def _normalise(self):
+        self.include = _symbols(self.include, self._scheme)
+        self.exclude = _symbols(self.exclude, self._scheme)
+        return self
+
+
+class CpcFilter(_SchemeFilter):
+    _scheme: ClassVar[str] = "cpc"
+
+
+class IpcFilter(_SchemeFilter):
+    _scheme: ClassVar[str] = "ipc"
+
+
+class LocarnoFilter(_SchemeFilter):
+    _scheme: ClassVar[str] = "locarno"
+
+
+class DateRange(_Strict):
+    gte: dt.date | None = None
+    lte: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if self.gte and self.lte and self.gte > self.lte:
+            raise ValueError(f"gte {self.gte} is after lte {self.lte}")
+        return self
+
+
+class Dates(_Strict):
+    filing: DateRange = Field(default_factory=DateRange)
+    publication: DateRange = Field(default_factory=DateRange)
+    priority: DateRange = Field(default_factory=DateRange)
+
+
+class Filters(_Strict):
+    cpc: CpcFilter = Field(default_factory=CpcFilter)
+    locarno: LocarnoFilter = Field(default_factory=LocarnoFilter)
+    ipc: IpcFilter = Field(default_factory=IpcFilter)
+    dates: Dates = Field(default_factory=Dates)
+    applicants: list[str] = Field(default_factory=list, max_length=200)
+    countries: list[str] = Field(default_factory=list, max_length=200)
+    kinds: list[str] = Field(default_factory=list, max_length=200)
+    publication_numbers: list[str] = Field(default_factory=list, max_length=10000)
+
+    @field_validator("applicants")
+    @classmethod
+    def _applicants(cls, v: list[str]) -> list[str]:
+        keys = [normalise_applicant(a) for a in v]
+        empty = [a for a, k in zip(v, keys) if not k]
+        if empty:
+            raise ValueError(f"applicant {empty[0]!r} has no letters or digits")
+        return list(dict.fromkeys(keys))
+
+    @field_validator("countries", "kinds")
+    @classmethod
+    def _codes(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(c for c in (normalise_code(x) for x in v) if c))
+
+    @field_validator("publication_numbers")
+    @classmethod
+    def _pubs(cls, v: list[str]) -> list[str]:
+        return list(dict.fromkeys(p for p in (normalise_publication_number(x) for x in v) if p))
+
+
+class SearchRequest(_Strict):
+    text: str | None = Field(None, max_length=4000, description="Free text (BM25 over title, abstract, "
+                             "claims, figure description and captions).")
+    image_figure_id: str | None = Field(None, max_length=200, description="More like this: the stored "
+                                        "image vector of this figure is the query vector.")
+    vector: list[float] | None = Field(None, max_length=8192, description="A query vector in the encoder "
+                                       "space (an uploaded image is encoded to this).")
+    weights: Weights = Field(default_factory=Weights)
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    filters: Filters = Field(default_factory=Filters)
+    group_by_patent: bool = True
+    size: int = Field(20, ge=1, le=MAX_PAGE_SIZE)
+    cursor: str | None = Field(None, max_length=1000)
+    facets: bool = False
+    explain: bool = False
+
+    @field_validator("text")
+    @classmethod
+    def _text(cls, v: str | None) -> str | None:
+        if v is not None and "\x00" in v:
+            raise ValueError("must not contain NUL characters")
+        return v.strip() or None if v is not None else None
+
+    @field_validator("image_figure_id")
+    @classmethod
+    def _figure(cls, v: str | None) -> str | None:
+        return (v.strip() or None) if v is not None else None
+
+    @field_validator("vector")
+    @classmethod
+    def _vector(cls, v: list[float] | None) -> list[float] | None:
+        if v is None:
+            return None
+        if not v or not all(math.isfinite(x) for x in v):
+            raise ValueError("must be a non-empty list of finite numbers")
+        if not any(v):
+            raise ValueError("must not be all zeros")
+        return v
+
+    @model_validator(mode="after")
+    def _something_to_search(self):
+        if not (self.text or self.image_figure_id or self.vector):
+            raise ValueError("give text, image_figure_id, an image or a vector to search with")
+        return self
+
+    def fingerprint_payload(self) -> dict[str, Any]:
+        """What identifies the result list (not the page): everything but cursor, size, facets, explain."""
+        return self.model_dump(mode="json", exclude={"cursor", "size", "facets", "explain"})
+
+
+class BM25Explain(BaseModel):
+    rank: int
+    score: float
+
+
+class VectorExplain(BaseModel):
+    rank: int
+    similarity: float
+
+
+class Explain(BaseModel):
+    bm25: BM25Explain | None = None
+    vector: VectorExplain | None = None
+    fused: float
+    text_share: float
+    image_share: float
+
+
+class Hit(BaseModel):
+    figure_id: str
+    publication_number: str
+    figure_number: int | None = None
+    title: str = ""
+    description: str = ""
+    kind: str | None = None
+    country: str | None = None
+    publication_date: str | None = None
+    cpc: list[str] = Field(default_factory=list)
+    locarno: list[str] = Field(default_factory=list)
+    applicants: list[str] = Field(default_factory=list)
+    score: float
+    image_url: str
+    thumbnail_url: str
+    explain: Explain | None = None
+
+
+class FacetBucket(BaseModel):
+    key: str
+    count: int
+
+
+class SearchResponse(BaseModel):
+    total: int
+    next_cursor: str | None = None
+    hits: list[Hit] = Field(default_factory=list)
+    facets: dict[str, list[FacetBucket]] | None = None
+
+    def to_json(self) -> dict:
+        data = self.model_dump(mode="json")
+        for hit in data["hits"]:
+            if hit.get("explain") is None:
+                hit.pop("explain", None)
+        if data.get("facets") is None:
+            data.pop("facets", None)
+        return data

@@ -1,0 +1,149 @@
+"""The search service: what the HTTP layer (backend/api/search.py, patents.py, classifications.py) calls.
+
+It validates requests (400 problems naming the field or symbol), turns an uploaded image into a
+query vector with the encoder, runs the configured backend and shapes answers.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import mimetypes
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from backend.classification import SCHEMES, cpc_catalog, suggest as suggest_symbols
+from backend.errors import ProblemError
+from backend.search import get_backend
+from backend.search.engine import validation_problem
+from backend.search.errors import SearchBackendError
+from backend.search.request import MAX_EXPORT, SearchRequest
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EXPORT_COLUMNS = ("rank", "publication_number", "figure_id", "figure_number", "title", "kind", "country",
+                  "publication_date", "cpc", "locarno", "applicants", "score", "image_url")
+PATENT_FIELDS = ("publication_number", "kind", "country", "title", "abstract", "claims", "applicants", "cpc",
+                 "ipc", "locarno", "filing_date", "publication_date", "priority_date", "ingest_seq")
+FIGURE_FIELDS = ("figure_id", "figure_number", "description", "viewpoint", "object_name", "captions",
+                 "image_key", "thumb_key")
+
+
+def _encode_image(data: bytes, settings: Settings) -> list[float]:
+    from PIL import Image, UnidentifiedImageError
+
+    if not data:
+        raise ProblemError(400, "image: the uploaded file is empty")
+    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
+        raise ProblemError(400, f"image: not a readable image ({exc.__class__.__name__})") from None
+    from backend.model.encoder import get_encoder
+
+    return get_encoder(settings).encode_images([image])[0].tolist()
+
+
+def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> SearchRequest:
+    """A validated request; an uploaded ``image`` becomes the query vector."""
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise ProblemError(400, "request: must be a JSON object (see POST /search)")
+    body = dict(body)
+    if image is not None:
+        if body.get("image_figure_id") or body.get("vector"):
+            raise ProblemError(400, "image: send an image, image_figure_id or vector, not several")
+        body["vector"] = _encode_image(image, settings)
+    try:
+        request = SearchRequest.model_validate(body)
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
+    if settings.search_text_to_image and request.text and not (request.vector or request.image_figure_id):
+        request = _with_text_vector(request, settings)
+    return request
+
+
+def _with_text_vector(request: SearchRequest, settings: Settings) -> SearchRequest:
+    from backend.model.encoder import get_encoder
+
+    encoder = get_encoder(settings)
+    if get_backend(settings).dims() != encoder.dim:
+        return request
+    return request.model_copy(update={"vector": encoder.encode_texts([request.text])[0].tolist()})
+
+
+def _run(request: SearchRequest, settings: Settings, window: int | None = None):
+    try:
+        return get_backend(settings).search(request, window=window)
+    except SearchBackendError as exc:
+        log.error("search failed: %s", exc)
+        raise ProblemError(503, f"search backend unavailable: {exc}") from None
+
+
+def search(body: Any, settings: Settings, image: bytes | None = None) -> dict:
+    return _run(parse_request(body, settings, image), settings).to_json()
+
+
+def export_csv(body: Any, settings: Settings, image: bytes | None = None, limit: int = MAX_EXPORT) -> str:
+    """CSV of the first ``limit`` (at most 1,000) results of the search."""
+    limit = max(1, min(int(limit), MAX_EXPORT))
+    body = dict(body or {}) if isinstance(body, dict) else body
+    if isinstance(body, dict):
+        body.pop("size", None)
+        body.pop("cursor", None)
+    request = parse_request(body, settings, image).model_copy(update={"size": limit, "explain": False,
+                                                                      "facets": False})
+    response = _run(request, settings, window=max(settings.search_rank_window, limit))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for rank, hit in enumerate(response.hits, 1):
+        row = hit.model_dump()
+        writer.writerow([rank] + ["; ".join(row[c]) if isinstance(row[c], list) else
+                                  ("" if row[c] is None else row[c]) for c in EXPORT_COLUMNS[1:]])
+    return out.getvalue()
+
+
+def patent(publication_number: str, settings: Settings) -> dict:
+    figures = get_backend(settings).get_patent_figures(publication_number)
+    if not figures:
+        raise ProblemError(404, f"no patent {publication_number!r}")
+    first = figures[0]
+    out = {k: first.get(k) for k in PATENT_FIELDS}
+    out["figures"] = []
+    for fig in figures:
+        item = {k: fig.get(k) for k in FIGURE_FIELDS}
+        item.update(image_url=f"/figures/{fig['figure_id']}/image",
+                    thumbnail_url=f"/figures/{fig['figure_id']}/thumbnail",
+                    has_image_vector=bool(fig.get("image_vector")))
+        out["figures"].append(item)
+    return out
+
+
+def figure_blob(figure_id: str, which: str, settings: Settings) -> tuple[Path, str]:
+    """The file of a figure's image or thumbnail in the blob store, and its MIME type."""
+    figure = get_backend(settings).get_figure(figure_id)
+    if figure is None:
+        raise ProblemError(404, f"no figure {figure_id!r}")
+    key = figure.get("thumb_key" if which == "thumbnail" else "image_key")
+    if which == "thumbnail" and not key:
+        key = figure.get("image_key")
+    if not key:
+        raise ProblemError(404, f"figure {figure_id!r} has no stored {which}")
+    root = settings.resolved_blob_dir.resolve()
+    path = (root / key).resolve()
+    if root not in path.parents or not path.is_file():
+        raise ProblemError(404, f"the {which} of figure {figure_id!r} is missing from the blob store")
+    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return path, mime
+
+
+def suggest(q: str, scheme: str, settings: Settings, limit: int = 20) -> list[dict]:
+    if scheme not in SCHEMES or scheme == "ipc":
+        raise ProblemError(400, f"scheme: must be cpc or locarno, got {scheme!r}")
+    return suggest_symbols(q, scheme, cpc_catalog(str(settings.cpc_titles_dir)), limit)

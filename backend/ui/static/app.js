@@ -1,0 +1,474 @@
+// Prism examiner UI: wires the search form, the results grid, the patent view and the dialogs.
+// No framework and no build step: ES modules served from /ui/static/.
+
+import * as api from "./api.js";
+import { Combobox } from "./autocomplete.js";
+import { h, setMessage } from "./dom.js";
+import { figureLabel, imageUrl, patentHref } from "./format.js";
+import { renderPatent } from "./patent.js";
+import { buildRequest, defaultWatchName, SCHEMES, validate, watchQuery } from "./query.js";
+import { renderFacets, renderResults } from "./results.js";
+
+const $ = (id) => document.getElementById(id);
+const body = document.body;
+const AUTH_REQUIRED = body.dataset.authRequired === "true";
+const MAX_UPLOAD_MB = Number(body.dataset.maxUploadMb) || 20;
+const IMAGE_TYPES = /^image\/(png|jpeg|gif|webp|bmp|tiff)$/;
+
+// ---- state ---------------------------------------------------------------------------------------
+const state = {
+  text: "", imageFile: null, imageFigureId: null, classifications: [],
+  dateType: "publication", dateFrom: "", dateTo: "", applicants: "", countries: "", kinds: "",
+  weightText: 1, weightImage: 1, fusion: "rrf", groupByPatent: true, size: 20,
+};
+let last = null;          // the search on screen: {state, body, imageFile, nextCursor, shownGroups, shownHits, total}
+let inFlight = null;      // AbortController of the running search
+let pendingAfterKey = null;
+let lastOpener = null;    // element to refocus when coming back from the patent view
+
+function readForm() {
+  state.text = $("q-text").value;
+  state.dateType = $("date-type").value;
+  state.dateFrom = $("date-from").value;
+  state.dateTo = $("date-to").value;
+  state.applicants = $("applicants").value;
+  state.countries = $("countries").value;
+  state.kinds = $("kinds").value;
+  state.weightText = $("w-text").value;
+  state.weightImage = $("w-image").value;
+  state.fusion = $("fusion").value;
+  state.groupByPatent = $("group-by-patent").checked;
+  state.size = $("page-size").value;
+}
+
+const snapshot = () => ({ ...state, classifications: state.classifications.map((c) => ({ ...c })) });
+
+// ---- messages ------------------------------------------------------------------------------------
+function showError(text, el = $("error")) { setMessage(el, text); }
+function showNotice(text) { setMessage($("notice"), text); }
+function setStatus(text) { $("status").textContent = text; }
+
+function explainError(err) {
+  if (err.status === 401 || err.status === 403) {
+    const hint = api.getApiKey() ? " Check the API key." : " Enter an API key.";
+    return `${err.message}.${hint}`.replace(/\.\./g, ".");
+  }
+  return err.message;
+}
+
+// ---- API key ---------------------------------------------------------------------------------------
+function refreshKeyStatus() {
+  const key = api.getApiKey();
+  $("key-status").textContent = key ? `Key ${key.slice(0, 13)}…` : (AUTH_REQUIRED ? "No API key" : "");
+  $("key-banner").hidden = !(AUTH_REQUIRED && !key);
+}
+
+function openKeyDialog(afterSave = null) {
+  pendingAfterKey = afterSave;
+  $("key-input").value = api.getApiKey();
+  $("key-dialog").showModal();
+  $("key-input").focus();
+}
+
+function initKeyDialog() {
+  $("key-button").addEventListener("click", () => openKeyDialog());
+  $("key-banner-button").addEventListener("click", () => openKeyDialog());
+  $("key-cancel").addEventListener("click", () => $("key-dialog").close());
+  $("key-forget").addEventListener("click", () => {
+    api.setApiKey("");
+    api.forgetImages();
+    refreshKeyStatus();
+    $("key-dialog").close();
+  });
+  $("key-form").addEventListener("submit", () => {
+    api.setApiKey($("key-input").value);
+    api.forgetImages();
+    refreshKeyStatus();
+    const next = pendingAfterKey;
+    pendingAfterKey = null;
+    if (next) next();
+  });
+}
+
+function needsKey(retry) {
+  if (AUTH_REQUIRED && !api.getApiKey()) {
+    showError("This server requires an API key. Enter it to search.");
+    openKeyDialog(retry);
+    return true;
+  }
+  return false;
+}
+
+// ---- drawing: drop, paste, pick, "more like this" ---------------------------------------------------
+function setImageFile(file) {
+  if (!file) return;
+  const isTiff = /\.tiff?$/i.test(file.name || "");
+  if (!(IMAGE_TYPES.test(file.type) || isTiff)) {
+    showError(`“${file.name || "that file"}” is not an image (PNG, JPEG, GIF, WebP, BMP or TIFF).`);
+    return;
+  }
+  if (file.size > MAX_UPLOAD_MB * 1024 * 1024) {
+    showError(`“${file.name}” is ${(file.size / 1048576).toFixed(1)} MB; the limit is ${MAX_UPLOAD_MB} MB.`);
+    return;
+  }
+  showError("");
+  clearSimilar(false);
+  state.imageFile = file;
+  const img = $("image-preview-img");
+  if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+  img.hidden = false;
+  img.onerror = () => { img.hidden = true; }; // e.g. TIFF: browsers cannot show it; the server can read it
+  img.src = URL.createObjectURL(file);
+  img.alt = `Uploaded drawing ${file.name || ""}`.trim();
+  $("image-preview-name").textContent = `${file.name || "pasted image"} (${Math.max(1, Math.round(file.size / 1024))} KB)`;
+  $("image-preview").hidden = false;
+  $("dropzone-label").hidden = true;
+}
+
+function clearImage(focus = true) {
+  state.imageFile = null;
+  $("image-input").value = "";
+  $("image-preview").hidden = true;
+  $("dropzone-label").hidden = !$("similar-to").hidden;
+  if (focus) $("image-input").focus();
+}
+
+function setSimilar(hit) {
+  clearImage(false);
+  state.imageFigureId = hit.figure_id;
+  $("similar-to-id").textContent = `${hit.publication_number || ""} ${figureLabel(hit)}`.trim();
+  $("similar-to").dataset.figureId = hit.figure_id;
+  api.loadImage($("similar-to-img"), hit.thumbnail_url || `/figures/${encodeURIComponent(hit.figure_id)}/thumbnail`);
+  $("similar-to-img").alt = `Figure ${hit.figure_id}`;
+  $("similar-to").hidden = false;
+  $("dropzone-label").hidden = true;
+}
+
+function clearSimilar(focus = true) {
+  state.imageFigureId = null;
+  $("similar-to").hidden = true;
+  $("dropzone-label").hidden = !$("image-preview").hidden;
+  if (focus) $("image-input").focus();
+}
+
+function initImageInput() {
+  const zone = $("dropzone");
+  $("image-input").addEventListener("change", (e) => setImageFile(e.target.files[0]));
+  $("image-clear").addEventListener("click", () => clearImage());
+  $("similar-clear").addEventListener("click", () => clearSimilar());
+  for (const type of ["dragenter", "dragover"]) {
+    zone.addEventListener(type, (e) => { e.preventDefault(); zone.classList.add("dragging"); });
+  }
+  zone.addEventListener("dragleave", (e) => { if (!zone.contains(e.relatedTarget)) zone.classList.remove("dragging"); });
+  zone.addEventListener("drop", (e) => {
+    e.preventDefault();
+    zone.classList.remove("dragging");
+    const file = [...(e.dataTransfer?.files || [])][0];
+    if (file) setImageFile(file); else showError("Drop an image file (the drop held no file).");
+  });
+  // a drop outside the box must not navigate away from the page
+  window.addEventListener("dragover", (e) => e.preventDefault());
+  window.addEventListener("drop", (e) => e.preventDefault());
+  document.addEventListener("paste", (e) => {
+    const file = [...(e.clipboardData?.files || [])].find((f) => f.type.startsWith("image/"));
+    if (file) { e.preventDefault(); setImageFile(file); }
+  });
+}
+
+// ---- classification filters --------------------------------------------------------------------
+function renderChips() {
+  const ul = $("cls-chips");
+  ul.replaceChildren(...state.classifications.map((chip, i) => {
+    const label = `${chip.mode === "exclude" ? "not " : ""}${SCHEMES[chip.scheme]} ${chip.symbol}`;
+    return h("li", { class: `chip chip-${chip.mode}`, dataset: { scheme: chip.scheme, symbol: chip.symbol, mode: chip.mode } },
+      h("span", { class: "chip-text", title: chip.title || "" }, label,
+        chip.title ? h("span", { class: "chip-title" }, ` — ${chip.title}`) : null),
+      h("button", { type: "button", class: "chip-remove", "aria-label": `Remove filter ${label}`,
+                    onclick: () => removeChip(i) }, "×"));
+  }));
+}
+
+function addChip(chip) {
+  const symbol = chip.symbol.trim();
+  if (!symbol) return;
+  const exists = state.classifications.some((c) => c.scheme === chip.scheme && c.symbol === symbol && c.mode === chip.mode);
+  if (!exists) state.classifications.push({ ...chip, symbol });
+  renderChips();
+  if (last) runSearch();
+}
+
+function removeChip(index) {
+  state.classifications.splice(index, 1);
+  renderChips();
+  $("cls-input").focus();
+  if (last) runSearch();
+}
+
+function initClassifications() {
+  new Combobox($("cls-input"), $("cls-listbox"), {
+    fetchSuggestions: (q, signal) => {
+      const scheme = $("cls-scheme").value;
+      if (scheme === "ipc") return Promise.resolve([]); // the suggest endpoint knows CPC and Locarno titles
+      return api.suggest(q, scheme, signal);
+    },
+    onPick: (option) => addChip({ scheme: $("cls-scheme").value, mode: $("cls-mode").value,
+                                  symbol: option.symbol, title: option.title }),
+  });
+}
+
+function clearFilters() {
+  state.classifications = [];
+  renderChips();
+  for (const id of ["date-from", "date-to", "applicants", "countries", "kinds"]) $(id).value = "";
+  if (last) runSearch();
+}
+
+// ---- search -------------------------------------------------------------------------------------
+function zoom(hit) {
+  $("figure-dialog-title").textContent = `${hit.publication_number || ""} ${figureLabel(hit)}`.trim();
+  $("figure-dialog-desc").textContent = hit.description || "";
+  const img = $("figure-dialog-img");
+  img.removeAttribute("src");
+  img.alt = $("figure-dialog-title").textContent;
+  api.loadImage(img, imageUrl(hit));
+  $("figure-dialog").showModal();
+}
+
+const handlers = {
+  onOpenPatent: (number) => { lastOpener = document.activeElement; showPatent(number, { push: true }); },
+  onMoreLikeThis: (hit) => moreLikeThis(hit),
+  onZoom: zoom,
+};
+
+function moreLikeThis(hit) {
+  setSimilar(hit);
+  $("q-text").value = "";
+  if ($("search-view").hidden) showSearch({ push: true });
+  runSearch();
+  $("q-text").focus({ preventScroll: true });
+}
+
+function describeTotal(total, shown, grouped) {
+  const noun = grouped ? (total === 1 ? "patent" : "patents") : (total === 1 ? "figure" : "figures");
+  return shown < total ? `${total} ${noun} · showing ${shown}` : `${total} ${noun}`;
+}
+
+function emptyMessage(s) {
+  const tips = [];
+  const filterCount = s.classifications.length + (s.dateFrom || s.dateTo ? 1 : 0)
+    + (s.applicants.trim() ? 1 : 0) + (s.countries.trim() ? 1 : 0) + (s.kinds.trim() ? 1 : 0);
+  if (filterCount) tips.push(`remove some of the ${filterCount} active filter${filterCount > 1 ? "s" : ""}`);
+  if (!s.text.trim()) tips.push("add a description");
+  if (!s.imageFile && !s.imageFigureId) tips.push("add a drawing");
+  tips.push("use broader words");
+  return `No patents match this search. Try to ${tips.join(", or ")}.`;
+}
+
+async function runSearch({ append = false } = {}) {
+  if (!append) readForm();
+  const current = append ? last.state : snapshot();
+  const problem = validate(current);
+  if (problem) { showError(problem); $("q-text").focus(); return; }
+  if (needsKey(() => runSearch({ append }))) return;
+  const requestBody = buildRequest(current, { cursor: append ? last.nextCursor : null });
+  const imageFile = current.imageFile;
+  inFlight?.abort();
+  const controller = (inFlight = new AbortController());
+  showError("");
+  if (!append) showNotice("");
+  $("welcome").hidden = true;
+  $("results").setAttribute("aria-busy", "true");
+  body.classList.add("busy");
+  setStatus(append ? "Loading more…" : "Searching…");
+  try {
+    const data = await api.search(requestBody, imageFile, controller.signal);
+    const hits = data.hits || [];
+    const shownGroups = append ? last.shownGroups : 0;
+    const added = renderResults($("results"), hits, { append, startRank: shownGroups + 1, ...handlers });
+    last = {
+      state: current, body: requestBody, imageFile, nextCursor: data.next_cursor || null,
+      shownGroups: shownGroups + added, shownHits: (append ? last.shownHits : 0) + hits.length,
+      total: data.total ?? hits.length,
+    };
+    if (!append) renderFacets($("facets"), data.facets, (chip) => addChip(chip));
+    setMessage($("empty"), last.shownHits ? "" : emptyMessage(current));
+    setStatus(last.shownHits ? describeTotal(last.total, last.shownGroups, current.groupByPatent) : "No results");
+    $("more-button").hidden = !last.nextCursor;
+    $("watch-button").disabled = false;
+    $("export-button").disabled = !last.shownHits;
+    body.dataset.searchState = "done";
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    showError(explainError(err));
+    setStatus("Search failed");
+    body.dataset.searchState = "error";
+    if (err.status === 401) openKeyDialog(() => runSearch({ append }));
+  } finally {
+    if (inFlight === controller) {
+      inFlight = null;
+      $("results").setAttribute("aria-busy", "false");
+      body.classList.remove("busy");
+    }
+  }
+}
+
+// ---- export and watches -------------------------------------------------------------------------
+async function exportResults() {
+  if (!last) return;
+  const button = $("export-button");
+  button.disabled = true;
+  showError("");
+  setStatus("Exporting…");
+  try {
+    const exportBody = { ...last.body, cursor: null };
+    const { blob, filename } = await api.exportCsv(exportBody, last.imageFile);
+    const url = URL.createObjectURL(blob);
+    const a = h("a", { href: url, download: filename, hidden: true });
+    document.body.append(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    showNotice(`Exported the results to ${filename}.`);
+    setStatus(describeTotal(last.total, last.shownGroups, last.state.groupByPatent));
+  } catch (err) {
+    showError(`Export failed: ${explainError(err)}`);
+    setStatus("Export failed");
+  } finally {
+    button.disabled = false;
+  }
+}
+
+function openWatchDialog() {
+  if (!last) return;
+  const { error } = watchQuery(last.state);
+  if (error) { showError(error); return; }
+  showError("");
+  setMessage($("watch-error"), "");
+  $("watch-name").value = defaultWatchName(last.state);
+  $("watch-webhook").value = "";
+  $("watch-dialog").showModal();
+  $("watch-name").select();
+}
+
+async function saveWatch(event) {
+  event.preventDefault();
+  const name = $("watch-name").value.trim();
+  if (!name) { setMessage($("watch-error"), "Give the watch a name."); $("watch-name").focus(); return; }
+  const { query, droppedUpload, error } = watchQuery(last.state);
+  if (error) { setMessage($("watch-error"), error); return; }
+  const payload = { name, query, schedule_s: Number($("watch-schedule").value) };
+  const webhook = $("watch-webhook").value.trim();
+  if (webhook) payload.webhook_url = webhook;
+  $("watch-save").disabled = true;
+  try {
+    const watch = await api.createWatch(payload);
+    $("watch-dialog").close();
+    let text = `Saved watch “${watch?.name || name}”${watch?.id != null ? ` (#${watch.id})` : ""}. ` +
+      "New filings that match will appear as alerts.";
+    if (droppedUpload) text += " The uploaded drawing is not part of the watch; its text and filters are.";
+    if (watch?.webhook_secret) text += ` Webhook signing secret (shown once): ${watch.webhook_secret}`;
+    showNotice(text);
+    $("watch-button").focus();
+  } catch (err) {
+    setMessage($("watch-error"), explainError(err));
+  } finally {
+    $("watch-save").disabled = false;
+  }
+}
+
+// ---- patent view and routing --------------------------------------------------------------------
+function showSearch({ push = false } = {}) {
+  $("patent-view").hidden = true;
+  $("search-view").hidden = false;
+  document.title = "Prism — prior-art search";
+  if (push) history.pushState({ view: "search" }, "", "/");
+  return true;
+}
+
+async function showPatent(number, { push = false } = {}) {
+  if (push) history.pushState({ view: "patent", number, fromSearch: true }, "", patentHref(number));
+  $("search-view").hidden = true;
+  $("patent-view").hidden = false;
+  $("back-link").textContent = last ? "← Back to results" : "← New search";
+  setMessage($("patent-error"), "");
+  const container = $("patent-body");
+  container.replaceChildren(h("p", { class: "loading" }, `Loading ${number}…`));
+  container.setAttribute("aria-busy", "true");
+  document.title = `${number} — Prism`;
+  window.scrollTo(0, 0);
+  if (AUTH_REQUIRED && !api.getApiKey()) {
+    container.replaceChildren();
+    setMessage($("patent-error"), "This server requires an API key. Enter it to see the patent.");
+    openKeyDialog(() => showPatent(number));
+    return;
+  }
+  try {
+    const data = await api.patent(number);
+    const patent = renderPatent(container, data, { onMoreLikeThis: (hit) => moreLikeThis(hit), onZoom: zoom });
+    document.title = `${patent.publication_number || number} ${patent.title || ""} — Prism`.trim();
+    const heading = $("patent-title");
+    heading.tabIndex = -1;
+    heading.focus();
+  } catch (err) {
+    container.replaceChildren();
+    setMessage($("patent-error"), explainError(err));
+  } finally {
+    container.setAttribute("aria-busy", "false");
+  }
+}
+
+function route() {
+  const match = /^\/ui\/patents\/(.+)$/.exec(location.pathname);
+  if (match) showPatent(decodeURIComponent(match[1]));
+  else {
+    showSearch();
+    if (lastOpener && document.contains(lastOpener)) lastOpener.focus();
+  }
+}
+
+function initRouting() {
+  window.addEventListener("popstate", route);
+  $("back-link").addEventListener("click", (e) => {
+    e.preventDefault();
+    if (history.state?.fromSearch) history.back();
+    else { showSearch({ push: true }); $("q-text").focus(); }
+  });
+  $("home-link").addEventListener("click", (e) => {
+    if (e.ctrlKey || e.metaKey || e.shiftKey) return;
+    e.preventDefault();
+    if ($("search-view").hidden) showSearch({ push: true });
+    $("q-text").focus();
+  });
+}
+
+// ---- start --------------------------------------------------------------------------------------
+function init() {
+  initKeyDialog();
+  initImageInput();
+  initClassifications();
+  initRouting();
+  $("search-form").addEventListener("submit", (e) => { e.preventDefault(); runSearch(); });
+  $("more-button").addEventListener("click", () => runSearch({ append: true }));
+  $("export-button").addEventListener("click", exportResults);
+  $("watch-button").addEventListener("click", openWatchDialog);
+  $("watch-form").addEventListener("submit", saveWatch);
+  $("watch-cancel").addEventListener("click", () => $("watch-dialog").close());
+  $("clear-filters").addEventListener("click", clearFilters);
+  for (const id of ["w-text", "w-image"]) {
+    $(id).addEventListener("input", () => { $(`${id}-out`).textContent = Number($(id).value).toFixed(1); });
+  }
+  document.addEventListener("keydown", (e) => {
+    const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement?.tagName) || document.querySelector("dialog[open]");
+    if (e.key === "/" && !typing && !$("search-view").hidden) { e.preventDefault(); $("q-text").focus(); }
+  });
+  refreshKeyStatus();
+  history.replaceState({ view: body.dataset.view, number: body.dataset.publicationNumber || null }, "");
+  if (body.dataset.view === "patent" && body.dataset.publicationNumber) {
+    showPatent(body.dataset.publicationNumber);
+  } else {
+    $("q-text").focus();
+  }
+  body.dataset.ready = "true";
+}
+
+init();

@@ -1,0 +1,76 @@
+// Display helpers shared by the results grid and the patent view.
+
+export function list(value) {
+  if (!value) return [];
+  return Array.isArray(value) ? value.filter(Boolean) : [value];
+}
+
+export function figureLabel(hit) {
+  return hit.figure_number != null ? `FIG. ${hit.figure_number}` : hit.figure_id || "figure";
+}
+
+export function thumbnailUrl(fig) {
+  return fig.thumbnail_url || (fig.figure_id ? `/figures/${encodeURIComponent(fig.figure_id)}/thumbnail` : "");
+}
+
+export function imageUrl(fig) {
+  return fig.image_url || (fig.figure_id ? `/figures/${encodeURIComponent(fig.figure_id)}/image` : "");
+}
+
+export function patentHref(publicationNumber) {
+  return `/ui/patents/${encodeURIComponent(publicationNumber)}`;
+}
+
+/** "Locarno 06-01 · CPC A47C7/00, A47C4/28" */
+export function classificationText(doc) {
+  const parts = [];
+  const locarno = list(doc.locarno);
+  const cpc = list(doc.cpc);
+  const ipc = list(doc.ipc);
+  if (locarno.length) parts.push(`Locarno ${locarno.join(", ")}`);
+  if (cpc.length) parts.push(`CPC ${cpc.slice(0, 4).join(", ")}${cpc.length > 4 ? ` +${cpc.length - 4}` : ""}`);
+  if (ipc.length && !cpc.length) parts.push(`IPC ${ipc.slice(0, 3).join(", ")}`);
+  return parts.join(" · ");
+}
+
+export function dateText(doc) {
+  if (doc.publication_date) return `published ${doc.publication_date}`;
+  if (doc.filing_date) return `filed ${doc.filing_date}`;
+  return "";
+}
+
+const pct = (x) => `${Math.round(Math.max(0, Math.min(1, x)) * 100)}%`;
+
+/**
+ * Why a hit is here, from its `explain`: {label, detail, textShare, imageShare}.
+ * text_share/image_share say how much of the fused score came from the text and the drawing.
+ */
+export function reason(explain, score) {
+  if (!explain) {
+    return { label: score != null ? `Score ${Number(score).toFixed(3)}` : "", detail: "", textShare: null, imageShare: null };
+  }
+  let textShare = explain.text_share;
+  let imageShare = explain.image_share;
+  if (textShare == null && imageShare == null) {
+    textShare = explain.bm25 ? 1 : 0;
+    imageShare = explain.vector ? 1 : 0;
+    const sum = textShare + imageShare;
+    if (sum) { textShare /= sum; imageShare /= sum; }
+  }
+  textShare = Number(textShare || 0);
+  imageShare = Number(imageShare || 0);
+  let label;
+  if (imageShare < 0.02 && textShare > 0) label = "Matched on text";
+  else if (textShare < 0.02 && imageShare > 0) label = "Matched on drawing";
+  else label = `Text ${pct(textShare)} · drawing ${pct(imageShare)}`;
+  const details = [];
+  const bm25 = explain.bm25;
+  const vector = explain.vector;
+  if (bm25 && bm25.rank != null) {
+    details.push(`text rank ${bm25.rank}${bm25.score != null ? ` (BM25 ${Number(bm25.score).toFixed(1)})` : ""}`);
+  }
+  if (vector && vector.rank != null) {
+    details.push(`visual rank ${vector.rank}${vector.similarity != null ? ` (similarity ${Number(vector.similarity).toFixed(2)})` : ""}`);
+  }
+  return { label, detail: details.join(" · "), textShare, imageShare };
+}

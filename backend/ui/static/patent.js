@@ -1,0 +1,77 @@
+// The patent view: bibliographic data, abstract and claims, and every figure with its description
+// and a "More like this" button.
+
+import { loadImage } from "./api.js";
+import { h } from "./dom.js";
+import { figureLabel, list, thumbnailUrl } from "./format.js";
+
+/** GET /patents/<id> answers with the patent and its figures; accept the likely shapes. */
+export function normalisePatent(data) {
+  const patent = data?.patent ? { ...data.patent, figures: data.figures || data.patent.figures } : { ...data };
+  let figures = patent.figures || data?.hits || [];
+  figures = [...figures].sort((a, b) => (a.figure_number ?? 0) - (b.figure_number ?? 0));
+  const first = figures[0] || {};
+  for (const key of ["title", "abstract", "claims", "kind", "country", "applicants", "cpc", "ipc", "locarno",
+                     "filing_date", "publication_date", "priority_date", "publication_number"]) {
+    if (patent[key] == null || (Array.isArray(patent[key]) && !patent[key].length)) {
+      if (first[key] != null) patent[key] = first[key];
+    }
+  }
+  patent.figures = figures;
+  return patent;
+}
+
+/** "FIG. 3 is a top plan view" → "is a top plan view" (the label is shown in bold beside it). */
+function withoutLabel(description) {
+  return description.replace(/^\s*FIG(?:URE)?\.?\s*\d+[A-Z]?\s*/i, "");
+}
+
+function dl(rows) {
+  return h("dl", { class: "bib-list" },
+    rows.filter(([, v]) => v && (!Array.isArray(v) || v.length)).map(([k, v]) => [
+      h("dt", {}, k),
+      h("dd", {}, Array.isArray(v) ? v.join("; ") : v),
+    ]));
+}
+
+export function renderPatent(container, data, { onMoreLikeThis, onZoom }) {
+  const patent = normalisePatent(data);
+  const number = patent.publication_number || "";
+  const parts = [
+    h("header", { class: "patent-head" },
+      h("p", { class: "patent-number" }, [number, patent.kind].filter(Boolean).join(" ")),
+      h("h1", { id: "patent-title" }, patent.title || number)),
+    dl([
+      ["Publication date", patent.publication_date],
+      ["Filing date", patent.filing_date],
+      ["Priority date", patent.priority_date],
+      ["Country", patent.country],
+      ["Applicants", list(patent.applicants)],
+      ["Locarno", list(patent.locarno)],
+      ["CPC", list(patent.cpc)],
+      ["IPC", list(patent.ipc)],
+    ]),
+    patent.abstract ? h("section", { class: "text-block" }, h("h2", {}, "Abstract"), h("p", {}, patent.abstract)) : null,
+    patent.claims ? h("section", { class: "text-block" }, h("h2", {}, "Claims"), h("p", { class: "claims" }, patent.claims)) : null,
+    h("section", { "aria-labelledby": "figures-heading" },
+      h("h2", { id: "figures-heading" }, `Figures (${patent.figures.length})`),
+      patent.figures.length
+        ? h("div", { class: "figure-grid" }, patent.figures.map((fig) => {
+          const hit = { ...fig, publication_number: fig.publication_number || number };
+          const img = h("img", { alt: `${number} ${figureLabel(hit)}`, loading: "lazy", decoding: "async" });
+          loadImage(img, thumbnailUrl(hit));
+          return h("figure", { class: "patent-figure", dataset: { figureId: fig.figure_id } },
+            h("button", { type: "button", class: "thumb-button", "aria-label": `Enlarge ${figureLabel(hit)}`,
+                          onclick: () => onZoom(hit) }, img),
+            h("figcaption", {},
+              h("p", { class: "fig-line" }, h("strong", {}, figureLabel(hit)), " ",
+                h("span", { class: "fig-desc" }, withoutLabel(fig.description || ""))),
+              h("div", {}, h("button", { type: "button", class: "btn btn-small mlt",
+                                         "aria-label": `More like ${figureLabel(hit)}`,
+                                         onclick: () => onMoreLikeThis(hit) }, "More like this"))));
+        }))
+        : h("p", { class: "empty" }, "This patent has no indexed figures.")),
+  ];
+  container.replaceChildren(...parts.filter(Boolean));
+  return patent;
+}

@@ -1,0 +1,108 @@
+// The results grid: hits grouped by patent, one card per patent with its matching drawings,
+// the bibliographic line and the reason the patent is here.
+
+import { loadImage } from "./api.js";
+import { h } from "./dom.js";
+import { classificationText, dateText, figureLabel, list, patentHref, reason, thumbnailUrl } from "./format.js";
+
+/** Hits in rank order → [{publication_number, hits: [...]}] in order of each patent's best hit. */
+export function groupByPatent(hits) {
+  const groups = new Map();
+  for (const hit of hits) {
+    const key = hit.publication_number || hit.figure_id;
+    if (!groups.has(key)) groups.set(key, { publication_number: key, hits: [] });
+    groups.get(key).hits.push(hit);
+  }
+  return [...groups.values()];
+}
+
+/** "Text 60% · drawing 40%" with each part in the colour of its share of the bar. */
+function colourLabel(label) {
+  return label.split(/( · )/).map((part) => {
+    if (/^(text|matched on text)/i.test(part)) return h("span", { class: "why-text" }, part);
+    if (/^(drawing|matched on drawing)/i.test(part)) return h("span", { class: "why-image" }, part);
+    return part;
+  });
+}
+
+function reasonBlock(hit) {
+  const why = reason(hit.explain, hit.score);
+  const children = [];
+  if (why.textShare != null) {
+    const textPart = h("span", { class: "share-text" });
+    const imagePart = h("span", { class: "share-image" });
+    textPart.style.width = `${(why.textShare * 100).toFixed(1)}%`; // CSSOM, allowed by the page's CSP
+    imagePart.style.width = `${(why.imageShare * 100).toFixed(1)}%`;
+    children.push(h("div", { class: "share-bar", "aria-hidden": "true" }, textPart, imagePart));
+  }
+  children.push(h("p", { class: "reason-label" }, h("span", { class: "visually-hidden" }, "Why: "), colourLabel(why.label)));
+  if (why.detail) children.push(h("p", { class: "reason-detail" }, why.detail));
+  return h("div", { class: "reason", dataset: { textShare: why.textShare ?? "", imageShare: why.imageShare ?? "" } },
+    children);
+}
+
+function thumbnail(hit, { onMoreLikeThis, onZoom }) {
+  const img = h("img", { alt: `${hit.publication_number} ${figureLabel(hit)}`, loading: "lazy", decoding: "async" });
+  loadImage(img, thumbnailUrl(hit));
+  return h("figure", { class: "thumb", dataset: { figureId: hit.figure_id } },
+    h("button", { type: "button", class: "thumb-button", title: hit.description || figureLabel(hit),
+                  "aria-label": `Enlarge ${hit.publication_number} ${figureLabel(hit)}`,
+                  onclick: () => onZoom(hit) }, img),
+    h("figcaption", {},
+      h("span", { class: "fig-no" }, figureLabel(hit)),
+      h("button", { type: "button", class: "btn btn-small btn-link mlt",
+                    "aria-label": `More like ${hit.publication_number} ${figureLabel(hit)}`,
+                    onclick: () => onMoreLikeThis(hit) }, "More like this")));
+}
+
+export function patentCard(group, rank, handlers) {
+  const best = group.hits[0];
+  const number = group.publication_number;
+  const titleId = `hit-title-${number.replace(/[^A-Za-z0-9_-]/g, "_")}-${rank}`;
+  const applicants = list(best.applicants);
+  const bib = [number + (best.kind ? ` ${best.kind}` : ""), best.country, dateText(best)].filter(Boolean);
+  return h("article", { class: "card", "aria-labelledby": titleId, dataset: { publicationNumber: number } },
+    h("div", { class: "thumbs" }, group.hits.map((hit) => thumbnail(hit, handlers))),
+    h("div", { class: "card-body" },
+      h("h3", { class: "card-title", id: titleId },
+        h("span", { class: "rank" }, `${rank}.`), " ",
+        h("a", { href: patentHref(number), class: "patent-link",
+                 onclick: (event) => {
+                   if (event.ctrlKey || event.metaKey || event.shiftKey || event.button) return;
+                   event.preventDefault();
+                   handlers.onOpenPatent(number);
+                 } }, best.title || number)),
+      h("p", { class: "bib" }, bib.join(" · ")),
+      classificationText(best) ? h("p", { class: "cls" }, classificationText(best)) : null,
+      applicants.length ? h("p", { class: "applicants" }, applicants.join("; ")) : null,
+      reasonBlock(best)));
+}
+
+/** Render groups into the container (appending when `startRank` > 1). */
+export function renderResults(container, hits, { append = false, startRank = 1, ...handlers }) {
+  if (!append) container.replaceChildren();
+  const groups = groupByPatent(hits);
+  groups.forEach((group, i) => container.append(patentCard(group, startRank + i, handlers)));
+  return groups.length;
+}
+
+/** Facet buckets as buttons that add a classification filter. */
+export function renderFacets(container, facets, onPick) {
+  container.replaceChildren();
+  const sections = [];
+  for (const [name, buckets] of Object.entries(facets || {})) {
+    if (!Array.isArray(buckets) || !buckets.length) continue;
+    const scheme = name.startsWith("locarno") ? "locarno" : name.startsWith("ipc") ? "ipc" : name.startsWith("cpc") ? "cpc" : null;
+    if (!scheme) continue;
+    const label = { cpc: "CPC", locarno: "Locarno", ipc: "IPC" }[scheme];
+    sections.push(h("div", { class: "facet" },
+      h("span", { class: "facet-name" }, `${label}:`),
+      buckets.slice(0, 12).map((b) => h("button", {
+        type: "button", class: "chip chip-button", title: `Only ${label} ${b.key}`,
+        "aria-label": `Filter to ${label} ${b.key} (${b.count} results)`,
+        onclick: () => onPick({ scheme, symbol: String(b.key), mode: "include", title: "" }),
+      }, `${b.key} `, h("span", { class: "count" }, String(b.count))))));
+  }
+  if (sections.length) container.append(h("p", { class: "facet-head" }, "Refine:"), ...sections);
+  container.hidden = !sections.length;
+}

@@ -1,0 +1,148 @@
+import json
+import threading
+from collections.abc import Iterator
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+from backend.ingest.captioning import CaptioningError, FigureContext, get_captioner
+from backend.ingest.captioning.base import CaptioningUnavailable
+from backend.ingest.captioning.llm import LLMCaptioner, parse_captions
+from backend.ingest.captioning.template import TemplateCaptioner
+from backend.ingest.captioning.vocabulary import viewpoint_synonyms
+from backend.settings import Settings
+
+FIG = FigureContext("USD0907292", 1, "Shaving blade cartridge", "FIG. 1",
+                    "FIG. 1 is a front left perspective view of a shaving blade cartridge;", "front left perspective",
+                    "shaving blade cartridge", "S1", [], ["28-03"])
+
+
+def test_viewpoint_synonyms():
+    top = viewpoint_synonyms("top plan")
+    assert "top plan view" in top and "view from above" in top
+    fl = viewpoint_synonyms("front left perspective")
+    assert fl[0] == "front left perspective view" and "three-dimensional view from the front left" in fl
+    assert "flowchart" in viewpoint_synonyms("flow chart") and viewpoint_synonyms(None) == []
+
+
+def test_template_captions_are_several_and_synonym_rich(shared_data_optional):
+    captioner = TemplateCaptioner(shared_data_optional)
+    caps = captioner.caption([FIG])[0]
+    assert 3 <= len(caps) <= 5 and len(set(caps)) == len(caps)
+    text = " ".join(caps).lower()
+    assert "shaving blade cartridge" in text and "three-dimensional" in text
+    assert "toilet articles" in text                       # Locarno 28 heading
+    assert caps == captioner.caption([FIG])[0]             # deterministic
+
+
+@pytest.mark.shared_data
+def test_template_uses_cpc_titles(shared_data):
+    fig = FigureContext("US1", 1, "Chair", "FIG. 1", "FIG. 1 is a side view of a chair.", "side", "chair", "B2",
+                        ["A47C7/62"], [])
+    caps = TemplateCaptioner(shared_data / "cpc_titles").caption_one(fig)
+    assert any("chairs" in c.lower() for c in caps), caps
+
+
+@pytest.fixture
+def shared_data_optional():
+    from backend.settings import SHARED_DATA
+
+    return SHARED_DATA / "cpc_titles"
+
+
+class FakeLLM:
+    """A real HTTP server speaking the chat-completions protocol, counting calls."""
+
+    def __init__(self):
+        self.calls = 0
+        self.fail_next = 0           # answer 500 this many times
+        self.content = None          # override the answer text
+        self.requests: list[dict] = []
+
+    def __call__(self, environ, start_response):
+        request = Request(environ)
+        body = json.loads(request.get_data())
+        self.calls += 1
+        self.requests.append(body)
+        if request.path != "/v1/chat/completions":
+            return Response("not found", 404)(environ, start_response)
+        if self.fail_next:
+            self.fail_next -= 1
+            return Response("overloaded", 500)(environ, start_response)
+        facts = body["messages"][-1]["content"]
+        content = self.content if self.content is not None else json.dumps(
+            [f"caption {i} for {'chair' if 'chair' in facts else 'figure'}" for i in range(3)])
+        answer = {"choices": [{"message": {"role": "assistant", "content": content}}]}
+        return Response(json.dumps(answer), 200, content_type="application/json")(environ, start_response)
+
+
+@pytest.fixture
+def llm_server() -> Iterator[tuple[str, FakeLLM]]:
+    app = FakeLLM()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", app
+    finally:
+        server.shutdown()
+
+
+def _captioner(url, tmp_path, **kw):
+    return LLMCaptioner(url, "test-model", api_key="k", timeout_s=5, retries=kw.pop("retries", 2),
+                        captions_per_figure=3, cache_dir=tmp_path / "cache", backoff_s=0.01, **kw)
+
+
+def test_llm_captions_parsed_and_cached(llm_server, tmp_path):
+    url, server = llm_server
+    figs = [FIG, FigureContext("US2", 1, "Chair", description="FIG. 1 is a side view of a chair.", viewpoint="side",
+                               object_name="chair")]
+    caps = _captioner(url, tmp_path).caption(figs)
+    assert caps[1] == ["caption 0 for chair", "caption 1 for chair", "caption 2 for chair"]
+    assert server.calls == 2 and server.requests[0]["model"] == "test-model"
+    again = _captioner(url, tmp_path).caption(figs)     # a new captioner: the disk cache answers
+    assert again == caps and server.calls == 2
+    changed = FigureContext("US2", 1, "Chair", description="FIG. 1 is a top view of a chair.")
+    _captioner(url, tmp_path).caption([changed])
+    assert server.calls == 3
+
+
+def test_llm_retries_after_500(llm_server, tmp_path):
+    url, server = llm_server
+    server.fail_next = 2
+    caps = _captioner(url, tmp_path, retries=3).caption_one(FIG)
+    assert len(caps) == 3 and server.calls == 3
+
+
+def test_llm_gives_up_with_a_clear_error(llm_server, tmp_path):
+    url, server = llm_server
+    server.fail_next = 10
+    with pytest.raises(CaptioningUnavailable, match="failed after 2 attempts"):
+        _captioner(url, tmp_path, retries=1).caption_one(FIG)
+    assert server.calls == 2
+
+
+@pytest.mark.parametrize("content, message", [
+    ("Sure! Here are some captions: a chair, a seat.", "not a JSON array"),
+    ("[1, 2, 3]", "array of strings"),
+    ("[\"unterminated", "not a JSON array"),
+])
+def test_llm_garbage_is_a_clear_error_and_not_cached(llm_server, tmp_path, content, message):
+    url, server = llm_server
+    server.content = content
+    with pytest.raises(CaptioningError, match=message):
+        _captioner(url, tmp_path).caption_one(FIG)
+    assert not any((tmp_path / "cache").rglob("*.json"))
+
+
+def test_parse_captions_tolerates_fences():
+    assert parse_captions('```json\n["a", "b", "a"]\n```', 5) == ["a", "b"]
+
+
+def test_get_captioner_from_settings(tmp_path):
+    assert get_captioner(Settings(data_dir=tmp_path)).name == "template"
+    llm = get_captioner(Settings(data_dir=tmp_path, captioner="llm", llm_base_url="http://127.0.0.1:9/v1"))
+    assert llm.url == "http://127.0.0.1:9/v1/chat/completions"
+    with pytest.raises(CaptioningError, match="PRISM_LLM_BASE_URL"):
+        get_captioner(Settings(data_dir=tmp_path, captioner="llm"))

@@ -1,0 +1,137 @@
+"""Real services end to end: Redis broker, a real Celery worker process, PostgreSQL, Elasticsearch,
+the real encoder (default checkpoint if packaged, else the config's seeded random weights)."""
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.cli_db import upgrade_database
+from backend.db.models import Figure, IngestJob, JobStatus, Patent
+from backend.db.session import session_scope
+
+pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.shared_data]
+
+KILL_SUBSET = 16
+
+
+def _search_core():
+    search = pytest.importorskip("backend.search", reason="the search core (backend.search) is not in this checkout")
+    if not hasattr(search, "get_backend"):
+        pytest.skip("backend.search.get_backend is not available yet")
+    return search
+
+
+def _settings(make_settings, es_url, pg_database, redis_db_url):
+    settings = make_settings(task_mode="celery", redis_url=redis_db_url, database_url=pg_database,
+                             search_backend="elasticsearch", es_url=es_url,
+                             es_index_prefix=f"ingt{uuid.uuid4().hex[:10]}", visibility_timeout_s=60)
+    upgrade_database(pg_database)
+    return settings
+
+
+def _drop(settings):
+    from elasticsearch import Elasticsearch
+
+    Elasticsearch(settings.es_url).indices.delete(index=f"{settings.es_index_prefix}*", ignore_unavailable=True,
+                                                  allow_no_indices=True)
+
+
+def _db_figures(settings) -> dict[str, int]:
+    with session_scope(settings.resolved_database_url) as s:
+        rows = s.execute(select(Patent.publication_number, func.count(Figure.id)).join(Figure)
+                         .group_by(Patent.publication_number))
+        return dict(rows.all())
+
+
+def _index_figures(settings, pubs) -> dict[str, list[str]]:
+    from backend.search import get_backend
+
+    backend = get_backend(settings)
+    backend.refresh()
+    return {p: [d["figure_id"] for d in backend.get_patent_figures(p)] for p in pubs}
+
+
+def test_impact_sample_through_a_real_worker(make_settings, shared_data, es_url, pg_database, redis_db_url,
+                                             celery_worker_proc):
+    search = _search_core()
+    from backend.ingest.service import ingest_paths
+
+    settings = _settings(make_settings, es_url, pg_database, redis_db_url)
+    celery_worker_proc(settings, queues="ingest")
+    try:
+        summary = ingest_paths([shared_data / "impact"], settings, progress=False, timeout_s=900)
+        assert (summary.ingested, summary.failed, summary.skipped) == (50, 0, 0), summary.failures[:3]
+        db = _db_figures(settings)
+        assert len(db) == 50 and sum(db.values()) == summary.figures
+        indexed = _index_figures(settings, db)
+        for pub, count in db.items():
+            assert len(indexed[pub]) == count == len(set(indexed[pub])), pub
+        with session_scope(settings.resolved_database_url) as s:
+            seqs = s.scalars(select(Patent.ingest_seq)).all()
+        assert sorted(seqs) == list(range(1, 51))          # one stamp per ingest, no gaps, no repeats
+
+        # "more like this" with one drawing: other drawings of the same patent come back near the top
+        backend = search.get_backend(settings)
+        probe_pub = "USD0907292"
+        request = search.SearchRequest.model_validate({
+            "image_figure_id": f"{probe_pub}-F1", "weights": {"text": 0.0, "image": 1.0},
+            "group_by_patent": False, "size": 10, "facets": False})
+        response = backend.search(request)
+        hits = response.hits if hasattr(response, "hits") else response["hits"]
+        pubs = [h.publication_number if hasattr(h, "publication_number") else h["publication_number"] for h in hits]
+        same = sum(1 for p in pubs[1:] if p == probe_pub)
+        print(f"\nimage query {probe_pub}-F1: top-10 publication numbers {pubs}; same patent in 2..10: {same}")
+        assert pubs and pubs[0] == probe_pub      # the drawing itself (or its twin) ranks first
+        assert same >= 3, f"only {same} of the other 7 drawings of {probe_pub} in the top 10: {pubs}"
+    finally:
+        _drop(settings)
+
+
+def test_worker_killed_mid_ingest_every_document_indexed_once(make_settings, shared_data, es_url, pg_database,
+                                                              redis_db_url, celery_worker_proc):
+    _search_core()
+    from backend.ingest.service import ingest_paths, wait_for_jobs
+
+    settings = _settings(make_settings, es_url, pg_database, redis_db_url)
+    folders = sorted(p for p in (shared_data / "impact").iterdir() if p.is_dir())[:KILL_SUBSET]
+    queued = ingest_paths(folders, settings, wait=False, progress=False)
+    job_ids = queued.job_ids
+    assert len(job_ids) == KILL_SUBSET
+    try:
+        worker = celery_worker_proc(settings, queues="ingest")
+
+        def counts():
+            with session_scope(settings.resolved_database_url) as s:
+                done = s.scalar(select(func.count()).select_from(IngestJob).where(IngestJob.status == JobStatus.done))
+                running = s.scalar(select(func.count()).select_from(IngestJob)
+                                   .where(IngestJob.status == JobStatus.running))
+            return done, running
+
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline:
+            done, running = counts()
+            if done >= 1 or running >= 1:
+                break
+            time.sleep(0.05)
+        worker.kill(9)                                    # SIGKILL: no chance to ack or clean up
+        done_at_kill, running_at_kill = counts()
+        assert done_at_kill < KILL_SUBSET, "the worker finished everything before it could be killed"
+        print(f"\nkilled the worker with {done_at_kill} done and {running_at_kill} running")
+
+        celery_worker_proc(settings, queues="ingest")     # a fresh worker picks up the unacked messages
+        wait_for_jobs(job_ids, settings, timeout_s=420)
+        with session_scope(settings.resolved_database_url) as s:
+            jobs = s.scalars(select(IngestJob)).all()
+            assert all(j.status == JobStatus.done for j in jobs), [(j.status, j.last_error) for j in jobs]
+            assert s.scalar(select(func.count()).select_from(Patent)) == KILL_SUBSET
+        db = _db_figures(settings)
+        indexed = _index_figures(settings, db)
+        all_ids = [fid for ids in indexed.values() for fid in ids]
+        assert len(all_ids) == len(set(all_ids)) == sum(db.values())
+        for pub, count in db.items():
+            assert len(indexed[pub]) == count, pub
+    finally:
+        _drop(settings)

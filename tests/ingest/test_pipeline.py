@@ -1,0 +1,71 @@
+import json
+
+from sqlalchemy import func, select
+
+from backend.db.models import Figure, IngestJob, JobStatus, Patent
+from backend.db.session import session_scope
+from backend.ingest.service import ingest_paths, list_jobs, retry_job
+
+from .helpers import write_patent_folder
+
+
+def _count(settings, model):
+    with session_scope(settings.resolved_database_url) as s:
+        return s.scalar(select(func.count()).select_from(model))
+
+
+def test_ingest_then_reingest_replaces(fake_pipeline, tmp_path):
+    settings, pipe = fake_pipeline
+    write_patent_folder(tmp_path / "data", "D0999001", "Chair", figures=3, seed=1)
+    write_patent_folder(tmp_path / "data", "D0999002", "Lamp", figures=2, seed=2)
+    first = ingest_paths([tmp_path / "data"], settings, progress=False)
+    assert (first.ingested, first.updated, first.failed, first.skipped, first.figures) == (2, 0, 0, 0, 5)
+    docs = pipe.backend.docs
+    assert sorted(docs) == ["USD0999001-F1", "USD0999001-F2", "USD0999001-F3", "USD0999002-F1", "USD0999002-F2"]
+    d = docs["USD0999001-F1"]
+    assert d["viewpoint"] == "front left perspective" and d["object_name"] == "chair" and d["locarno"] == ["06-01"]
+    assert len(d["image_vector"]) == 16 and len(d["text_vector"]) == 16 and len(d["captions"]) >= 3
+    assert d["image_key"].startswith("figures/") and (settings.resolved_blob_dir / d["thumb_key"]).is_file()
+    seqs_before = {p: docs[f"{p}-F1"]["ingest_seq"] for p in ("USD0999001", "USD0999002")}
+    assert sorted(seqs_before.values()) == [1, 2]
+
+    # the chair gets one figure fewer: re-ingest replaces rows and documents, never duplicates
+    write_patent_folder(tmp_path / "again", "D0999001", "Chair", figures=2, seed=1)
+    second = ingest_paths([tmp_path / "again"], settings, progress=False)
+    assert (second.ingested, second.updated) == (0, 1)
+    assert "USD0999001-F3" not in docs and docs["USD0999001-F1"]["ingest_seq"] == 3
+    assert _count(settings, Patent) == 2 and _count(settings, Figure) == 4
+    with session_scope(settings.resolved_database_url) as s:
+        assert s.scalar(select(Patent.ingest_seq).where(Patent.publication_number == "USD0999001")) == 3
+
+
+def test_bad_image_fails_the_job_with_the_reason_and_retry_works(fake_pipeline, tmp_path):
+    settings, pipe = fake_pipeline
+    folder = write_patent_folder(tmp_path / "data", "D0999003", "Vase", figures=2)
+    good = (folder / "USD0999003-20210105-D00002.TIF").read_bytes()
+    (folder / "USD0999003-20210105-D00002.TIF").write_bytes(b"garbage, not a tiff")
+    summary = ingest_paths([folder], settings, progress=False)
+    assert summary.failed == 1 and "D00002.TIF: not a readable image" in summary.failures[0][1]
+    assert _count(settings, Patent) == 0 and not pipe.backend.docs     # nothing half-written
+    failed = list_jobs(settings, status="failed")
+    assert failed["total"] == 1 and "not a readable image" in failed["items"][0]["last_error"]
+    job_id = failed["items"][0]["job_id"]
+
+    (folder / "USD0999003-20210105-D00002.TIF").write_bytes(good)
+    job = retry_job(job_id, settings)
+    assert job["status"] == "done" and job["outcome"] == "ingested" and job["attempts"] == 2
+    assert sorted(pipe.backend.docs) == ["USD0999003-F1", "USD0999003-F2"]
+
+
+def test_summary_counts_skips_and_unreadable_sources(fake_pipeline, tmp_path):
+    settings, _pipe = fake_pipeline
+    (tmp_path / "old.xml").write_bytes(b'<?xml version="1.0"?>\n<!DOCTYPE PATDOC SYSTEM "x.dtd">\n<PATDOC/>')
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"title": "no number"}) + "\n")
+    summary = ingest_paths([tmp_path / "old.xml", tmp_path / "bad.jsonl", tmp_path / "nope.xml"], settings,
+                           progress=False)
+    assert (summary.ingested, summary.skipped, summary.failed) == (0, 1, 2)
+    reasons = " | ".join(r for _, r in summary.failures)
+    assert "publication_number: required" in reasons and "no such file" in reasons
+    with session_scope(settings.resolved_database_url) as s:
+        job = s.scalars(select(IngestJob)).one()
+        assert job.status == JobStatus.failed and "publication_number" in job.last_error

@@ -1,0 +1,122 @@
+import zipfile
+
+import pytest
+
+from backend.ingest.parsers.discover import discover
+from backend.ingest.parsers.load import load_source
+from backend.ingest.parsers.uspto_xml import parse_document, sniff, split_documents
+from backend.ingest.records import ImageRef, ParseError, UnsupportedFormat, normalise_publication_number
+
+from .helpers import grant_xml, image_bytes, write_patent_folder
+
+
+def test_grant_fields(tmp_path):
+    folder = write_patent_folder(tmp_path, "D0999001", "Folding chair", figures=3)
+    rec = parse_document(grant_xml("D0999001", "Folding chair"), ImageRef(path=str(folder)))
+    assert rec.publication_number == "USD0999001" and rec.kind == "S1" and rec.country == "US"
+    assert (rec.filing_date, rec.publication_date, rec.priority_date) == ("2019-02-20", "2021-01-05", "2018-03-01")
+    assert rec.applicants == ["Acme Corp", "Jane Doe"] and rec.inventors == ["Rich Roe"]
+    assert rec.cpc == ["A47C7/62", "A47C1/00"] and rec.ipc == ["A47C7/00"] and rec.locarno == ["06-01"]
+    assert rec.title == "Folding chair" and "ornamental folding chair" in rec.abstract
+    # D00000 (front page copy) is skipped; figures pair with their drawings
+    assert [f.number for f in rec.figures] == [1, 2, 3]
+    f1, f2 = rec.figures[0], rec.figures[1]
+    assert f1.viewpoint == "front left perspective" and f1.object_name == "folding chair"
+    assert f2.viewpoint == "top plan" and f2.object_name == "folding chair"
+    assert f1.image.path.endswith("USD0999001-20210105-D00001.TIF")
+
+
+def test_missing_drawing_files_leave_figures_text_only():
+    rec = parse_document(grant_xml("D0999002"), ImageRef(path="/nonexistent"))
+    assert len(rec.figures) == 3 and all(f.image is None for f in rec.figures)
+    assert rec.figures[0].description.startswith("FIG. 1 is a front left perspective view")
+
+
+def test_bulk_file_is_split_on_xml_declarations(tmp_path):
+    bulk = grant_xml("D0999003", "Lamp") + grant_xml("D0999004", "Table") + grant_xml("9876543", "Widget", "B2")
+    assert len(split_documents(bulk)) == 3
+    path = tmp_path / "ipgb20990101.xml"
+    path.write_bytes(bulk)
+    items = list(discover([path]))
+    assert [i.origin.rsplit("#", 1)[1] for i in items] == ["1", "2", "3"]
+    pubs = [load_source(i.locator).publication_number for i in items]
+    assert pubs == ["USD0999003", "USD0999004", "US9876543B2"]
+
+
+def test_zip_with_drawings_inside(tmp_path):
+    path = tmp_path / "USD0999005-20210105.ZIP"
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("USD0999005-20210105/USD0999005-20210105.XML", grant_xml("D0999005", figures=2))
+        for i in range(3):
+            zf.writestr(f"USD0999005-20210105/USD0999005-20210105-D{i:05d}.TIF", image_bytes("TIFF", seed=i))
+    (item,) = list(discover([path]))
+    rec = load_source(item.locator)
+    assert rec.publication_number == "USD0999005"
+    assert [f.image.member for f in rec.figures] == [
+        "USD0999005-20210105/USD0999005-20210105-D00001.TIF", "USD0999005-20210105/USD0999005-20210105-D00002.TIF"]
+
+
+def test_legacy_and_foreign_documents_are_skipped_with_a_reason(tmp_path):
+    sgml = b'<?xml version="1.0"?>\n<!DOCTYPE PATDOC SYSTEM "ST32-US-Grant-025xml.dtd" [\n]>\n<PATDOC><SDOBI/></PATDOC>'
+    with pytest.raises(UnsupportedFormat, match="SGML"):
+        sniff(sgml)
+    with pytest.raises(UnsupportedFormat, match="pre-grant publication"):
+        sniff(b"<?xml version='1.0'?><patent-application-publication/>")
+    (tmp_path / "old.xml").write_bytes(sgml)
+    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
+    items = list(discover([tmp_path / "old.xml", tmp_path / "notes.pdf", tmp_path / "missing.xml"]))
+    assert "SGML" in items[0].skip and "unknown file type" in items[1].skip and "no such file" in items[2].error
+
+
+def test_malformed_xml_is_a_parse_error():
+    with pytest.raises(ParseError, match="malformed XML|publication-reference"):
+        parse_document(b"<?xml version='1.0'?><us-patent-grant><us-bibliographic-data-grant>")
+
+
+@pytest.mark.parametrize("raw, kind, expected", [
+    ("D0907292", None, "USD0907292"), ("USD907292", None, "USD0907292"), ("08926509", "B2", "US8926509B2"),
+    ("RE49123", None, "USRE049123"), ("US 2005/0004437 A1", None, "US20050004437A1"),
+])
+def test_publication_numbers(raw, kind, expected):
+    assert normalise_publication_number(raw, kind=kind) == expected
+
+
+# -- the real samples ---------------------------------------------------------------------------------
+@pytest.mark.shared_data
+def test_impact_sample(shared_data):
+    items = list(discover([shared_data / "impact"]))
+    assert len(items) == 50 and not any(i.skip or i.error for i in items)
+    records = [load_source(i.locator) for i in items]
+    figures = [f for r in records for f in r.figures]
+    assert len({r.publication_number for r in records}) == 50
+    assert all(r.locarno and r.publication_date and r.filing_date and r.applicants for r in records)
+    assert all(f.image is not None for f in figures)
+    with_viewpoint = sum(1 for f in figures if f.viewpoint)
+    assert with_viewpoint / len(figures) > 0.9, f"{with_viewpoint}/{len(figures)} figures have a viewpoint"
+    rec = next(r for r in records if r.publication_number == "USD0907292")
+    assert rec.priority_date == "2013-09-25" and rec.locarno == ["28-03"] and rec.applicants == ["BIC-VIOLEX SA"]
+    assert rec.figures[0].viewpoint == "front perspective" and rec.figures[0].object_name == "shaving blade cartridge"
+
+
+@pytest.mark.shared_data
+def test_uspto_samples(shared_data):
+    items = list(discover([shared_data / "uspto_samples"]))
+    skipped = {i.origin.split("/uspto_samples/")[1].split("/")[0] for i in items if i.skip}
+    assert {"sgml", "pap", "greenbook", "cpcScheme", "cpcMaster", "xml4ip"} <= skipped
+    parsed = {load_source(i.locator).publication_number: load_source(i.locator) for i in items if i.locator}
+    assert {"US8926509B2", "US8927118B2", "US7272630B2", "US6859910B2", "US20050004437A1"} <= set(parsed)
+    rec = parsed["US8926509B2"]
+    assert rec.cpc[0] == "A61B5/0205" and "A61B5/0024" in rec.cpc and rec.ipc
+    assert parsed["US6859910B2"].ipc[0] == "G06F15/00"           # v4.0 classification-ipc
+    assert parsed["US20050004437A1"].priority_date == "2001-10-26"
+
+
+@pytest.mark.shared_data
+def test_uspto_weekly_bulk_zips(shared_data):
+    items = list(discover(sorted((shared_data / "uspto_bulk").rglob("*.zip"))))
+    records = [load_source(i.locator) for i in items if i.locator]
+    assert len(records) == 14
+    kinds = {r.kind for r in records}
+    assert {"S1", "B2", "P2", "E1"} <= kinds
+    assert all(r.title and r.applicants and r.figures for r in records)
+    assert any(r.abstract for r in records) and any(r.cpc for r in records)

@@ -1,0 +1,32 @@
+"""Ingest tasks (thin: the work is in backend.ingest.pipeline).
+
+``prism.ingest.process(job_ids)`` runs the pipeline for a few jobs at once (full encoder batches). It is
+``acks_late`` (a worker killed mid-task leaves the message to be redelivered; the pipeline is idempotent)
+and retries transient ES / Redis / DB errors with exponential backoff; when retries are exhausted the
+unfinished jobs are marked failed with the error (``GET /jobs?status=failed``, ``POST /jobs/<id>/retry``).
+"""
+from __future__ import annotations
+
+from backend.settings import get_settings
+from workers.celery_app import app
+
+MAX_RETRIES = 6
+
+
+@app.task(name="prism.ingest.process", bind=True, acks_late=True, max_retries=MAX_RETRIES)
+def process(self, job_ids: list[str]) -> dict:
+    from backend.ingest.errors import is_transient
+    from backend.ingest.pipeline import fail_unfinished
+    from backend.ingest.service import process_jobs
+
+    settings = get_settings()
+    try:
+        results = process_jobs(job_ids, settings)
+    except Exception as exc:
+        transient = is_transient(exc)
+        if transient and self.request.retries < MAX_RETRIES and not self.request.is_eager:
+            raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 60))
+        why = f"gave up after {self.request.retries + 1} attempts: " if transient else ""
+        results = fail_unfinished(settings.resolved_database_url, job_ids, f"{why}{type(exc).__name__}: {exc}")
+    return {"jobs": [{"job_id": r.job_id, "status": r.status, "outcome": r.outcome, "error": r.error}
+                     for r in results]}
