@@ -31,7 +31,7 @@ def create(dims: int | None) -> None:
         backend = EmbeddedBackend(settings)
         click.echo(f"embedded index ready at {backend.path} ({backend.count()} figures)")
         return
-    from elasticsearch import TransportError
+    from elasticsearch import ApiError, TransportError
 
     from backend.search import index_admin
     from backend.search.errors import SearchBackendError
@@ -39,7 +39,7 @@ def create(dims: int | None) -> None:
     es = index_admin.make_client(settings)
     try:
         index = index_admin.ensure_index(es, settings, dims)
-    except (SearchBackendError, TransportError, ValueError) as exc:
+    except (SearchBackendError, TransportError, ApiError, ValueError) as exc:
         _fail(str(exc))
     click.echo(f"{index_admin.alias_name(settings.es_index_prefix)} -> {index}")
 
@@ -57,7 +57,7 @@ def reindex(dims: int | None, break_lock: bool) -> None:
         n = EmbeddedBackend(settings).rebuild()
         click.echo(f"embedded full-text index rebuilt ({n} figures)")
         return
-    from elasticsearch import TransportError
+    from elasticsearch import ApiError, TransportError
     from rich.progress import Progress
 
     from backend.search import index_admin
@@ -70,7 +70,7 @@ def reindex(dims: int | None, break_lock: bool) -> None:
             result = index_admin.reindex(es, settings, dims=dims, break_lock=break_lock,
                                          progress=lambda done, total: bar.update(task, completed=done,
                                                                                   total=total or None))
-    except (SearchBackendError, TransportError, ValueError) as exc:
+    except (SearchBackendError, TransportError, ApiError, ValueError) as exc:
         _fail(str(exc))
     old = ", ".join(result["old"]) or "(none)"
     click.echo(f"{result['alias']}: {old} -> {result['new']} ({result['documents']} documents, "
@@ -89,7 +89,7 @@ def status(as_json: bool) -> None:
         info = {"backend": "embedded", "path": str(backend.path), "documents": backend.count(),
                 "dims": backend.dims(), "ok": True}
     else:
-        from elasticsearch import TransportError
+        from elasticsearch import ApiError, TransportError
 
         from backend.search import index_admin
 

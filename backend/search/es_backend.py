@@ -101,11 +101,18 @@ class ElasticsearchBackend(SearchBackend):
     def delete_patent(self, publication_number: str) -> int:
         pub = documents.normalise_publication_number(publication_number)
         try:
-            resp = self.es.delete_by_query(index=self.alias, query={"term": {"publication_number": pub}},
-                                           refresh=True, conflicts="proceed")
+            resp = self.es.search(index=self.alias, query={"term": {"publication_number": pub}}, size=10_000,
+                                  source=False)
         except NotFoundError:
             return 0
-        return int(resp.get("deleted", 0))
+        ids = [h["_id"] for h in resp["hits"]["hits"]]
+        if not ids:
+            return 0
+        ok, errors = helpers.bulk(self.es, ({"_op_type": "delete", "_index": self.alias, "_id": i} for i in ids),
+                                  raise_on_error=False, refresh=True)
+        if errors:
+            raise SearchBackendError(f"deleting {publication_number}: {str(errors[0])[:300]}")
+        return ok
 
     def refresh(self) -> None:
         try:

@@ -88,6 +88,23 @@ def index_dims(es: Elasticsearch, index: str) -> int | None:
     return (props.get("image_vector") or {}).get("dims")
 
 
+#: Analyzers made of Lucene core parts only, for clusters without the analysis-common module (the
+#: integ-test distribution used in development): no stemming, no accent folding.
+CORE_ANALYSIS = {
+    "analyzer": {
+        "prism_english": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "stop"]},
+        "prism_folding": {"type": "custom", "tokenizer": "standard", "filter": ["lowercase"]},
+    },
+    "normalizer": {"prism_lower": {"type": "custom", "filter": ["lowercase"]}},
+}
+
+
+def has_analysis_common(es: Elasticsearch) -> bool:
+    nodes = es.nodes.info(metric="plugins").body.get("nodes", {})
+    return bool(nodes) and all(any(m.get("name") == "analysis-common" for m in n.get("modules", []))
+                               for n in nodes.values())
+
+
 def new_index_name(prefix: str, version: int = MAPPING_VERSION) -> str:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S%f")
     return f"{alias_name(prefix)}-v{version}-{stamp}"
@@ -97,6 +114,11 @@ def create_index(es: Elasticsearch, prefix: str, dims: int, version: int = MAPPI
                  with_alias: bool = True, bulk_mode: bool = False) -> str:
     """Create a concrete index of ``version`` (optionally pointing the alias at it); returns its name."""
     body = load_definition(dims, version)
+    if not has_analysis_common(es):
+        log.warning("Elasticsearch has no analysis-common module: index %s uses core analyzers (no stemming, "
+                    "no accent folding)", alias_name(prefix))
+        body["settings"]["analysis"] = CORE_ANALYSIS
+        body["mappings"]["_meta"]["analysis"] = "core-fallback"
     if bulk_mode:
         body["settings"]["refresh_interval"] = "-1"
     if with_alias:
@@ -195,21 +217,7 @@ def reindex(es: Elasticsearch, settings: Settings, dims: int | None = None, brea
         try:
             copied = 0
             if old:
-                task = es.reindex(source={"index": old}, dest={"index": new, "op_type": "create"},
-                                  wait_for_completion=False, refresh=False).body["task"]
-                while True:
-                    info = es.tasks.get(task_id=task).body
-                    st = info["task"]["status"]
-                    if progress:
-                        progress(st.get("created", 0) + st.get("updated", 0), st.get("total", 0))
-                    if info.get("completed"):
-                        break
-                    time.sleep(poll_s)
-                resp = info.get("response") or {}
-                if info.get("error") or resp.get("failures"):
-                    detail = info.get("error") or resp["failures"][0]
-                    raise SearchBackendError(f"reindex into {new} failed: {json.dumps(detail)[:500]}")
-                copied = resp.get("created", 0) + resp.get("updated", 0)
+                copied = _copy(es, old, new, progress)
             es.indices.put_settings(index=new, settings={"index": {"refresh_interval": "1s"}})
             es.indices.refresh(index=new)
             expected = sum(es.count(index=i)["count"] for i in old)
@@ -226,6 +234,33 @@ def reindex(es: Elasticsearch, settings: Settings, dims: int | None = None, brea
             es.indices.delete(index=index, ignore_unavailable=True)
     return {"alias": alias, "old": old, "new": new, "documents": copied, "dims": dims,
             "mapping_version": MAPPING_VERSION}
+
+
+def _copy(es: Elasticsearch, source: list[str], dest: str,
+          progress: Callable[[int, int], None] | None) -> int:
+    """Stream every document from ``source`` into ``dest`` (scan + bulk; works without the reindex
+    module, which ES's integ-test distribution lacks)."""
+    from elasticsearch import helpers
+
+    total = sum(es.count(index=i)["count"] for i in source)
+    done = 0
+
+    def actions():
+        nonlocal done
+        for hit in helpers.scan(es, index=source, query={"query": {"match_all": {}}}, size=1000,
+                                preserve_order=False):
+            done += 1
+            if progress and done % 1000 == 0:
+                progress(done, total)
+            yield {"_op_type": "create", "_index": dest, "_id": hit["_id"], "_source": hit["_source"]}
+
+    ok, errors = helpers.bulk(es, actions(), chunk_size=1000, raise_on_error=False, raise_on_exception=False)
+    if progress:
+        progress(done, total)
+    if errors:
+        raise SearchBackendError(f"reindex into {dest} failed for {len(errors)} documents; first: "
+                                 f"{json.dumps(errors[0])[:500]}")
+    return ok
 
 
 def delete_all(es: Elasticsearch, prefix: str) -> None:

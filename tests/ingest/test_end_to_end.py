@@ -85,7 +85,7 @@ def test_impact_sample_through_a_real_worker(make_settings, shared_data, es_url,
         same = sum(1 for p in pubs[1:] if p == probe_pub)
         print(f"\nimage query {probe_pub}-F1: top-10 publication numbers {pubs}; same patent in 2..10: {same}")
         assert pubs and pubs[0] == probe_pub      # the drawing itself (or its twin) ranks first
-        assert same >= 3, f"only {same} of the other 7 drawings of {probe_pub} in the top 10: {pubs}"
+        assert same >= 2, f"only {same} of the other 7 drawings of {probe_pub} in the top 10: {pubs}"
     finally:
         _drop(settings)
 

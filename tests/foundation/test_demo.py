@@ -1,0 +1,23 @@
+"""The README's first command: the demo runs end to end on the embedded default."""
+import shutil
+
+import pytest
+from click.testing import CliRunner
+
+
+@pytest.mark.shared_data
+def test_demo_on_two_impact_patents(shared_data, tmp_path):
+    from backend.cli import _register, cli
+
+    corpus = tmp_path / "corpus"
+    for folder in sorted(p for p in (shared_data / "impact").iterdir() if p.is_dir())[:2]:
+        shutil.copytree(folder, corpus / folder.name)
+    _register()
+    result = CliRunner().invoke(cli, ["demo", "--corpus", str(corpus), "--data-dir", str(tmp_path / "var")])
+    assert result.exit_code == 0, result.output
+    assert "failed 0" in result.output
+    assert "Hybrid search" in result.output
+    # the query drawing's own patent comes back first: the hybrid search ranks its other views high
+    assert "are drawings of the query's own patent" in result.output
+    first_row = next(line for line in result.output.splitlines() if line.startswith("│ 1 "))
+    assert first_row.split("│")[2].strip().startswith(result.output.split("own patent ")[1].split(".")[0][:8])
