@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     webhook_backoff_s: float = Field(default=10.0, gt=0, description="First retry delay; doubles per attempt.")
 
     # -- search core (issue 4) --------------------------------------------------------------------
-    search_rank_window: int = Field(default=200, ge=10, le=10000, description=(
+    search_rank_window: int = Field(default=100, ge=10, le=10000, description=(
         "Entries each ranked list (BM25, vector) contributes before fusion; pages walk the fused list."))
     search_text_to_image: bool = Field(default=False, description=(
         "Also encode a text query with the encoder and rank figures by image-vector similarity."))

@@ -326,13 +326,33 @@ class EmbeddedBackend(SearchBackend):
         return self._bm25(snap, query, mask), self._knn(snap, query, mask)
 
     def _bm25(self, snap: _Snapshot, query: Query, mask: np.ndarray | None) -> list[Candidate]:
+        """FTS5 returns matches best first; we read them in growing chunks until ``window`` of them (or
+        patents, when grouping) pass the filter: the exact top of the filtered ranking, cheaply."""
         if not query.terms:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in query.terms)
         weights = ", ".join(str(FTS_WEIGHTS[c]) for c in FTS_COLUMNS)
-        rows = self._conn().execute(
-            f"SELECT rowid, bm25(figures_fts, {weights}) FROM figures_fts WHERE figures_fts MATCH ?",
-            (match,)).fetchall()
+        passing = len(snap) if mask is None else int(mask.sum())
+        if passing == 0:
+            return []
+        selectivity = passing / max(len(snap), 1)
+        limit = int(query.window / selectivity * (2 if query.group else 1.2)) + 16
+        conn = self._conn()
+        while True:
+            rows = conn.execute(
+                f"SELECT rowid, bm25(figures_fts, {weights}) AS r FROM figures_fts WHERE figures_fts MATCH ? "
+                f"ORDER BY r LIMIT ?", (match, limit)).fetchall()
+            chosen = self._bm25_top(snap, rows, mask, query)
+            exhausted = len(rows) < limit
+            if exhausted or len(chosen) >= query.window:
+                # entries tied with the last one might lie beyond the limit: only safe if exhausted or
+                # the last fetched score is strictly worse than the last chosen
+                if exhausted or not chosen or -rows[-1][1] < chosen[-1].score:
+                    return chosen
+            limit *= 4
+
+    @staticmethod
+    def _bm25_top(snap: _Snapshot, rows: list, mask: np.ndarray | None, query: Query) -> list[Candidate]:
         if not rows:
             return []
         rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -348,8 +368,7 @@ class EmbeddedBackend(SearchBackend):
             chosen = _dedupe_positions([int(pos[i]) for i in order], snap.pubs, query.window)
             by_pos = dict(zip(pos.tolist(), scores.tolist()))
             return [snap.candidate(p, by_pos[p]) for p in chosen]
-        order = order[:query.window]
-        return [snap.candidate(int(pos[i]), scores[i]) for i in order]
+        return [snap.candidate(int(pos[i]), scores[i]) for i in order[:query.window]]
 
     def _knn(self, snap: _Snapshot, query: Query, mask: np.ndarray | None) -> list[Candidate]:
         if query.vector is None or not snap.dims:

@@ -140,8 +140,10 @@ class ElasticsearchBackend(SearchBackend):
     def _bodies(self, query: Query) -> list[tuple[str, dict]]:
         filters = es_filters(query.spec)
         collapse = {"collapse": {"field": "publication_number"}} if query.group else {}
+        # sorted by _score only (a tie-break sort field would disable top-k pruning); ties are ordered
+        # by figure id in _retrieve, as in the embedded backend
         common = {"size": query.window, "_source": list(documents.HIT_FIELDS), "track_total_hits": False,
-                  "sort": [{"_score": "desc"}, {"figure_id": "asc"}], "track_scores": True, **collapse}
+                  **collapse}
         out = []
         if query.terms:
             out.append(("bm25", {**common, "query": {"bool": {
@@ -179,7 +181,8 @@ class ElasticsearchBackend(SearchBackend):
                 if isinstance(err, dict) and err.get("type") == "index_not_found_exception":
                     continue
                 raise SearchBackendError(f"Elasticsearch {name} search failed: {str(err)[:500]}")
-            lists[name] = [self._candidate(h, name) for h in result["hits"]["hits"]]
+            cands = [self._candidate(h, name) for h in result["hits"]["hits"]]
+            lists[name] = sorted(cands, key=lambda c: (-c.score, c.figure_id))
         return lists["bm25"], lists["knn"]
 
     @staticmethod

@@ -105,6 +105,17 @@ def has_analysis_common(es: Elasticsearch) -> bool:
                                for n in nodes.values())
 
 
+def definition_for(es: Elasticsearch, dims: int, version: int = MAPPING_VERSION) -> dict:
+    """:func:`load_definition`, with core-only analyzers where the cluster lacks analysis-common."""
+    body = load_definition(dims, version)
+    if not has_analysis_common(es):
+        log.warning("Elasticsearch has no analysis-common module: using core analyzers (no stemming, "
+                    "no accent folding)")
+        body["settings"]["analysis"] = CORE_ANALYSIS
+        body["mappings"]["_meta"]["analysis"] = "core-fallback"
+    return body
+
+
 def new_index_name(prefix: str, version: int = MAPPING_VERSION) -> str:
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S%f")
     return f"{alias_name(prefix)}-v{version}-{stamp}"
@@ -113,12 +124,7 @@ def new_index_name(prefix: str, version: int = MAPPING_VERSION) -> str:
 def create_index(es: Elasticsearch, prefix: str, dims: int, version: int = MAPPING_VERSION,
                  with_alias: bool = True, bulk_mode: bool = False) -> str:
     """Create a concrete index of ``version`` (optionally pointing the alias at it); returns its name."""
-    body = load_definition(dims, version)
-    if not has_analysis_common(es):
-        log.warning("Elasticsearch has no analysis-common module: index %s uses core analyzers (no stemming, "
-                    "no accent folding)", alias_name(prefix))
-        body["settings"]["analysis"] = CORE_ANALYSIS
-        body["mappings"]["_meta"]["analysis"] = "core-fallback"
+    body = definition_for(es, dims, version)
     if bulk_mode:
         body["settings"]["refresh_interval"] = "-1"
     if with_alias:

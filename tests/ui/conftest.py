@@ -154,7 +154,8 @@ def live_server(make_settings) -> Iterator:
 
 
 #: the API the page calls (docs/contracts.md); a missing one fails the flow tests naming it
-UI_ENDPOINTS = ("/search", "/search/export", "/patents/<", "/figures/<", "/classifications/suggest", "/watches")
+UI_ENDPOINTS = ("/search", "/search/export", "/patents/<", "/figures/<", "/classifications/suggest",
+                "/watches")
 
 
 def _require_search_core():
@@ -174,22 +175,25 @@ def _require_search_core():
 
 def _require_endpoints(app):
     rules = [rule.rule for rule in app.url_map.iter_rules()]
-    missing = [e for e in UI_ENDPOINTS if not any(r == e or (e.endswith("<") and r.startswith(e)) for r in rules)]
+    missing = [e for e in UI_ENDPOINTS
+               if not any(r == e or (e.endswith("<") and r.startswith(e)) for r in rules)]
     if missing:
         pytest.fail(f"the app serves none of these API endpoints the page calls: {', '.join(missing)}",
                     pytrace=False)
 
 
 @pytest.fixture(scope="module")
-def corpus_server(tmp_path_factory) -> Iterator[LiveServer]:
-    """The real app with the IMPACT subset ingested through backend.ingest.service (once per module)."""
+def corpus_server(chromium, tmp_path_factory) -> Iterator[LiveServer]:
+    """The real app with the IMPACT subset ingested through backend.ingest.service (once per module).
+    Asks for ``chromium`` first so that a missing browser is reported before any ingest work."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (../shared/data beside the repo)")
     _require_search_core()
     from backend.ingest.service import ingest_paths
 
     root = tmp_path_factory.mktemp("ui-corpus")
-    settings = Settings(data_dir=root / "var", auth_required=False, search_backend="embedded", task_mode="eager")
+    settings = Settings(data_dir=root / "var", auth_required=False, search_backend="embedded",
+                        task_mode="eager")
     with pytest.MonkeyPatch.context() as mp:
         for key, value in settings_env(settings).items():
             mp.setenv(key, value)

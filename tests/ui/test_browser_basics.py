@@ -41,7 +41,8 @@ def test_focus_order_and_visible_focus(live_server, page_factory):
         page.keyboard.press("Tab")
         order.append(page.evaluate("document.activeElement.id || document.activeElement.textContent.trim()"))
         if order[-1] == "search-button":  # keyboard focus is visible on the button
-            assert page.eval_on_selector("#search-button", "el => getComputedStyle(el).outlineStyle") == "solid"
+            style = page.eval_on_selector("#search-button", "el => getComputedStyle(el).outlineStyle")
+            assert style == "solid"
     assert order == ["q-text", "search-button", "cls-scheme", "cls-mode", "cls-input"], order
 
 
@@ -64,7 +65,8 @@ def test_request_building_follows_the_contract(live_server, page_factory):
             classifications: [{scheme: 'cpc', symbol: 'A47C', mode: 'include'},
                               {scheme: 'cpc', symbol: 'A47C7/62', mode: 'exclude'},
                               {scheme: 'locarno', symbol: '06-01', mode: 'include'}],
-            dateType: 'filing', dateFrom: '2019-01-01', dateTo: '2021-12-31', applicants: 'Acme Corp; Beta Inc',
+            dateType: 'filing', dateFrom: '2019-01-01', dateTo: '2021-12-31',
+            applicants: 'Acme Corp; Beta Inc',
             countries: 'us, ep', kinds: 's1', weightText: '1.5', weightImage: '0.5', fusion: 'weighted',
             groupByPatent: true, size: '20'};
         return {request: q.buildRequest(state), watch: q.watchQuery(state),

@@ -45,7 +45,8 @@ def _thumbnails_loaded(page) -> bool:
         .every(img => img.complete && img.naturalWidth > 0)""")
 
 
-def test_search_by_drawing_filter_open_more_like_this_export_watch(corpus_server, page_factory, tmp_path, artifacts):
+def test_search_by_drawing_filter_open_more_like_this_export_watch(corpus_server, page_factory, tmp_path,
+                                                                   artifacts):
     page = page_factory(corpus_server.url)
     page.shots("home")
 
@@ -54,9 +55,9 @@ def test_search_by_drawing_filter_open_more_like_this_export_watch(corpus_server
     page.set_input_files("#image-input", str(drawing))
     page.wait_for_selector("#image-preview:not([hidden])")
     assert "query-shoe.png" in page.inner_text("#image-preview-name")
-    with page.expect_response(lambda r: r.url.endswith("/search") and r.request.method == "POST") as resp_info:
+    with page.expect_response(lambda r: r.url.endswith("/search") and r.request.method == "POST") as info:
         page.click("#search-button")
-    response = resp_info.value
+    response = info.value
     assert response.status == 200, response.text()
     assert response.request.headers["content-type"].startswith("multipart/form-data")
     data = response.json()
@@ -69,7 +70,8 @@ def test_search_by_drawing_filter_open_more_like_this_export_watch(corpus_server
         .every(img => img.dataset.state === 'loaded' || img.dataset.state === 'broken')""")
     assert _thumbnails_loaded(page), "every result thumbnail is a real image"
     first = page.locator("#results .card").first
-    assert first.locator(".card-title a").inner_text() == (data["hits"][0]["title"] or data["hits"][0]["publication_number"])
+    top = data["hits"][0]
+    assert first.locator(".card-title a").inner_text() == (top["title"] or top["publication_number"])
     assert data["hits"][0]["publication_number"] in first.locator(".bib").inner_text()
     assert first.locator(".reason-label").inner_text().strip(), "each hit shows why it is here"
     assert re.match(r"\d+ patents?", page.inner_text("#status"))
@@ -114,7 +116,8 @@ def test_search_by_drawing_filter_open_more_like_this_export_watch(corpus_server
     assert page.locator(".patent-figure").count() == len(figures)
     page.wait_for_function("""() => [...document.querySelectorAll('.patent-figure img')]
         .every(img => img.dataset.state === 'loaded' || img.dataset.state === 'broken')""")
-    assert page.evaluate("[...document.querySelectorAll('.patent-figure img')].every(i => i.naturalWidth > 0)")
+    assert page.evaluate("[...document.querySelectorAll('.patent-figure img')]"
+                         ".every(i => i.naturalWidth > 0)")
     assert page.evaluate("document.activeElement.id") == "patent-title"
     assert page.inner_text("#figures-heading") == f"Figures ({len(figures)})"
     page.shots("patent-page")
@@ -150,14 +153,16 @@ def test_search_by_drawing_filter_open_more_like_this_export_watch(corpus_server
     csv_path = artifacts / (download.suggested_filename or "results.csv")
     download.save_as(csv_path)
     assert csv_path.suffix == ".csv"
-    rows = list(csv.reader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
-    header, body = rows[0], rows[1:]
-    assert any("publication" in col.lower() for col in header), header
-    assert len(body) >= len(mlt_hits), (len(body), len(mlt_hits))
-    exported_numbers = {cell for row in body for cell in row}
-    assert mlt_hits[0]["publication_number"] in exported_numbers
+    rows = list(csv.DictReader(io.StringIO(csv_path.read_text(encoding="utf-8-sig"))))
+    assert rows and "publication_number" in rows[0], rows[:1]
+    total = mlt.json()["total"]
+    assert len(rows) == min(total, 1000), (len(rows), total)
+    exported = [row["publication_number"] for row in rows]
+    shown = _card_numbers(page)
+    assert exported[:len(shown)] == shown, "the CSV lists the hits in the same order"
     page.wait_for_selector("#notice:not([hidden])")
-    assert "Exported" in page.inner_text("#notice")
+    assert page.inner_text("#notice") == (f"Exported {len(rows)} result{'s' if len(rows) != 1 else ''} "
+                                          f"to {download.suggested_filename}.")
     page.shots("exported")
 
     # 6. save the search as a watch
@@ -284,7 +289,29 @@ def test_with_keys_required_the_pasted_key_is_used_for_search_and_drawings(corpu
         page.wait_for_function("""() => [...document.querySelectorAll('#results .thumb img')]
             .every(img => img.dataset.state === 'loaded' || img.dataset.state === 'broken')""")
         assert _thumbnails_loaded(page), "thumbnails are fetched with the key"
-        assert page.evaluate("[...document.querySelectorAll('#results .thumb img')].every(i => i.src.startsWith('blob:'))")
+        assert page.evaluate("[...document.querySelectorAll('#results .thumb img')]"
+                             ".every(i => i.src.startsWith('blob:'))")
         page.shots("results-with-key")
     finally:
         stop()
+
+
+def test_all_matching_figures_are_grouped_under_their_patent(corpus_server, page_factory):
+    page = page_factory(corpus_server.url)
+    page.click("details.advanced summary")
+    page.uncheck("#group-by-patent")
+    page.fill("#q-text", "shoe")
+    with page.expect_response(lambda r: r.url.endswith("/search")) as info:
+        page.keyboard.press("Enter")
+    assert info.value.request.post_data_json["group_by_patent"] is False
+    hits = info.value.json()["hits"]
+    _wait_search_done(page)
+    numbers = list(dict.fromkeys(h["publication_number"] for h in hits))
+    assert _card_numbers(page) == numbers
+    assert page.locator("#results .thumb").count() == len(hits)
+    for number in numbers:
+        figure_ids = [h["figure_id"] for h in hits if h["publication_number"] == number]
+        card = page.locator(f"#results .card[data-publication-number='{number}']")
+        assert card.locator(".thumb").evaluate_all("els => els.map(e => e.dataset.figureId)") == figure_ids
+    assert re.match(r"\d+ figures?", page.inner_text("#status"))
+    page.shots("figures-grouped-by-patent")

@@ -29,7 +29,8 @@ def test_search_page_is_served_with_its_assets(client):
     assert {"/ui/static/app.js", "/ui/static/prism.css"} <= set(assets)
     for asset in assets:
         assert client.get(asset).status_code == 200, asset
-    for label_for in ("image-input", "q-text", "cls-input", "date-from", "date-to", "applicants", "countries"):
+    for label_for in ("image-input", "q-text", "cls-input", "date-from", "date-to", "applicants", "countries",
+                      "kinds"):
         assert f'for="{label_for}"' in html, f"no <label> for #{label_for}"
 
 

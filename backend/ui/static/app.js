@@ -248,16 +248,20 @@ function moreLikeThis(hit) {
   $("q-text").focus({ preventScroll: true });
 }
 
-function describeTotal(total, shown, grouped) {
+function describeTotal(total, search) {
+  const grouped = search.state.groupByPatent;
+  const shown = grouped ? search.shownGroups : search.shownHits;
   const noun = grouped ? (total === 1 ? "patent" : "patents") : (total === 1 ? "figure" : "figures");
-  return shown < total ? `${total} ${noun} · showing ${shown}` : `${total} ${noun}`;
+  const status = shown < total ? `${total} ${noun} · showing ${shown}` : `${total} ${noun}`;
+  return grouped ? status : `${status} of ${search.shownGroups} patent${search.shownGroups === 1 ? "" : "s"}`;
 }
 
 function emptyMessage(s) {
   const tips = [];
   const filterCount = s.classifications.length + (s.dateFrom || s.dateTo ? 1 : 0)
     + (s.applicants.trim() ? 1 : 0) + (s.countries.trim() ? 1 : 0) + (s.kinds.trim() ? 1 : 0);
-  if (filterCount) tips.push(`remove some of the ${filterCount} active filter${filterCount > 1 ? "s" : ""}`);
+  if (filterCount === 1) tips.push("remove the active filter");
+  else if (filterCount > 1) tips.push(`remove some of the ${filterCount} active filters`);
   if (!s.text.trim()) tips.push("add a description");
   if (!s.imageFile && !s.imageFigureId) tips.push("add a drawing");
   tips.push("use broader words");
@@ -292,7 +296,7 @@ async function runSearch({ append = false } = {}) {
     };
     if (!append) renderFacets($("facets"), data.facets, (chip) => addChip(chip));
     setMessage($("empty"), last.shownHits ? "" : emptyMessage(current));
-    setStatus(last.shownHits ? describeTotal(last.total, last.shownGroups, current.groupByPatent) : "No results");
+    setStatus(last.shownHits ? describeTotal(last.total, last) : "No results");
     $("more-button").hidden = !last.nextCursor;
     $("watch-button").disabled = false;
     $("export-button").disabled = !last.shownHits;
@@ -313,6 +317,24 @@ async function runSearch({ append = false } = {}) {
 }
 
 // ---- export and watches -------------------------------------------------------------------------
+/** Data rows of a CSV text (quoted fields may hold newlines; the header is not counted). */
+function countCsvRows(text) {
+  let rows = 0;
+  let quoted = false;
+  let lineHasData = false;
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    if (ch === "\n" && !quoted) {
+      if (lineHasData) rows += 1;
+      lineHasData = false;
+    } else if (ch !== "\r") {
+      lineHasData = true;
+    }
+  }
+  if (lineHasData) rows += 1;
+  return Math.max(0, rows - 1);
+}
+
 async function exportResults() {
   if (!last) return;
   const button = $("export-button");
@@ -328,8 +350,9 @@ async function exportResults() {
     a.click();
     a.remove();
     setTimeout(() => URL.revokeObjectURL(url), 60_000);
-    showNotice(`Exported the results to ${filename}.`);
-    setStatus(describeTotal(last.total, last.shownGroups, last.state.groupByPatent));
+    const rows = countCsvRows(await blob.text());
+    showNotice(`Exported ${rows} result${rows === 1 ? "" : "s"} to ${filename}.`);
+    setStatus(describeTotal(last.total, last));
   } catch (err) {
     showError(`Export failed: ${explainError(err)}`);
     setStatus("Export failed");

@@ -39,6 +39,14 @@ export function dateText(doc) {
   return "";
 }
 
+/** 7.1, 12.3, 0.031 — two significant digits below 10, one decimal above. */
+export function shortNumber(x) {
+  const n = Number(x);
+  if (!Number.isFinite(n)) return String(x);
+  if (Math.abs(n) >= 10 || n === 0) return n.toFixed(1);
+  return Math.abs(n) < 0.001 ? n.toExponential(1) : String(Number(n.toPrecision(2)));
+}
+
 const pct = (x) => `${Math.round(Math.max(0, Math.min(1, x)) * 100)}%`;
 
 /**
@@ -67,7 +75,7 @@ export function reason(explain, score) {
   const bm25 = explain.bm25;
   const vector = explain.vector;
   if (bm25 && bm25.rank != null) {
-    details.push(`text rank ${bm25.rank}${bm25.score != null ? ` (BM25 ${Number(bm25.score).toFixed(1)})` : ""}`);
+    details.push(`text rank ${bm25.rank}${bm25.score != null ? ` (BM25 ${shortNumber(bm25.score)})` : ""}`);
   }
   if (vector && vector.rank != null) {
     details.push(`visual rank ${vector.rank}${vector.similarity != null ? ` (similarity ${Number(vector.similarity).toFixed(2)})` : ""}`);

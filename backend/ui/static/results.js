@@ -61,7 +61,8 @@ export function patentCard(group, rank, handlers) {
   const titleId = `hit-title-${number.replace(/[^A-Za-z0-9_-]/g, "_")}-${rank}`;
   const applicants = list(best.applicants);
   const bib = [number + (best.kind ? ` ${best.kind}` : ""), best.country, dateText(best)].filter(Boolean);
-  return h("article", { class: "card", "aria-labelledby": titleId, dataset: { publicationNumber: number } },
+  const size = group.hits.length >= 3 ? "card card-wide" : "card";
+  return h("article", { class: size, "aria-labelledby": titleId, dataset: { publicationNumber: number } },
     h("div", { class: "thumbs" }, group.hits.map((hit) => thumbnail(hit, handlers))),
     h("div", { class: "card-body" },
       h("h3", { class: "card-title", id: titleId },

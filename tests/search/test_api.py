@@ -1,0 +1,159 @@
+"""The HTTP layer through the Flask test client (embedded backend, the `client` fixture)."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from backend.app import app_settings
+from tests.search.conftest import DIMS, corpus_docs
+
+PROBLEM = "application/problem+json"
+
+
+@pytest.fixture
+def indexed(app):
+    from backend.search import get_backend
+
+    with app.app_context():
+        settings = app_settings(app)
+    backend = get_backend(settings)
+    docs = corpus_docs()
+    blobs = settings.resolved_blob_dir
+    (blobs / "figs").mkdir(parents=True)
+    (blobs / "figs" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\nfake-image")
+    (blobs / "figs" / "a-thumb.webp").write_bytes(b"RIFFxxxxWEBPthumb")
+    docs[0].update(image_key="figs/a.png", thumb_key="figs/a-thumb.webp")
+    docs[1].update(image_key="figs/missing.png")
+    backend.index_figures(docs)
+    return docs
+
+
+def test_search_json(client, indexed):
+    resp = client.post("/search", json={"text": "chair", "facets": True, "explain": True,
+                                        "filters": {"cpc": {"include": ["A47C"]}}})
+    assert resp.status_code == 200, resp.get_json()
+    data = resp.get_json()
+    assert {h["publication_number"] for h in data["hits"]} == {"USD0000001", "USD0000002"}
+    hit = data["hits"][0]
+    assert hit["image_url"] == f"/figures/{hit['figure_id']}/image" and hit["explain"]["bm25"]["rank"] == 1
+    assert data["facets"]["cpc_subclass"] == [{"key": "A47C", "count": 2}]
+
+
+def test_search_pages_over_http(client, indexed):
+    body = {"text": "chair lamp semiconductor wafer", "group_by_patent": False, "size": 2}
+    seen, cursor = [], None
+    while True:
+        data = client.post("/search", json={**body, "cursor": cursor}).get_json()
+        seen += [h["figure_id"] for h in data["hits"]]
+        cursor = data["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == data["total"]
+
+
+@pytest.mark.parametrize("body, status, needle", [
+    ({"text": "chair", "filters": {"cpc": {"include": ["A47Q 1/00"]}}}, 400, "A47Q 1/00"),
+    ({"text": "chair", "filters": {"locarno": {"exclude": ["99-99x"]}}}, 400, "99-99x"),
+    ({"vector": [0.1] * (DIMS + 2)}, 400, "10 dimensions"),
+    ({"image_figure_id": "NOPE-F9"}, 404, "NOPE-F9"),
+    ({"text": "x", "size": 1000}, 400, "size"),
+    ({}, 400, "give text"),
+    ({"text": "x", "cursor": "garbage"}, 400, "cursor"),
+])
+def test_search_errors_are_problems(client, indexed, body, status, needle):
+    resp = client.post("/search", json=body)
+    assert resp.status_code == status and resp.mimetype == PROBLEM
+    assert needle in resp.get_json()["detail"]
+
+
+def test_search_needs_json_or_multipart(client, indexed):
+    resp = client.post("/search", data="text=chair", content_type="text/plain")
+    assert resp.status_code == 415 and resp.mimetype == PROBLEM
+    resp = client.post("/search", data=b"{not json", content_type="application/json")
+    assert resp.status_code == 400
+
+
+def test_multipart_image_upload_is_encoded(make_settings):
+    """An uploaded drawing goes through the real encoder (default model config) into a kNN query."""
+    from PIL import Image
+
+    from backend.app import create_app
+    from backend.cli_db import upgrade_database
+    from backend.model.encoder import get_encoder
+    from backend.search import get_backend
+
+    settings = make_settings()
+    upgrade_database(settings.resolved_database_url)
+    app = create_app(settings)
+    encoder = get_encoder(settings)
+    images = [Image.new("L", (96, 96), 255) for _ in range(3)]
+    for i, im in enumerate(images):
+        im.paste(0, (10 + 20 * i, 10, 40 + 20 * i, 80))
+    vectors = encoder.encode_images(images)
+    get_backend(settings).index_figures([
+        {"figure_id": f"IMG{i}-F1", "publication_number": f"IMG{i}", "figure_number": 1, "title": "drawing",
+         "image_vector": v.tolist()} for i, v in enumerate(vectors)])
+    buf = io.BytesIO()
+    images[1].save(buf, format="PNG")
+    resp = app.test_client().post("/search", data={
+        "request": json.dumps({"group_by_patent": False, "explain": True}),
+        "image": (io.BytesIO(buf.getvalue()), "query.png")}, content_type="multipart/form-data")
+    assert resp.status_code == 200, resp.get_json()
+    query = encoder.encode_images([images[1]])[0]
+    hits = resp.get_json()["hits"]
+    assert len(hits) == 3
+    for hit in hits:  # similarities are those of the encoded upload (random weights: values close together)
+        expected = float(np.dot(query, vectors[int(hit["figure_id"][3])]))
+        assert hit["explain"]["vector"]["similarity"] == pytest.approx(expected, abs=1e-4)
+    assert {h["figure_id"]: h["explain"]["vector"]["similarity"] for h in hits}["IMG1-F1"] == pytest.approx(1, abs=1e-4)
+    bad = app.test_client().post("/search", data={"request": "{}", "image": (io.BytesIO(b"not an image"), "x.png")},
+                                 content_type="multipart/form-data")
+    assert bad.status_code == 400 and "image" in bad.get_json()["detail"]
+
+
+def test_patent_and_figures(client, indexed):
+    data = client.get("/patents/USD0000001").get_json()
+    assert data["title"] == "Folding chair with armrest" and data["cpc"] == ["A47C4/04"]
+    assert [f["figure_id"] for f in data["figures"]] == ["USD0000001-F1", "USD0000001-F2"]
+    assert client.get("/patents/NOPE").status_code == 404
+    img = client.get("/figures/USD0000001-F1/image")
+    assert img.status_code == 200 and img.data.startswith(b"\x89PNG") and img.mimetype == "image/png"
+    thumb = client.get("/figures/USD0000001-F1/thumbnail")
+    assert thumb.status_code == 200 and thumb.data.startswith(b"RIFF")
+    assert client.get("/figures/USD0000001-F2/image").status_code == 404       # key, but no file
+    assert client.get("/figures/USD0000002-F1/thumbnail").status_code == 404   # no key at all
+    assert client.get("/figures/NOPE-F1/image").status_code == 404
+
+
+def test_export_csv(client, indexed):
+    resp = client.post("/search/export?limit=3", json={"text": "chair lamp semiconductor", "size": 1})
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert [r["rank"] for r in rows] == ["1", "2", "3"]
+    assert rows[0]["publication_number"] and rows[0]["image_url"].startswith("/figures/")
+    assert client.post("/search/export", json={"text": "x", "filters": {"cpc": {"include": ["Z"]}}}).status_code == 400
+
+
+def test_suggest_locarno(client):
+    data = client.get("/classifications/suggest?q=furn&scheme=locarno").get_json()
+    assert data["items"] == [{"symbol": "06", "title": "Furnishing", "level": "class"}]
+    assert client.get("/classifications/suggest?q=x&scheme=ipc").status_code == 400
+    assert client.get("/classifications/suggest").status_code == 400
+
+
+@pytest.mark.shared_data
+def test_suggest_cpc_with_titles(client, shared_data):
+    items = client.get("/classifications/suggest?q=A47C%204/0&scheme=cpc").get_json()["items"]
+    assert items[0]["symbol"] == "A47C4/00" and "chairs" in items[0]["title"]
+    assert "A47C4/04" in [i["symbol"] for i in items]
+
+
+def test_openapi_documents_the_search_api(client):
+    spec = client.get("/openapi.json").get_json()
+    for path in ("/search", "/search/export", "/patents/{publication_number}", "/classifications/suggest",
+                 "/figures/{figure_id}/image"):
+        assert path in spec["paths"], path
