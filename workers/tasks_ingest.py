@@ -1,16 +1,33 @@
 """Ingest tasks (thin: the work is in backend.ingest.pipeline).
 
 ``prism.ingest.process(job_ids)`` runs the pipeline for a few jobs at once (full encoder batches). It is
-``acks_late`` (a worker killed mid-task leaves the message to be redelivered; the pipeline is idempotent)
+``acks_late`` (a worker killed mid-task leaves the message to be redelivered; the pipeline is idempotent;
+a worker starting on the same host also re-queues jobs whose process died, without waiting for the broker's
+visibility timeout)
 and retries transient ES / Redis / DB errors with exponential backoff; when retries are exhausted the
 unfinished jobs are marked failed with the error (``GET /jobs?status=failed``, ``POST /jobs/<id>/retry``).
 """
 from __future__ import annotations
 
+from celery.signals import worker_ready
+
 from backend.settings import get_settings
 from workers.celery_app import app
 
 MAX_RETRIES = 6
+
+
+@worker_ready.connect
+def _requeue_orphaned_jobs(sender=None, **_kw) -> None:
+    """A worker starting on a host re-queues the jobs a killed worker there left running."""
+    from backend.ingest.service import requeue_orphaned
+
+    try:
+        requeue_orphaned(get_settings())
+    except Exception as exc:  # never keep a worker from starting; the broker redelivers anyway
+        import logging
+
+        logging.getLogger(__name__).warning("could not re-queue orphaned ingest jobs: %s", exc)
 
 
 @app.task(name="prism.ingest.process", bind=True, acks_late=True, max_retries=MAX_RETRIES)

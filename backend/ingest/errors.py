@@ -10,6 +10,11 @@ def is_transient(exc: BaseException) -> bool:
     """Connection problems and overload of ES / Redis / the database / the captioning endpoint."""
     if isinstance(exc, (builtins.ConnectionError, TimeoutError, CaptioningUnavailable)):
         return True
+    from backend.ingest.captioning.base import CaptioningError
+    from backend.ingest.records import IngestError
+
+    if isinstance(exc, (IngestError, CaptioningError)):   # bad input stays bad
+        return False
     try:
         from sqlalchemy.exc import DBAPIError, OperationalError
 
@@ -39,5 +44,5 @@ def is_transient(exc: BaseException) -> bool:
             return bool(statuses) and all(s == 429 or s >= 500 for s in statuses)
     except (ImportError, AttributeError):  # pragma: no cover
         pass
-    cause = exc.__cause__ or exc.__context__
+    cause = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
     return cause is not None and cause is not exc and is_transient(cause)

@@ -17,7 +17,7 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
 from backend.ingest.records import IngestError
 
@@ -88,14 +88,21 @@ def to_grey(im: Image.Image) -> Image.Image:
 
 
 def crop_to_ink(grey: Image.Image) -> Image.Image:
-    """Trim white margins (keeping a small margin); a blank image is returned unchanged."""
-    bbox = grey.point(lambda v: 255 if v < INK_THRESHOLD else 0).getbbox()
+    """Trim white margins (keeping a small margin); a blank image is returned unchanged.
+
+    A bilevel ("1") image is cropped as it is (its bounding box is found on the inverted bits, the
+    cheap path for G4 drawing sheets) and converted to grey afterwards."""
+    if grey.mode == "1":
+        bbox = ImageChops.invert(grey).getbbox()
+    else:
+        bbox = grey.point(lambda v: 255 if v < INK_THRESHOLD else 0).getbbox()
     if not bbox:
-        return grey
+        return grey if grey.mode == "L" else to_grey(grey)
     left, top, right, bottom = bbox
     margin = int(round(MARGIN_FRACTION * max(bottom - top, right - left))) + 1
-    return grey.crop((max(0, left - margin), max(0, top - margin), min(grey.width, right + margin),
-                      min(grey.height, bottom + margin)))
+    cropped = grey.crop((max(0, left - margin), max(0, top - margin), min(grey.width, right + margin),
+                         min(grey.height, bottom + margin)))
+    return cropped if cropped.mode == "L" else to_grey(cropped)
 
 
 def shrink_keep_ink(grey: Image.Image, max_side: int, bilevel: bool) -> Image.Image:
@@ -140,7 +147,7 @@ def png_bytes(im: Image.Image, bilevel: bool = False) -> bytes:
 def render(data: bytes, name: str, max_pixels: int, model_size: int = 224) -> Rendered:
     im = decode(data, name, max_pixels)
     bilevel = im.mode == "1"
-    grey = crop_to_ink(to_grey(im))
+    grey = crop_to_ink(im if bilevel else to_grey(im))
     display = shrink_keep_ink(grey, DISPLAY_MAX, bilevel)
     model = pad_square(shrink_keep_ink(display, 2 * model_size, bilevel), 2 * model_size).convert("RGB")
     thumb = shrink_keep_ink(display, THUMB_MAX, bilevel)

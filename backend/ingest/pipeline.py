@@ -11,6 +11,8 @@ The search index is written only after the database commit.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import uuid
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -52,6 +54,13 @@ class PreparedJob:
     record: PatentRecord
     figures: list[PreparedFigure]
     upload_keys: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Batch:
+    job_ids: list[str]
+    results: dict                   # job_id -> JobResult (failed ones, so far)
+    prepared: list[PreparedJob]
 
 
 @dataclass
@@ -100,30 +109,37 @@ class Pipeline:
 
     # -- the steps ---------------------------------------------------------------------------------
     def run_jobs(self, job_ids: list[str]) -> list[JobResult]:
+        return self.finish(self.prepare(job_ids))
+
+    def prepare(self, job_ids: list[str]) -> "Batch":
+        """Parse, render and caption (CPU work that can overlap the previous batch's embedding)."""
         results: dict[str, JobResult] = {}
         todo = self._start(job_ids, results)
         prepared: list[PreparedJob] = []
-        for job_id, locator in todo:
-            try:
-                prepared.append(self._prepare(job_id, locator))
-            except (IngestError, CaptioningError) as exc:
-                if is_transient(exc):
-                    raise
-                results[job_id] = self._fail(job_id, str(exc))
-            except Exception as exc:
-                if is_transient(exc):
-                    raise
-                log.exception("ingest job %s failed", job_id)
-                results[job_id] = self._fail(job_id, f"{type(exc).__name__}: {exc}")
-        self._embed([f for p in prepared for f in p.figures])
+        with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as pool:
+            for job_id, locator in todo:
+                try:
+                    prepared.append(self._prepare(job_id, locator, pool))
+                except Exception as exc:
+                    if is_transient(exc):
+                        raise
+                    if not isinstance(exc, (IngestError, CaptioningError)):
+                        log.exception("ingest job %s failed", job_id)
+                    message = str(exc) if isinstance(exc, (IngestError, CaptioningError)) else \
+                        f"{type(exc).__name__}: {exc}"
+                    results[job_id] = self._fail(job_id, message)
+        return Batch(list(job_ids), results, prepared)
+
+    def finish(self, batch: "Batch") -> list[JobResult]:
+        """Embed, store (commit), index, mark done."""
+        self._embed([f for p in batch.prepared for f in p.figures])
         stored = []
-        for job in prepared:
+        for job in batch.prepared:
             outcome, seq = self._store(job)
             stored.append((job, outcome, seq))
         self._index(stored)
-        for job, outcome, _seq in stored:
-            results[job.job_id] = self._done(job, outcome)
-        return [results[j] for j in job_ids if j in results]
+        self._done_all([(job, outcome) for job, outcome, _ in stored], batch.results)
+        return [batch.results[j] for j in batch.job_ids if j in batch.results]
 
     def _start(self, job_ids: list[str], results: dict[str, JobResult]) -> list[tuple[str, dict]]:
         todo = []
@@ -137,25 +153,23 @@ class Pipeline:
                     results[job_id] = JobResult(job_id, "done", job.outcome, job.publication_number)
                     continue
                 job.status = JobStatus.running
+                # who runs it: a worker starting on this host re-queues jobs whose process died
+                job.payload = {**(job.payload or {}), "worker": {"host": socket.gethostname(), "pid": os.getpid()}}
                 job.attempts = (job.attempts or 0) + 1
                 job.started_at = utcnow()
                 job.last_error = None
                 todo.append((job_id, (job.payload or {}).get("source")))
         return todo
 
-    def _prepare(self, job_id: str, locator: dict | None) -> PreparedJob:
+    def _prepare(self, job_id: str, locator: dict | None, pool: ThreadPoolExecutor) -> PreparedJob:
         if not locator:
             raise ParseError("job has no source to ingest")
         record = load_source(locator)
-        with session_scope(self.db_url) as session:
-            job = session.get(IngestJob, job_id)
-            job.publication_number = record.publication_number
         figures = [PreparedFigure(f) for f in record.figures]
         with_images = [f for f in figures if f.record.image is not None]
         if with_images:
             model_size = int(getattr(self.encoder, "image_size", 224) or 224)
-            with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as pool:
-                rendered = list(pool.map(lambda f: self._render(f.record.image, model_size), with_images))
+            rendered = list(pool.map(lambda f: self._render(f.record.image, model_size), with_images))
             for fig, (r, original_ext) in zip(with_images, rendered):
                 fig.rendered = r
                 fig.image_key = blobstore.figure_key(r.sha256)
@@ -267,19 +281,24 @@ class Pipeline:
             backend.index_figures(docs)
         backend.refresh()
 
-    def _done(self, job: PreparedJob, outcome: str) -> JobResult:
+    def _done_all(self, finished: list[tuple[PreparedJob, str]], results: dict[str, JobResult]) -> None:
+        if not finished:
+            return
         with session_scope(self.db_url) as session:
-            row = session.get(IngestJob, job.job_id)
-            row.status = JobStatus.done
-            row.outcome = outcome
-            row.finished_at = utcnow()
-            row.last_error = None
-        for key in job.upload_keys:   # the upload is kept as originals/...; the staging copy goes
-            try:
-                self.blobs.delete(key)
-            except Exception:  # pragma: no cover - a leftover staging blob is harmless
-                log.warning("could not delete staged upload %s", key)
-        return JobResult(job.job_id, "done", outcome, job.record.publication_number, len(job.figures))
+            for job, outcome in finished:
+                row = session.get(IngestJob, job.job_id)
+                row.status = JobStatus.done
+                row.outcome = outcome
+                row.finished_at = utcnow()
+                row.last_error = None
+        for job, outcome in finished:
+            for key in job.upload_keys:   # the upload is kept as originals/...; the staging copy goes
+                try:
+                    self.blobs.delete(key)
+                except Exception:  # pragma: no cover - a leftover staging blob is harmless
+                    log.warning("could not delete staged upload %s", key)
+            results[job.job_id] = JobResult(job.job_id, "done", outcome, job.record.publication_number,
+                                            len(job.figures))
 
     def _fail(self, job_id: str, error: str) -> JobResult:
         return mark_failed(self.db_url, job_id, error)

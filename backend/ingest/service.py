@@ -74,10 +74,39 @@ def run_eager(job_ids: list[str], settings: Settings) -> list[JobResult]:
         return fail_unfinished(settings.resolved_database_url, job_ids, f"{why}{type(exc).__name__}: {exc}")
 
 
+def run_eager_overlapped(groups: list[list[str]], settings: Settings, bar=None) -> None:
+    """Eager bulk ingest: parse/render/caption group k+1 in a thread while group k is embedded,
+    stored and indexed. A group that meets any error is redone by :func:`run_eager` (with its retries)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pipe = get_pipeline(settings)
+    pipe.encoder   # load the model before the threads start
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as ahead:
+        future = ahead.submit(pipe.prepare, groups[0]) if groups else None
+        for i, group in enumerate(groups):
+            try:
+                batch = future.result()
+            except Exception:
+                batch = None
+            future = ahead.submit(pipe.prepare, groups[i + 1]) if i + 1 < len(groups) else None
+            try:
+                if batch is None:
+                    raise RuntimeError("prepare failed")
+                pipe.finish(batch)
+            except Exception:
+                log.warning("ingest batch %d: redoing it step by step", i + 1, exc_info=True)
+                run_eager(group, settings)
+            if bar is not None:
+                bar.update(len(group))
+
+
 def enqueue(job_ids: list[str], settings: Settings) -> None:
+    """Send one task for these jobs to the broker of ``settings`` (not the broker the Celery app was
+    built with when this process first imported it)."""
     from workers.tasks_ingest import process
 
-    process.apply_async(args=[list(job_ids)], queue="ingest")
+    with process.app.connection_for_write(settings.resolved_broker_url) as conn:
+        process.apply_async(args=[list(job_ids)], queue="ingest", connection=conn, ignore_result=True)
 
 
 # -- the CLI entry point -------------------------------------------------------------------------------
@@ -119,9 +148,7 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, 
     bar = tqdm(total=len(job_ids), unit="doc", desc="ingest", disable=not show, dynamic_ncols=True)
     try:
         if settings.task_mode == "eager":
-            for group in groups:
-                run_eager(group, settings)
-                bar.update(len(group))
+            run_eager_overlapped(groups, settings, bar)
         else:
             for group in groups:
                 enqueue(group, settings)
@@ -254,6 +281,39 @@ def submit_document(metadata_text: str, files: list[tuple[str, bytes]], settings
         raise
     start_jobs([job_id], settings)
     return get_job(job_id, settings)
+
+
+def _pid_alive(pid: int) -> bool:
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def requeue_orphaned(settings: Settings) -> list[str]:
+    """Re-enqueue jobs left ``running`` by a process on this host that no longer exists (a worker
+    killed mid-task). Called when a worker starts; the broker would redeliver the unacknowledged message
+    only after the visibility timeout (and not at all if it was lost). Idempotent: a job that finishes
+    through the redelivered message is skipped by the other."""
+    import socket
+
+    host = socket.gethostname()
+    orphans = []
+    with session_scope(settings.resolved_database_url) as session:
+        for job in session.scalars(select(IngestJob).where(IngestJob.status == JobStatus.running)):
+            worker = (job.payload or {}).get("worker") or {}
+            if worker.get("host") == host and isinstance(worker.get("pid"), int) and not _pid_alive(worker["pid"]):
+                orphans.append(job.id)
+    for group in batches([(j, 8) for j in orphans], max(settings.embed_batch_size, 8)):
+        enqueue(group, settings)
+    if orphans:
+        log.warning("re-queued %d ingest job(s) orphaned by a dead worker on %s", len(orphans), host)
+    return orphans
 
 
 def start_jobs(job_ids: list[str], settings: Settings) -> None:
