@@ -2,6 +2,7 @@
 the real encoder (default checkpoint if packaged, else the config's seeded random weights)."""
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 
@@ -11,6 +12,7 @@ from sqlalchemy import func, select
 from backend.cli_db import upgrade_database
 from backend.db.models import Figure, IngestJob, JobStatus, Patent
 from backend.db.session import session_scope
+from tests.conftest import WorkerProcess, settings_env
 
 pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.shared_data]
 
@@ -24,10 +26,10 @@ def _search_core():
     return search
 
 
-def _settings(make_settings, es_url, pg_database, redis_db_url):
+def _settings(make_settings, es_url, pg_database, redis_db_url, **extra):
     settings = make_settings(task_mode="celery", redis_url=redis_db_url, database_url=pg_database,
                              search_backend="elasticsearch", es_url=es_url,
-                             es_index_prefix=f"ingt{uuid.uuid4().hex[:10]}", visibility_timeout_s=60)
+                             es_index_prefix=f"ingt{uuid.uuid4().hex[:10]}", visibility_timeout_s=60, **extra)
     upgrade_database(pg_database)
     return settings
 
@@ -91,18 +93,16 @@ def test_impact_sample_through_a_real_worker(make_settings, shared_data, es_url,
 
 
 def test_worker_killed_mid_ingest_every_document_indexed_once(make_settings, shared_data, es_url, pg_database,
-                                                              redis_db_url, celery_worker_proc):
+                                                              redis_db_url, celery_worker_proc, tmp_path):
     _search_core()
     from backend.ingest.service import ingest_paths, wait_for_jobs
 
-    settings = _settings(make_settings, es_url, pg_database, redis_db_url)
+    settings = _settings(make_settings, es_url, pg_database, redis_db_url, embed_batch_size=8)  # one job per task
     folders = sorted(p for p in (shared_data / "impact").iterdir() if p.is_dir())[:KILL_SUBSET]
     queued = ingest_paths(folders, settings, wait=False, progress=False)
     job_ids = queued.job_ids
     assert len(job_ids) == KILL_SUBSET
     try:
-        worker = celery_worker_proc(settings, queues="ingest")
-
         def counts():
             with session_scope(settings.resolved_database_url) as s:
                 done = s.scalar(select(func.count()).select_from(IngestJob).where(IngestJob.status == JobStatus.done))
@@ -110,14 +110,32 @@ def test_worker_killed_mid_ingest_every_document_indexed_once(make_settings, sha
                                    .where(IngestJob.status == JobStatus.running))
             return done, running
 
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline:
-            done, running = counts()
-            if done >= 1 or running >= 1:
-                break
-            time.sleep(0.05)
-        worker.kill(9)                                    # SIGKILL: no chance to ack or clean up
-        done_at_kill, running_at_kill = counts()
+        # A watcher thread kills the worker (SIGKILL: no chance to ack or clean up) the moment the first
+        # job is running or done -- whether or not the worker has printed "ready." by then.
+        worker = WorkerProcess(settings_env(settings), tmp_path / "killed-worker.log", queues="ingest")
+        killed: dict = {}
+
+        def watch():
+            deadline = time.monotonic() + 300
+            while time.monotonic() < deadline:
+                if worker.proc is not None:
+                    done, running = counts()
+                    if done >= 1 or running >= 1:
+                        worker.kill(9)
+                        killed["at"] = counts()
+                        return
+                time.sleep(0.02)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
+        try:
+            worker.start()
+        except RuntimeError:
+            pass                                          # killed before it printed "ready."
+        watcher.join(timeout=320)
+        worker.stop()
+        assert "at" in killed, "the worker never started a job"
+        done_at_kill, running_at_kill = killed["at"]
         assert done_at_kill < KILL_SUBSET, "the worker finished everything before it could be killed"
         print(f"\nkilled the worker with {done_at_kill} done and {running_at_kill} running")
 
