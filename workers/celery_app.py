@@ -62,4 +62,24 @@ def make_celery(settings: Settings | None = None) -> Celery:
     return app
 
 
+def send(task_name: str, args: list, settings: Settings, queue: str | None = None) -> None:
+    """Publish ``task_name`` to the broker of ``settings`` -- the one place that enqueues.
+
+    ``send_task`` over an explicit connection, so neither the broker URL nor ``task_always_eager``
+    that this process's module-level app was built with (at first import) can redirect it: a process
+    that talks to several configurations (tests, tools) still reaches the right broker. In
+    task_mode=eager the caller runs the work in-process instead of calling this.
+    """
+    with app.connection_for_write(settings.resolved_broker_url) as conn:
+        app.send_task(task_name, args=args, queue=queue or _queue_for(task_name), connection=conn,
+                      ignore_result=True)
+
+
+def _queue_for(task_name: str) -> str:
+    for pattern, route in ROUTES.items():
+        if task_name.startswith(pattern.rstrip("*")):
+            return route["queue"]
+    return "default"
+
+
 app = make_celery()

@@ -103,10 +103,10 @@ def run_eager_overlapped(groups: list[list[str]], settings: Settings, bar=None) 
 def enqueue(job_ids: list[str], settings: Settings) -> None:
     """Send one task for these jobs to the broker of ``settings`` (not the broker the Celery app was
     built with when this process first imported it)."""
+    from workers.celery_app import send
     from workers.tasks_ingest import process
 
-    with process.app.connection_for_write(settings.resolved_broker_url) as conn:
-        process.apply_async(args=[list(job_ids)], queue="ingest", connection=conn, ignore_result=True)
+    send(process.name, [list(job_ids)], settings, queue="ingest")
 
 
 # -- the CLI entry point -------------------------------------------------------------------------------

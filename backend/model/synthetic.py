@@ -114,9 +114,7 @@ def lathe(profile, segments: int = 24, crease_deg: float = 30.0) -> Mesh:
         if flat:  # a disc or annulus: one polygon when it closes at the axis
             if r0 < 1e-9 or r1 < 1e-9:
                 ring = (i + 1) if r0 < 1e-9 else i
-                idx = [ring * segments + j for j in range(segments)]
-                faces.append(tuple(idx if r0 < 1e-9 and z1 >= z0 and r1 > r0 and _is_top(prof, i) else idx[::-1])
-                             if False else _cap(ring, segments, top=(r1 < 1e-9)))
+                faces.append(_cap(ring, segments, top=(r1 < 1e-9)))
                 groups.append(g)
                 continue
         for j in range(segments):
@@ -126,10 +124,6 @@ def lathe(profile, segments: int = 24, crease_deg: float = 30.0) -> Mesh:
             groups.append(g)
     mesh = Mesh(np.asarray(verts), faces, groups)
     return _dedupe(mesh)
-
-
-def _is_top(prof, i):  # pragma: no cover - kept for readability of the cap rule
-    return False
 
 
 def _cap(ring: int, segments: int, top: bool) -> tuple[int, ...]:
@@ -398,8 +392,7 @@ def build_cabinet(rng):
     for k in range(n):
         z = .15 + dh * (k + .5)
         parts.append(box(sx - .08, .03, dh * .9, (0, -sy / 2 - .015, z)))
-        parts.append(cylinder(.025, .06, (0, -sy / 2 - .06, z), 10).transformed(rot_x(math.pi / 2)) if False
-                     else box(.12, .04, .03, (0, -sy / 2 - .05, z + dh * .25)))
+        parts.append(box(.12, .04, .03, (0, -sy / 2 - .05, z + dh * .25)))  # handle
     name = str(rng.choice(["cabinet", "chest of drawers", "dresser"]))
     return parts, name, name.capitalize()
 

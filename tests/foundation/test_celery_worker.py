@@ -25,3 +25,23 @@ def test_celery_config_is_safe_by_default(make_settings):
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.task_serializer == "json" and conf.accept_content == ["json"]
     assert conf.broker_transport_options["visibility_timeout"] >= 60
+
+
+@pytest.mark.services
+def test_send_reaches_the_given_broker_even_if_this_process_built_an_eager_app(make_settings, redis_db_url):
+    import json
+
+    import redis
+
+    from workers import celery_app
+
+    celery_app.app.conf.task_always_eager = True           # the worst case: the global app is eager
+    try:
+        settings = make_settings(task_mode="celery", redis_url=redis_db_url)
+        celery_app.send("prism.system.ping", ["queued"], settings)
+    finally:
+        celery_app.app.conf.task_always_eager = False
+    queued = redis.Redis.from_url(redis_db_url).lrange("default", 0, -1)
+    assert len(queued) == 1
+    message = json.loads(queued[0])
+    assert message["headers"]["task"] == "prism.system.ping"
