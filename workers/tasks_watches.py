@@ -15,7 +15,8 @@ from workers.celery_app import app
 def _enqueue_for(summaries) -> int:
     from backend.monitoring.dispatch import enqueue_deliveries
 
-    return sum(enqueue_deliveries(s.alert_ids) for s in summaries if s.webhook and s.alert_ids)
+    settings = get_settings()
+    return sum(enqueue_deliveries(s.alert_ids, settings) for s in summaries if s.webhook and s.alert_ids)
 
 
 @app.task(name="prism.watches.run_due", ignore_result=False)
@@ -55,4 +56,4 @@ def sweep_deliveries() -> dict:
     settings = get_settings()
     grace = 0.0 if settings.task_mode == "eager" else None
     ids = due_alert_ids(settings) if grace is None else due_alert_ids(settings, grace_s=grace)
-    return {"queued": enqueue_deliveries(ids)}
+    return {"queued": enqueue_deliveries(ids, settings)}

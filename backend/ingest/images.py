@@ -7,13 +7,16 @@
 * ``model``   - grey on white, cropped to the ink, padded square, ``2 * model_size`` px (ink kept when
   shrinking), given to the encoder;
 * ``display`` - the cropped drawing at most :data:`DISPLAY_MAX` px, stored as ``figures/<hash>.png``;
-* ``thumb``   - at most :data:`THUMB_MAX` px, stored as ``thumbs/<hash>.png``.
+* ``thumb``   - at most :data:`THUMB_MAX` px, stored as ``thumbs/<hash>.png``;
+* ``prepared`` - ``backend.model.drawing.prepare_drawing(model, model_size)``, done here (in the image
+  threads, on the grey image) so the encoder does not redo it: pass it to ``Encoder.encode_prepared``.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import warnings
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +29,7 @@ DISPLAY_MAX = 1200
 THUMB_MAX = 256
 INK_THRESHOLD = 245          # grey values below this are ink (same rule as backend.model.drawing)
 MARGIN_FRACTION = 0.03
+_ANY_INK = [0 if v < 250 else 255 for v in range(256)]   # after a box reduce: any ink in the box -> black
 
 
 class ImageRejected(IngestError):
@@ -42,6 +46,8 @@ class Rendered:
     model: Image.Image
     display_png: bytes
     thumb_png: bytes
+    prepared: Image.Image | None = None   # model input already prepared for an encoder of model_size
+    model_size: int | None = None
 
 
 def sha256(data: bytes) -> str:
@@ -116,7 +122,7 @@ def shrink_keep_ink(grey: Image.Image, max_side: int, bilevel: bool) -> Image.Im
         return grey
     factor = -(-long_side // max_side)
     if bilevel:
-        return grey.reduce(factor).point(lambda v: 0 if v < 250 else 255)
+        return grey.reduce(factor).point(_ANY_INK)
     if factor >= 2:
         arr = np.asarray(grey)
         h, w = arr.shape
@@ -140,7 +146,8 @@ def png_bytes(im: Image.Image, bilevel: bool = False) -> bytes:
     buf = io.BytesIO()
     if bilevel:   # values are 0/255 only: a 1-bit PNG is 8x smaller and faster to write
         im = im.convert("1", dither=Image.Dither.NONE)
-    im.save(buf, "PNG", compress_level=1)
+    # zlib's run-length strategy: line drawings are long runs of white; faster and smaller than the default
+    im.save(buf, "PNG", compress_level=1, compress_type=zlib.Z_RLE)
     return buf.getvalue()
 
 
@@ -149,6 +156,17 @@ def render(data: bytes, name: str, max_pixels: int, model_size: int = 224) -> Re
     bilevel = im.mode == "1"
     grey = crop_to_ink(im if bilevel else to_grey(im))
     display = shrink_keep_ink(grey, DISPLAY_MAX, bilevel)
-    model = pad_square(shrink_keep_ink(display, 2 * model_size, bilevel), 2 * model_size).convert("RGB")
+    model_grey = pad_square(shrink_keep_ink(display, 2 * model_size, bilevel), 2 * model_size)
+    # the encoder's own preparation of ``model``, on the grey image (RGB -> L of a grey picture is exact)
+    prepared = _prepare_for_encoder(model_grey, model_size)
     thumb = shrink_keep_ink(display, THUMB_MAX, bilevel)
-    return Rendered(sha256(data), im.width, im.height, model, png_bytes(display, bilevel), png_bytes(thumb))
+    return Rendered(sha256(data), im.width, im.height, model_grey.convert("RGB"), png_bytes(display, bilevel),
+                    png_bytes(thumb), prepared, model_size)
+
+
+def _prepare_for_encoder(model_grey: Image.Image, model_size: int) -> Image.Image | None:
+    try:
+        from backend.model.drawing import prepare_drawing
+    except ImportError:  # pragma: no cover - the model package is part of the project
+        return None
+    return prepare_drawing(model_grey, model_size)

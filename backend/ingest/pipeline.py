@@ -209,7 +209,14 @@ class Pipeline:
         encoder = self.encoder
         with_images = [f for f in figures if f.rendered is not None]
         if with_images:
-            vectors = encoder.encode_images([f.rendered.model for f in with_images])
+            size = getattr(encoder, "image_size", None)
+            encode_prepared = getattr(encoder, "encode_prepared", None)
+            if encode_prepared is not None and all(f.rendered.prepared is not None and f.rendered.model_size == size
+                                                   for f in with_images):
+                # prepared in the image threads: the encoder skips its own drawing preparation
+                vectors = encode_prepared([f.rendered.prepared for f in with_images])
+            else:
+                vectors = encoder.encode_images([f.rendered.model for f in with_images])
             for fig, vec in zip(with_images, vectors):
                 fig.image_vector = vec
         texts, owners = [], []

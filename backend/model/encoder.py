@@ -46,10 +46,42 @@ class Encoder:
             raise TypeError(f"encode_images expects PIL images, got {type(image).__name__}")
         return self.preprocess(prepare_drawing(image, self.image_size))
 
+    def _batch(self, images: list[Image.Image], prepared: bool) -> torch.Tensor:
+        """``torch.stack([preprocess(prepare_drawing(im)) ...])`` with the tensor steps (to-tensor,
+        normalise) done once for the whole batch instead of per image - the same float operations, so
+        the same values; any other kind of transform falls back to the per-image path."""
+        for im in images:
+            if not isinstance(im, Image.Image):
+                raise TypeError(f"encode_images expects PIL images, got {type(im).__name__}")
+        if not prepared:
+            images = [prepare_drawing(im, self.image_size) for im in images]
+        pil_steps, tensor_steps = _split_transform(self.preprocess)
+        if pil_steps is None:
+            return torch.stack([self.preprocess(im) for im in images])
+        arrays = []
+        for im in images:
+            for step in pil_steps:
+                im = step(im)
+            arrays.append(np.asarray(im, dtype=np.uint8))
+        # what torchvision's to_tensor does to one HxWxC uint8 picture, on the stacked batch
+        batch = torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).contiguous().to(torch.float32).div(255)
+        for step in tensor_steps:
+            batch = step(batch)
+        return batch
+
     def encode_images(self, images: list[Image.Image]) -> np.ndarray:
+        return self._encode_images(images, prepared=False)
+
+    def encode_prepared(self, images: list[Image.Image]) -> np.ndarray:
+        """Like :meth:`encode_images` for images that already are
+        ``backend.model.drawing.prepare_drawing(image, self.image_size)`` (ingest prepares them in its
+        image threads); the result is the same as ``encode_images`` on the original images."""
+        return self._encode_images(images, prepared=True)
+
+    def _encode_images(self, images: list[Image.Image], prepared: bool) -> np.ndarray:
         out = [np.zeros((0, self.dim), dtype=np.float32)]
         for start in range(0, len(images), self.batch_size):
-            batch = torch.stack([self._tensor(im) for im in images[start:start + self.batch_size]])
+            batch = self._batch(images[start:start + self.batch_size], prepared)
             with self._lock, torch.inference_mode():
                 feats = self.model.encode_image(batch.to(self.device))
                 out.append(F.normalize(feats.float(), dim=-1).cpu().numpy())
@@ -66,6 +98,20 @@ class Encoder:
                 feats = self.model.encode_text(tokens.to(self.device))
                 out.append(F.normalize(feats.float(), dim=-1).cpu().numpy())
         return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def _split_transform(preprocess) -> tuple[list | None, list]:
+    """open_clip's eval transform as (PIL steps, batchable tensor steps): everything before its
+    ToTensor, and the Normalize after it; ``(None, [])`` for any other shape of transform."""
+    from torchvision import transforms as T
+
+    steps = list(getattr(preprocess, "transforms", []))
+    at = next((i for i, t in enumerate(steps) if isinstance(t, T.ToTensor)), None)
+    if at is None or not all(isinstance(t, T.Normalize) for t in steps[at + 1:]):
+        return None, []
+    if any(isinstance(t, (T.ToTensor, T.Normalize)) for t in steps[:at]):
+        return None, []
+    return steps[:at], steps[at + 1:]
 
 
 _CACHE: dict[tuple, Encoder] = {}

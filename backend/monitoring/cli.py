@@ -19,7 +19,7 @@ def _print(summaries) -> None:
 
     for s in summaries:
         if s.webhook and s.alert_ids:
-            enqueue_deliveries(s.alert_ids)
+            enqueue_deliveries(s.alert_ids, get_settings())
         click.echo(json.dumps({k: v for k, v in s.as_dict().items() if k != "alert_ids"}))
 
 
@@ -28,10 +28,19 @@ def run_due() -> None:
     """Run every watch whose schedule is due."""
     from backend.monitoring.runner import run_due as run_due_watches
 
-    summaries = run_due_watches(get_settings())
+    settings = get_settings()
+    summaries = run_due_watches(settings)
     _print(summaries)
     if not summaries:
         click.echo("no watch is due")
+    # without beat (eager setups) this is also where failed webhook deliveries are retried
+    from backend.monitoring.dispatch import enqueue_deliveries
+    from backend.monitoring.webhooks import SWEEP_GRACE_S, due_alert_ids
+
+    grace = 0.0 if settings.task_mode == "eager" else SWEEP_GRACE_S
+    retried = enqueue_deliveries(due_alert_ids(settings, grace_s=grace), settings)
+    if retried:
+        click.echo(f"{retried} overdue webhook deliveries handed out")
 
 
 @watches.command("run")

@@ -1,22 +1,34 @@
 """Hand new alerts to the webhook queue (one Celery task per alert). Call only after the alerts'
-transaction has committed; anything lost between commit and enqueue is found by the sweep."""
+transaction has committed; anything lost between commit and enqueue is found by the sweep.
+
+In ``task_mode=eager`` (no worker) the first attempt is made in-process; its retries are left to
+the sweep (``prism.webhooks.sweep`` / ``prism watches run-due``)."""
 from __future__ import annotations
 
 import logging
 
+from backend.settings import Settings, get_settings
+
 log = logging.getLogger(__name__)
+DELIVER_TASK = "prism.webhooks.deliver"
 
 
-def enqueue_deliveries(alert_ids: list[int]) -> int:
+def enqueue_deliveries(alert_ids: list[int], settings: Settings | None = None) -> int:
     if not alert_ids:
         return 0
-    from workers.tasks_watches import deliver_alert
-
+    settings = settings or get_settings()
     sent = 0
     for alert_id in alert_ids:
         try:
-            deliver_alert.delay(alert_id)
+            if settings.task_mode == "eager":
+                from backend.monitoring.webhooks import attempt_delivery
+
+                attempt_delivery(alert_id, settings)
+            else:
+                from workers.celery_app import send
+
+                send(DELIVER_TASK, [alert_id], settings)
             sent += 1
         except Exception:  # noqa: BLE001 - the sweep will pick it up
-            log.exception("could not enqueue webhook delivery of alert %s", alert_id)
+            log.exception("could not hand alert %s to webhook delivery", alert_id)
     return sent

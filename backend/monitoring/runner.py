@@ -270,5 +270,5 @@ def check_new_document(publication_number: str, settings: Settings | None = None
     if deliver_ids:
         from backend.monitoring.dispatch import enqueue_deliveries
 
-        enqueue_deliveries(deliver_ids)
+        enqueue_deliveries(deliver_ids, settings)
     return new_ids

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Boolean, DateTime, Dict, Float, Integer, List, Nested, String
+from apiflask.fields import URL, Boolean, DateTime, Dict, Float, Integer, List, Nested, String
 from apiflask.validators import Length, Range
 from marshmallow import ValidationError, validates_schema
 
@@ -38,8 +38,9 @@ class WatchIn(Schema):
         "description": "Alert only on the best N hits among a run's new patents."})
     schedule_s = Integer(validate=Range(1, MAX_SCHEDULE_S), metadata={
         "description": "Seconds between runs (at least settings.watch_min_schedule_s; default one day)."})
-    webhook_url = _strings(allow_none=True, length=Length(1, 2048), metadata={
-        "description": "http(s) URL receiving signed alert POSTs."})
+    webhook_url = URL(allow_none=True, require_tld=False, schemes={"http", "https"},
+                      validate=[_no_nul, Length(1, 2048)],
+                      metadata={"description": "http(s) URL receiving signed alert POSTs."})
     webhook_secret = _strings(allow_none=True, length=Length(16, 128), load_only=True, metadata={
         "description": "HMAC secret for X-Prism-Signature; generated (and shown once) when omitted."})
     active = Boolean(metadata={"description": "Paused watches do not run."})

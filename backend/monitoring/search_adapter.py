@@ -3,6 +3,7 @@ model and run it restricted to a set of publication numbers (see docs/contracts.
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 from backend.errors import ProblemError
@@ -10,6 +11,7 @@ from backend.settings import Settings
 
 _MODEL_MODULES = ("backend.search", "backend.search.models", "backend.search.request",
                   "backend.search.schemas", "backend.search.types")
+log = logging.getLogger(__name__)
 # keys a watch manages itself: a run restricts, pages and explains on its own terms
 RUN_OVERRIDES = ("cursor", "size", "group_by_patent", "facets", "explain")
 MAX_PAGE = 100
@@ -92,6 +94,21 @@ def _for_run(query: dict, publication_numbers: list[str], size: int, cursor: str
     request.update(filters=filters, size=size, cursor=cursor, group_by_patent=True, facets=False,
                    explain=True)
     return request
+
+
+def check_references(settings: Settings, query: dict) -> None:
+    """A watch's ``image_figure_id`` must name an indexed figure (400 otherwise). Skipped when the
+    search backend cannot be asked right now: the run reports the problem then."""
+    figure_id = str(query.get("image_figure_id") or "").strip()
+    if not figure_id:
+        return
+    try:
+        figure = resolve_backend(settings).get_figure(figure_id)
+    except Exception:  # noqa: BLE001 - backend down or absent: do not block saving the watch
+        log.warning("could not check image_figure_id %r of a watch", figure_id, exc_info=True)
+        return
+    if figure is None:
+        raise ProblemError(400, f"query.image_figure_id: no figure {figure_id!r}")
 
 
 def resolve_backend(settings: Settings):

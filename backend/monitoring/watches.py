@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from backend.auth.keys import Principal
 from backend.db.models import Patent, Watch, WatchRun, utcnow
 from backend.errors import ProblemError
-from backend.monitoring.search_adapter import validate_query
+from backend.monitoring.search_adapter import check_references, validate_query
 from backend.settings import Settings
 
 MAX_SCHEDULE_S = 366 * 24 * 3600
@@ -43,8 +43,9 @@ def _check(settings: Settings, data: dict) -> dict:
         if not name:
             raise ProblemError(400, "name: must not be empty")
         out["name"] = name
-    if "query" in out:
+    if out.get("query") is not None:
         out["query"] = validate_query(out["query"])
+        check_references(settings, out["query"])
     if out.get("schedule_s") is not None:
         if not settings.watch_min_schedule_s <= out["schedule_s"] <= MAX_SCHEDULE_S:
             raise ProblemError(400, f"schedule_s: must be between {settings.watch_min_schedule_s} and "

@@ -75,7 +75,7 @@ def test_retries_and_a_hung_endpoint_do_not_block_others(make_settings, pg_datab
             live_ids = insert_alerts(s, s.get(Watch, live["id"]), live_hits)
         celery_worker_proc(settings, concurrency=2)
         # the hung endpoint's task goes first
-        assert enqueue_deliveries(hung_ids + live_ids) == 4
+        assert enqueue_deliveries(hung_ids + live_ids, settings) == 4
         assert _wait(lambda: len({r["body"]["id"] for r in rx.accepted()}) == 3), rx.received
         accepted = rx.accepted()
         assert sorted(r["body"]["id"] for r in accepted) == sorted(f"alert-{i}" for i in live_ids)

@@ -79,6 +79,13 @@ def _index_like_ingest(settings, shared_data, pubs):
     backend.refresh()
 
 
+def _seq(url, pub):
+    from backend.db.models import Patent
+
+    with session_scope(url) as s:
+        return s.scalar(select(Patent.ingest_seq).where(Patent.publication_number == pub))
+
+
 def _wait(predicate, timeout, what):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -118,7 +125,9 @@ def test_watch_alerts_delivered_exactly_once(make_settings, shared_data, es_url,
         assert patched.status_code == 200 and patched.json["has_webhook_secret"]
         # new filings: matching, not matching, and one ingested twice
         _ingest(eager, shared_data, MATCHING[:1] + NOT_MATCHING + MATCHING[1:])
+        first_seq = _seq(pg_database, TWICE)
         _ingest(eager, shared_data, [TWICE])
+        assert _seq(pg_database, TWICE) > first_seq   # re-ingest stamps a new sequence number
 
         celery_worker_proc(settings)
         beat = celery_beat_proc(settings)

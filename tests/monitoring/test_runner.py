@@ -144,7 +144,7 @@ def test_large_backlogs_run_in_batches_without_splitting_a_sequence(env, monkeyp
 def test_ingest_time_check_alerts_without_moving_the_mark(env, monkeypatch):
     sent = []
     monkeypatch.setattr("backend.monitoring.dispatch.enqueue_deliveries",
-                        lambda ids: sent.extend(ids) or len(ids))
+                        lambda ids, settings=None: sent.extend(ids) or len(ids))
     wid = _watch(env, webhook_url="http://127.0.0.1:9/hook")
     ranked = _watch(env, max_rank=5)
     _patents(env, ("USD1", 1, ""))

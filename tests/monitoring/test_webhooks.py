@@ -121,3 +121,15 @@ def test_sweep_finds_only_overdue_undelivered_alerts(env):
 def test_backoff_is_capped_below_the_visibility_timeout(env):
     assert [webhooks.backoff_s(env, n) for n in (1, 2, 3)] == [10, 20, 40]
     assert webhooks.backoff_s(env, 30) <= env.visibility_timeout_s / 2
+
+
+def test_eager_mode_delivers_in_process(env):
+    from backend.monitoring.dispatch import enqueue_deliveries
+    from tests.monitoring.helpers import Receiver
+
+    assert env.task_mode == "eager"
+    with Receiver(SECRET) as rx:
+        alert_id = _alert(env, rx.url)
+        assert enqueue_deliveries([alert_id], env) == 1
+    assert [r["body"]["id"] for r in rx.accepted()] == [f"alert-{alert_id}"]
+    assert _deliveries(env, alert_id) == [(1, 200, True, False)]
