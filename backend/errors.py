@@ -47,7 +47,8 @@ def register_error_handlers(app) -> None:
         data = getattr(exc, "data", None) or {}
         if isinstance(data, dict) and data.get("messages"):
             extra["errors"] = data["messages"]
-        return problem(exc.code or 500, detail, exc.name, **extra)
+        headers = {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}  # e.g. Allow on 405
+        return problem(exc.code or 500, detail, exc.name, headers=headers, **extra)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):  # pragma: no cover - exercised by schemathesis runs

@@ -23,6 +23,13 @@ import torch
 
 log = logging.getLogger(__name__)
 
+
+class _DropRandomInitWarning(logging.Filter):
+    """open_clip warns "No pretrained weights loaded" before we load our own checkpoint."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "No pretrained weights loaded" not in record.getMessage()
+
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
 MINILM_PLACEHOLDER = "${MINILM_DIR}"
@@ -171,15 +178,23 @@ def load_model(
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is not None and not ckpt.is_file():
         raise ModelError(f"checkpoint not found: {ckpt}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(RANDOM_INIT_SEED)
-        model, preprocess_train, preprocess_val = open_clip.create_model_and_transforms(
-            model_name,
-            pretrained=None,
-            device="cpu",
-            pretrained_text=pretrained_text and ckpt is None,
-            aug_cfg=aug_cfg,
-        )
+    root = logging.getLogger()
+    quiet = _DropRandomInitWarning() if ckpt is not None else None  # our weights load right after
+    if quiet:
+        root.addFilter(quiet)
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(RANDOM_INIT_SEED)
+            model, preprocess_train, preprocess_val = open_clip.create_model_and_transforms(
+                model_name,
+                pretrained=None,
+                device="cpu",
+                pretrained_text=pretrained_text and ckpt is None,
+                aug_cfg=aug_cfg,
+            )
+    finally:
+        if quiet:
+            root.removeFilter(quiet)
     if ckpt is not None:
         try:
             incompatible = open_clip.load_checkpoint(model, str(ckpt), strict=True)

@@ -34,3 +34,10 @@ def test_openapi_31(client):
     spec = client.get("/openapi.json").json
     assert spec["openapi"].startswith("3.1")
     assert "/healthz" in spec["paths"]
+
+
+def test_method_not_allowed_keeps_allow_header(client):
+    resp = client.delete("/healthz")
+    assert resp.status_code == 405
+    assert resp.content_type == "application/problem+json"
+    assert "GET" in resp.headers["Allow"]
