@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -81,7 +83,8 @@ def run_eager_overlapped(groups: list[list[str]], settings: Settings, bar=None) 
 
     pipe = get_pipeline(settings)
     pipe.encoder   # load the model before the threads start
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as ahead:
+    with _torch_threads_beside_image_threads(), \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as ahead:
         future = ahead.submit(pipe.prepare, groups[0]) if groups else None
         for i, group in enumerate(groups):
             try:
@@ -98,6 +101,27 @@ def run_eager_overlapped(groups: list[list[str]], settings: Settings, bar=None) 
                 run_eager(group, settings)
             if bar is not None:
                 bar.update(len(group))
+
+
+@contextmanager
+def _torch_threads_beside_image_threads():
+    """While images are rendered in IMAGE_THREADS threads next to the encoder, give torch only the other
+    cores: on a small machine its spinning intra-op threads otherwise fight the image threads (and any
+    other process) for the same cores, which made the forward pass several times slower."""
+    from backend.ingest.pipeline import IMAGE_THREADS
+
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch comes with the model package
+        yield
+        return
+    before = torch.get_num_threads()
+    wanted = max(1, min(before, (os.cpu_count() or 1) - IMAGE_THREADS))
+    torch.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def enqueue(job_ids: list[str], settings: Settings) -> None:
