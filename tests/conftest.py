@@ -196,7 +196,9 @@ def pytest_runtest_logreport(report):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     outcome = yield
-    outcome.get_result().fixturenames_used = tuple(item.fixturenames)
+    # static fixture names plus those requested at run time with request.getfixturevalue(...)
+    dynamic = getattr(getattr(item, "_request", None), "_fixture_defs", {}) or {}
+    outcome.get_result().fixturenames_used = tuple(set(item.fixturenames) | set(dynamic))
 
 
 def pytest_terminal_summary(terminalreporter):
