@@ -101,6 +101,10 @@ def main() -> None:
                 overrides.update(es_url=devservices.SERVICES["es"][0](),
                                  es_index_prefix=f"bench{uuid.uuid4().hex[:8]}")
             settings = Settings(**overrides)
+            if backend == "elasticsearch":   # set-up, as `prism index create` does before an office ingests
+                from backend.search import index_admin
+
+                index_admin.ensure_index(index_admin.make_client(settings), settings)
             from backend.cli_db import upgrade_database
 
             upgrade_database(settings.resolved_database_url)
