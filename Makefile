@@ -7,7 +7,7 @@ export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo services services-down browser test test-fast bench lint clean
+.PHONY: install demo services services-down browser test test-fast bench clean
 
 install: $(VENV)/.installed
 

@@ -121,29 +121,33 @@ def client(app):
     return app.test_client()
 
 
-class WorkerProcess:
-    """A real ``celery worker`` subprocess."""
+class CeleryProcess:
+    """A real ``celery`` subprocess in its own process group, logging to ``log``; ready when ``markers``
+    appear in the log. Subclasses set the command."""
 
-    def __init__(self, env: dict[str, str], log: Path, queues: str = "ingest,watches,default",
-                 concurrency: int = 1):
+    what = "celery"
+    ready_markers: tuple[bytes, ...] = ()
+    start_timeout_s = 120
+
+    def __init__(self, cmd: list[str], env: dict[str, str], log: Path):
         self.log = log
-        self.cmd = [sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--loglevel=INFO",
-                    "-Q", queues, "-c", str(concurrency), "--pool=prefork", "-n", f"w{uuid.uuid4().hex[:6]}@%h"]
+        self.cmd = cmd
         self.env = {**os.environ, **env, "PYTHONUNBUFFERED": "1"}
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "WorkerProcess":
+    def start(self):
         self._fh = open(self.log, "ab")
         self.proc = subprocess.Popen(self.cmd, cwd=REPO_ROOT, env=self.env, stdout=self._fh,
                                      stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + self.start_timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"celery worker exited early:\n{self.log.read_text()[-3000:]}")
-            if b"ready." in self.log.read_bytes():
+                raise RuntimeError(f"{self.what} exited early:\n{self.log.read_text()[-3000:]}")
+            text = self.log.read_bytes()
+            if any(marker in text for marker in self.ready_markers):
                 return self
-            time.sleep(0.3)
-        raise RuntimeError(f"celery worker not ready after 120s:\n{self.log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        raise RuntimeError(f"{self.what} not ready after {self.start_timeout_s}s:\n{self.log.read_text()[-3000:]}")
 
     def kill(self, sig: int = 9) -> None:
         if self.proc and self.proc.poll() is None:
@@ -162,6 +166,19 @@ class WorkerProcess:
                 self.proc.wait(timeout=30)
         if getattr(self, "_fh", None):
             self._fh.close()
+
+
+class WorkerProcess(CeleryProcess):
+    """A real ``celery worker`` subprocess."""
+
+    what = "celery worker"
+    ready_markers = (b"ready.",)
+
+    def __init__(self, env: dict[str, str], log: Path, queues: str = "ingest,watches,default",
+                 concurrency: int = 1):
+        super().__init__([sys.executable, "-m", "celery", "-A", "workers.celery_app", "worker", "--loglevel=INFO",
+                          "-Q", queues, "-c", str(concurrency), "--pool=prefork", "-n", f"w{uuid.uuid4().hex[:6]}@%h"],
+                         env, log)
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ bp = APIBlueprint("search", __name__, tag="search")
 @bp.record_once
 def _check_index(state) -> None:
     """Refuse to start against an index of another mapping version (the message says how to fix it)."""
-    from backend.search.index_admin import check_version  # noqa: F401 - imported for the error type
     from backend.search.errors import IndexVersionError, SearchBackendError
 
     settings = state.app.extensions["prism.settings"]

@@ -97,6 +97,8 @@ def status(as_json: bool) -> None:
             info = {"backend": "elasticsearch", **index_admin.status(index_admin.make_client(settings), settings)}
         except TransportError as exc:
             _fail(f"Elasticsearch at {settings.es_url} is unreachable: {exc}")
+        except ApiError as exc:
+            _fail(f"Elasticsearch at {settings.es_url} refused the status request: {exc}")
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:

@@ -15,8 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from backend.settings import REPO_ROOT
-
 pytestmark = [pytest.mark.services, pytest.mark.slow]
 
 MAX_EXAMPLES = int(os.environ.get("PRISM_SCHEMATHESIS_MAX_EXAMPLES", "20"))
