@@ -3,25 +3,13 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 
-from backend.app import app_settings
+from backend.api.common import db_session, row_id
 from backend.auth import current_principal, require_scope
-from backend.db.session import session_scope
-from backend.errors import ProblemError
 from backend.monitoring import alerts as service
 from backend.monitoring.watches import aware
-from backend.monitoring.schemas import MAX_DB_INT, AlertDetail, AlertList, AlertOut, AlertQuery
+from backend.monitoring.schemas import AlertDetail, AlertList, AlertOut, AlertQuery
 
 bp = APIBlueprint("alerts", __name__, tag="alerts")
-
-
-def _session():
-    return session_scope(app_settings().resolved_database_url)
-
-
-def _id(alert_id: int) -> int:
-    if alert_id > MAX_DB_INT:
-        raise ProblemError(404, f"no alert {alert_id}")
-    return alert_id
 
 
 @bp.get("/alerts")
@@ -30,7 +18,7 @@ def _id(alert_id: int) -> int:
 @bp.output(AlertList)
 @bp.doc(summary="Alerts of your watches, newest first")
 def list_alerts(params: dict):
-    with _session() as session:
+    with db_session() as session:
         items, total = service.list_alerts(session, current_principal(), watch_id=params.get("watch_id"),
                                            unread=params.get("unread"), limit=params["limit"],
                                            offset=params["offset"])
@@ -42,8 +30,8 @@ def list_alerts(params: dict):
 @bp.output(AlertDetail)
 @bp.doc(summary="An alert with its webhook delivery attempts", responses={404: "no such alert"})
 def get_alert(alert_id: int):
-    with _session() as session:
-        alert, name = service.get_alert(session, current_principal(), _id(alert_id))
+    with db_session() as session:
+        alert, name = service.get_alert(session, current_principal(), row_id(alert_id, "alert"))
         out = service.alert_to_dict(alert, name)
         out["deliveries"] = [{"attempt": d.attempt, "url": d.url, "status_code": d.status_code,
                               "error": d.error, "succeeded": d.succeeded,
@@ -57,5 +45,5 @@ def get_alert(alert_id: int):
 @bp.output(AlertOut)
 @bp.doc(summary="Mark an alert read", responses={404: "no such alert"})
 def mark_read(alert_id: int):
-    with _session() as session:
-        return service.mark_read(session, current_principal(), _id(alert_id))
+    with db_session() as session:
+        return service.mark_read(session, current_principal(), row_id(alert_id, "alert"))

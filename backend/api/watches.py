@@ -3,27 +3,16 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 
+from backend.api.common import db_session, row_id
 from backend.app import app_settings
 from backend.auth import current_principal, require_scope
-from backend.db.session import session_scope
-from backend.errors import ProblemError
 from backend.monitoring import alerts as alert_service
 from backend.monitoring import watches as service
 from backend.monitoring.schemas import (
-    MAX_DB_INT, AlertList, PageQuery, WatchIn, WatchList, WatchListQuery, WatchOut, WatchPatch,
+    AlertList, PageQuery, WatchIn, WatchList, WatchListQuery, WatchOut, WatchPatch,
 )
 
 bp = APIBlueprint("watches", __name__, tag="watches")
-
-
-def _session():
-    return session_scope(app_settings().resolved_database_url)
-
-
-def _id(watch_id: int) -> int:
-    if watch_id > MAX_DB_INT:
-        raise ProblemError(404, f"no watch {watch_id}")
-    return watch_id
 
 
 @bp.post("/watches")
@@ -34,7 +23,7 @@ def _id(watch_id: int) -> int:
         "Prism generates it. A new watch reports filings ingested after its creation.",
         responses={400: "invalid watch or query", 403: "owner of someone else"})
 def create_watch(data: dict):
-    with _session() as session:
+    with db_session() as session:
         out = service.create_watch(session, app_settings(), current_principal(), data)
     return out, 201, {"Location": f"/watches/{out['id']}"}
 
@@ -45,7 +34,7 @@ def create_watch(data: dict):
 @bp.output(WatchList)
 @bp.doc(summary="List watches (your own; all for admin keys)")
 def list_watches(params: dict):
-    with _session() as session:
+    with db_session() as session:
         items, total = service.list_watches(session, current_principal(), limit=params["limit"],
                                             offset=params["offset"], owner=params.get("owner"))
     return {"items": items, "total": total, "limit": params["limit"], "offset": params["offset"]}
@@ -56,8 +45,8 @@ def list_watches(params: dict):
 @bp.output(WatchOut)
 @bp.doc(summary="Get a watch", responses={404: "no such watch"})
 def get_watch(watch_id: int):
-    with _session() as session:
-        return service.get_watch_dict(session, current_principal(), _id(watch_id))
+    with db_session() as session:
+        return service.get_watch_dict(session, current_principal(), row_id(watch_id, "watch"))
 
 
 @bp.patch("/watches/<int:watch_id>")
@@ -67,8 +56,9 @@ def get_watch(watch_id: int):
 @bp.doc(summary="Change a watch", description="Send only the fields to change; webhook_url null removes "
         "the webhook.", responses={400: "invalid change", 404: "no such watch"})
 def patch_watch(watch_id: int, data: dict):
-    with _session() as session:
-        return service.update_watch(session, app_settings(), current_principal(), _id(watch_id), data)
+    with db_session() as session:
+        return service.update_watch(session, app_settings(), current_principal(), row_id(watch_id, "watch"),
+                                    data)
 
 
 @bp.delete("/watches/<int:watch_id>")
@@ -76,8 +66,8 @@ def patch_watch(watch_id: int, data: dict):
 @bp.output({}, status_code=204)
 @bp.doc(summary="Delete a watch and its alerts", responses={404: "no such watch"})
 def delete_watch(watch_id: int):
-    with _session() as session:
-        service.delete_watch(session, current_principal(), _id(watch_id))
+    with db_session() as session:
+        service.delete_watch(session, current_principal(), row_id(watch_id, "watch"))
     return "", 204
 
 
@@ -88,8 +78,8 @@ def delete_watch(watch_id: int):
 @bp.doc(summary="Alerts of a watch, newest first", responses={404: "no such watch"})
 def watch_alerts(watch_id: int, params: dict):
     principal = current_principal()
-    with _session() as session:
-        service.get_watch(session, principal, _id(watch_id))
+    with db_session() as session:
+        service.get_watch(session, principal, row_id(watch_id, "watch"))
         items, total = alert_service.list_alerts(session, principal, watch_id=watch_id, limit=params["limit"],
                                                  offset=params["offset"])
     return {"items": items, "total": total, "limit": params["limit"], "offset": params["offset"]}
