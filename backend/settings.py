@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Connect+read timeout per attempt.")
     webhook_max_attempts: int = Field(default=8, ge=1, le=30)
     webhook_backoff_s: float = Field(default=10.0, gt=0, description="First retry delay; doubles per attempt.")
+    watch_check_on_ingest: bool = Field(default=False, description=(
+        "Also check each newly ingested patent against every active watch (without a rank threshold) as "
+        "soon as it is indexed, instead of only at the watch's next scheduled run."))
 
     # -- search core (issue 4) --------------------------------------------------------------------
     search_rank_window: int = Field(default=100, ge=10, le=10000, description=(

@@ -2,6 +2,7 @@
 
 * ``prism.watches.run_due`` (beat) — run every due watch; safe when fired twice or run by two workers.
 * ``prism.watches.run`` — run one watch now (``force`` ignores its schedule).
+* ``prism.watches.check_new`` — the optional ingest-time check of new patents (``watch_check_on_ingest``).
 * ``prism.webhooks.deliver`` — one task per alert; retried with exponential backoff (countdown) on
   the default queue, apart from the watch runs, with short HTTP timeouts.
 * ``prism.webhooks.sweep`` (beat) — re-enqueue overdue deliveries (lost enqueues, dead workers).
@@ -35,6 +36,15 @@ def run_watch(watch_id: int, force: bool = False) -> dict:
     summary = run_one(int(watch_id), get_settings(), force=force)
     _enqueue_for([summary])
     return summary.as_dict()
+
+
+@app.task(name="prism.watches.check_new")
+def check_new(publication_numbers: list[str]) -> dict:
+    """Ingest-time check of freshly indexed patents against every watch (``watch_check_on_ingest``)."""
+    from backend.monitoring.runner import check_new_document
+
+    settings = get_settings()
+    return {pub: check_new_document(pub, settings) for pub in publication_numbers}
 
 
 @app.task(name="prism.webhooks.deliver", bind=True, max_retries=None, acks_late=True)

@@ -306,6 +306,9 @@ class Pipeline:
                     log.warning("could not delete staged upload %s", key)
             results[job.job_id] = JobResult(job.job_id, "done", outcome, job.record.publication_number,
                                             len(job.figures))
+        from backend.monitoring.dispatch import enqueue_ingest_check
+
+        enqueue_ingest_check([job.record.publication_number for job, _ in finished], self.settings)
 
     def _fail(self, job_id: str, error: str) -> JobResult:
         return mark_failed(self.db_url, job_id, error)
