@@ -128,6 +128,9 @@ def main() -> None:
               "rows": rows}
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    from plots import plot_ingest
+
+    print(plot_ingest(result, RESULTS.with_suffix(".png")))
     print(f"{'':48s} {'figures':>8s} {'seconds':>8s} {'fig/s':>8s} {'of limit':>8s}")
     for row in rows:
         share = f"{row['share_of_limit'] * 100:.0f} %" if "share_of_limit" in row else ""

@@ -210,6 +210,9 @@ def main(argv=None) -> None:
     args.out.write_text(json.dumps(payload, indent=2) + "\n")
     table = markdown(results, machine)
     args.out.with_suffix(".md").write_text(table)
+    from plots import plot_search
+
+    print(plot_search(payload, args.out.with_suffix(".png")))
     print(table)
 
 
