@@ -174,7 +174,8 @@ class SearchBackend(abc.ABC):
     def query_vector(self, request: SearchRequest) -> np.ndarray | None:
         vector = None
         if request.vector is not None:
-            vector = np.asarray(request.vector, dtype=np.float32)
+            with np.errstate(over="ignore"):   # beyond float32 becomes inf: refused below with a 400
+                vector = np.asarray(request.vector, dtype=np.float32)
             what = "vector"
         elif request.image_figure_id:
             figure = self.get_figure(request.image_figure_id)
@@ -190,7 +191,8 @@ class SearchBackend(abc.ABC):
         if dims is not None and vector.shape[0] != dims:
             raise ProblemError(400, f"{what}: the query vector has {vector.shape[0]} dimensions, the index "
                                     f"expects {dims}")
-        norm = float(np.linalg.norm(vector))
+        with np.errstate(over="ignore", invalid="ignore"):
+            norm = float(np.linalg.norm(vector))
         if not math.isfinite(norm) or norm == 0:
             raise ProblemError(400, f"{what}: the query vector must be finite and non-zero")
         return vector / norm

@@ -1,6 +1,8 @@
 """The search contract (docs/contracts.md), run against both backends: embedded and the real ES."""
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -202,6 +204,16 @@ def test_wrong_vector_dimension_is_a_clear_400(backend, corpus):
         backend.search({"vector": [0.5] * (DIMS + 1)})
     assert err.value.status == 400
     assert f"{DIMS + 1} dimensions" in err.value.detail and f"expects {DIMS}" in err.value.detail
+
+
+@pytest.mark.parametrize("values, why", [([0.0] * DIMS, "all zeros"), ([1e39] + [0.0] * (DIMS - 1), "finite")],
+                         ids=["zero", "beyond-float32"])
+def test_zero_or_overflowing_vector_is_a_clear_400(backend, corpus, values, why):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")    # no numpy overflow warning on the way to the 400
+        with pytest.raises(ProblemError) as err:
+            backend.search({"vector": values})
+    assert err.value.status == 400 and err.value.detail.startswith("vector:") and why in err.value.detail
 
 
 def test_more_like_this_uses_the_stored_vector(backend, corpus):
