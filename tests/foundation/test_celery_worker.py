@@ -28,6 +28,7 @@ def test_celery_config_is_safe_by_default(make_settings):
 
 
 @pytest.mark.services
+@pytest.mark.filterwarnings("ignore::celery.exceptions.AlwaysEagerIgnored")   # the point of the test
 def test_send_reaches_the_given_broker_even_if_this_process_built_an_eager_app(make_settings, redis_db_url):
     import json
 
