@@ -3,9 +3,9 @@
 * The mapping of version N is ``es_mappings/figures/figures-vN.json``; :data:`MAPPING_VERSION` is the
   one this code expects. The concrete index is ``{prefix}-figures-v{N}-{timestamp}``; the app only
   talks to the alias ``{prefix}-figures``.
-* :func:`reindex` builds a new index (refresh off), copies every document with ``_reindex``, checks
-  the count, swaps the alias atomically, then deletes the old index; on any failure it deletes the
-  new index and leaves the alias where it was. An ES-side lock (an index created with
+* :func:`reindex` builds a new index (refresh off), copies every document (scan + bulk), catches up
+  with writes made meanwhile, swaps the alias atomically, then deletes the old index; on any failure
+  before the swap it deletes the new index and leaves the alias where it was. An ES-side lock (an index created with
   create-if-absent semantics) keeps two reindexes apart.
 * :func:`check_version` refuses an index whose ``_meta.mapping_version`` is not the expected one.
 """
@@ -26,6 +26,7 @@ from backend.settings import REPO_ROOT, Settings
 log = logging.getLogger(__name__)
 
 MAPPING_VERSION = 1
+CATCH_UP_PASSES = 5            # reindex: passes over writes made during the copy before the swap
 MAPPINGS_DIR = REPO_ROOT / "es_mappings"
 NAME = "figures"
 FIX_COMMAND = "prism index reindex"
@@ -212,7 +213,12 @@ def status(es: Elasticsearch, settings: Settings) -> dict:
 
 def reindex(es: Elasticsearch, settings: Settings, dims: int | None = None, break_lock: bool = False,
             progress: Callable[[int, int], None] | None = None, poll_s: float = 0.5) -> dict:
-    """Copy everything into a fresh index of the current mapping version and swap the alias atomically."""
+    """Copy everything into a fresh index of the current mapping version and swap the alias atomically.
+
+    Ingest may go on meanwhile (it writes through the alias into the old index): after the bulk copy,
+    catch-up passes compare ids and ``ingest_seq`` and copy again what was added or re-ingested (and
+    delete what was deleted) until a pass finds nothing; after the swap one more pass brings over what
+    reached the old index in the instant before it. The old index is deleted only after that."""
     prefix = settings.es_index_prefix
     alias = alias_name(prefix)
     with _Lock(es, lock_name(prefix), break_lock=break_lock):
@@ -225,17 +231,24 @@ def reindex(es: Elasticsearch, settings: Settings, dims: int | None = None, brea
             if old:
                 copied = _copy(es, old, new, progress)
             es.indices.put_settings(index=new, settings={"index": {"refresh_interval": "1s"}})
+            # ingest keeps writing through the alias (into the old index) while we copy: bring those
+            # writes over until a pass finds none, then swap
+            for _ in range(CATCH_UP_PASSES):
+                if not old or not _catch_up(es, old, new, delete_missing=True):
+                    break
             es.indices.refresh(index=new)
-            expected = sum(es.count(index=i)["count"] for i in old)
-            got = es.count(index=new)["count"]
-            if got < expected:
-                raise SearchBackendError(f"reindex into {new} copied {got} of {expected} documents")
             actions = [{"remove": {"index": i, "alias": alias}} for i in old]
             actions.append({"add": {"index": new, "alias": alias, "is_write_index": True}})
             es.indices.update_aliases(actions=actions)
         except BaseException:
             es.indices.delete(index=new, ignore_unavailable=True)
             raise
+        if old:
+            try:   # what reached the old index in the instant before the swap (newer copies win)
+                _catch_up(es, old, new, delete_missing=False)
+            except Exception:  # noqa: BLE001 - the swap is done; keep the old index for inspection
+                log.exception("catch-up after the alias swap failed; keeping %s", old)
+                raise
         for index in old:
             es.indices.delete(index=index, ignore_unavailable=True)
     return {"alias": alias, "old": old, "new": new, "documents": copied, "dims": dims,
@@ -267,6 +280,43 @@ def _copy(es: Elasticsearch, source: list[str], dest: str,
         raise SearchBackendError(f"reindex into {dest} failed for {len(errors)} documents; first: "
                                  f"{json.dumps(errors[0])[:500]}")
     return ok
+
+
+def _versions(es: Elasticsearch, indices: list[str] | str) -> dict[str, int]:
+    """``_id`` -> ``ingest_seq`` of every document (ids and one field only)."""
+    from elasticsearch import helpers
+
+    return {hit["_id"]: int((hit.get("_source") or {}).get("ingest_seq") or 0)
+            for hit in helpers.scan(es, index=indices, query={"query": {"match_all": {}}}, size=5000,
+                                    _source=["ingest_seq"], preserve_order=False)}
+
+
+def _catch_up(es: Elasticsearch, source: list[str], dest: str, delete_missing: bool) -> int:
+    """Make ``dest`` agree with ``source`` for what was written after the copy began: documents missing
+    from ``dest`` or newer in ``source`` (re-ingest stamps a higher ``ingest_seq``) are copied again; with
+    ``delete_missing``, documents ``source`` no longer holds are deleted from ``dest``. Returns the
+    number of changes."""
+    from elasticsearch import helpers
+
+    es.indices.refresh(index=",".join([*source, dest]))
+    have, want = _versions(es, dest), _versions(es, source)
+    stale = [i for i, seq in want.items() if i not in have or seq > have[i]]
+    gone = [i for i in have if i not in want] if delete_missing else []
+    actions = [{"_op_type": "delete", "_index": dest, "_id": i} for i in gone]
+    for start in range(0, len(stale), 500):
+        for hit in helpers.scan(es, index=source, query={"query": {"ids": {"values": stale[start:start + 500]}}},
+                                preserve_order=False):
+            actions.append({"_op_type": "index", "_index": dest, "_id": hit["_id"], "_source": hit["_source"]})
+    if not actions:
+        return 0
+    _ok, errors = helpers.bulk(es, actions, raise_on_error=False, raise_on_exception=False)
+    errors = [e for e in errors if e.get("delete", {}).get("status") != 404]
+    if errors:
+        raise SearchBackendError(f"reindex catch-up into {dest} failed for {len(errors)} documents; first: "
+                                 f"{json.dumps(errors[0])[:500]}")
+    es.indices.refresh(index=dest)
+    log.info("reindex catch-up: %d copied again, %d deleted in %s", len(stale), len(gone), dest)
+    return len(actions)
 
 
 def delete_all(es: Elasticsearch, prefix: str) -> None:

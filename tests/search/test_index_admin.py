@@ -111,3 +111,49 @@ def test_cli_create_status_reindex(es_settings):
     out = runner.invoke(cli, ["index", "status", "--json"])
     info = json.loads(out.stdout)
     assert out.exit_code == 0 and info["ok"] and info["indices"][0]["dims"] == DIMS
+
+
+def test_reindex_carries_over_writes_made_while_it_copies(es_settings, monkeypatch):
+    """Ingest goes on during a reindex: an addition, a re-ingest and a deletion made while the copy runs,
+    and an addition that reaches the old index just before the alias swap, all end up in the new index."""
+    from backend.search import get_backend
+    from backend.search.documents import prepare
+
+    settings, es = es_settings
+    docs = corpus_docs()
+    old = _old_version_index(es, settings.es_index_prefix, docs)
+    alias = index_admin.alias_name(settings.es_index_prefix)
+
+    def write(index, doc):
+        es.index(index=index, id=doc["figure_id"], document={k: v for k, v in prepare(doc, DIMS).items()
+                                                            if v is not None})
+
+    added = {**docs[0], "figure_id": "USD0000999-F1", "publication_number": "USD0000999",
+             "title": "zeppelin mooring mast", "ingest_seq": 99}
+    reingested = {**docs[1], "title": "hovercraft skirt", "ingest_seq": 100}
+    deleted = docs[2]["figure_id"]
+    late = {**docs[0], "figure_id": "USD0000998-F1", "publication_number": "USD0000998",
+            "title": "gyrocopter rotor", "ingest_seq": 101}
+
+    def during_copy(done, total):
+        if done == total:            # the bulk copy has finished reading the old index
+            write(alias, added)
+            write(alias, reingested)
+            es.delete(index=alias, id=deleted)
+
+    swap = es.indices.update_aliases
+
+    def swap_then_late_write(**kw):
+        write(old, late)             # sent to the old index an instant before the swap
+        return swap(**kw)
+
+    monkeypatch.setattr(es.indices, "update_aliases", swap_then_late_write)
+    result = index_admin.reindex(es, settings, progress=during_copy)
+    assert not es.indices.exists(index=old)
+    backend = get_backend(settings)
+    assert backend.count() == len(docs) + 1   # + added + late - deleted
+    assert backend.get_figure(deleted) is None
+    assert backend.get_figure(added["figure_id"])["title"] == "zeppelin mooring mast"
+    assert backend.get_figure(reingested["figure_id"])["title"] == "hovercraft skirt"
+    assert backend.get_figure(late["figure_id"])["title"] == "gyrocopter rotor"
+    assert result["new"] == index_admin.concrete_indices(es, alias)[0]
