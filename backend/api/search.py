@@ -9,7 +9,7 @@ from flask import Response, request
 from backend.app import app_settings
 from backend.errors import ProblemError
 from backend.search import service
-from backend.search.api_schemas import ExportQuery, SearchRequestDoc, SearchResponseDoc
+from backend.search.api_schemas import EmbedResponseDoc, ExportQuery, SearchRequestDoc, SearchResponseDoc
 
 bp = APIBlueprint("search", __name__, tag="search")
 
@@ -70,3 +70,17 @@ def export(params: dict, _doc=None):
     text = service.export_csv(body, app_settings(), image, limit=params.get("limit", 1000))
     return Response(text, mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="prism-search.csv"'})
+
+
+@bp.post("/search/embed")
+@bp.output(EmbedResponseDoc)
+@bp.doc(summary="The query vector of an uploaded drawing",
+        description="multipart/form-data with an `image` file (TIFF, PNG, JPEG). The answer's `vector` can be "
+                    "sent as a search's or a watch's `vector`, so a watch keeps an uploaded drawing. It is "
+                    "tied to the encoder named in `model`: after a model change, save the watch again.",
+        responses={400: "no image, or not a readable image", 415: "not multipart/form-data"})
+def embed():
+    if request.mimetype != "multipart/form-data":
+        raise ProblemError(415, "send multipart/form-data with the drawing in an 'image' file field")
+    upload = request.files.get("image")
+    return service.embed_upload(upload.read() if upload is not None else None, app_settings())

@@ -47,8 +47,9 @@ def _as_dict(obj: Any) -> Any:
 def _basic_checks(query: Any) -> dict:
     if not isinstance(query, dict):
         raise ProblemError(400, "query: must be a search request object (see POST /search)")
-    if not (str(query.get("text") or "").strip() or query.get("image_figure_id")):
-        raise ProblemError(400, "query: needs 'text' and/or 'image_figure_id'")
+    if not (str(query.get("text") or "").strip() or query.get("image_figure_id") or query.get("vector")):
+        raise ProblemError(400, "query: needs 'text', 'image_figure_id' or 'vector' (POST /search/embed makes "
+                                "one from a drawing)")
     filters = query.get("filters")
     if filters is not None and not isinstance(filters, dict):
         raise ProblemError(400, "query.filters: must be an object")
@@ -97,18 +98,24 @@ def _for_run(query: dict, publication_numbers: list[str], size: int, cursor: str
 
 
 def check_references(settings: Settings, query: dict) -> None:
-    """A watch's ``image_figure_id`` must name an indexed figure (400 otherwise). Skipped when the
-    search backend cannot be asked right now: the run reports the problem then."""
+    """A watch's ``image_figure_id`` must name an indexed figure and its ``vector`` must have the index's
+    dimension (400 otherwise). Skipped when the search backend cannot be asked right now: the run
+    reports the problem then."""
     figure_id = str(query.get("image_figure_id") or "").strip()
-    if not figure_id:
+    vector = query.get("vector")
+    if not figure_id and vector is None:
         return
     try:
-        figure = resolve_backend(settings).get_figure(figure_id)
+        backend = resolve_backend(settings)
+        figure = backend.get_figure(figure_id) if figure_id else None
+        dims = backend.dims() if vector is not None else None
     except Exception:  # noqa: BLE001 - backend down or absent: do not block saving the watch
-        log.warning("could not check image_figure_id %r of a watch", figure_id, exc_info=True)
+        log.warning("could not check the image part of a watch's query", exc_info=True)
         return
-    if figure is None:
+    if figure_id and figure is None:
         raise ProblemError(400, f"query.image_figure_id: no figure {figure_id!r}")
+    if dims is not None and len(vector) != dims:
+        raise ProblemError(400, f"query.vector: {len(vector)} dimensions, the index expects {dims}")
 
 
 def resolve_backend(settings: Settings):

@@ -66,5 +66,11 @@ class SuggestQuery(Schema):
     limit = Integer(load_default=20, validate=Range(1, 100))
 
 
+class EmbedResponseDoc(Schema):
+    vector = List(Float(), metadata={"description": "unit-length query vector of the drawing"})
+    dims = Integer()
+    model = String(allow_none=True, metadata={"description": "encoder that made it (config@checkpoint)"})
+
+
 class ExportQuery(Schema):
     limit = Integer(load_default=1000, validate=Range(1, 1000))

@@ -48,6 +48,16 @@ def _encode_image(data: bytes, settings: Settings) -> list[float]:
     return get_encoder(settings).encode_images([image])[0].tolist()
 
 
+def embed_upload(data: bytes | None, settings: Settings) -> dict:
+    """The query vector of an uploaded drawing, as a search or a watch would use it (``vector``)."""
+    if data is None:
+        raise ProblemError(400, "image: send the drawing as the multipart file field 'image'")
+    from backend.model.encoder import get_encoder
+
+    vector = _encode_image(data, settings)
+    return {"vector": vector, "dims": len(vector), "model": getattr(get_encoder(settings), "model_id", None)}
+
+
 def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> SearchRequest:
     """A validated request; an uploaded ``image`` becomes the query vector."""
     if body is None:

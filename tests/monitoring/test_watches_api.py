@@ -35,7 +35,7 @@ def test_crud_round_trip(client):
 
 
 @pytest.mark.parametrize("change, fragment", [
-    ({"query": {}}, "'text' and/or 'image_figure_id'"),
+    ({"query": {}}, "needs 'text', 'image_figure_id' or 'vector'"),
     ({"query": {"text": "x", "filters": []}}, "query.filters"),
     ({"schedule_s": 5}, "schedule_s"),
     ({"webhook_url": "ftp://x/y"}, "webhook_url"),

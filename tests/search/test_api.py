@@ -115,6 +115,50 @@ def test_multipart_image_upload_is_encoded(make_settings):
     assert bad.status_code == 400 and "image" in bad.get_json()["detail"]
 
 
+def test_embed_gives_the_vector_a_watch_keeps(make_settings):
+    """POST /search/embed encodes an upload like a search does; a watch saved with that vector finds the
+    drawing; bad uploads and wrong dimensions are 4xx problems."""
+    from PIL import Image
+
+    from backend.app import create_app
+    from backend.cli_db import upgrade_database
+    from backend.model.encoder import get_encoder
+    from backend.search import get_backend
+
+    settings = make_settings()
+    upgrade_database(settings.resolved_database_url)
+    client = create_app(settings).test_client()
+    encoder = get_encoder(settings)
+    image = Image.new("L", (96, 96), 255)
+    image.paste(0, (20, 10, 60, 80))
+    get_backend(settings).index_figures([{"figure_id": "IMG0-F1", "publication_number": "IMG0", "figure_number": 1,
+                                          "title": "drawing", "image_vector": encoder.encode_images([image])[0].tolist()}])
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+
+    resp = client.post("/search/embed", data={"image": (io.BytesIO(buf.getvalue()), "q.png")},
+                       content_type="multipart/form-data")
+    assert resp.status_code == 200, resp.get_json()
+    body = resp.get_json()
+    assert body["dims"] == len(body["vector"]) == encoder.dim and body["model"] == encoder.model_id
+    assert np.linalg.norm(body["vector"]) == pytest.approx(1, abs=1e-3)
+    found = client.post("/search", json={"vector": body["vector"], "explain": True}).get_json()["hits"]
+    assert found[0]["figure_id"] == "IMG0-F1" and found[0]["explain"]["vector"]["similarity"] == pytest.approx(1, abs=1e-3)
+
+    watch = client.post("/watches", json={"name": "drawing", "query": {"vector": body["vector"]}})
+    assert watch.status_code == 201, watch.get_json()
+    assert watch.get_json()["query"]["vector"] == pytest.approx(body["vector"])
+    wrong = client.post("/watches", json={"name": "drawing", "query": {"vector": body["vector"][:-1]}})
+    assert wrong.status_code == 400 and wrong.content_type == PROBLEM
+    assert "query.vector" in wrong.get_json()["detail"]
+
+    for data, status, needle in (({}, 400, "'image'"), ({"image": (io.BytesIO(b"no image"), "x.png")}, 400, "image")):
+        bad = client.post("/search/embed", data=data, content_type="multipart/form-data")
+        assert bad.status_code == status and bad.content_type == PROBLEM and needle in bad.get_json()["detail"]
+    not_multipart = client.post("/search/embed", json={})
+    assert not_multipart.status_code == 415 and not_multipart.content_type == PROBLEM
+
+
 def test_patent_and_figures(client, indexed):
     data = client.get("/patents/USD0000001").get_json()
     assert data["title"] == "Folding chair with armrest" and data["cpc"] == ["A47C4/04"]

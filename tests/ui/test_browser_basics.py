@@ -69,8 +69,9 @@ def test_request_building_follows_the_contract(live_server, page_factory):
             applicants: 'Acme Corp; Beta Inc',
             countries: 'us, ep', kinds: 's1', weightText: '1.5', weightImage: '0.5', fusion: 'weighted',
             groupByPatent: true, size: '20'};
+        const upload = {...state, text: '', imageFile: new File(['x'], 'a.png')};
         return {request: q.buildRequest(state), watch: q.watchQuery(state),
-                uploadOnly: q.watchQuery({...state, text: '', imageFile: new File(['x'], 'a.png')})};
+                uploadOnly: q.watchQuery(upload), uploadWithVector: q.watchQuery(upload, [0.6, 0.8])};
     }""")
     request = body["request"]
     assert request["text"] == "folding chair"
@@ -87,7 +88,11 @@ def test_request_building_follows_the_contract(live_server, page_factory):
     assert request["explain"] is True and request["facets"] is True
     watch = body["watch"]["query"]
     assert watch["text"] == "folding chair" and "cursor" not in watch and "size" not in watch
-    assert "cannot keep an uploaded drawing" in body["uploadOnly"]["error"]
+    assert body["watch"]["needsVector"] is False
+    assert body["uploadOnly"]["needsVector"] is True and "vector" not in body["uploadOnly"]["query"]
+    kept = body["uploadWithVector"]
+    assert kept["needsVector"] is False and kept["query"]["vector"] == [0.6, 0.8]
+    assert "image_figure_id" not in kept["query"], "the upload, not the earlier figure, is the watch's drawing"
 
 
 def test_reason_wording_from_explain(live_server, page_factory):

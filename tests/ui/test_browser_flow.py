@@ -192,6 +192,36 @@ def test_search_by_drawing_filter_open_more_like_this_export_watch(corpus_server
     assert unexpected == []
 
 
+def test_a_watch_keeps_an_uploaded_drawing_as_its_vector(corpus_server, page_factory, tmp_path):
+    """Saving a drawing-only search as a watch: the page asks /search/embed for the drawing's vector and
+    the watch stores it; re-running the watch's query finds the same patents as the upload did."""
+    page = page_factory(corpus_server.url)
+    page.set_input_files("#image-input", str(_png_drawing(tmp_path)))
+    with page.expect_response(lambda r: r.url.endswith("/search") and r.request.method == "POST") as info:
+        page.click("#search-button")
+    searched = info.value.json()
+    _wait_search_done(page)
+    page.click("#watch-button")
+    page.wait_for_selector("#watch-dialog[open]")
+    page.fill("#watch-name", "Shoe drawing")
+    with page.expect_response(lambda r: r.url.endswith("/search/embed")) as embed_info, \
+            page.expect_response(lambda r: r.url.endswith("/watches")) as watch_info:
+        page.click("#watch-save")
+    assert embed_info.value.status == 200, embed_info.value.text()
+    assert watch_info.value.status == 201, watch_info.value.text()
+    page.wait_for_selector("#notice:has-text('kept with the watch')")
+    page.shots("watch-from-upload")
+    vector = embed_info.value.json()["vector"]
+    watches = requests.get(f"{corpus_server.url}/watches", timeout=30).json()
+    items = watches.get("items", watches) if isinstance(watches, dict) else watches
+    saved = [w for w in items if w["name"] == "Shoe drawing"]
+    assert saved and saved[0]["query"]["vector"] == pytest.approx(vector)
+    rerun = requests.post(f"{corpus_server.url}/search", json={**saved[0]["query"], "size": 5}, timeout=60).json()
+    assert [h["publication_number"] for h in rerun["hits"]] == \
+        [h["publication_number"] for h in searched["hits"]][:len(rerun["hits"])]
+    assert [e for e in page.console_errors if not EXPECTED_CONSOLE.search(e)] == []
+
+
 def test_problem_detail_and_empty_state_are_shown(corpus_server, page_factory):
     page = page_factory(corpus_server.url)
     # an unknown CPC symbol: the API answers 400 problem+json naming it; the page shows the detail

@@ -113,6 +113,13 @@ export function createWatch(payload) {
   return callJson("POST", "/watches", { json: payload });
 }
 
+/** The query vector of an uploaded drawing ({vector, dims, model}), so a watch can keep it. */
+export function embedImage(imageFile) {
+  const form = new FormData();
+  form.append("image", imageFile, imageFile.name || "drawing");
+  return callJson("POST", "/search/embed", { form });
+}
+
 // -- images ----------------------------------------------------------------------------------------
 // With a key, figure images must be fetched with the Authorization header (an <img src> cannot send
 // it), so they become blob: URLs; without one the plain URL is used.

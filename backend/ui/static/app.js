@@ -363,8 +363,6 @@ async function exportResults() {
 
 function openWatchDialog() {
   if (!last) return;
-  const { error } = watchQuery(last.state);
-  if (error) { showError(error); return; }
   showError("");
   setMessage($("watch-error"), "");
   $("watch-name").value = defaultWatchName(last.state);
@@ -377,18 +375,18 @@ async function saveWatch(event) {
   event.preventDefault();
   const name = $("watch-name").value.trim();
   if (!name) { setMessage($("watch-error"), "Give the watch a name."); $("watch-name").focus(); return; }
-  const { query, droppedUpload, error } = watchQuery(last.state);
-  if (error) { setMessage($("watch-error"), error); return; }
-  const payload = { name, query, schedule_s: Number($("watch-schedule").value) };
+  let { query, needsVector } = watchQuery(last.state);
   const webhook = $("watch-webhook").value.trim();
-  if (webhook) payload.webhook_url = webhook;
   $("watch-save").disabled = true;
   try {
+    if (needsVector) ({ query } = watchQuery(last.state, (await api.embedImage(last.state.imageFile)).vector));
+    const payload = { name, query, schedule_s: Number($("watch-schedule").value) };
+    if (webhook) payload.webhook_url = webhook;
     const watch = await api.createWatch(payload);
     $("watch-dialog").close();
     let text = `Saved watch “${watch?.name || name}”${watch?.id != null ? ` (#${watch.id})` : ""}. ` +
       "New filings that match will appear as alerts.";
-    if (droppedUpload) text += " The uploaded drawing is not part of the watch; its text and filters are.";
+    if (needsVector) text += " The uploaded drawing is kept with the watch as its image vector.";
     if (watch?.webhook_secret) text += ` Webhook signing secret (shown once): ${watch.webhook_secret}`;
     showNotice(text);
     $("watch-button").focus();

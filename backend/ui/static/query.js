@@ -65,15 +65,17 @@ export function buildRequest(state, { cursor = null } = {}) {
   return body;
 }
 
-/** The query stored with a watch: a watch can re-run text and a stored figure, not an upload. */
-export function watchQuery(state) {
-  if (state.imageFile && !state.text.trim()) {
-    return { error: "A watch cannot keep an uploaded drawing. Add a description, or use " +
-      "“More like this” on an indexed figure, then save the watch." };
-  }
+/** The query stored with a watch. A watch cannot store an uploaded file: the page first turns the
+ *  drawing into its query vector (POST /search/embed) and passes it here as `vector`; until then the
+ *  answer says `needsVector`. */
+export function watchQuery(state, vector = null) {
   const body = buildRequest(state);
   for (const key of ["cursor", "size", "facets", "explain", "group_by_patent"]) delete body[key];
-  return { query: body, droppedUpload: Boolean(state.imageFile) };
+  if (state.imageFile) {
+    if (!vector) return { query: body, needsVector: true };
+    body.vector = vector;
+  }
+  return { query: body, needsVector: false };
 }
 
 /** A short default name for a watch, from the query. */
