@@ -88,7 +88,9 @@ def demo(corpus: Path | None, data_dir: Path, size: int) -> None:
         console.print(f"   [red]failed[/] {origin}: {error}")
 
     number, title, locarno, cpc, figure = _pick_query(settings)
-    image_bytes = (settings.resolved_blob_dir / figure.image_key).read_bytes()
+    from backend.ingest.blobstore import get_blob_store
+
+    image_bytes = get_blob_store(settings).get(figure.image_key)
     filters = {"locarno": {"include": locarno[:1]}} if locarno else {"cpc": {"include": cpc[:1]}}
     body = {"text": title, "filters": filters, "size": size, "explain": True, "group_by_patent": False,
             "facets": True}

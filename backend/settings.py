@@ -28,8 +28,10 @@ class Settings(BaseSettings):
     database_url: str = Field(default="", description="SQLAlchemy URL; default sqlite in data_dir.")
     blob_store: Literal["fs", "s3"] = "fs"
     blob_dir: Path | None = Field(default=None, description="Filesystem blob root; default data_dir/blobs.")
-    s3_endpoint_url: str = ""
+    s3_endpoint_url: str = Field(default="", description="S3-compatible endpoint (MinIO, Ceph); empty: AWS.")
     s3_bucket: str = "prism"
+    s3_region: str = Field(default="us-east-1", description="Region for request signing (credentials: the "
+                           "standard AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY variables or files).")
 
     # -- search ----------------------------------------------------------------------------------
     search_backend: Literal["embedded", "elasticsearch"] = "embedded"

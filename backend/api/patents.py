@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import send_file
+from flask import Response, request
 
 from backend.app import app_settings
 from backend.search import service
@@ -17,9 +17,12 @@ def get_patent(publication_number: str):
 
 
 def _blob(figure_id: str, which: str):
-    path, mime = service.figure_blob(figure_id, which, app_settings())
-    response = send_file(path, mimetype=mime, conditional=True, max_age=86400)
-    return response
+    data, mime, key = service.figure_blob(figure_id, which, app_settings())
+    response = Response(data, mimetype=mime)
+    response.set_etag(key.rsplit("/", 1)[-1])    # content-addressed: the key names the bytes
+    response.cache_control.max_age = 86400
+    response.cache_control.private = True
+    return response.make_conditional(request)
 
 
 @bp.get("/figures/<path:figure_id>/image")

@@ -89,15 +89,21 @@ class FileBlobStore:
 
 
 class S3BlobStore:
-    """An S3-compatible bucket (MinIO, Ceph, AWS); needs ``boto3`` (not a hard dependency)."""
+    """An S3-compatible bucket (MinIO, Ceph, AWS) through boto3 (the ``s3`` extra)."""
 
-    def __init__(self, bucket: str, endpoint_url: str | None = None):
+    def __init__(self, bucket: str, endpoint_url: str | None = None, region: str | None = None):
         try:
             import boto3
+            from botocore.exceptions import ClientError
         except ImportError:
-            raise RuntimeError("PRISM_BLOB_STORE=s3 needs the boto3 package (pip install boto3)") from None
+            raise RuntimeError("PRISM_BLOB_STORE=s3 needs the boto3 package (pip install 'prism[s3]')") from None
         self.bucket = bucket
-        self.client = boto3.client("s3", endpoint_url=endpoint_url or None)
+        self.client = boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region or None)
+        self._client_error = ClientError
+
+    def _missing(self, exc: Exception) -> bool:
+        code = str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+        return code in ("404", "NoSuchKey", "NotFound")
 
     def put(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         self.client.put_object(Bucket=self.bucket, Key=check_key(key), Body=data, ContentType=content_type)
@@ -105,15 +111,19 @@ class S3BlobStore:
     def get(self, key: str) -> bytes:
         try:
             return self.client.get_object(Bucket=self.bucket, Key=check_key(key))["Body"].read()
-        except self.client.exceptions.NoSuchKey:
-            raise BlobNotFound(key) from None
+        except self._client_error as exc:
+            if self._missing(exc):
+                raise BlobNotFound(key) from None
+            raise
 
     def exists(self, key: str) -> bool:
         try:
             self.client.head_object(Bucket=self.bucket, Key=check_key(key))
             return True
-        except Exception:  # botocore ClientError 404
-            return False
+        except self._client_error as exc:   # anything but "not there" (auth, network) is an error
+            if self._missing(exc):
+                return False
+            raise
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
@@ -121,5 +131,5 @@ class S3BlobStore:
 
 def get_blob_store(settings) -> BlobStore:
     if settings.blob_store == "s3":
-        return S3BlobStore(settings.s3_bucket, settings.s3_endpoint_url)
+        return S3BlobStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region)
     return FileBlobStore(settings.resolved_blob_dir)

@@ -35,7 +35,8 @@ EAGER_ATTEMPTS = 3
 def get_pipeline(settings: Settings) -> Pipeline:
     """One pipeline (encoder, backend, captioner) per process and configuration."""
     key = (settings.resolved_database_url, settings.search_backend, settings.es_url, settings.es_index_prefix,
-           str(settings.resolved_embedded_dir), str(settings.resolved_blob_dir), settings.captioner,
+           str(settings.resolved_embedded_dir), str(settings.resolved_blob_dir), settings.blob_store,
+           settings.s3_endpoint_url, settings.s3_bucket, settings.captioner,
            settings.model_name, str(settings.checkpoint), settings.llm_base_url)
     pipe = _PIPELINES.get(key)
     if pipe is None:

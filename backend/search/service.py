@@ -9,7 +9,6 @@ import csv
 import io
 import logging
 import mimetypes
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -135,8 +134,9 @@ def patent(publication_number: str, settings: Settings) -> dict:
     return out
 
 
-def figure_blob(figure_id: str, which: str, settings: Settings) -> tuple[Path, str]:
-    """The file of a figure's image or thumbnail in the blob store, and its MIME type."""
+def figure_blob(figure_id: str, which: str, settings: Settings) -> tuple[bytes, str, str]:
+    """The bytes of a figure's image or thumbnail from the blob store (filesystem or S3), its MIME type
+    and its content-addressed key."""
     figure = get_backend(settings).get_figure(figure_id)
     if figure is None:
         raise ProblemError(404, f"no figure {figure_id!r}")
@@ -145,12 +145,16 @@ def figure_blob(figure_id: str, which: str, settings: Settings) -> tuple[Path, s
         key = figure.get("image_key")
     if not key:
         raise ProblemError(404, f"figure {figure_id!r} has no stored {which}")
-    root = settings.resolved_blob_dir.resolve()
-    path = (root / key).resolve()
-    if root not in path.parents or not path.is_file():
-        raise ProblemError(404, f"the {which} of figure {figure_id!r} is missing from the blob store")
-    mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    return path, mime
+    from backend.ingest.blobstore import BlobNotFound, get_blob_store
+
+    try:
+        data = get_blob_store(settings).get(key)
+    except (BlobNotFound, ValueError):   # ValueError: a key that is not a blob key
+        raise ProblemError(404, f"the {which} of figure {figure_id!r} is missing from the blob store") from None
+    except Exception as exc:  # noqa: BLE001 - the store is down or refuses us
+        log.warning("blob store read of %s failed", key, exc_info=True)
+        raise ProblemError(503, f"the blob store cannot be read right now ({type(exc).__name__})") from None
+    return data, mimetypes.guess_type(key)[0] or "application/octet-stream", key
 
 
 def suggest(q: str, scheme: str, settings: Settings, limit: int = 20) -> list[dict]:

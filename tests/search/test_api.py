@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 
@@ -22,12 +23,16 @@ def indexed(app):
         settings = app_settings(app)
     backend = get_backend(settings)
     docs = corpus_docs()
-    blobs = settings.resolved_blob_dir
-    (blobs / "figs").mkdir(parents=True)
-    (blobs / "figs" / "a.png").write_bytes(b"\x89PNG\r\n\x1a\nfake-image")
-    (blobs / "figs" / "a-thumb.webp").write_bytes(b"RIFFxxxxWEBPthumb")
-    docs[0].update(image_key="figs/a.png", thumb_key="figs/a-thumb.webp")
-    docs[1].update(image_key="figs/missing.png")
+    from backend.ingest import blobstore
+
+    store = blobstore.get_blob_store(settings)
+    image, thumb = b"\x89PNG\r\n\x1a\nfake-image", b"\x89PNG\r\n\x1a\nfake-thumb"
+    store.put(blobstore.figure_key(hashlib.sha256(image).hexdigest()), image)
+    store.put(blobstore.thumb_key(hashlib.sha256(image).hexdigest()), thumb)
+    docs[0].update(image_key=blobstore.figure_key(hashlib.sha256(image).hexdigest()),
+                   thumb_key=blobstore.thumb_key(hashlib.sha256(image).hexdigest()))
+    docs[1].update(image_key=blobstore.figure_key("0" * 64))        # a key, but nothing stored
+    docs[2].update(image_key="../../etc/passwd")                     # not a blob key at all
     backend.index_figures(docs)
     return docs
 
@@ -166,8 +171,12 @@ def test_patent_and_figures(client, indexed):
     assert client.get("/patents/NOPE").status_code == 404
     img = client.get("/figures/USD0000001-F1/image")
     assert img.status_code == 200 and img.data.startswith(b"\x89PNG") and img.mimetype == "image/png"
+    assert img.headers["ETag"] and "max-age=86400" in img.headers["Cache-Control"]
+    again = client.get("/figures/USD0000001-F1/image", headers={"If-None-Match": img.headers["ETag"]})
+    assert again.status_code == 304
     thumb = client.get("/figures/USD0000001-F1/thumbnail")
-    assert thumb.status_code == 200 and thumb.data.startswith(b"RIFF")
+    assert thumb.status_code == 200 and thumb.data.endswith(b"fake-thumb")
+    assert client.get(f"/figures/{indexed[2]['figure_id']}/image").status_code == 404
     assert client.get("/figures/USD0000001-F2/image").status_code == 404       # key, but no file
     assert client.get("/figures/USD0000002-F1/thumbnail").status_code == 404   # no key at all
     assert client.get("/figures/NOPE-F1/image").status_code == 404
