@@ -1,4 +1,5 @@
-"""Serve the examiner UI: the search page at ``/``, the patent view at ``/ui/patents/<id>``, and
+"""Serve the examiner UI: the search page at ``/``, the patent view at ``/ui/patents/<id>``, watches and
+alerts at ``/ui/watches``, and
 its static files under ``/ui/static/``. The pages are public; the data they show comes from the
 API, called from the browser with the user's key (``Authorization: Bearer``)."""
 from __future__ import annotations
@@ -30,6 +31,11 @@ CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script
 @bp.get("/")
 def search_page():
     return _page("search")
+
+
+@bp.get("/ui/watches")
+def watches_page():
+    return _page("watches")
 
 
 @bp.get("/ui/patents/<path:publication_number>")

@@ -154,8 +154,8 @@ def live_server(make_settings) -> Iterator:
 
 
 #: the API the page calls (docs/contracts.md); a missing one fails the flow tests naming it
-UI_ENDPOINTS = ("/search", "/search/export", "/patents/<", "/figures/<", "/classifications/suggest",
-                "/watches")
+UI_ENDPOINTS = ("/search", "/search/export", "/search/embed", "/patents/<", "/figures/<",
+                "/classifications/suggest", "/watches", "/alerts")
 
 
 def _require_search_core():

@@ -113,6 +113,22 @@ export function createWatch(payload) {
   return callJson("POST", "/watches", { json: payload });
 }
 
+export function listWatches() {
+  return callJson("GET", "/watches?limit=200");
+}
+
+export function deleteWatch(id) {
+  return callJson("DELETE", `/watches/${encodeURIComponent(id)}`);
+}
+
+export function listAlerts({ unread = false } = {}) {
+  return callJson("GET", `/alerts?limit=200${unread ? "&unread=true" : ""}`);
+}
+
+export function markAlertRead(id) {
+  return callJson("POST", `/alerts/${encodeURIComponent(id)}/read`);
+}
+
 /** The query vector of an uploaded drawing ({vector, dims, model}), so a watch can keep it. */
 export function embedImage(imageFile) {
   const form = new FormData();

@@ -5,6 +5,7 @@ import * as api from "./api.js";
 import { Combobox } from "./autocomplete.js";
 import { h, setMessage } from "./dom.js";
 import { figureLabel, imageUrl, patentHref } from "./format.js";
+import { renderAlerts, renderWatches } from "./monitor.js";
 import { renderPatent } from "./patent.js";
 import { buildRequest, defaultWatchName, SCHEMES, validate, watchQuery } from "./query.js";
 import { renderFacets, renderResults } from "./results.js";
@@ -59,6 +60,7 @@ function explainError(err) {
 // ---- API key ---------------------------------------------------------------------------------------
 function refreshKeyStatus() {
   const key = api.getApiKey();
+  refreshAlertBadge();
   $("key-status").textContent = key ? `Key ${key.slice(0, 13)}…` : (AUTH_REQUIRED ? "No API key" : "");
   $("key-banner").hidden = !(AUTH_REQUIRED && !key);
 }
@@ -397,9 +399,75 @@ async function saveWatch(event) {
   }
 }
 
+// ---- watches and alerts ---------------------------------------------------------------------------
+async function refreshAlertBadge() {
+  if (AUTH_REQUIRED && !api.getApiKey()) { $("alerts-badge").hidden = true; return; }
+  try {
+    const unread = await api.listAlerts({ unread: true });
+    const n = unread?.total ?? unread?.items?.length ?? 0;
+    $("alerts-badge").textContent = n > 99 ? "99+" : String(n);
+    $("alerts-badge").hidden = n === 0;
+    $("watches-link").setAttribute("aria-label", `Watches and alerts, ${n} unread`);
+  } catch { $("alerts-badge").hidden = true; }
+}
+
+async function loadMonitor() {
+  setMessage($("watches-error"), "");
+  if (AUTH_REQUIRED && !api.getApiKey()) {
+    setMessage($("watches-error"), "This server requires an API key. Enter it to see your watches and alerts.");
+    openKeyDialog(() => loadMonitor());
+    return;
+  }
+  try {
+    const [alerts, watches] = await Promise.all([
+      api.listAlerts({ unread: $("alerts-unread").checked }), api.listWatches()]);
+    renderAlerts($("alerts-list"), alerts.items || [], { onRead: markRead });
+    renderWatches($("watches-list"), watches.items || [], { onDelete: removeWatch });
+    refreshAlertBadge();
+  } catch (err) {
+    setMessage($("watches-error"), explainError(err));
+  }
+}
+
+async function markRead(alert, button) {
+  button.disabled = true;
+  try {
+    await api.markAlertRead(alert.id);
+    await loadMonitor();
+    $("alerts-heading").focus?.();
+  } catch (err) {
+    button.disabled = false;
+    setMessage($("watches-error"), explainError(err));
+  }
+}
+
+async function removeWatch(watch, button) {
+  if (!window.confirm(`Delete the watch “${watch.name}” and its alerts?`)) return;
+  button.disabled = true;
+  try {
+    await api.deleteWatch(watch.id);
+    setMessage($("watches-notice"), `Deleted the watch “${watch.name}”.`);
+    await loadMonitor();
+  } catch (err) {
+    button.disabled = false;
+    setMessage($("watches-error"), explainError(err));
+  }
+}
+
+function showWatches({ push = false } = {}) {
+  if (push) history.pushState({ view: "watches" }, "", "/ui/watches");
+  $("search-view").hidden = true;
+  $("patent-view").hidden = true;
+  $("watches-view").hidden = false;
+  document.title = "Watches and alerts — Prism";
+  $("watches-heading").focus();
+  loadMonitor();
+}
+
 // ---- patent view and routing --------------------------------------------------------------------
 function showSearch({ push = false } = {}) {
   $("patent-view").hidden = true;
+  $("watches-view").hidden = true;
   $("search-view").hidden = false;
   document.title = "Prism — prior-art search";
   if (push) history.pushState({ view: "search" }, "", "/");
@@ -409,6 +477,7 @@ function showSearch({ push = false } = {}) {
 async function showPatent(number, { push = false } = {}) {
   if (push) history.pushState({ view: "patent", number, fromSearch: true }, "", patentHref(number));
   $("search-view").hidden = true;
+  $("watches-view").hidden = true;
   $("patent-view").hidden = false;
   $("back-link").textContent = last ? "← Back to results" : "← New search";
   setMessage($("patent-error"), "");
@@ -441,6 +510,7 @@ async function showPatent(number, { push = false } = {}) {
 function route() {
   const match = /^\/ui\/patents\/(.+)$/.exec(location.pathname);
   if (match) showPatent(decodeURIComponent(match[1]));
+  else if (location.pathname === "/ui/watches") showWatches();
   else {
     showSearch();
     if (lastOpener && document.contains(lastOpener)) lastOpener.focus();
@@ -453,6 +523,23 @@ function initRouting() {
     e.preventDefault();
     if (history.state?.fromSearch) history.back();
     else { showSearch({ push: true }); $("q-text").focus(); }
+  });
+  $("watches-link").addEventListener("click", (e) => {
+    if (e.ctrlKey || e.metaKey || e.shiftKey) return;
+    e.preventDefault();
+    showWatches({ push: true });
+  });
+  $("watches-back").addEventListener("click", (e) => {
+    e.preventDefault();
+    showSearch({ push: true });
+    $("q-text").focus();
+  });
+  $("alerts-unread").addEventListener("change", loadMonitor);
+  $("alerts-list").addEventListener("click", (e) => {
+    const link = e.target.closest("a.alert-patent");
+    if (!link || e.ctrlKey || e.metaKey || e.shiftKey) return;
+    e.preventDefault();
+    showPatent(link.textContent, { push: true });
   });
   $("home-link").addEventListener("click", (e) => {
     if (e.ctrlKey || e.metaKey || e.shiftKey) return;
@@ -486,6 +573,8 @@ function init() {
   history.replaceState({ view: body.dataset.view, number: body.dataset.publicationNumber || null }, "");
   if (body.dataset.view === "patent" && body.dataset.publicationNumber) {
     showPatent(body.dataset.publicationNumber);
+  } else if (body.dataset.view === "watches") {
+    showWatches();
   } else {
     $("q-text").focus();
   }
