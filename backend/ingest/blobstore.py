@@ -6,9 +6,11 @@ for their job), where ``h`` is the SHA-256 of the original bytes. Writing the sa
 """
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -41,6 +43,7 @@ class BlobStore(Protocol):
     def get(self, key: str) -> bytes: ...
     def exists(self, key: str) -> bool: ...
     def delete(self, key: str) -> None: ...
+    def list(self) -> Iterator[tuple[str, dt.datetime]]: ...
 
 
 def check_key(key: str) -> str:
@@ -83,6 +86,15 @@ class FileBlobStore:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def list(self) -> Iterator[tuple[str, dt.datetime]]:
+        """Every blob (key, last modified, UTC); temporary files and foreign files are not blobs."""
+        if not self.root.is_dir():
+            return
+        for path in self.root.rglob("*"):
+            key = path.relative_to(self.root).as_posix()
+            if _KEY.match(key) and path.is_file():
+                yield key, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
 
     def path(self, key: str) -> Path:
         return self._path(key)
@@ -127,6 +139,12 @@ class S3BlobStore:
 
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=check_key(key))
+
+    def list(self) -> Iterator[tuple[str, dt.datetime]]:
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
+            for obj in page.get("Contents", []):
+                if _KEY.match(obj["Key"]):
+                    yield obj["Key"], obj["LastModified"].astimezone(dt.timezone.utc)
 
 
 def get_blob_store(settings) -> BlobStore:

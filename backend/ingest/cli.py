@@ -1,4 +1,4 @@
-"""``prism ingest PATH ...`` — bulk ingest with a progress bar and a summary."""
+"""``prism ingest PATH ...`` (bulk ingest with a progress bar and a summary) and ``prism blobs gc``."""
 from __future__ import annotations
 
 import sys
@@ -48,4 +48,34 @@ def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet
         sys.exit(1)
 
 
-commands = [ingest]
+@click.group("blobs")
+def blobs() -> None:
+    """The blob store of figure images (filesystem or S3)."""
+
+
+@blobs.command("gc")
+@click.option("--older-than-hours", type=click.FloatRange(min=0), default=24.0, show_default=True,
+              help="Keep unreferenced blobs written more recently than this (ingests in flight).")
+@click.option("--dry-run", is_flag=True, help="List what would be deleted; delete nothing.")
+@click.option("-v", "--verbose", is_flag=True, help="Print every key deleted (or to delete).")
+def blobs_gc(older_than_hours: float, dry_run: bool, verbose: bool) -> None:
+    """Delete blobs that no figure or unfinished ingest job refers to (old renditions after re-ingest)."""
+    import datetime as dt
+
+    from tqdm import tqdm
+
+    from backend.ingest.blob_gc import collect
+    from backend.settings import get_settings
+
+    with tqdm(desc="blobs examined", unit="blob", disable=not sys.stderr.isatty()) as bar:
+        report = collect(get_settings(), older_than=dt.timedelta(hours=older_than_hours), dry_run=dry_run,
+                         on_blob=lambda: bar.update(1))
+    if verbose:
+        for key in report.deleted:
+            click.echo(key)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"examined {report.examined} blobs: {report.referenced} referenced, {report.kept_recent} "
+               f"unreferenced but newer than {older_than_hours:g} h (kept), {verb} {len(report.deleted)}")
+
+
+commands = [ingest, blobs]

@@ -142,3 +142,26 @@ class FakeBackend:
 
     def refresh(self):
         pass
+
+
+def blob_keys(settings) -> set[str]:
+    from backend.ingest import blobstore
+
+    return {key for key, _ in blobstore.get_blob_store(settings).list()}
+
+
+def reingest_with_new_drawings(settings, root) -> tuple[set[str], set[str]]:
+    """Ingest a patent, then the same patent with other drawings; returns (blobs before, blobs of the
+    current version)."""
+    from backend.cli_db import upgrade_database
+    from backend.ingest.service import ingest_paths
+
+    upgrade_database(settings.resolved_database_url)
+    first = ingest_paths([write_patent_folder(root / "v1", "D0999021", "Chair", figures=2, seed=21)], settings,
+                         progress=False)
+    assert first.ingested == 1, first.failures
+    before = blob_keys(settings)
+    second = ingest_paths([write_patent_folder(root / "v2", "D0999021", "Chair", figures=2, seed=22)], settings,
+                          progress=False)
+    assert second.updated == 1, second.failures
+    return before, blob_keys(settings) - before

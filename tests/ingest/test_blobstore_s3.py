@@ -10,7 +10,7 @@ import pytest
 
 from backend.cli_db import upgrade_database
 from backend.ingest import blobstore
-from tests.ingest.helpers import write_patent_folder
+from tests.ingest.helpers import reingest_with_new_drawings, write_patent_folder
 
 boto3 = pytest.importorskip("boto3", reason="boto3 is part of the test extra (pip install -e '.[test]')")
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is part of the test extra")
@@ -87,3 +87,16 @@ def test_ingest_stores_drawings_in_the_bucket_and_the_api_serves_them(s3_setting
     assert any(k.startswith("originals/") for k in keys)
     blob_dir = settings.resolved_blob_dir
     assert not blob_dir.exists() or not any(p.is_file() for p in blob_dir.rglob("*")), "nothing on local disk"
+
+
+def test_gc_on_the_bucket(s3_settings, tmp_path):
+    import datetime as dt
+
+    from backend.ingest.blob_gc import collect
+
+    before, current = reingest_with_new_drawings(s3_settings, tmp_path)
+    assert before and current and not before & current
+    assert collect(s3_settings).deleted == []
+    report = collect(s3_settings, older_than=dt.timedelta(0))
+    assert set(report.deleted) == before
+    assert {key for key, _ in blobstore.get_blob_store(s3_settings).list()} == current
