@@ -87,6 +87,9 @@ def clean_object(text: str) -> str | None:
     text = text.strip(" .;:,")
     if not text or text.lower() in ("thereof", "same", "it", "the same", "the design", "design"):
         return None
+    if re.fullmatch(r"(?:(?:one|another|other|first|second|third|alternate|alternative)\s+)?embodiments?", text,
+                    re.IGNORECASE):   # "the one embodiment": the object named earlier
+        return None
     text = re.sub(r"\s+thereof$", "", text, flags=re.IGNORECASE)
     return text[:255] or None
 
@@ -137,6 +140,17 @@ _HAGUE_DESIGN = re.compile(r"^\s*(\d+)\.\s+(?P<object>\D.*)$")
 _HAGUE_VIEW = re.compile(r"^\s*(?P<label>\d+\.\d+)\s*:\s*(?P<view>.+)$")
 
 
+# "...enlarged scale; FIG. 2 is a front view...; and, FIG. 3 is ..." - several figures in one paragraph
+_NEXT_FIGURE = re.compile(r";\s*(?:and\s*,?\s*)?(?=(?:the\s+)?fig(?:ure|s?\.?)\s*\d)", re.IGNORECASE)
+# "FIG. 1is a flow-chart" (a missing space in some old full texts)
+_GLUED_VERB = re.compile(r"\b(figs?\.?\s*\d+)(is|are|shows?|illustrates?|depicts?)\b", re.IGNORECASE)
+
+
+def _split_figures(paragraph: str | None) -> list[str]:
+    text = _GLUED_VERB.sub(r"\1 \2", paragraph or "")
+    return [part.strip() for part in _NEXT_FIGURE.split(text) if part.strip()]
+
+
 def parse_descriptions(paragraphs: list[str]) -> dict[int, FigureText]:
     """Figure number -> parsed description; "thereof" objects inherit the last object named.
 
@@ -145,7 +159,7 @@ def parse_descriptions(paragraphs: list[str]) -> dict[int, FigureText]:
     out: dict[int, FigureText] = {}
     last_object: str | None = None
     hague = 0
-    for para in paragraphs:
+    for para in (part for p in paragraphs for part in _split_figures(p)):
         hv = _HAGUE_VIEW.match(para or "")
         if hv:
             hague += 1

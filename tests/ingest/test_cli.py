@@ -8,12 +8,12 @@ from .helpers import write_patent_folder
 def test_prism_ingest_prints_a_summary(fake_pipeline, tmp_path):
     _settings, pipe = fake_pipeline
     write_patent_folder(tmp_path / "data", "D0999201", "Stool", figures=2)
-    (tmp_path / "data" / "old.xml").write_bytes(b'<?xml version="1.0"?>\n<PATDOC></PATDOC>')
+    (tmp_path / "data" / "old.xml").write_bytes(b'<?xml version="1.0"?>\n<ClaimsDocument></ClaimsDocument>')
     _register()
     result = CliRunner().invoke(cli, ["ingest", "--quiet", str(tmp_path / "data")])
     assert result.exit_code == 0, result.output
     assert "ingest summary" in result.output
-    assert "skipped: " in result.output and "SGML" in result.output
+    assert "skipped: " in result.output and "file-wrapper part" in result.output
     assert sorted(pipe.backend.docs) == ["USD0999201-F1", "USD0999201-F2"]
     again = CliRunner().invoke(cli, ["ingest", "--quiet", str(tmp_path / "data"), str(tmp_path / "missing")])
     assert again.exit_code == 1 and "no such file or directory" in again.output

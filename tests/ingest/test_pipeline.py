@@ -59,7 +59,7 @@ def test_bad_image_fails_the_job_with_the_reason_and_retry_works(fake_pipeline, 
 
 def test_summary_counts_skips_and_unreadable_sources(fake_pipeline, tmp_path):
     settings, _pipe = fake_pipeline
-    (tmp_path / "old.xml").write_bytes(b'<?xml version="1.0"?>\n<!DOCTYPE PATDOC SYSTEM "x.dtd">\n<PATDOC/>')
+    (tmp_path / "old.xml").write_bytes(b'<?xml version="1.0"?>\n<ClaimsDocument/>')   # XML4IP part: skipped
     (tmp_path / "bad.jsonl").write_text(json.dumps({"title": "no number"}) + "\n")
     summary = ingest_paths([tmp_path / "old.xml", tmp_path / "bad.jsonl", tmp_path / "nope.xml"], settings,
                            progress=False)

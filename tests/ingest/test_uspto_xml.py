@@ -56,16 +56,18 @@ def test_zip_with_drawings_inside(tmp_path):
         "USD0999005-20210105/USD0999005-20210105-D00001.TIF", "USD0999005-20210105/USD0999005-20210105-D00002.TIF"]
 
 
-def test_legacy_and_foreign_documents_are_skipped_with_a_reason(tmp_path):
+def test_formats_are_sniffed_and_the_unsupported_skipped_with_a_reason(tmp_path):
     sgml = b'<?xml version="1.0"?>\n<!DOCTYPE PATDOC SYSTEM "ST32-US-Grant-025xml.dtd" [\n]>\n<PATDOC><SDOBI/></PATDOC>'
-    with pytest.raises(UnsupportedFormat, match="SGML"):
-        sniff(sgml)
-    with pytest.raises(UnsupportedFormat, match="pre-grant publication"):
-        sniff(b"<?xml version='1.0'?><patent-application-publication/>")
-    (tmp_path / "old.xml").write_bytes(sgml)
+    assert sniff(sgml) == "st32"
+    assert sniff(b"<?xml version='1.0'?><patent-application-publication/>") == "pap"
+    with pytest.raises(UnsupportedFormat, match="Green Book"):
+        sniff(b"HHHHHT 1\nPATN\nWKU  039327092\n")
+    with pytest.raises(ParseError, match="B110"):
+        parse_document(sgml)                     # an ST.32 grant without its document number
+    (tmp_path / "old.txt").write_bytes(b"PATN\nWKU  039327092\n")
     (tmp_path / "notes.pdf").write_bytes(b"%PDF")
-    items = list(discover([tmp_path / "old.xml", tmp_path / "notes.pdf", tmp_path / "missing.xml"]))
-    assert "SGML" in items[0].skip and "unknown file type" in items[1].skip and "no such file" in items[2].error
+    items = list(discover([tmp_path / "old.txt", tmp_path / "notes.pdf", tmp_path / "missing.xml"]))
+    assert "unknown file type" in items[1].skip and "no such file" in items[2].error
 
 
 def test_malformed_xml_is_a_parse_error():
@@ -102,9 +104,11 @@ def test_impact_sample(shared_data):
 def test_uspto_samples(shared_data):
     items = list(discover([shared_data / "uspto_samples"]))
     skipped = {i.origin.split("/uspto_samples/")[1].split("/")[0] for i in items if i.skip}
-    assert {"sgml", "pap", "greenbook", "cpcScheme", "cpcMaster", "xml4ip"} <= skipped
+    assert {"greenbook", "cpcScheme", "cpcMaster", "xml4ip"} <= skipped and not {"sgml", "pap"} & skipped
     parsed = {load_source(i.locator).publication_number: load_source(i.locator) for i in items if i.locator}
     assert {"US8926509B2", "US8927118B2", "US7272630B2", "US6859910B2", "US20050004437A1"} <= set(parsed)
+    assert {"US6336130B1", "US6337117B1", "USD0435854",                         # 2001 ST.32 grants
+            "US20010000044A1", "US20010000943A1", "US20010009014A1"} <= set(parsed)  # 2001 pre-grant (PAP)
     rec = parsed["US8926509B2"]
     assert rec.cpc[0] == "A61B5/0205" and "A61B5/0024" in rec.cpc and rec.ipc
     assert parsed["US6859910B2"].ipc[0] == "G06F15/00"           # v4.0 classification-ipc
@@ -120,3 +124,74 @@ def test_uspto_weekly_bulk_zips(shared_data):
     assert {"S1", "B2", "P2", "E1"} <= kinds
     assert all(r.title and r.applicants and r.figures for r in records)
     assert any(r.abstract for r in records) and any(r.cpc for r in records)
+
+
+@pytest.mark.shared_data
+def test_st32_design_grant_of_2001(shared_data):
+    """USD435854 (2001, ST.32 DTD 2.4): Locarno 14-02 from B511, fourteen figures described in one
+    paragraph, four drawing sheets named in SDODR."""
+    rec = parse_document((shared_data / "uspto_samples" / "sgml" / "USD435854S1.xml").read_bytes())
+    assert (rec.publication_number, rec.kind, rec.publication_date, rec.filing_date) == \
+        ("USD0435854", "S", "2001-01-02", "1999-01-06")
+    assert rec.title == "Disc cartridge" and rec.locarno == ["14-02"] and rec.ipc == []
+    assert rec.applicants[0] == "Hitachi Maxell, Ltd." and rec.inventors[0] == "Hiroyoshi Takagi"
+    assert rec.claims == "The ornamental design for a disc cartridge, as shown and described."
+    assert [f.number for f in rec.figures] == [1, 2, 3, 4] and rec.source == "uspto-st32-2.4"
+    first, third = rec.figures[0], rec.figures[2]
+    assert first.viewpoint == "front top right side perspective" and first.object_name == "disc cartridge"
+    assert third.label == "FIG. 3" and third.viewpoint == "top plan" and third.object_name == "disc cartridge"
+
+
+@pytest.mark.shared_data
+def test_st32_utility_grant_and_pap_publication(shared_data):
+    samples = shared_data / "uspto_samples"
+    grant = parse_document((samples / "sgml" / "US06336130.xml").read_bytes())
+    assert grant.publication_number == "US6336130B1" and grant.ipc == ["G06F15/16", "G06F13/00"]
+    assert grant.priority_date == "1997-04-08" and grant.applicants == ["Telefonaktiebolaget LM Ericsson (publ)"]
+    assert grant.abstract and grant.claims and grant.figures[0].viewpoint == "block diagram"
+    pap = parse_document((samples / "pap" / "US20010009014A1.xml").read_bytes())
+    assert (pap.publication_number, pap.kind, pap.publication_date, pap.filing_date) == \
+        ("US20010009014A1", "A1", "2001-07-19", "2001-02-05")
+    assert pap.ipc == ["G06F15/16"] and pap.inventors[:2] == ["James Savage", "Sophie Muller"]
+    assert pap.title == "Facilitating real-time, multi-point communications over the internet"
+    assert not pap.claims.startswith("[") and pap.claims.startswith("1. A method")
+    assert [f.number for f in pap.figures][:5] == [1, 2, 3, 4, 5]
+    assert pap.figures[0].viewpoint == "simplified block diagram" and pap.figures[0].label == "FIG. 1"
+    glued = parse_document((samples / "pap" / "US20010000044A1.xml").read_bytes())
+    assert glued.figures[0].label == "FIG. 1" and glued.figures[0].description.startswith("FIG. 1 is a flow-chart")
+
+
+@pytest.mark.parametrize("raw, expected", [("G06F 1516", "G06F15/16"), ("G06F 1300", "G06F13/00"),
+                                           ("H01L 2102", "H01L21/02"), ("B32B  302", "B32B3/02"),
+                                           ("G06F015/16", "G06F15/16")])
+def test_ipc7_as_st32_writes_it(raw, expected):
+    from backend.ingest.parsers.uspto_sgml import ipc7_symbol
+
+    assert ipc7_symbol(raw) == expected
+
+
+@pytest.mark.shared_data
+def test_st32_grant_with_its_drawings_is_ingested_and_found(shared_data, make_settings, tmp_path):
+    """The 2001 design grant, with drawing sheets next to it (the sample ships the XML only; the sheets
+    here are generated), goes through the real pipeline and is found by text within its Locarno class."""
+    import re
+
+    from backend.cli_db import upgrade_database
+    from backend.ingest.service import ingest_paths
+    from backend.search import get_backend
+
+    xml = (shared_data / "uspto_samples" / "sgml" / "USD435854S1.xml").read_bytes()
+    folder = tmp_path / "USD0435854-20010102"
+    folder.mkdir()
+    (folder / "USD0435854-20010102.XML").write_bytes(xml)
+    for i, name in enumerate(sorted(set(re.findall(rb'FILE="([^"]+\.TIF)"', xml)))):
+        (folder / name.decode()).write_bytes(image_bytes("TIFF", seed=40 + i))
+    settings = make_settings(task_mode="eager")
+    upgrade_database(settings.resolved_database_url)
+    summary = ingest_paths([folder], settings, progress=False)
+    assert (summary.ingested, summary.failed, summary.figures) == (1, 0, 4), summary.failures
+    backend = get_backend(settings)
+    figures = backend.get_patent_figures("USD0435854")
+    assert all(f["image_vector"] and f["thumb_key"] for f in figures)
+    hits = backend.search({"text": "disc cartridge", "filters": {"locarno": {"include": ["14-02"]}}}).hits
+    assert hits and hits[0].publication_number == "USD0435854"

@@ -1,7 +1,8 @@
 """USPTO full-text XML (ICE v4.0 - v4.7): grants (``us-patent-grant``) and applications
-(``us-patent-application``), single files, weekly bulk files that concatenate many documents, and zips.
-
-Older USPTO formats are recognised and reported as unsupported (see :func:`sniff`).
+(``us-patent-application``), single files, weekly bulk files that concatenate many documents, and zips;
+the older XML forms too: 2001 ST.32 grants (``PATDOC``, :mod:`.uspto_sgml`) and 2001-2004 pre-grant
+publications (``patent-application-publication``, :mod:`.uspto_pap`). Pre-2001 Green Book text (APS)
+is recognised and reported as unsupported (see :func:`sniff`).
 """
 from __future__ import annotations
 
@@ -17,13 +18,8 @@ from backend.ingest.records import (
     FigureRecord, ImageRef, ParseError, PatentRecord, UnsupportedFormat, iso_date, normalise_publication_number,
 )
 
-SUPPORTED_ROOTS = ("us-patent-grant", "us-patent-application")
-# root element (or marker) -> why it is skipped
-LEGACY_ROOTS = {
-    "PATDOC": "USPTO 2001 SGML/ST.32 grant (PATDOC) is not supported; convert to ICE XML",
-    "patent-application-publication": "USPTO 2001-2004 pre-grant publication XML (PAP v1.5/1.6) is not supported",
-    "us-patent-grant-v2": "",
-}
+SUPPORTED_ROOTS = {"us-patent-grant": "ice", "us-patent-application": "ice", "PATDOC": "st32",
+                   "patent-application-publication": "pap"}
 NON_PATENT_ROOTS = {
     "class-scheme": "a CPC scheme file, not a patent document",
     "CPCMasterClassificationFile": "a CPC master classification file, not a patent document",
@@ -62,13 +58,12 @@ def root_name(doc: bytes) -> str | None:
 
 
 def sniff(doc: bytes) -> str:
-    """Return ``"ice"`` for a supported document; raise UnsupportedFormat with the reason otherwise."""
+    """Return the format (``"ice"``, ``"st32"``, ``"pap"``) of a supported document; raise
+    UnsupportedFormat with the reason otherwise."""
     root = root_name(doc)
     root = root.split(":", 1)[-1] if root else root
     if root in SUPPORTED_ROOTS:
-        return "ice"
-    if root in LEGACY_ROOTS and LEGACY_ROOTS[root]:
-        raise UnsupportedFormat(LEGACY_ROOTS[root])
+        return SUPPORTED_ROOTS[root]
     if root in NON_PATENT_ROOTS:
         raise UnsupportedFormat(NON_PATENT_ROOTS[root])
     if root is None:
@@ -139,19 +134,34 @@ def _ipc(biblio) -> list[str]:
     return out
 
 
-def parse_document(doc: bytes, image_base: ImageRef | None = None, origin: str = "") -> PatentRecord:
-    """Parse one ICE XML document. ``image_base`` says where drawings live: ``ImageRef(path=dir)`` or
-    ``ImageRef(zip=file, member=dir-inside-zip)``; None for documents without their drawings."""
-    sniff(doc)
+def parse_xml(doc: bytes, origin: str, must_have: str) -> etree._Element:
+    """The document's root; a damaged document is read in recovery mode if ``must_have`` survives."""
     try:
-        root = etree.fromstring(doc, _parser())
+        return etree.fromstring(doc, _parser())
     except etree.XMLSyntaxError as exc:
         try:
             root = etree.fromstring(doc, _parser(recover=True))
         except etree.XMLSyntaxError:
             root = None
-        if root is None or root.find(".//publication-reference") is None:
+        if root is None or root.find(must_have) is None:
             raise ParseError(f"{origin or 'document'}: malformed XML: {exc}") from None
+        return root
+
+
+def parse_document(doc: bytes, image_base: ImageRef | None = None, origin: str = "") -> PatentRecord:
+    """Parse one USPTO XML document (any supported format). ``image_base`` says where drawings live:
+    ``ImageRef(path=dir)`` or ``ImageRef(zip=file, member=dir-inside-zip)``; None for documents without
+    their drawings."""
+    fmt = sniff(doc)
+    if fmt == "st32":
+        from backend.ingest.parsers.uspto_sgml import parse_st32
+
+        return parse_st32(doc, image_base, origin)
+    if fmt == "pap":
+        from backend.ingest.parsers.uspto_pap import parse_pap
+
+        return parse_pap(doc, image_base, origin)
+    root = parse_xml(doc, origin, ".//publication-reference")
     biblio = root.find("us-bibliographic-data-grant")
     if biblio is None:
         biblio = root.find("us-bibliographic-data-application")
@@ -195,12 +205,6 @@ def parse_document(doc: bytes, image_base: ImageRef | None = None, origin: str =
         cpc=_cpc(biblio), ipc=_ipc(biblio), locarno=locarno,
         source=f"uspto-{root.tag}-{(root.get('dtd-version') or '').split(' ')[0] or 'unknown'}",
     )
-    record.figures = _figures(root, image_base)
-    return record
-
-
-def _figures(root, image_base: ImageRef | None) -> list[FigureRecord]:
-    descriptions = parse_descriptions(_description_paragraphs(root))
     sheets = []
     for fig in root.iterfind("drawings/figure"):
         img = fig.find("img")
@@ -210,6 +214,23 @@ def _figures(root, image_base: ImageRef | None) -> list[FigureRecord]:
             continue
         if img is not None and img.get("file"):
             sheets.append((num, img.get("file")))
+    record.figures = build_figures(_description_paragraphs(root), sheets, image_base)
+    return record
+
+
+_SHEET_NUMBER = re.compile(r"-D(\d{5})\.TIF$", re.IGNORECASE)
+
+
+def sheet_number(file: str) -> int:
+    """``US...-D00003.TIF`` -> 3 (0 when the name has no sheet number)."""
+    m = _SHEET_NUMBER.search(file or "")
+    return int(m.group(1)) if m else 0
+
+
+def build_figures(paragraphs: list[str], sheets: list[tuple[int, str]],
+                  image_base: ImageRef | None) -> list[FigureRecord]:
+    """Figures from the brief description of the drawings and the drawing sheets ``(number, file)``."""
+    descriptions = parse_descriptions(paragraphs)
     numbered = [s for s in sheets if s[0] > 0] or sheets   # D00000 is the front-page copy of a drawing
     figures = []
     if numbered:
