@@ -24,7 +24,7 @@ class ParseError(IngestError):
 
 
 class UnsupportedFormat(IngestError):
-    """A recognised but unsupported format (e.g. the 2001 SGML grants); skipped with this reason."""
+    """A recognised but unsupported format (e.g. pre-2001 Green Book text); skipped with this reason."""
 
 
 @dataclass
