@@ -61,7 +61,7 @@ def test_formats_are_sniffed_and_the_unsupported_skipped_with_a_reason(tmp_path)
     assert sniff(sgml) == "st32"
     assert sniff(b"<?xml version='1.0'?><patent-application-publication/>") == "pap"
     with pytest.raises(UnsupportedFormat, match="Green Book"):
-        sniff(b"HHHHHT 1\nPATN\nWKU  039327092\n")
+        sniff(b"HHHHHT 1\nPATN\nWKU  039327092\n")     # APS text is read from .txt files, not as XML
     with pytest.raises(ParseError, match="B110"):
         parse_document(sgml)                     # an ST.32 grant without its document number
     (tmp_path / "old.txt").write_bytes(b"PATN\nWKU  039327092\n")
@@ -104,11 +104,12 @@ def test_impact_sample(shared_data):
 def test_uspto_samples(shared_data):
     items = list(discover([shared_data / "uspto_samples"]))
     skipped = {i.origin.split("/uspto_samples/")[1].split("/")[0] for i in items if i.skip}
-    assert {"greenbook", "cpcScheme", "cpcMaster", "xml4ip"} <= skipped and not {"sgml", "pap"} & skipped
+    assert {"cpcScheme", "cpcMaster", "xml4ip"} <= skipped and not {"sgml", "pap", "greenbook"} & skipped
     parsed = {load_source(i.locator).publication_number: load_source(i.locator) for i in items if i.locator}
     assert {"US8926509B2", "US8927118B2", "US7272630B2", "US6859910B2", "US20050004437A1"} <= set(parsed)
     assert {"US6336130B1", "US6337117B1", "USD0435854",                         # 2001 ST.32 grants
-            "US20010000044A1", "US20010000943A1", "US20010009014A1"} <= set(parsed)  # 2001 pre-grant (PAP)
+            "US20010000044A1", "US20010000943A1", "US20010009014A1",   # 2001 pre-grant (PAP)
+            "US3932709", "US3937375", "US4347903"} <= set(parsed)       # 1976-1982 Green Book (APS)
     rec = parsed["US8926509B2"]
     assert rec.cpc[0] == "A61B5/0205" and "A61B5/0024" in rec.cpc and rec.ipc
     assert parsed["US6859910B2"].ipc[0] == "G06F15/00"           # v4.0 classification-ipc
@@ -195,3 +196,26 @@ def test_st32_grant_with_its_drawings_is_ingested_and_found(shared_data, make_se
     assert all(f["image_vector"] and f["thumb_key"] for f in figures)
     hits = backend.search({"text": "disc cartridge", "filters": {"locarno": {"include": ["14-02"]}}}).hits
     assert hits and hits[0].publication_number == "USD0435854"
+
+
+@pytest.mark.shared_data
+def test_green_book_text_single_and_weekly(shared_data, tmp_path):
+    """APS (1976-2001): the three samples, and a weekly-style file that concatenates them after an
+    ``HHHHHT`` header - one document each, found by discover, parsed by load_source."""
+    folder = shared_data / "uspto_samples" / "greenbook"
+    rec = load_source(next(i for i in discover([folder / "US03932709.greenbook"])).locator)
+    assert (rec.publication_number, rec.filing_date, rec.publication_date) == ("US3932709", "1974-03-07", "1976-01-13")
+    assert rec.title == "Electronic business telephone" and rec.ipc == ["H04M11/00"]
+    assert rec.inventors[:2] == ["Don G. Hoff", "Patrick Young"] and rec.applicants == ["General Teletronics Incorporated"]
+    assert rec.abstract.startswith("An electronic business telephone") and rec.claims.startswith("1. An electronic")
+    assert rec.figures[0].label == "FIG. 1" and rec.figures[2].viewpoint == "block diagram"
+    assert all(f.image is None for f in rec.figures) and rec.source == "uspto-aps"
+    boat = load_source(next(i for i in discover([folder / "US03937375.greenbook"])).locator)
+    assert boat.figures[1].viewpoint == "side elevation" and boat.ipc == ["B60R9/00"]
+    balance = load_source(next(i for i in discover([folder / "US04347903.greenbook"])).locator)
+    assert balance.priority_date == "1978-07-10" < balance.filing_date   # PRIR/APD
+    weekly = tmp_path / "pftaps19760113_wk02.txt"
+    weekly.write_bytes(b"HHHHHT  APS1  Week 02\n" + b"".join(p.read_bytes() for p in sorted(folder.glob("*.greenbook"))))
+    items = list(discover([weekly]))
+    assert [i.origin.rsplit("#", 1)[1] for i in items] == ["1", "2", "3"]
+    assert [load_source(i.locator).publication_number for i in items] == ["US3932709", "US3937375", "US4347903"]

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.ingest.parsers import deeppatent2, uspto_xml
+from backend.ingest.parsers import deeppatent2, uspto_aps, uspto_xml
 from backend.ingest.records import IngestError, UnsupportedFormat
 
 XML_SUFFIXES = (".xml", ".sgm", ".sgml")
@@ -55,11 +55,19 @@ def _file(path: Path, explicit: bool = False) -> Iterator[Item]:
         elif suffix == ".jsonl":
             yield from _manifest(path)
         elif suffix in (".txt", ".greenbook"):
-            head = path.read_bytes()[:4096]
-            try:
-                uspto_xml.sniff(head)
-            except UnsupportedFormat as exc:
-                yield Item(str(path), skip=str(exc))
+            data = path.read_bytes()
+            if uspto_aps.is_aps(data[:4096]):
+                docs = uspto_aps.split_patents(data)
+                for i in range(len(docs)):
+                    name = f"{path}#{i + 1}" if len(docs) > 1 else str(path)
+                    yield Item(name, {"format": "uspto-aps", "path": str(path), "index": i})
+                if not docs:
+                    yield Item(str(path), skip="Green Book text without a PATN record")
+            else:
+                try:
+                    uspto_xml.sniff(data[:4096])
+                except UnsupportedFormat as exc:
+                    yield Item(str(path), skip=str(exc))
         elif explicit:
             yield Item(str(path), skip=f"unknown file type {suffix or '(none)'}; expected .xml, .zip, .json, .jsonl")
     except IngestError as exc:

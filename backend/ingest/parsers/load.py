@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from backend.ingest.metadata import record_from_metadata
-from backend.ingest.parsers import deeppatent2, uspto_xml
+from backend.ingest.parsers import deeppatent2, uspto_aps, uspto_xml
 from backend.ingest.records import ImageRef, ParseError, PatentRecord
 
 
@@ -20,6 +20,11 @@ def _documents(path: str, member: str | None, mtime: float) -> tuple[bytes, ...]
         with zipfile.ZipFile(path) as zf:
             data = zf.read(member)
     return tuple(uspto_xml.split_documents(data))
+
+
+@functools.lru_cache(maxsize=4)
+def _aps_patents(path: str, mtime: float) -> tuple[bytes, ...]:
+    return tuple(uspto_aps.split_patents(Path(path).read_bytes()))
 
 
 @functools.lru_cache(maxsize=4)
@@ -56,6 +61,12 @@ def load_source(locator: dict) -> PatentRecord:
             base = ImageRef(zip=path, member="" if parent == "." else parent)
         origin = f"{path}{'!' + member if member else ''}"
         return uspto_xml.parse_document(docs[index], base, origin)
+    if fmt == "uspto-aps":
+        docs = _aps_patents(path, mtime)
+        index = int(locator.get("index") or 0)
+        if index >= len(docs):
+            raise ParseError(f"{path}: patent #{index + 1} not found (file has {len(docs)})")
+        return uspto_aps.parse_aps(docs[index], ImageRef(path=str(Path(path).parent)), path)
     if fmt == "deeppatent2":
         entries = list(_deeppatent2_entries(path, mtime))
         return deeppatent2.build_record(entries, str(locator["patent"]), Path(path).parent)

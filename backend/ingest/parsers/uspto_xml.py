@@ -1,8 +1,8 @@
 """USPTO full-text XML (ICE v4.0 - v4.7): grants (``us-patent-grant``) and applications
 (``us-patent-application``), single files, weekly bulk files that concatenate many documents, and zips;
 the older XML forms too: 2001 ST.32 grants (``PATDOC``, :mod:`.uspto_sgml`) and 2001-2004 pre-grant
-publications (``patent-application-publication``, :mod:`.uspto_pap`). Pre-2001 Green Book text (APS)
-is recognised and reported as unsupported (see :func:`sniff`).
+publications (``patent-application-publication``, :mod:`.uspto_pap`). Green Book text (APS, 1976-2001)
+is plain text, read by :mod:`.uspto_aps`.
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def sniff(doc: bytes) -> str:
         raise UnsupportedFormat(NON_PATENT_ROOTS[root])
     if root is None:
         if doc.lstrip()[:4] in (b"PATN", b"HHHH") or b"\nPATN" in doc[:4096]:
-            raise UnsupportedFormat("USPTO pre-2001 Green Book text (APS) is not supported")
+            raise UnsupportedFormat("USPTO Green Book text (APS) is read from .txt files, not as XML")
         raise UnsupportedFormat("not an XML document")
     raise UnsupportedFormat(f"unknown XML document <{root}>")
 
