@@ -108,7 +108,8 @@ class S3BlobStore:
             import boto3
             from botocore.exceptions import ClientError
         except ImportError:
-            raise RuntimeError("PRISM_BLOB_STORE=s3 needs the boto3 package (pip install 'prism[s3]')") from None
+            raise RuntimeError("PRISM_BLOB_STORE=s3 needs the boto3 package "
+                               "(pip install -e '.[s3]')") from None
         self.bucket = bucket
         self.client = boto3.client("s3", endpoint_url=endpoint_url or None, region_name=region or None)
         self._client_error = ClientError

@@ -87,8 +87,9 @@ def clean_object(text: str) -> str | None:
     text = text.strip(" .;:,")
     if not text or text.lower() in ("thereof", "same", "it", "the same", "the design", "design"):
         return None
+    # "the one embodiment", "the present invention": the object named earlier
     if re.fullmatch(r"(?:(?:one|another|other|first|second|third|alternate|alternative)\s+)?embodiments?|"
-                    r"(?:present\s+)?invention", text, re.IGNORECASE):   # "the one embodiment": the object named earlier
+                    r"(?:present\s+)?invention", text, re.IGNORECASE):
         return None
     text = re.sub(r"\s+thereof$", "", text, flags=re.IGNORECASE)
     return text[:255] or None

@@ -52,4 +52,5 @@ def enqueue_ingest_check(publication_numbers: list[str], settings: Settings) -> 
 
             send(CHECK_NEW_TASK, [list(publication_numbers)], settings)
     except Exception:  # noqa: BLE001
-        log.exception("could not hand %d new patents to the ingest-time watch check", len(publication_numbers))
+        log.exception("could not hand %d new patents to the ingest-time watch check",
+                      len(publication_numbers))

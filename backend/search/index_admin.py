@@ -5,8 +5,8 @@
   talks to the alias ``{prefix}-figures``.
 * :func:`reindex` builds a new index (refresh off), copies every document (scan + bulk), catches up
   with writes made meanwhile, swaps the alias atomically, then deletes the old index; on any failure
-  before the swap it deletes the new index and leaves the alias where it was. An ES-side lock (an index created with
-  create-if-absent semantics) keeps two reindexes apart.
+  before the swap it deletes the new index and leaves the alias where it was. An ES-side lock (an
+  index created with create-if-absent semantics) keeps two reindexes apart.
 * :func:`check_version` refuses an index whose ``_meta.mapping_version`` is not the expected one.
 """
 from __future__ import annotations
@@ -304,9 +304,10 @@ def _catch_up(es: Elasticsearch, source: list[str], dest: str, delete_missing: b
     gone = [i for i in have if i not in want] if delete_missing else []
     actions = [{"_op_type": "delete", "_index": dest, "_id": i} for i in gone]
     for start in range(0, len(stale), 500):
-        for hit in helpers.scan(es, index=source, query={"query": {"ids": {"values": stale[start:start + 500]}}},
-                                preserve_order=False):
-            actions.append({"_op_type": "index", "_index": dest, "_id": hit["_id"], "_source": hit["_source"]})
+        ids = {"query": {"ids": {"values": stale[start:start + 500]}}}
+        for hit in helpers.scan(es, index=source, query=ids, preserve_order=False):
+            actions.append({"_op_type": "index", "_index": dest, "_id": hit["_id"],
+                            "_source": hit["_source"]})
     if not actions:
         return 0
     _ok, errors = helpers.bulk(es, actions, raise_on_error=False, raise_on_exception=False)

@@ -58,11 +58,13 @@ def _person(name: str) -> str:
 
 
 def _paragraphs(sections, section: str) -> list[str]:
-    return [v for name, fields in sections if name == section for t, v in fields if t in _TEXT_TAGS and t != "PAC"]
+    return [v for name, fields in sections if name == section
+            for t, v in fields if t in _TEXT_TAGS and t != "PAC"]
 
 
 def publication_number(wku: str) -> str:
-    """WKU ``039327094`` -> ``US3932709`` (the last character is a check digit); ``D02456789`` -> ``USD0245678``."""
+    """WKU ``039327094`` -> ``US3932709``: the last character is a check digit, a series letter stays
+    (``D02456789`` -> ``USD0245678``)."""
     wku = re.sub(r"\s", "", wku or "").upper()
     m = re.fullmatch(r"([A-Z]*)(\d+)\d", wku)
     if not m:

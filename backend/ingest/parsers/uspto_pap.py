@@ -14,7 +14,8 @@ from backend.ingest.records import ImageRef, ParseError, PatentRecord, iso_date,
 
 
 def _text(el, skip: tuple[str, ...] = ()) -> str:
-    """The element's text, without the ``skip`` elements (paragraph numbers, headings) but with what follows them."""
+    """The element's text without the ``skip`` elements (paragraph numbers, headings), keeping what
+    follows them."""
     if el is None:
         return ""
     if skip:
@@ -43,8 +44,8 @@ def parse_pap(doc: bytes, image_base: ImageRef | None = None, origin: str = "") 
         raise ParseError(f"{origin or 'document'}: pre-grant publication without document-id/doc-number")
     kind = _text(biblio.find("document-id/kind-code")) or None
     filing = iso_date(_text(biblio.find("domestic-filing-data/filing-date")))
-    priorities = [d for d in (iso_date(_text(el)) for el in biblio.iterfind(".//foreign-priority-data/filing-date"))
-                  if d]
+    priorities = [d for d in (iso_date(_text(el))
+                              for el in biblio.iterfind(".//foreign-priority-data/filing-date")) if d]
     ipc = []
     for el in biblio.iterfind(".//classification-ipc//ipc"):
         symbol = compact_symbol(_text(el))
@@ -53,8 +54,8 @@ def parse_pap(doc: bytes, image_base: ImageRef | None = None, origin: str = "") 
     inventors = [_person(n) for n in biblio.iterfind("inventors//name")]
     assignees = [_person(a) for a in biblio.iterfind(".//assignee")]
     skip = ("heading", "number")
-    sheets = [(sheet_number(el.get("file", "")), el.get("file")) for el in root.iterfind("subdoc-drawings//image")
-              if el.get("file")]
+    sheets = [(sheet_number(el.get("file", "")), el.get("file"))
+              for el in root.iterfind("subdoc-drawings//image") if el.get("file")]
     record = PatentRecord(
         publication_number=normalise_publication_number(number, "US", kind), kind=kind, country="US",
         application_number=_text(biblio.find("domestic-filing-data/application-number/doc-number")) or None,
