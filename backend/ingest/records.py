@@ -121,6 +121,11 @@ def normalise_publication_number(raw: str, country: str | None = "US", kind: str
     return f"{cc}{digits.lstrip('0') or '0'}{kind_in or (kind or '').upper()}"
 
 
+def party_name(organisation: str, first: str, last: str) -> str:
+    """A party as shown: the organisation's name, else ``first last``."""
+    return organisation or " ".join(p for p in (first, last) if p)
+
+
 def iso_date(raw: str | None) -> str | None:
     """``20210105`` -> ``2021-01-05``; a day or month of 00 (cited-document style) is clamped to 01."""
     if not raw:

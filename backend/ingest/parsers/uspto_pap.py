@@ -10,7 +10,9 @@ import re
 from lxml import etree
 
 from backend.ingest.parsers.classification import compact_symbol
-from backend.ingest.records import ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number
+from backend.ingest.records import (
+    ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number, party_name,
+)
 
 
 def _text(el, skip: tuple[str, ...] = ()) -> str:
@@ -27,11 +29,7 @@ def _text(el, skip: tuple[str, ...] = ()) -> str:
 def _person(name) -> str:
     if name is None:
         return ""
-    org = _text(name.find("organization-name"))
-    if org:
-        return org
-    given, family = _text(name.find("given-name")), _text(name.find("family-name"))
-    return " ".join(p for p in (given, family) if p)
+    return party_name(*(_text(name.find(t)) for t in ("organization-name", "given-name", "family-name")))
 
 
 def parse_pap(doc: bytes, image_base: ImageRef | None = None, origin: str = "") -> PatentRecord:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 
 from backend.ingest.parsers.classification import compact_symbol, locarno_symbol
-from backend.ingest.records import ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number
+from backend.ingest.records import (
+    ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number, party_name,
+)
 
 # IPC 7 as ST.32 writes it: subclass, then main group and a two-digit subgroup run together ("G06F 1516")
 _IPC7 = re.compile(r"^([A-H]\d\d[A-Z])\s*0*(\d+?)(\d\d)$")
@@ -30,11 +32,7 @@ def _text(el) -> str:
 
 
 def _name(party) -> str:
-    org = _text(party.find(".//ONM"))
-    if org:
-        return org
-    first, last = _text(party.find(".//FNM")), _text(party.find(".//SNM"))
-    return " ".join(p for p in (first, last) if p)
+    return party_name(*(_text(party.find(t)) for t in (".//ONM", ".//FNM", ".//SNM")))
 
 
 def parse_st32(doc: bytes, image_base: ImageRef | None = None, origin: str = "") -> PatentRecord:

@@ -16,6 +16,7 @@ from backend.ingest.figure_text import parse_descriptions
 from backend.ingest.parsers.classification import compact_symbol, locarno_symbol, symbol_from_parts
 from backend.ingest.records import (
     FigureRecord, ImageRef, ParseError, PatentRecord, UnsupportedFormat, iso_date, normalise_publication_number,
+    party_name,
 )
 
 SUPPORTED_ROOTS = {"us-patent-grant": "ice", "us-patent-application": "ice", "PATDOC": "st32",
@@ -87,11 +88,7 @@ def _first(el, path: str) -> str:
 def _party_name(party) -> str:
     book = party.find("addressbook")
     book = book if book is not None else party
-    org = _first(book, "orgname")
-    if org:
-        return org
-    first, last = _first(book, "first-name"), _first(book, "last-name")
-    return " ".join(p for p in (first, last) if p)
+    return party_name(*(_first(book, t) for t in ("orgname", "first-name", "last-name")))
 
 
 def _description_paragraphs(root) -> list[str]:
