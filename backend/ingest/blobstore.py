@@ -7,6 +7,7 @@ for their job), where ``h`` is the SHA-256 of the original bytes. Writing the sa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import re
 import tempfile
@@ -149,6 +150,13 @@ class S3BlobStore:
 
 
 def get_blob_store(settings) -> BlobStore:
+    """The store for ``settings``, one per configuration and process (an S3 client is costly to make
+    and the figure-image endpoints ask for the store on every request)."""
     if settings.blob_store == "s3":
-        return S3BlobStore(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region)
+        return _s3_store(settings.s3_bucket, settings.s3_endpoint_url, settings.s3_region)
     return FileBlobStore(settings.resolved_blob_dir)
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_store(bucket: str, endpoint_url: str, region: str) -> S3BlobStore:
+    return S3BlobStore(bucket, endpoint_url, region)
