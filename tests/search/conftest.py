@@ -57,6 +57,49 @@ def corpus_docs(seed: int = 42) -> list[dict]:
     return docs
 
 
+#: a small CPC title list of the project's own (symbol, level, title as in the CPC TitleList format): every
+#: valid symbol the search tests use, so "unknown symbol" checks work without ../shared/data/cpc_titles
+OWN_CPC_TITLES = {
+    "A": [("A", "", "Human needs"), ("A47", "", "Furniture; domestic articles"), ("A47B", "", "Tables; desks"),
+          ("A47B3/00", "0", "Folding or stowable tables"), ("A47C", "", "Chairs; sofas; beds"),
+          ("A47C4/00", "0", "Foldable, collapsible or dismountable chairs"), ("A47C4/04", "1", "Folding chairs"),
+          ("A47C4/28", "1", "Folding chairs with a folding seat"), ("A47C7/00", "0", "Parts of chairs"),
+          ("A47C7/004", "1", "{Chair or stool bases}"), ("A47C7/62", "1", "Accessories for chairs"),
+          ("A47C7/622", "2", "{Receptacles}")],
+    "B": [("B", "", "Operations; transport"), ("B26", "", "Cutting"), ("B26B", "", "Hand cutting tools"),
+          ("B26B21/00", "0", "Razors"), ("B26B21/4068", "1", "{Razor blade units}")],
+    "F": [("F", "", "Engineering; lighting"), ("F21", "", "Lighting"), ("F21S", "", "Non-portable lighting"),
+          ("F21S6/00", "0", "Lighting devices for table or desk use")],
+    "G": [("G", "", "Physics"), ("G06", "", "Computing"), ("G06F", "", "Electric digital data processing"),
+          ("G06F3/00", "0", "Input and output arrangements"), ("G06F3/0482", "1", "Menu-based interaction")],
+    "H": [("H", "", "Electricity"), ("H01", "", "Electric elements"), ("H01L", "", "Semiconductor devices"),
+          ("H01L21/00", "0", "Processes for making semiconductor devices"), ("H01L21/02", "1", "Making devices"),
+          ("H01L21/027", "2", "Making masks on semiconductor bodies")],
+    "Y": [("Y", "", "General tagging"), ("Y02", "", "Climate change mitigation"), ("Y02E", "", "Energy"),
+          ("Y02E10/50", "0", "Photovoltaic energy")],
+}
+
+
+@pytest.fixture(scope="session")
+def own_cpc_titles(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("cpc_titles")
+    for section, rows in OWN_CPC_TITLES.items():
+        (folder / f"cpc-section-{section}_test.txt").write_bytes(
+            "".join(f"{sym}\t{level}\t{title}\r\n" for sym, level, title in rows).encode())
+    return folder
+
+
+@pytest.fixture
+def make_settings(make_settings, own_cpc_titles):
+    """The shared ``make_settings``; without ../shared/data/cpc_titles the title list is the project's own
+    small one above, so symbol validation (unknown symbol -> 400) is tested either way."""
+    from backend.settings import SHARED_DATA
+
+    if (SHARED_DATA / "cpc_titles").is_dir():
+        return make_settings
+    return lambda **overrides: make_settings(**{"cpc_titles_dir": own_cpc_titles, **overrides})
+
+
 @pytest.fixture(params=["embedded", "elasticsearch"])
 def backend(request, make_settings):
     """An empty backend of each kind (vectors of DIMS dimensions)."""
