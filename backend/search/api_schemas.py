@@ -54,7 +54,9 @@ class SearchRequestDoc(Schema):
 
 
 class SearchResponseDoc(Schema):
-    total = Integer()
+    total = Integer(metadata={"description": "number of results (all pages)"})
+    total_relation = String(validate=OneOf(["eq", "gte"]),
+                            metadata={"description": "eq: total is exact; gte: a lower bound"})
     next_cursor = String(allow_none=True)
     hits = List(Dict())
     facets = Dict()

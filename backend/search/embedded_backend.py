@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.search import documents
+from backend.search import documents, text_fields
 from backend.search.engine import Candidate, Query, SearchBackend
 from backend.search.errors import IndexVersionError
 from backend.search.filters import Clause, FilterSpec
@@ -30,7 +30,7 @@ SCHEMA_VERSION = 1
 DB_NAME = "figures.sqlite3"
 #: BM25 column weights, in the FTS table's column order (same boosts as the ES multi_match)
 FTS_COLUMNS = documents.TEXT_FIELDS
-FTS_WEIGHTS = {"title": 3.0, "abstract": 1.0, "claims": 1.0, "description": 2.0, "captions": 1.5}
+FTS_WEIGHTS = text_fields.FIELD_WEIGHTS   # the shared table (same dict: changes apply to both)
 KEYWORD_FIELDS = tuple(f"{s}_{lvl}" for s in ("cpc", "ipc") for lvl in documents.HIER_LEVELS) + (
     "locarno_class", "locarno_subclass", "applicant_keys", "country", "kind", "publication_number")
 PREFIX_FIELDS = ("cpc_symbol", "ipc_symbol")
@@ -330,8 +330,8 @@ class EmbeddedBackend(SearchBackend):
         patents, when grouping) pass the filter: the exact top of the filtered ranking, cheaply."""
         if not query.terms:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in query.terms)
-        weights = ", ".join(str(FTS_WEIGHTS[c]) for c in FTS_COLUMNS)
+        match = _match(query.terms)
+        weights = ", ".join(str(w) for w in text_fields.fts_weights())
         passing = len(snap) if mask is None else int(mask.sum())
         if passing == 0:
             return []
@@ -369,6 +369,57 @@ class EmbeddedBackend(SearchBackend):
             by_pos = dict(zip(pos.tolist(), scores.tolist()))
             return [snap.candidate(p, by_pos[p]) for p in chosen]
         return [snap.candidate(int(pos[i]), scores[i]) for i in order[:query.window]]
+
+    def _matches(self, snap: _Snapshot, query: Query) -> np.ndarray:
+        """Snapshot positions of every figure matching the text and passing the filters (no ranking)."""
+        mask = snap.mask(query.spec)
+        rows = self._conn().execute("SELECT rowid FROM figures_fts WHERE figures_fts MATCH ?",
+                                    (_match(query.terms),)).fetchall()
+        rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        pos = np.searchsorted(snap.ids, rowids)
+        ok = (pos < len(snap)) & (snap.ids[np.minimum(pos, max(len(snap) - 1, 0))] == rowids)
+        pos = pos[ok]
+        return pos[mask[pos]] if mask is not None else pos
+
+    def _text_count(self, query: Query, keys: list[str]) -> tuple[int, str, set[str]]:
+        snap = self._current()
+        if not len(snap) or not query.terms:
+            return 0, "eq", set()
+        pos = self._matches(snap, query)
+        values = {snap.pubs[p] for p in pos.tolist()} if query.group else {snap.figure_ids[p] for p in pos.tolist()}
+        return len(values), "eq", {k for k in keys if k in values}
+
+    def _text_after(self, query: Query, after: tuple[float, str], limit: int) -> list[Candidate]:
+        """The full ranking of the filtered matches (FTS5 ``bm25()``), read after the keyset."""
+        snap = self._current()
+        if not len(snap) or not query.terms or limit <= 0:
+            return []
+        weights = ", ".join(str(w) for w in text_fields.fts_weights())
+        rows = self._conn().execute(
+            f"SELECT rowid, bm25(figures_fts, {weights}) FROM figures_fts WHERE figures_fts MATCH ?",
+            (_match(query.terms),)).fetchall()
+        rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        scores = -np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        pos = np.searchsorted(snap.ids, rowids)
+        ok = (pos < len(snap)) & (snap.ids[np.minimum(pos, len(snap) - 1)] == rowids)
+        pos, scores = pos[ok], scores[ok]
+        mask = snap.mask(query.spec)
+        if mask is not None:
+            keep = mask[pos]
+            pos, scores = pos[keep], scores[keep]
+        order = snap.ordered(pos, scores)
+        pos, scores = pos[order], scores[order]
+        if query.group:
+            seen: set[str] = set()
+            first = [i for i, p in enumerate(pos.tolist()) if not (snap.pubs[p] in seen or seen.add(snap.pubs[p]))]
+            pos, scores = pos[first], scores[first]
+        score, fid = after
+        # strictly after (score desc, figure id asc)
+        later = scores < score
+        for i in np.flatnonzero(scores == score).tolist():
+            later[i] = snap.figure_ids[int(pos[i])] > fid
+        idx = np.flatnonzero(later)[:limit]
+        return [snap.candidate(int(pos[i]), float(scores[i])) for i in idx]
 
     def _knn(self, snap: _Snapshot, query: Query, mask: np.ndarray | None) -> list[Candidate]:
         if query.vector is None or not snap.dims:
@@ -414,6 +465,11 @@ class EmbeddedBackend(SearchBackend):
                 doc = json.loads(doc_json)
                 out[fid] = {k: doc.get(k) for k in documents.HIT_FIELDS}
         return out
+
+
+def _match(terms: list[str]) -> str:
+    """An FTS5 query matching any of ``terms`` (each quoted)."""
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
 def _blob(vector: list[float] | None) -> bytes | None:

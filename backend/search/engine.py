@@ -11,13 +11,13 @@ Semantics (both backends):
   accents), best first; ties by figure id. Grouped: the best figure of each patent.
 * Vector list: the ``window`` figures nearest the query vector (cosine, at least
   ``settings.knn_similarity_floor`` when set); grouped: the best figure of each patent among them.
-* The result set is the fusion of both lists; ``total`` is its size (so at most 2 x window) and
-  pages walk it with an opaque cursor (offset + query fingerprint): no duplicates, no gaps.
+* The result set is the fusion of both lists (the *fused head*), then the rest of the BM25 ranking
+  (:mod:`.paging`); ``total`` counts all of it and pages walk it with an opaque cursor (offset, then a
+  keyset, + query fingerprint): no duplicates, no gaps.
 """
 from __future__ import annotations
 
 import abc
-import base64
 import hashlib
 import json
 import math
@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from backend.errors import ProblemError
-from backend.search import filters as filters_mod
+from backend.search import filters as filters_mod, paging
 from backend.search.fusion import TEXT, VECTOR, Fused, Ranked, fuse
 from backend.search.request import (
     BM25Explain, Explain, FacetBucket, Hit, SearchRequest, SearchResponse, VectorExplain,
@@ -100,27 +100,6 @@ def _fingerprint(request: SearchRequest, window: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def encode_cursor(offset: int, fingerprint: str) -> str:
-    raw = json.dumps({"o": offset, "f": fingerprint}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str | None, fingerprint: str) -> int:
-    if not cursor:
-        return 0
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        offset, fp = int(data["o"]), str(data["f"])
-    except (ValueError, KeyError, TypeError):
-        raise ProblemError(400, "cursor: not a cursor this API returned") from None
-    if offset < 0:
-        raise ProblemError(400, "cursor: not a cursor this API returned")
-    if fp != fingerprint:
-        raise ProblemError(400, "cursor: belongs to a different query (change only size, facets or explain "
-                                "between pages)")
-    return offset
-
-
 def _dedupe(cands: list[Candidate]) -> list[Candidate]:
     seen: set[str] = set()
     out = []
@@ -167,6 +146,15 @@ class SearchBackend(abc.ABC):
         """(BM25 list, vector list), best first, each at most ``query.window`` long, filtered."""
 
     @abc.abstractmethod
+    def _text_after(self, query: Query, after: tuple[float, str], limit: int) -> list[Candidate]:
+        """At most ``limit`` entries of the full BM25 ranking (score desc, figure id asc; grouped: each
+        patent's best figure) strictly after ``after`` = (score, figure id), filtered."""
+
+    @abc.abstractmethod
+    def _text_count(self, query: Query, keys: list[str]) -> tuple[int, str, set[str]]:
+        """(number of BM25 matches - patents when grouping -, "eq" or "gte", the ``keys`` that match)."""
+
+    @abc.abstractmethod
     def _hydrate(self, figure_ids: list[str]) -> dict[str, dict]:
         """Display fields (:data:`documents.HIT_FIELDS`) of these figures."""
 
@@ -201,7 +189,7 @@ class SearchBackend(abc.ABC):
         request = coerce_request(request)
         window = max(window or self.settings.search_rank_window, 1)
         fingerprint = _fingerprint(request, window)
-        offset = decode_cursor(request.cursor, fingerprint)
+        cursor = paging.decode(request.cursor, fingerprint)
         vector = self.query_vector(request)
         use_text = bool(request.text) and request.weights.text > 0
         use_vector = vector is not None and request.weights.image > 0 and self.dims() is not None
@@ -219,22 +207,65 @@ class SearchBackend(abc.ABC):
         weights = {TEXT: request.weights.text, VECTOR: request.weights.image}
         fused = fuse(request.fusion, lists, weights, self.settings.rrf_k)
 
+        # past the window: the rest of the text ranking (paging.py); the vector list has no tail
+        total, relation, tail_start, skip = len(fused), "eq", None, set()
+        if query.terms and len(bm25) >= window:
+            skip = {k for k in by_list[VECTOR] if k not in by_list[TEXT]}
+            n_text, relation, matching = self._text_count(query, sorted(skip))
+            total = len(fused) + max(0, n_text - len(bm25) - len(matching))
+            tail_start = (bm25[-1].score, bm25[-1].figure_id)
+
         def representative(item: Fused) -> Candidate:
             names = sorted(item.contributions, key=lambda n: (-item.contributions[n], n != TEXT))
             return by_list[names[0]][item.key]
 
-        page = fused[offset:offset + request.size]
-        reps = [representative(item) for item in page]
-        missing = [c.figure_id for c in reps if c.source is None]
+        head_page = fused[cursor.offset:cursor.offset + request.size]
+        entries = [(item, representative(item)) for item in head_page]
+        after, rank = cursor.after or tail_start, cursor.rank or len(bm25)
+        wanted = request.size - len(entries)
+        exhausted = False
+        if wanted > 0 and tail_start is not None:
+            bounds = (min(c.score for c in bm25), max(c.score for c in bm25))
+            tail, after, rank, exhausted = self._read_tail(query, after, rank, wanted, skip, keyof)
+            for cand, text_rank in tail:
+                score = paging.tail_score(request.fusion, request.weights.text, text_rank, cand.score,
+                                          self.settings.rrf_k, bounds)
+                item = Fused(keyof(cand), score, {TEXT: text_rank}, {TEXT: cand.score}, {TEXT: score})
+                entries.append((item, cand))
+        missing = [c.figure_id for _item, c in entries if c.source is None]
         sources = self._hydrate(missing) if missing else {}
         hits = []
-        for item, cand in zip(page, reps):
+        for item, cand in entries:
             src = cand.source if cand.source is not None else sources.get(cand.figure_id, {})
             hits.append(self._hit(item, cand, src, request.explain))
-        end = offset + len(page)
-        next_cursor = encode_cursor(end, fingerprint) if page and end < len(fused) else None
+        end = cursor.offset + len(entries)
+        in_tail = end > len(fused)
+        next_cursor = None
+        if entries and end < total and not exhausted:
+            next_cursor = paging.encode(paging.Cursor(end, after if in_tail else None, rank if in_tail else 0),
+                                        fingerprint)
         facets = self._facets([representative(item) for item in fused]) if request.facets else None
-        return SearchResponse(total=len(fused), next_cursor=next_cursor, hits=hits, facets=facets)
+        return SearchResponse(total=total, total_relation=relation, next_cursor=next_cursor, hits=hits,
+                              facets=facets)
+
+    def _read_tail(self, query: Query, after: tuple[float, str], rank: int, wanted: int, skip: set[str],
+                   keyof) -> tuple[list[tuple[Candidate, int]], tuple[float, str], int, bool]:
+        """Up to ``wanted`` text-ranking entries after ``after`` that the head does not hold, with their
+        text rank; returns them, the new keyset and rank, and whether the ranking ran out."""
+        out: list[tuple[Candidate, int]] = []
+        while len(out) < wanted:
+            limit = wanted - len(out) + len(skip)
+            batch = self._text_after(query, after, limit)
+            for cand in batch:
+                after, rank = (cand.score, cand.figure_id), rank + 1
+                if keyof(cand) in skip:
+                    continue
+                out.append((cand, rank))
+                if len(out) == wanted:
+                    break
+            if len(batch) < limit and len(out) < wanted:
+                return out, after, rank, True
+        return out, after, rank, False
 
     @staticmethod
     def _hit(item: Fused, cand: Candidate, src: dict, explain: bool) -> Hit:

@@ -11,7 +11,7 @@ import logging
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
-from backend.search import documents, index_admin
+from backend.search import documents, index_admin, text_fields
 from backend.search.engine import Candidate, Query, SearchBackend
 from backend.search.errors import IndexVersionError, SearchBackendError
 from backend.search.filters import Clause, FilterSpec
@@ -19,10 +19,12 @@ from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
-#: BM25 fields and boosts (the embedded backend uses the same weights for its FTS5 columns)
-TEXT_FIELDS = ["title^3", "abstract", "claims", "description^2", "captions^1.5"]
 KNN_FIELD = "image_vector"
 MAX_NUM_CANDIDATES = 10_000
+#: the text ranking's order: score, then figure id (both backends)
+TEXT_SORT = [{"_score": "desc"}, {"figure_id": "asc"}]
+COUNT_PAGE = 10_000            # patents per composite-aggregation page when counting grouped matches
+MAX_COUNT_PAGES = 10           # past 100,000 patents the grouped total is a lower bound ("gte")
 RESCORE_OVERSAMPLE = 2.0       # int8 quantised HNSW: re-rank the oversampled candidates on raw vectors
 
 
@@ -140,16 +142,13 @@ class ElasticsearchBackend(SearchBackend):
     def _bodies(self, query: Query) -> list[tuple[str, dict]]:
         filters = es_filters(query.spec)
         collapse = {"collapse": {"field": "publication_number"}} if query.group else {}
-        # sorted by _score only (a tie-break sort field would disable top-k pruning); ties are ordered
-        # by figure id in _retrieve, as in the embedded backend
         common = {"size": query.window, "_source": list(documents.HIT_FIELDS), "track_total_hits": False,
                   **collapse}
         out = []
         if query.terms:
-            out.append(("bm25", {**common, "query": {"bool": {
-                "must": [{"multi_match": {"query": query.text, "fields": TEXT_FIELDS, "type": "most_fields",
-                                          "operator": "or"}}],
-                "filter": filters}}}))
+            # ties by figure id, here in ES too: the text ranking continues past the window from the
+            # last entry with search_after (paging.py), so the window must end exactly where it does
+            out.append(("bm25", {**common, "query": self._text_query(query, filters), "sort": TEXT_SORT}))
         if query.vector is not None:
             knn = {"field": KNN_FIELD, "query_vector": [float(x) for x in query.vector], "k": query.window,
                    "num_candidates": min(MAX_NUM_CANDIDATES, max(self.settings.es_num_candidates, query.window)),
@@ -160,6 +159,92 @@ class ElasticsearchBackend(SearchBackend):
                 knn["similarity"] = query.similarity_floor
             out.append(("knn", {**common, "knn": knn}))
         return out
+
+    @staticmethod
+    def _text_query(query: Query, filters: list[dict], extra: list[dict] | None = None) -> dict:
+        return {"bool": {
+            "must": [{"multi_match": {"query": query.text, "fields": text_fields.es_fields(), "type": "most_fields",
+                                      "operator": "or"}}],
+            "filter": filters + (extra or [])}}
+
+    def _call(self, what: str, fn, **kwargs):
+        try:
+            return fn(index=self.alias, **kwargs)
+        except NotFoundError:
+            return None
+        except (TransportError, ApiError) as exc:
+            raise SearchBackendError(f"Elasticsearch {what} failed: {exc}") from exc
+
+    def _text_count(self, query: Query, keys: list[str]) -> tuple[int, str, set[str]]:
+        """Figures: an exact ``_count``. Patents: a composite aggregation over ``publication_number``
+        (exact; past :data:`MAX_COUNT_PAGES` pages it stops and the count is a lower bound)."""
+        if not query.terms:
+            return 0, "eq", set()
+        filters = es_filters(query.spec)
+        field = "publication_number" if query.group else "figure_id"
+        matching: set[str] = set()
+        if keys:
+            resp = self._call("match check", self.es.search, query=self._text_query(
+                query, filters, [{"terms": {field: keys}}]), size=len(keys), source=[field],
+                track_total_hits=False, **({"collapse": {"field": field}} if query.group else {}))
+            hits = resp["hits"]["hits"] if resp else []
+            matching = {(h.get("_source") or {}).get(field) for h in hits} & set(keys)
+        if not query.group:
+            resp = self._call("count", self.es.count, query=self._text_query(query, filters))
+            return (int(resp["count"]) if resp else 0), "eq", matching
+        count, after = 0, None
+        for _ in range(MAX_COUNT_PAGES):
+            comp = {"size": COUNT_PAGE, "sources": [{"p": {"terms": {"field": field}}}]}
+            if after:
+                comp["after"] = after
+            resp = self._call("count", self.es.search, query=self._text_query(query, filters), size=0,
+                              track_total_hits=False, aggs={"pubs": {"composite": comp}})
+            if resp is None:
+                return 0, "eq", matching
+            agg = resp["aggregations"]["pubs"]
+            count += len(agg["buckets"])
+            after = agg.get("after_key")
+            if len(agg["buckets"]) < COUNT_PAGE or not after:
+                return count, "eq", matching
+        return count, "gte", matching
+
+    def _text_after(self, query: Query, after: tuple[float, str], limit: int) -> list[Candidate]:
+        """``search_after`` on (_score desc, figure_id asc). Grouped (collapse cannot be combined with
+        search_after on _score): figures are read in order and a figure is kept when it is its
+        patent's best one (checked with one collapsed search per batch)."""
+        if not query.terms or limit <= 0:
+            return []
+        filters = es_filters(query.spec)
+        out: list[Candidate] = []
+        cursor = [after[0], after[1]]
+        while len(out) < limit:
+            size = max(limit - len(out), 10) * (3 if query.group else 1)
+            resp = self._call("text ranking", self.es.search, query=self._text_query(query, filters),
+                              sort=TEXT_SORT, search_after=cursor, size=size, track_total_hits=False,
+                              source=list(documents.HIT_FIELDS))
+            hits = resp["hits"]["hits"] if resp else []
+            if not hits:
+                return out
+            cands = [self._candidate(h, "bm25") for h in hits]
+            best = self._best_figures(query, filters, cands) if query.group else None
+            for hit, cand in zip(hits, cands):
+                cursor = hit["sort"]
+                if best is None or best.get(cand.publication_number) == cand.figure_id:
+                    out.append(cand)
+                    if len(out) == limit:
+                        return out
+            if len(hits) < size:
+                return out
+        return out
+
+    def _best_figures(self, query: Query, filters: list[dict], cands: list[Candidate]) -> dict[str, str]:
+        """publication number -> figure id of its best-ranked matching figure, for these candidates."""
+        pubs = sorted({c.publication_number for c in cands})
+        resp = self._call("best figures", self.es.search, size=len(pubs), source=False,
+                          query=self._text_query(query, filters, [{"terms": {"publication_number": pubs}}]),
+                          sort=TEXT_SORT, collapse={"field": "publication_number"}, track_total_hits=False)
+        hits = resp["hits"]["hits"] if resp else []
+        return {h["fields"]["publication_number"][0]: h["sort"][1] for h in hits}
 
     def _retrieve(self, query: Query) -> tuple[list[Candidate], list[Candidate]]:
         bodies = self._bodies(query)
@@ -188,7 +273,7 @@ class ElasticsearchBackend(SearchBackend):
     @staticmethod
     def _candidate(hit: dict, name: str) -> Candidate:
         src = hit.get("_source") or {}
-        score = float(hit["_score"])
+        score = float(hit["_score"] if hit.get("_score") is not None else hit["sort"][0])
         if name == "knn":  # cosine: _score = (1 + cos) / 2
             score = 2.0 * score - 1.0
         return Candidate(src.get("figure_id") or hit["_id"], src.get("publication_number", ""), score,

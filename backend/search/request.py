@@ -205,6 +205,7 @@ class FacetBucket(BaseModel):
 
 class SearchResponse(BaseModel):
     total: int
+    total_relation: Literal["eq", "gte"] = "eq"     # "gte": total is a lower bound
     next_cursor: str | None = None
     hits: list[Hit] = Field(default_factory=list)
     facets: dict[str, list[FacetBucket]] | None = None

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.search.engine import decode_cursor, encode_cursor, query_terms
+from backend.search.engine import query_terms
+from backend.search.paging import Cursor, decode, encode
 from backend.search.fusion import Ranked, rrf, weighted
 from backend.search.request import SearchRequest
 
@@ -36,13 +37,15 @@ def test_weighted_min_max():
 
 
 def test_cursor_round_trip_and_tampering():
-    c = encode_cursor(40, "abc")
-    assert decode_cursor(c, "abc") == 40
+    c = encode(Cursor(40), "abc")
+    assert decode(c, "abc") == Cursor(40)
+    tail = encode(Cursor(140, (7.25, "US1-F2"), 133), "abc")
+    assert decode(tail, "abc") == Cursor(140, (7.25, "US1-F2"), 133)
     from backend.errors import ProblemError
 
-    for bad, fp in ((c, "other"), ("!!notbase64", "abc"), (encode_cursor(-1, "abc"), "abc")):
+    for bad, fp in ((c, "other"), ("!!notbase64", "abc"), (encode(Cursor(-1), "abc"), "abc")):
         with pytest.raises(ProblemError):
-            decode_cursor(bad, fp)
+            decode(bad, fp)
 
 
 def test_query_terms_drop_stop_words():
