@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageChops, ImageOps, UnidentifiedImageError
 
+from backend.ingest import libtiff_messages
 from backend.ingest.records import IngestError
 
 ALLOWED_FORMATS = ("TIFF", "PNG", "JPEG")
@@ -54,10 +55,21 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def check_pixels(im: Image.Image, name: str, max_pixels: int) -> None:
+    """413 when the header declares more than ``max_pixels`` pixels (a decompression bomb)."""
+    w, h = im.size
+    if w * h > max_pixels:
+        raise ImageRejected(f"{name}: {w}x{h} = {w * h} pixels is more than the limit of {max_pixels} "
+                            "(decompression bomb protection, PRISM_MAX_IMAGE_PIXELS)", status=413)
+
+
 def decode(data: bytes, name: str, max_pixels: int) -> Image.Image:
     """Open and fully load one image; first frame of a multi-page TIFF."""
     if not data:
         raise ImageRejected(f"{name}: empty file", status=400)
+    # Pillow's own guard (a warning above MAX_IMAGE_PIXELS, an error above twice that) follows our limit,
+    # so PRISM_MAX_IMAGE_PIXELS can be raised above Pillow's default of about 89 M pixels
+    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -65,16 +77,18 @@ def decode(data: bytes, name: str, max_pixels: int) -> Image.Image:
             if im.format not in ALLOWED_FORMATS:
                 raise ImageRejected(f"{name}: {im.format} images are not accepted; use TIFF, PNG or JPEG",
                                     status=415)
-            w, h = im.size
-            if w * h > max_pixels:
-                raise ImageRejected(f"{name}: {w}x{h} = {w * h} pixels is more than the limit of {max_pixels} "
-                                    "(decompression bomb protection, PRISM_MAX_IMAGE_PIXELS)", status=413)
+            check_pixels(im, name, max_pixels)   # from the header, before anything is decoded
             im.seek(0)
-            im.load()
+            with libtiff_messages.collect() as messages:
+                im.load()
+            damaged = libtiff_messages.decoding_problems(messages)
+            if damaged:
+                raise ImageRejected(f"{name}: damaged image data: {'; '.join(damaged[:3])}", status=400)
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRejected(f"{name}: rejected as a decompression bomb: {exc}", status=413) from None
+        raise ImageRejected(f"{name}: more pixels than the limit of {max_pixels} (decompression bomb protection, "
+                            f"PRISM_MAX_IMAGE_PIXELS): {exc}", status=413) from None
     except UnidentifiedImageError:
         raise ImageRejected(f"{name}: not a readable image (TIFF, PNG or JPEG expected)", status=400) from None
     except (OSError, SyntaxError, ValueError, EOFError, MemoryError) as exc:

@@ -32,16 +32,16 @@ FIGURE_FIELDS = ("figure_id", "figure_number", "description", "viewpoint", "obje
 
 
 def _encode_image(data: bytes, settings: Settings) -> list[float]:
-    from PIL import Image, UnidentifiedImageError
+    # the same checks as POST /documents: pixels counted from the header before decoding (413), then
+    # format (415), corrupt or damaged data (400)
+    from backend.ingest.images import ImageRejected, decode
 
     if not data:
         raise ProblemError(400, "image: the uploaded file is empty")
-    Image.MAX_IMAGE_PIXELS = settings.max_image_pixels
     try:
-        image = Image.open(io.BytesIO(data))
-        image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
-        raise ProblemError(400, f"image: not a readable image ({exc.__class__.__name__})") from None
+        image = decode(data, "image", settings.max_image_pixels)
+    except ImageRejected as exc:
+        raise ProblemError(exc.status, str(exc)) from None
     from backend.model.encoder import get_encoder
 
     return get_encoder(settings).encode_images([image])[0].tolist()
