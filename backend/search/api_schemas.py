@@ -75,4 +75,5 @@ class EmbedResponseDoc(Schema):
 
 
 class ExportQuery(Schema):
-    limit = Integer(load_default=1000, validate=Range(1, 1000))
+    limit = Integer(load_default=1000, validate=Range(1, 10_000),
+                    metadata={"description": "rows to export (default 1,000, at most 10,000)"})

@@ -17,7 +17,7 @@ from backend.classification import SymbolError, validate
 from backend.search.documents import normalise_applicant, normalise_code, normalise_publication_number
 
 MAX_PAGE_SIZE = 100
-MAX_EXPORT = 1000
+MAX_EXPORT = 10_000
 
 
 class _Strict(BaseModel):

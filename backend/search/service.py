@@ -9,6 +9,7 @@ import csv
 import io
 import logging
 import mimetypes
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
@@ -98,24 +99,44 @@ def search(body: Any, settings: Settings, image: bytes | None = None) -> dict:
     return _run(parse_request(body, settings, image), settings).to_json()
 
 
-def export_csv(body: Any, settings: Settings, image: bytes | None = None, limit: int = MAX_EXPORT) -> str:
-    """CSV of the first ``limit`` (at most 1,000) results of the search."""
+EXPORT_PAGE = 500        # results per backend call while exporting
+
+
+def export_csv(body: Any, settings: Settings, image: bytes | None = None, limit: int = 1000) -> Iterator[str]:
+    """CSV of the first ``limit`` (at most :data:`MAX_EXPORT`, 10,000) results of the search, streamed:
+    chunks of CSV text, one backend page (:data:`EXPORT_PAGE` rows) at a time, in the order of the
+    result pages. The request is validated and the first page read before anything is yielded, so a
+    bad request or a backend failure is still an error response."""
     limit = max(1, min(int(limit), MAX_EXPORT))
     body = dict(body or {}) if isinstance(body, dict) else body
     if isinstance(body, dict):
         body.pop("size", None)
         body.pop("cursor", None)
-    request = parse_request(body, settings, image).model_copy(update={"size": limit, "explain": False,
-                                                                      "facets": False})
-    response = _run(request, settings, window=max(settings.search_rank_window, limit))
+    # model_copy does not re-validate: a page may be larger than the API's 100
+    request = parse_request(body, settings, image).model_copy(update={"size": min(limit, EXPORT_PAGE),
+                                                                      "explain": False, "facets": False})
+    first = _run(request, settings)
+    return _csv_pages(request, first, settings, limit)
+
+
+def _csv_pages(request: SearchRequest, response, settings: Settings, limit: int) -> Iterator[str]:
+    rank = 0
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
-    for rank, hit in enumerate(response.hits, 1):
-        row = hit.model_dump()
-        writer.writerow([rank] + ["; ".join(row[c]) if isinstance(row[c], list) else
-                                  ("" if row[c] is None else row[c]) for c in EXPORT_COLUMNS[1:]])
-    return out.getvalue()
+    while True:
+        for hit in response.hits[:limit - rank]:
+            rank += 1
+            row = hit.model_dump()
+            writer.writerow([rank] + ["; ".join(row[c]) if isinstance(row[c], list) else
+                                      ("" if row[c] is None else row[c]) for c in EXPORT_COLUMNS[1:]])
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+        if rank >= limit or not response.next_cursor:
+            return
+        size = min(EXPORT_PAGE, limit - rank)
+        response = _run(request.model_copy(update={"cursor": response.next_cursor, "size": size}), settings)
 
 
 def patent(publication_number: str, settings: Settings) -> dict:

@@ -113,3 +113,22 @@ def test_cursor_of_the_tail_is_tied_to_the_query(paged):
     resp = backend.search({"text": "water", "size": 15}, window=WINDOW)
     with pytest.raises(ProblemError, match="different query"):
         backend.search({"text": "sand", "size": 15, "cursor": resp.next_cursor}, window=WINDOW)
+
+
+def test_export_streams_every_result_page_by_page(paged, monkeypatch):
+    import csv
+    import io
+
+    from backend.search import service
+
+    backend, docs = paged
+    monkeypatch.setattr(service, "EXPORT_PAGE", 50)
+    settings = backend.settings.model_copy(update={"search_rank_window": WINDOW})
+    want = expected(docs, group=True)
+    chunks = list(service.export_csv({"text": "water"}, settings, limit=10_000))
+    assert len(chunks) == -(-len(want) // 50), "one chunk per backend page"
+    rows = list(csv.DictReader(io.StringIO("".join(chunks))))
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(want) + 1))
+    assert {r["publication_number"] for r in rows} == want
+    capped = list(csv.DictReader(io.StringIO("".join(service.export_csv({"text": "water"}, settings, limit=120)))))
+    assert [r["publication_number"] for r in capped] == [r["publication_number"] for r in rows[:120]]
