@@ -21,7 +21,7 @@ from backend.db.session import session_scope
 from backend.ingest.blobstore import get_blob_store
 from backend.settings import Settings
 
-_UPLOAD = re.compile(r"uploads/[0-9a-f]{2}/[0-9a-f]{64}")
+_UPLOAD = re.compile(r"uploads/[0-9a-f]{2}/[0-9a-f]{64}(?:\.[0-9a-f]{32})?")
 _ORIGINAL = re.compile(r"^originals/[0-9a-f]{2}/([0-9a-f]{64})\.")
 
 

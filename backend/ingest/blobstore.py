@@ -1,8 +1,8 @@
 """Blob store for figure images: the filesystem (default) or an S3-compatible bucket (boto3, optional).
 
 Keys are content-addressed: ``figures/<h[:2]>/<h>.png`` (display rendition), ``thumbs/<h[:2]>/<h>.png``,
-``originals/<h[:2]>/<h>.<ext>`` (the file as received) and ``uploads/<h[:2]>/<h>`` (API uploads waiting
-for their job), where ``h`` is the SHA-256 of the original bytes. Writing the same key twice is harmless.
+``originals/<h[:2]>/<h>.<ext>`` (the file as received) and ``uploads/<h[:2]>/<h>.<token>`` (API uploads waiting
+for their job, one copy per request), where ``h`` is the SHA-256 of the original bytes. Writing the same key twice is harmless.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-_KEY = re.compile(r"^[a-z]+/[0-9a-f]{2}/[0-9a-f]{64}(\.[a-z0-9]{1,5})?$")
+_KEY = re.compile(r"^[a-z]+/[0-9a-f]{2}/[0-9a-f]{64}(\.[a-z0-9]{1,5}|\.[0-9a-f]{32})?$")   # ext or upload token
 
 
 def figure_key(h: str) -> str:
@@ -31,8 +31,10 @@ def original_key(h: str, ext: str) -> str:
     return f"originals/{h[:2]}/{h}.{ext}"
 
 
-def upload_key(h: str) -> str:
-    return f"uploads/{h[:2]}/{h}"
+def upload_key(h: str, token: str = "") -> str:
+    """Where an API upload waits for its job; ``token`` (one per request) gives every job its own
+    staged copy, so two jobs carrying the same drawing never delete each other's input."""
+    return f"uploads/{h[:2]}/{h}" + (f".{token}" if token else "")
 
 
 class BlobNotFound(KeyError):

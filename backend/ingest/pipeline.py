@@ -272,6 +272,8 @@ class Pipeline:
             seq = _next_seq(session)
             patent.ingest_seq = seq
             row = session.get(IngestJob, job.job_id)
+            if outcome == "updated" and row.outcome == "ingested" and row.publication_number == rec.publication_number:
+                outcome = "ingested"   # this job's earlier attempt stored it, then failed (ES down): still new
             row.publication_number = rec.publication_number
             row.outcome = outcome
         return outcome, seq

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import time
+import uuid
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from pathlib import Path
@@ -261,6 +262,7 @@ def submit_document(metadata_text: str, files: list[tuple[str, bytes]], settings
     names_in_order = list(by_name)
     used: set[str] = set()
     refs: dict[str, str] = {}
+    staging = uuid.uuid4().hex   # this request's own staged copies (never shared with another job)
 
     def resolve(name: str, index: int) -> ImageRef | None:
         if not name:   # figures without a named image take the uploads in order
@@ -274,7 +276,7 @@ def submit_document(metadata_text: str, files: list[tuple[str, bytes]], settings
                               f"(uploaded: {', '.join(names_in_order) or 'none'})", status=400)
         used.add(name)
         refs[name] = images.sha256(by_name[name])
-        return ImageRef(blob=blobstore.upload_key(refs[name]), name=name)
+        return ImageRef(blob=blobstore.upload_key(refs[name], staging), name=name)
 
     try:
         record = record_from_metadata(meta, resolve, source="api")
@@ -292,10 +294,9 @@ def submit_document(metadata_text: str, files: list[tuple[str, bytes]], settings
     staged: list[str] = []
     try:
         for name in used:
-            key = blobstore.upload_key(refs[name])
-            if not blobs.exists(key):
-                blobs.put(key, by_name[name])
-                staged.append(key)
+            key = blobstore.upload_key(refs[name], staging)
+            blobs.put(key, by_name[name])
+            staged.append(key)
         with session_scope(settings.resolved_database_url) as session:
             job = new_job(session, {"format": "record", "record": record.to_dict()}, "api:POST /documents",
                           record.publication_number)
