@@ -40,7 +40,9 @@ class WeightsDoc(Schema):
 
 
 class SearchRequestDoc(Schema):
-    text = String(metadata={"description": "Free text (BM25)."})
+    text = String(metadata={"description": "Plain words (ranked OR, BM25), or the query language: AND OR NOT -x "
+                                           "( ) \"phrase\" \"a b\"~n NEAR/n ADJ/n wash* wom?n, fields ti: ab: cl: "
+                                           "desc: fig: pa: cpc: ipc: loc: pn: pd: ad: prd: (docs/search.md)."})
     image_figure_id = String(metadata={"description": "More like this figure."})
     vector = List(Float(), metadata={"description": "A query vector in the encoder space."})
     weights = Nested(WeightsDoc)
@@ -58,8 +60,10 @@ class SearchResponseDoc(Schema):
     total_relation = String(validate=OneOf(["eq", "gte"]),
                             metadata={"description": "eq: total is exact; gte: a lower bound"})
     next_cursor = String(allow_none=True)
-    hits = List(Dict())
+    hits = List(Dict(), metadata={"description": "with `snippets` (field -> HTML, matched words in <mark>) for "
+                                                 "text queries"})
     facets = Dict()
+    parsed_query = String(metadata={"description": "the text query as understood (normalised query language)"})
 
 
 class SuggestQuery(Schema):

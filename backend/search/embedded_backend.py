@@ -35,6 +35,7 @@ KEYWORD_FIELDS = tuple(f"{s}_{lvl}" for s in ("cpc", "ipc") for lvl in documents
     "locarno_class", "locarno_subclass", "applicant_keys", "country", "kind", "publication_number")
 PREFIX_FIELDS = ("cpc_symbol", "ipc_symbol")
 
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS figures (
@@ -49,7 +50,7 @@ CREATE TABLE IF NOT EXISTS figures (
 );
 CREATE INDEX IF NOT EXISTS figures_publication ON figures (publication_number);
 CREATE VIRTUAL TABLE IF NOT EXISTS figures_fts USING fts5(
-    {", ".join(FTS_COLUMNS)}, tokenize = 'porter unicode61 remove_diacritics 2'
+    {", ".join(FTS_COLUMNS)}, tokenize = '{FTS_TOKENIZE}'
 );
 """
 
@@ -330,6 +331,8 @@ class EmbeddedBackend(SearchBackend):
         patents, when grouping) pass the filter: the exact top of the filtered ranking, cheaply."""
         if not query.terms:
             return []
+        if query.node is not None:      # the query language (operators, fields, phrases, truncation)
+            return self._bm25_top(snap, self._ql_rows(snap, query), mask, query)
         match = _match(query.terms)
         weights = ", ".join(str(w) for w in text_fields.fts_weights())
         passing = len(snap) if mask is None else int(mask.sum())
@@ -370,11 +373,27 @@ class EmbeddedBackend(SearchBackend):
             return [snap.candidate(p, by_pos[p]) for p in chosen]
         return [snap.candidate(int(pos[i]), scores[i]) for i in order[:query.window]]
 
+    def _ql_rows(self, snap: _Snapshot, query: Query) -> list[tuple[int, float]]:
+        """(rowid, bm25) of every figure matching a query-language query (:mod:`.query_language.to_fts5`)."""
+        from backend.search.query_language import to_fts5
+
+        weights = ", ".join(str(w) for w in text_fields.fts_weights())
+        return to_fts5.rows(self._conn(), "figures_fts", snap, query.node, weights, FTS_TOKENIZE)
+
+    def _snippets(self, query: Query, figure_ids: list[str]) -> dict[str, dict[str, str]]:
+        from backend.search.query_language import to_fts5
+
+        expression = to_fts5.score_expr(query.node) if query.node is not None else _match(query.terms)
+        marks = ",".join("?" * len(figure_ids))
+        rowids = dict(self._conn().execute(f"SELECT id, figure_id FROM figures WHERE figure_id IN ({marks})",
+                                           figure_ids).fetchall())
+        return to_fts5.snippets(self._conn(), "figures_fts", FTS_COLUMNS, expression, rowids)
+
     def _matches(self, snap: _Snapshot, query: Query) -> np.ndarray:
         """Snapshot positions of every figure matching the text and passing the filters (no ranking)."""
         mask = snap.mask(query.spec)
-        rows = self._conn().execute("SELECT rowid FROM figures_fts WHERE figures_fts MATCH ?",
-                                    (_match(query.terms),)).fetchall()
+        rows = self._ql_rows(snap, query) if query.node is not None else self._conn().execute(
+            "SELECT rowid FROM figures_fts WHERE figures_fts MATCH ?", (_match(query.terms),)).fetchall()
         rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         pos = np.searchsorted(snap.ids, rowids)
         ok = (pos < len(snap)) & (snap.ids[np.minimum(pos, max(len(snap) - 1, 0))] == rowids)
@@ -395,7 +414,7 @@ class EmbeddedBackend(SearchBackend):
         if not len(snap) or not query.terms or limit <= 0:
             return []
         weights = ", ".join(str(w) for w in text_fields.fts_weights())
-        rows = self._conn().execute(
+        rows = self._ql_rows(snap, query) if query.node is not None else self._conn().execute(
             f"SELECT rowid, bm25(figures_fts, {weights}) FROM figures_fts WHERE figures_fts MATCH ?",
             (_match(query.terms),)).fetchall()
         rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))

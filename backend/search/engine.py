@@ -23,12 +23,14 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
 from backend.errors import ProblemError
-from backend.search import filters as filters_mod, paging
+from backend.search import filters as filters_mod, paging, query_language
+from backend.search.documents import TEXT_FIELDS
 from backend.search.fusion import TEXT, VECTOR, Fused, Ranked, fuse
 from backend.search.request import (
     BM25Explain, Explain, FacetBucket, Hit, SearchRequest, SearchResponse, VectorExplain,
@@ -83,6 +85,7 @@ class Query:
     window: int
     group: bool
     similarity_floor: float | None
+    node: Any = None        # the query-language tree when the text is not plain words (query_language)
 
 
 def query_terms(text: str | None) -> list[str]:
@@ -193,10 +196,13 @@ class SearchBackend(abc.ABC):
         vector = self.query_vector(request)
         use_text = bool(request.text) and request.weights.text > 0
         use_vector = vector is not None and request.weights.image > 0 and self.dims() is not None
-        terms = query_terms(request.text) if use_text else []
+        parsed = query_language.parse(request.text) if use_text else None
+        node = parsed.node if parsed is not None and not parsed.plain else None
+        terms = (query_language.query_words(node) if node is not None else query_terms(request.text)) \
+            if use_text else []
         query = Query(request.text if terms else None, terms, vector if use_vector else None,
                       filters_mod.build(request.filters), window, request.group_by_patent,
-                      self.settings.knn_similarity_floor)
+                      self.settings.knn_similarity_floor, node)
         bm25, knn = self._retrieve(query) if (query.text or query.vector is not None) else ([], [])
         bm25, knn = bm25[:window], knn[:window]
         if request.group_by_patent:
@@ -238,6 +244,8 @@ class SearchBackend(abc.ABC):
         for item, cand in entries:
             src = cand.source if cand.source is not None else sources.get(cand.figure_id, {})
             hits.append(self._hit(item, cand, src, request.explain))
+        if query.terms and hits:
+            self._add_snippets(query, hits, request.explain)
         end = cursor.offset + len(entries)
         in_tail = end > len(fused)
         next_cursor = None
@@ -246,7 +254,22 @@ class SearchBackend(abc.ABC):
                                         fingerprint)
         facets = self._facets([representative(item) for item in fused]) if request.facets else None
         return SearchResponse(total=total, total_relation=relation, next_cursor=next_cursor, hits=hits,
-                              facets=facets)
+                              facets=facets, parsed_query=parsed.render() if parsed is not None else None)
+
+    def _add_snippets(self, query: Query, hits: list[Hit], explain: bool) -> None:
+        """Matched words marked (``<mark>``, the rest HTML-escaped) per text field of each hit; with
+        ``explain``, the fields the text matched in."""
+        found = self._snippets(query, [h.figure_id for h in hits])
+        for hit in hits:
+            snippets = found.get(hit.figure_id) or {}
+            hit.snippets = {f: snippets[f] for f in TEXT_FIELDS if f in snippets} or None
+            if hit.explain is not None:
+                hit.explain.matched_fields = [f for f in TEXT_FIELDS if f in snippets]
+
+    def _snippets(self, query: Query, figure_ids: list[str]) -> dict[str, dict[str, str]]:
+        """figure id -> {text field: snippet with the matched words marked}, for the fields that matched.
+        Backends override this; the default marks nothing."""
+        return {}
 
     def _read_tail(self, query: Query, after: tuple[float, str], rank: int, wanted: int, skip: set[str],
                    keyof) -> tuple[list[tuple[Candidate, int]], tuple[float, str], int, bool]:

@@ -145,6 +145,13 @@ class ElasticsearchBackend(SearchBackend):
         common = {"size": query.window, "_source": list(documents.HIT_FIELDS), "track_total_hits": False,
                   **collapse}
         out = []
+        if query.node is not None:
+            from backend.search.query_language.to_es import check_expansions
+
+            try:
+                check_expansions(self.es, self.alias, query.node)
+            except NotFoundError:
+                pass
         if query.terms:
             # ties by figure id, here in ES too: the text ranking continues past the window from the
             # last entry with search_after (paging.py), so the window must end exactly where it does
@@ -162,10 +169,27 @@ class ElasticsearchBackend(SearchBackend):
 
     @staticmethod
     def _text_query(query: Query, filters: list[dict], extra: list[dict] | None = None) -> dict:
-        return {"bool": {
-            "must": [{"multi_match": {"query": query.text, "fields": text_fields.es_fields(), "type": "most_fields",
-                                      "operator": "or"}}],
-            "filter": filters + (extra or [])}}
+        return {"bool": {"must": [ElasticsearchBackend._text_clause(query)], "filter": filters + (extra or [])}}
+
+    @staticmethod
+    def _text_clause(query: Query) -> dict:
+        """Plain words: a ranked-OR ``multi_match``; the query language: its translation (query_language)."""
+        if query.node is not None:
+            from backend.search.query_language.to_es import to_es
+
+            return to_es(query.node)
+        return {"multi_match": {"query": query.text, "fields": text_fields.es_fields(), "type": "most_fields",
+                                "operator": "or"}}
+
+    def _snippets(self, query: Query, figure_ids: list[str]) -> dict[str, dict[str, str]]:
+        from backend.search.query_language.to_es import highlight
+
+        resp = self._call("highlight", self.es.search, query={"bool": {
+            "must": [self._text_clause(query)], "filter": [{"ids": {"values": figure_ids}}]}},
+            highlight=highlight(documents.TEXT_FIELDS), size=len(figure_ids), source=False,
+            track_total_hits=False)
+        hits = resp["hits"]["hits"] if resp else []
+        return {h["_id"]: {f: frags[0] for f, frags in (h.get("highlight") or {}).items() if frags} for h in hits}
 
     def _call(self, what: str, fn, **kwargs):
         try:

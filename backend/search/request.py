@@ -133,7 +133,15 @@ class SearchRequest(_Strict):
     def _text(cls, v: str | None) -> str | None:
         if v is not None and "\x00" in v:
             raise ValueError("must not contain NUL characters")
-        return v.strip() or None if v is not None else None
+        v = v.strip() or None if v is not None else None
+        if v:
+            from backend.search.query_language import QueryError, parse
+
+            try:
+                parse(v)
+            except QueryError as exc:
+                raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("image_figure_id")
     @classmethod
@@ -178,6 +186,7 @@ class Explain(BaseModel):
     fused: float
     text_share: float
     image_share: float
+    matched_fields: list[str] | None = None   # text fields the query matched in (query language, snippets)
 
 
 class Hit(BaseModel):
@@ -196,6 +205,7 @@ class Hit(BaseModel):
     image_url: str
     thumbnail_url: str
     explain: Explain | None = None
+    snippets: dict[str, str] | None = None    # field -> text with the matched words in <mark>, HTML-escaped
 
 
 class FacetBucket(BaseModel):
@@ -209,12 +219,17 @@ class SearchResponse(BaseModel):
     next_cursor: str | None = None
     hits: list[Hit] = Field(default_factory=list)
     facets: dict[str, list[FacetBucket]] | None = None
+    parsed_query: str | None = None           # the text query as understood (query language, normalised)
 
     def to_json(self) -> dict:
         data = self.model_dump(mode="json")
         for hit in data["hits"]:
             if hit.get("explain") is None:
                 hit.pop("explain", None)
+            if hit.get("snippets") is None:
+                hit.pop("snippets", None)
         if data.get("facets") is None:
             data.pop("facets", None)
+        if data.get("parsed_query") is None:
+            data.pop("parsed_query", None)
         return data

@@ -1,0 +1,356 @@
+"""Query text -> :mod:`.ast` tree, with every fault reported as a :class:`QueryError` with its position."""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from lark import Token, Tree
+from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+
+from backend.search.query_language import ast
+from backend.search.query_language.errors import QueryError
+from backend.search.query_language.grammar import parser
+
+#: Lucene's English stop words (what the ES mapping's "_english_" and the plain path drop)
+STOP_WORDS = frozenset("a an and are as at be but by for if in into is it no not of on or such that the "
+                       "their then there these they this to was will with".split())
+DEFAULT_NEAR = 10
+MAX_DISTANCE = 1000
+MIN_STEM = 2
+SCHEMES = {"cpc": "cpc", "ipc": "ipc", "loc": "locarno"}
+DATE_QUALIFIERS = {"pd": "publication_date", "ad": "filing_date", "prd": "priority_date"}
+KEYWORD_QUALIFIERS = ("pa", "pn")
+FIELDS = (*ast.TEXT_QUALIFIERS, "pa", "in", *SCHEMES, "pn", *DATE_QUALIFIERS)
+_WORD = re.compile(r"\w+")
+_WILD = re.compile(r"^\w[\w?]*\*?$")
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """``node`` (None: nothing left after dropping stop words); ``plain``: only plain words, which keep
+    the plain ranked-OR path."""
+
+    node: ast.Node | None
+    plain: bool
+
+    def render(self) -> str:
+        return self.node.render() if self.node is not None else ""
+
+
+def parse(text: str) -> ParsedQuery:
+    _check_balance(text)
+    try:
+        tree = parser().parse(text)
+    except UnexpectedInput as exc:
+        raise _syntax_error(text, exc) from None
+    builder = _Builder(text)
+    node = builder.disj(tree.children[0], None)
+    if isinstance(node, ast.Not):
+        raise QueryError("the query only excludes (NOT/-): add something to search for", _pos(node))
+    return ParsedQuery(node, builder.plain)
+
+
+# -- syntax errors -------------------------------------------------------------------------------------
+def _check_balance(text: str) -> None:
+    opened: list[int] = []
+    in_quote = None
+    for i, ch in enumerate(text, 1):
+        if ch == '"':
+            in_quote = None if in_quote else i
+        elif in_quote:
+            continue
+        elif ch == "(":
+            opened.append(i)
+        elif ch == ")":
+            if not opened:
+                raise QueryError("unbalanced parenthesis: ')' has no matching '('", i)
+            opened.pop()
+    if in_quote:
+        raise QueryError('unterminated quote: \'"\' is never closed', in_quote)
+    if opened:
+        raise QueryError("unbalanced parenthesis: '(' is never closed", opened[-1])
+
+
+def _syntax_error(text: str, exc: UnexpectedInput) -> QueryError:
+    if isinstance(exc, UnexpectedCharacters):
+        return QueryError(f"unexpected character {text[exc.pos_in_stream]!r}", exc.pos_in_stream + 1)
+    token = getattr(exc, "token", None)
+    if isinstance(exc, UnexpectedEOF) or (isinstance(token, Token) and token.type == "$END"):
+        last = text.rstrip().split()[-1] if text.strip() else ""
+        return QueryError(f"the query ends after {last!r}: an operator or field needs a term after it",
+                          len(text.rstrip()))
+    assert isinstance(exc, UnexpectedToken)
+    pos = token.start_pos + 1
+    value = str(token)
+    before = text[:token.start_pos].rstrip()
+    if token.type == "RPAR" or value == ")":
+        return QueryError("empty group '()'" if before.endswith("(") else f"unexpected ')' after {before[-10:]!r}",
+                          pos)
+    if token.type in ("AND", "OR"):
+        return QueryError(f"{value} needs a term on both sides", pos)
+    if token.type == "PROXOP":
+        return QueryError(f"{value} needs a word or phrase on both sides and cannot be chained "
+                          "(write (a NEAR/n b) AND (b NEAR/n c))", pos)
+    if token.type == "SLOP":
+        return QueryError(f"{value} only follows a quoted phrase (\"a b\"{value})", pos)
+    if token.type == "TO":
+        return QueryError("TO only appears inside a range: pd:[2020-01-01 TO 2021-12-31]", pos)
+    if token.type == "CMP":
+        return QueryError(f"{value} only follows a date field: pd:{value}2020", pos)
+    return QueryError(f"unexpected {value!r}", pos)
+
+
+def _pos(node) -> int | None:
+    while isinstance(node, (ast.Not, ast.And, ast.Or)):
+        node = node.child if isinstance(node, ast.Not) else node.children[0]
+    return getattr(node, "position", None) or None
+
+
+# -- tree -> AST ---------------------------------------------------------------------------------------
+class _Builder:
+    """Walks the lark tree; ``field`` is the enclosing qualifier (None: unqualified text)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.plain = True
+
+    def node(self, tree, field: str | None):
+        if isinstance(tree, Token):
+            raise QueryError(f"unexpected {str(tree)!r}", tree.start_pos + 1)
+        kind = tree.data
+        if kind == "disj":
+            return self.disj(tree, field)
+        if kind == "conj":
+            return self.conj(tree, field)
+        self.plain = self.plain and kind == "term"
+        if kind == "group":
+            inner = self.disj(tree.children[0], field)
+            return inner
+        if kind == "negation":
+            op, operand = tree.children
+            child = self.node(operand, field)
+            if child is None:
+                raise QueryError(f"{op} needs a term that is not a stop word", op.start_pos + 1)
+            if isinstance(child, ast.Not):
+                return child.child
+            return ast.Not(child)
+        if kind == "proximity":
+            return self.proximity(tree, field)
+        if kind == "fielded":
+            return self.fielded(tree, field)
+        if kind in ("term", "phrase", "range", "compare"):
+            return self.leaf(tree, field)
+        raise QueryError(f"unexpected {kind}")  # pragma: no cover - the grammar has no other rules
+
+    def disj(self, tree: Tree, field: str | None):
+        parts = [c for c in tree.children if not isinstance(c, Token)]
+        nodes = [n for n in (self.node(c, field) for c in parts) if n is not None]
+        positives = [n for n in nodes if not isinstance(n, ast.Not)]
+        negatives = [n for n in nodes if isinstance(n, ast.Not)]
+        if not positives:
+            if not negatives:
+                return None
+            return negatives[0] if len(negatives) == 1 else ast.Not(_or([n.child for n in negatives]))
+        pos = _or(positives)
+        return _and([pos, *negatives]) if negatives else pos
+
+    def conj(self, tree: Tree, field: str | None):
+        parts = [c for c in tree.children if not isinstance(c, Token)]
+        if len(parts) > 1:
+            self.plain = False
+        nodes = [n for n in (self.node(c, field) for c in parts) if n is not None]
+        if not nodes:
+            return None
+        positives = [n for n in nodes if not isinstance(n, ast.Not)]
+        negatives = [n for n in nodes if isinstance(n, ast.Not)]
+        if not positives:
+            return negatives[0] if len(negatives) == 1 else ast.Not(_or([n.child for n in negatives]))
+        return _and([*positives, *negatives])
+
+    # -- leaves -------------------------------------------------------------------------------------
+    def fielded(self, tree: Tree, outer: str | None):
+        name_tok, value = tree.children
+        name = str(name_tok).lower()
+        pos = name_tok.start_pos + 1
+        if outer is not None:
+            raise QueryError(f"field {name}: inside the field group {outer}:(...)", pos)
+        if name == "in":
+            raise QueryError("in: (inventor) is not indexed: Prism's index has no inventor field; use pa: for "
+                             "applicants", pos)
+        if name not in FIELDS:
+            raise QueryError(f"unknown field {name}: (fields: {', '.join(f + ':' for f in FIELDS if f != 'in')})",
+                             pos)
+        return self.node(value, name)
+
+    def proximity(self, tree: Tree, field: str | None):
+        left_t, op, right_t = tree.children
+        pos = op.start_pos + 1
+        word, _, number = str(op).partition("/")
+        ordered = word == "ADJ"
+        distance = int(number) if number else (0 if ordered else DEFAULT_NEAR)
+        if distance > MAX_DISTANCE:
+            raise QueryError(f"{op}: at most {MAX_DISTANCE} words apart", pos)
+        operands = []
+        for t in (left_t, right_t):
+            node = self.node(t, field)
+            if not isinstance(node, (ast.Word, ast.Phrase)) or (isinstance(node, ast.Phrase) and node.slop is not None):
+                raise QueryError(f"{op} joins two words or \"quoted phrases\" (not stop words, groups or ~n)", pos)
+            if isinstance(node, ast.Word) and node.wildcard and not node.prefix_only:
+                raise QueryError(f"{op}: a ? wildcard cannot be used with NEAR/ADJ (a trailing * can)",
+                                 node.position)
+            operands.append(node)
+        left, right = operands
+        if left.fields != right.fields:
+            raise QueryError(f"{op}: both sides must search the same fields; write ti:(a {op} b)", pos)
+        return ast.Prox(left, right, distance, ordered, left.fields, pos)
+
+    def leaf(self, tree: Tree, field: str | None):
+        kind = tree.data
+        tok = tree.children[0]
+        pos = tok.start_pos + 1
+        if field in DATE_QUALIFIERS:
+            return self.date(tree, field, pos)
+        if kind in ("range", "compare"):
+            what = "a range [.. TO ..]" if kind == "range" else f"{tok}"
+            raise QueryError(f"{what} only applies to the date fields pd:, ad:, prd:", pos)
+        if field in SCHEMES or field in KEYWORD_QUALIFIERS:
+            raw = str(tok)[1:-1] if kind == "phrase" else str(tok)
+            if kind == "phrase" and len(tree.children) > 1:
+                raise QueryError(f"~n does not apply to {field}:", pos)
+            return self.keyword(field, raw, pos)
+        fields = ast.TEXT_QUALIFIERS[field] if field else ast.ALL_TEXT
+        if kind == "phrase":
+            return self.phrase(tree, fields, pos)
+        return self.word(str(tok), fields, pos)
+
+    def word(self, raw: str, fields: tuple[str, ...], pos: int):
+        if "*" in raw or "?" in raw:
+            self.plain = False
+            text = raw.casefold()
+            if not _WILD.match(text) or text.count("*") > 1:
+                raise QueryError(f"{raw!r}: * only truncates on the right (wash*), ? stands for one letter "
+                                 "(wom?n); both in single words", pos)
+            stem = re.match(r"\w*", text).group(0)
+            if not stem or (text.endswith("*") and len(text.split("*")[0].replace("?", "")) < MIN_STEM):
+                raise QueryError(f"{raw!r}: start with a letter, and give at least {MIN_STEM} before a *", pos)
+            return ast.Word(text, fields, pos)
+        if fields != ast.ALL_TEXT:
+            self.plain = False
+        words = _WORD.findall(raw.casefold())
+        if not words:
+            return None
+        if len(words) == 1:
+            return None if words[0] in STOP_WORDS else ast.Word(words[0], fields, pos)
+        return ast.Phrase(tuple(words), fields, None, pos)
+
+    def phrase(self, tree: Tree, fields: tuple[str, ...], pos: int):
+        self.plain = False
+        tok = tree.children[0]
+        inner = str(tok)[1:-1]
+        if "*" in inner or "?" in inner:
+            raise QueryError("wildcards inside quotes are not supported", pos)
+        words = _WORD.findall(inner.casefold())
+        slop = int(str(tree.children[1])[1:]) if len(tree.children) > 1 else None
+        if slop is not None:
+            if slop > MAX_DISTANCE:
+                raise QueryError(f"~{slop}: at most {MAX_DISTANCE} words apart", pos)
+            words = [w for w in words if w not in STOP_WORDS]
+            if len(words) < 2:
+                raise QueryError(f'"{inner}"~{slop} needs at least two words that are not stop words', pos)
+        if not words:
+            raise QueryError("empty phrase", pos)
+        if len(words) == 1:
+            return None if words[0] in STOP_WORDS else ast.Word(words[0], fields, pos)
+        return ast.Phrase(tuple(words), fields, slop, pos)
+
+    def keyword(self, field: str, raw: str, pos: int) -> ast.Keyword:
+        from backend.search import documents
+
+        if field in SCHEMES:
+            from backend.classification import SymbolError, validate
+            from backend.search.filters import symbol_clause
+
+            scheme = SCHEMES[field]
+            if "*" in raw or "?" in raw:
+                raise QueryError(f"{field}:{raw}: no wildcards in classifications (every symbol includes its "
+                                 "children)", pos)
+            try:
+                symbol = validate(raw, scheme).symbol
+            except SymbolError as exc:
+                raise QueryError(f"{field}: {exc}", pos) from None
+            clause = symbol_clause(scheme, symbol)
+            return ast.Keyword(clause.field, clause.value, clause.prefix, f"{field}:{symbol}", pos)
+        prefix = raw.endswith("*")
+        core = raw[:-1] if prefix else raw
+        if "*" in core or "?" in core:
+            raise QueryError(f"{field}:{raw}: only a trailing * is supported here", pos)
+        if field == "pa":
+            value = documents.normalise_applicant(core)
+            kfield = "applicant_keys"
+        else:   # a partial number is only cleaned up: the normaliser would pad it as if it were complete
+            value = (re.sub(r"[\s\-,./]", "", core).upper() if prefix
+                     else documents.normalise_publication_number(core))
+            kfield = "publication_number"
+        if not value or (prefix and len(value) < MIN_STEM):
+            raise QueryError(f"{field}:{raw}: give a name or number (at least {MIN_STEM} characters before *)",
+                             pos)
+        shown = f'"{value}"' if " " in value else value
+        return ast.Keyword(kfield, value, prefix, f"{field}:{shown}{'*' if prefix else ''}", pos)
+
+    def date(self, tree: Tree, field: str, pos: int) -> ast.DateRange:
+        kind = tree.data
+        target = DATE_QUALIFIERS[field]
+        if kind == "term":
+            lo, hi = _date_span(str(tree.children[0]), field, pos)
+            return ast.DateRange(target, lo.isoformat(), hi.isoformat(), field, pos)
+        if kind == "compare":
+            op, value = str(tree.children[0]), tree.children[1]
+            lo, hi = _date_span(str(value), field, value.start_pos + 1)
+            one = dt.timedelta(days=1)
+            gte, lte = {">=": (lo, None), ">": (hi + one, None), "<=": (None, hi), "<": (None, lo - one)}[op]
+            return ast.DateRange(target, gte and gte.isoformat(), lte and lte.isoformat(), field, pos)
+        if kind == "range":
+            a, _to, b = tree.children
+            gte = None if str(a) == "*" else _date_span(str(a), field, a.start_pos + 1)[0]
+            lte = None if str(b) == "*" else _date_span(str(b), field, b.start_pos + 1)[1]
+            if gte and lte and gte > lte:
+                raise QueryError(f"{field}: the range [{a} TO {b}] is empty (start after end)", pos)
+            return ast.DateRange(target, gte and gte.isoformat(), lte and lte.isoformat(), field, pos)
+        raise QueryError(f"{field}: expects a date (YYYY, YYYY-MM, YYYY-MM-DD), a comparison (>=2020) or a range "
+                         "[2020-01-01 TO 2021-12-31]", pos)
+
+
+def _date_span(raw: str, field: str, pos: int) -> tuple[dt.date, dt.date]:
+    """The first and last day ``raw`` (YYYY, YYYY-MM, YYYY-MM-DD or YYYYMMDD) covers."""
+    m = re.fullmatch(r"(\d{4})(?:-?(\d{2}))?(?:-?(\d{2}))?", raw.strip())
+    try:
+        if not m or (m.group(3) and not m.group(2)):
+            raise ValueError
+        year, month, day = int(m.group(1)), m.group(2), m.group(3)
+        if day:
+            d = dt.date(year, int(month), int(day))
+            return d, d
+        if month:
+            first = dt.date(year, int(month), 1)
+            nxt = dt.date(year + (first.month == 12), first.month % 12 + 1, 1)
+            return first, nxt - dt.timedelta(days=1)
+        return dt.date(year, 1, 1), dt.date(year, 12, 31)
+    except ValueError:
+        raise QueryError(f"{field}:{raw}: not a date (YYYY, YYYY-MM or YYYY-MM-DD)", pos) from None
+
+
+def _or(nodes: list) -> ast.Node:
+    flat = []
+    for n in nodes:
+        flat.extend(n.children if isinstance(n, ast.Or) else [n])
+    flat = list(dict.fromkeys(flat))
+    return flat[0] if len(flat) == 1 else ast.Or(tuple(flat))
+
+
+def _and(nodes: list) -> ast.Node:
+    flat = []
+    for n in nodes:
+        flat.extend(n.children if isinstance(n, ast.And) else [n])
+    flat = list(dict.fromkeys(flat))
+    return flat[0] if len(flat) == 1 else ast.And(tuple(flat))

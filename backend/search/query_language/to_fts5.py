@@ -1,0 +1,268 @@
+"""AST -> SQLite FTS5 MATCH expressions, and the embedded backend's evaluation of a whole query.
+
+FTS5 expresses words (``"chair"``), prefixes (``"wash"*``), phrases, unordered proximity
+(``NEAR("a" "b", n)``), column filters (``{title abstract} : ...``) and AND / OR / NOT. What it cannot
+express is evaluated beside it and combined as boolean masks over the index snapshot: ``?``
+wildcards (expanded against the index vocabulary, ``fts5vocab``), ordered proximity (ADJ: FTS5
+``NEAR`` finds candidates, token offsets from ``fts5vocab`` check the order), classification,
+applicant, number and date leaves (the snapshot's posting lists and date arrays).
+"""
+from __future__ import annotations
+
+import html
+from collections import defaultdict
+
+import numpy as np
+
+from backend.search.query_language import MAX_EXPANSIONS, ast
+from backend.search.query_language.errors import QueryError
+
+_TOP = "\U0010ffff"
+
+
+def quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _columns(fields: tuple[str, ...], inner: str) -> str:
+    return inner if fields == ast.ALL_TEXT else "{" + " ".join(fields) + "} : (" + inner + ")"
+
+
+def _operand(node: ast.Word | ast.Phrase) -> str:
+    if isinstance(node, ast.Word):
+        return quote(node.text[:-1]) + "*" if node.prefix_only else quote(node.text)
+    return quote(" ".join(node.words))
+
+
+def leaf_expr(node) -> str | None:
+    """The FTS5 expression of a text leaf (for ADJ: of its unordered superset); None: not expressible."""
+    if isinstance(node, ast.Word):
+        if node.wildcard and not node.prefix_only:
+            return None
+        return _columns(node.fields, _operand(node))
+    if isinstance(node, ast.Phrase):
+        if node.slop is None:
+            return _columns(node.fields, _operand(node))
+        # FTS5 counts every token between the first and last word; intervals count only the gaps
+        near = " ".join(quote(w) for w in node.words)
+        return _columns(node.fields, f"NEAR({near}, {node.slop + len(node.words) - 2})")
+    if isinstance(node, ast.Prox):
+        return _columns(node.fields, f"NEAR({_operand(node.left)} {_operand(node.right)}, {node.distance})")
+    return None
+
+
+def expr(node: ast.Node) -> str | None:
+    """The exact FTS5 expression of ``node``, or None when part of it needs evaluating outside FTS5."""
+    if isinstance(node, ast.And):
+        pos = [expr(c) for c in node.children if not isinstance(c, ast.Not)]
+        neg = [expr(c.child) for c in node.children if isinstance(c, ast.Not)]
+        if not pos or any(e is None for e in pos + neg):
+            return None
+        out = " AND ".join(f"({e})" for e in pos)
+        return "(" + out + ")" + "".join(f" NOT ({e})" for e in neg)
+    if isinstance(node, ast.Or):
+        parts = [expr(c) for c in node.children]
+        return None if any(p is None for p in parts) else " OR ".join(f"({p})" for p in parts)
+    if isinstance(node, ast.Prox) and node.ordered:
+        return None
+    if isinstance(node, ast.TEXT_LEAVES):
+        return leaf_expr(node)
+    return None
+
+
+def score_expr(node: ast.Node) -> str | None:
+    """What BM25 ranks and what is highlighted: the positive text leaves, ORed (``?`` words excluded)."""
+    parts = [e for e in (leaf_expr(leaf) for leaf in ast.positive_text_leaves(node)) if e]
+    return " OR ".join(f"({p})" for p in dict.fromkeys(parts)) if parts else None
+
+
+class Evaluator:
+    """Evaluates a query over one embedded index snapshot: a boolean mask of its figures.
+
+    ``conn`` is the index's SQLite connection, ``table`` the FTS5 table, ``snap`` the snapshot (``ids``
+    sorted rowids, ``postings``, ``mask(FilterSpec)``), ``tokenize`` the FTS5 tokenizer spec.
+    """
+
+    def __init__(self, conn, table: str, snap, tokenize: str):
+        self.conn, self.table, self.snap, self.tokenize = conn, table, snap, tokenize
+        self._vocab_ready = False
+
+    # -- vocabulary --------------------------------------------------------------------------------
+    def _vocab(self) -> None:
+        if self._vocab_ready:
+            return
+        for kind in ("instance", "col"):
+            self.conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.prism_ql_{kind} "
+                              f"USING fts5vocab(main, {self.table}, {kind})")
+        self.conn.execute(f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.prism_ql_tok USING fts5(x, "
+                          f"tokenize = '{self.tokenize}')")
+        self.conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.prism_ql_tokv "
+                          "USING fts5vocab(temp, prism_ql_tok, instance)")
+        self._vocab_ready = True
+
+    def expansions(self, node: ast.Word) -> list[str]:
+        """The index words ``node`` (a truncation or ``?`` word) matches in its fields; too many is a 400."""
+        self._vocab()
+        stem = node.text.split("*")[0].split("?")[0]
+        marks = ",".join("?" * len(node.fields))
+        if node.prefix_only:
+            sql = f"SELECT DISTINCT term FROM temp.prism_ql_col WHERE term >= ? AND term < ? AND col IN ({marks})"
+            args = (stem, stem + _TOP, *node.fields)
+        else:
+            glob = node.text.replace("[", "[[]")
+            sql = (f"SELECT DISTINCT term FROM temp.prism_ql_col WHERE term >= ? AND term < ? AND term GLOB ? "
+                   f"AND col IN ({marks})")
+            args = (stem, stem + _TOP, glob, *node.fields)
+        terms = [r[0] for r in self.conn.execute(sql + f" LIMIT {MAX_EXPANSIONS + 1}", args)]
+        if len(terms) > MAX_EXPANSIONS:
+            raise QueryError(f"{node.text} matches more than {MAX_EXPANSIONS} different words: give more letters",
+                             node.position)
+        return terms
+
+    def check_expansions(self, node: ast.Node) -> None:
+        for leaf, _neg in ast.leaves(node):
+            for word in (leaf.left, leaf.right) if isinstance(leaf, ast.Prox) else (leaf,):
+                if isinstance(word, ast.Word) and word.wildcard:
+                    self.expansions(word)
+
+    def _tokens(self, text: str) -> list[str]:
+        self._vocab()
+        self.conn.execute("DELETE FROM temp.prism_ql_tok")
+        self.conn.execute("INSERT INTO temp.prism_ql_tok (rowid, x) VALUES (1, ?)", (text,))
+        rows = self.conn.execute("SELECT term FROM temp.prism_ql_tokv ORDER BY offset").fetchall()
+        self.conn.execute("DELETE FROM temp.prism_ql_tok")
+        return [r[0] for r in rows]
+
+    def _offsets(self, term: str, prefix: bool, fields, docs: set[int]) -> dict[tuple[int, str], list[int]]:
+        if prefix:
+            rows = self.conn.execute("SELECT doc, col, offset FROM temp.prism_ql_instance WHERE term >= ? AND "
+                                     "term < ?", (term, term + _TOP))
+        else:
+            rows = self.conn.execute("SELECT doc, col, offset FROM temp.prism_ql_instance WHERE term = ?", (term,))
+        out: dict[tuple[int, str], list[int]] = defaultdict(list)
+        for doc, col, off in rows:
+            if doc in docs and col in fields:
+                out[(doc, col)].append(off)
+        return out
+
+    def _spans(self, node: ast.Word | ast.Phrase, fields, docs: set[int]) -> dict[tuple[int, str], list[tuple]]:
+        """(doc, column) -> [(first offset, last offset)] of the operand's occurrences."""
+        if isinstance(node, ast.Word) and node.prefix_only:
+            hits = self._offsets(node.text[:-1], True, fields, docs)   # FTS5 does not stem a prefix either
+            return {k: [(o, o) for o in v] for k, v in hits.items()}
+        tokens = self._tokens(node.text if isinstance(node, ast.Word) else " ".join(node.words))
+        if not tokens:
+            return {}
+        per = [self._offsets(t, False, fields, docs) for t in tokens]
+        out: dict[tuple[int, str], list[tuple]] = {}
+        for key, starts in per[0].items():
+            rest = [set(p.get(key, ())) for p in per[1:]]
+            spans = [(s, s + len(tokens) - 1) for s in starts if all(s + i + 1 in r for i, r in enumerate(rest))]
+            if spans:
+                out[key] = spans
+        return out
+
+    # -- evaluation --------------------------------------------------------------------------------
+    def _rowids_mask(self, rowids) -> np.ndarray:
+        ids = np.fromiter(rowids, dtype=np.int64)
+        mask = np.zeros(len(self.snap), dtype=bool)
+        if len(ids):
+            pos = np.searchsorted(self.snap.ids, ids)
+            ok = (pos < len(self.snap)) & (self.snap.ids[np.minimum(pos, len(self.snap) - 1)] == ids)
+            mask[pos[ok]] = True
+        return mask
+
+    def _match(self, expression: str) -> list[int]:
+        return [r[0] for r in self.conn.execute(f"SELECT rowid FROM {self.table} WHERE {self.table} MATCH ?",
+                                                (expression,))]
+
+    def mask(self, node: ast.Node) -> np.ndarray:
+        expression = expr(node)
+        if expression is not None:
+            return self._rowids_mask(self._match(expression))
+        if isinstance(node, ast.And):
+            out = np.ones(len(self.snap), dtype=bool)
+            for child in node.children:
+                if isinstance(child, ast.Not):
+                    out &= ~self.mask(child.child)
+                else:
+                    out &= self.mask(child)
+            return out
+        if isinstance(node, ast.Or):
+            out = np.zeros(len(self.snap), dtype=bool)
+            for child in node.children:
+                out |= self.mask(child)
+            return out
+        if isinstance(node, ast.Word):       # a ? wildcard
+            terms = self.expansions(node)
+            if not terms:
+                return np.zeros(len(self.snap), dtype=bool)
+            marks = ",".join("?" * len(terms))
+            rows = self.conn.execute(f"SELECT DISTINCT doc, col FROM temp.prism_ql_instance WHERE term IN ({marks})",
+                                     terms)
+            return self._rowids_mask(doc for doc, col in rows if col in node.fields)
+        if isinstance(node, ast.Prox):       # ordered: FTS5 NEAR finds candidates, offsets check the order
+            docs = set(self._match(leaf_expr(node)))
+            lefts = self._spans(node.left, node.fields, docs)
+            rights = self._spans(node.right, node.fields, docs)
+            keep = set()
+            for key, lspans in lefts.items():
+                for _s, lend in lspans:
+                    if any(0 <= rstart - lend - 1 <= node.distance for rstart, _e in rights.get(key, ())):
+                        keep.add(key[0])
+                        break
+            return self._rowids_mask(keep)
+        if isinstance(node, ast.Keyword):
+            return self._keyword(node)
+        if isinstance(node, ast.DateRange):
+            from backend.search.filters import FilterSpec
+
+            return self.snap.mask(FilterSpec(ranges={node.field: (node.gte, node.lte)}))
+        raise TypeError(f"not a query node: {node!r}")
+
+    def _keyword(self, node: ast.Keyword) -> np.ndarray:
+        table = self.snap.postings.get(node.field, {})
+        out = np.zeros(len(self.snap), dtype=bool)
+        values = [v for v in table if v.startswith(node.value)] if node.prefix else [node.value]
+        for value in values:
+            positions = table.get(value)
+            if positions is not None:
+                out[positions] = True
+        return out
+
+
+def rows(conn, table: str, snap, node: ast.Node, weights: str, tokenize: str) -> list[tuple[int, float]]:
+    """(rowid, bm25) of every figure matching ``node`` - the shape of a plain FTS5 ``bm25()`` query, so
+    the backend ranks, filters and pages them as it does plain words. bm25 is that of the positive
+    text leaves (0 for a figure matched by fields only, e.g. ``cpc:A47C``)."""
+    evaluator = Evaluator(conn, table, snap, tokenize)
+    evaluator.check_expansions(node)
+    mask = evaluator.mask(node)
+    scores: dict[int, float] = {}
+    expression = score_expr(node)
+    if expression:
+        scores = dict(conn.execute(f"SELECT rowid, bm25({table}, {weights}) FROM {table} WHERE {table} MATCH ?",
+                                   (expression,)).fetchall())
+    return [(int(r), scores.get(int(r), 0.0)) for r in snap.ids[mask].tolist()]
+
+
+def snippets(conn, table: str, columns: tuple[str, ...], expression: str, rowids: dict[int, str],
+             tokens: int = 24) -> dict[str, dict[str, str]]:
+    """figure id -> {column: HTML with the words ``expression`` matched in <mark>} for the given rowids
+    (rowid -> figure id); only the columns that matched. The whole title, a snippet of the others."""
+    if not rowids or not expression:
+        return {}
+    parts = ", ".join(f"highlight({table}, {i}, char(1), char(2))" if c == "title" else
+                      f"snippet({table}, {i}, char(1), char(2), '…', {tokens})" for i, c in enumerate(columns))
+    marks = ",".join("?" * len(rowids))
+    out: dict[str, dict[str, str]] = {}
+    for row in conn.execute(f"SELECT rowid, {parts} FROM {table} WHERE {table} MATCH ? AND rowid IN ({marks})",
+                            (expression, *rowids)):
+        found = {c: _marked(text) for c, text in zip(columns, row[1:]) if text and "\x01" in text}
+        if found:
+            out[rowids[row[0]]] = found
+    return out
+
+
+def _marked(text: str) -> str:
+    return html.escape(text, quote=False).replace("\x01", "<mark>").replace("\x02", "</mark>")

@@ -1,0 +1,194 @@
+"""The examiner query language (docs/search.md, "Query language"): every construct on both backends
+(embedded and the real Elasticsearch), over a small corpus built here, compared to the expected hits."""
+from __future__ import annotations
+
+import pytest
+
+from backend.errors import ProblemError
+from tests.search.conftest import figure
+
+pytestmark = pytest.mark.services
+
+# (publication number, patent fields): every word below is in its base form, so the embedded
+# backend's Porter stemming and the development ES (no stemmer) agree on what matches
+PATENTS = [
+    ("US1000001B1", dict(title="Bubble washer", abstract="A washer that makes foam for laundry",
+                         claims="A drum and a pump", description="FIG. 1 is a front view",
+                         captions=["bubble washer front view"], cpc=["A47C 4/04"], applicants=["Acme Corp."],
+                         publication_date="2020-06-01", filing_date="2019-05-01", priority_date="2019-01-01")),
+    ("EP1000002A1", dict(title="Bubble lamp", abstract="A lamp with a glass bubble shade <b> & co",
+                         claims="A shade and a bulb", cpc=["F21S 6/00"], locarno=["26-05"],
+                         applicants=["Globex GmbH"], publication_date="2021-03-01", filing_date="2020-02-01")),
+    ("US1000003B2", dict(title="Laundry dryer", abstract="A dryer for laundry with a drum",
+                         claims="The drum rotates on a bolt", cpc=["A47B 3/00"], ipc=["A47B 3/00"],
+                         applicants=["Initech"], publication_date="2019-01-10", filing_date="2018-01-10")),
+    ("DE1000004U1", dict(title="Window washer", abstract="Washing robot for glass windows",
+                         claims="A robot arm holding a sponge", cpc=["H01L 21/02"], applicants=["Acme Inc"],
+                         publication_date="2022-01-01")),
+    ("US1000005S1", dict(title="Folding chair", abstract="A chair with armrest that folds flat",
+                         claims="The armrest pivots on the frame", description="FIG. 1 shows the chair folded",
+                         cpc=["A47C 4/28"], locarno=["06-01"], applicants=["Globex"],
+                         publication_date="2018-03-03")),
+    ("EP1000006B1", dict(title="Razor blade unit", abstract="A blade unit with a strip for women",
+                         claims="The strip holds the blade", captions=["belt drive detail"],
+                         cpc=["B26B 21/4068"], publication_date="2020-01-01")),
+]
+# one more patent whose claims hold 201 different words starting with "zq" (truncation limits)
+MANY = ("US1000007B1", dict(title="Word list", claims=" ".join(f"zq{i:03d}" for i in range(201))))
+P1, P2, P3, P4, P5, P6 = (p for p, _ in PATENTS)
+
+
+@pytest.fixture
+def ql_corpus(backend):
+    docs = [figure(pub, 1, None, **fields) for pub, fields in [*PATENTS, MANY]]
+    backend.index_figures(docs)
+    backend.refresh()
+    return docs
+
+
+def hits(backend, text: str, **kw) -> set[str]:
+    response = backend.search({"text": text, "size": 100, **kw})
+    assert response.next_cursor is None
+    return {h.publication_number for h in response.hits}
+
+
+CASES = [
+    # boolean operators, grouping, exclusion
+    ("bubble AND (washer OR laundry)", {P1}),
+    ("bubble washer laundry", {P1, P2, P3, P4}),                  # plain words: ranked OR, as before
+    ("bubble OR laundry", {P1, P2, P3}),
+    ("bubble NOT washer", {P2}),
+    ("bubble -washer", {P2}),
+    ("(bubble OR chair) AND NOT (lamp OR armrest)", {P1}),
+    ("washer AND drum AND NOT pump", {P3} - {P3}),                # P1 has the pump, P3 has no washer
+    # phrases, proximity, order
+    ('"bubble washer"', {P1}),
+    ('"washer bubble"', set()),
+    ('"lamp shade"~4', {P2}),                                     # lamp with a glass bubble shade: 4 between
+    ('"lamp shade"~3', set()),
+    ('"shade lamp"~4', {P2}),                                     # ~n: any order
+    ("armrest NEAR/1 folds", {P5}),
+    ("folds NEAR/1 armrest", {P5}),
+    ("armrest NEAR/0 folds", set()),
+    ("washer ADJ/4 laundry", {P1}),                               # washer that makes foam for laundry
+    ("washer ADJ/3 laundry", set()),
+    ("laundry ADJ/4 washer", set()),                              # ADJ: in this order only
+    ("laundry NEAR/4 washer", {P1}),
+    ('"glass bubble" ADJ/0 shade', {P2}),
+    ("ti:(bubble ADJ washer)", {P1}),
+    # truncation and single-character wildcard
+    ("wash*", {P1, P4}),
+    ("ti:wash*", {P1, P4}),
+    ("lamp*", {P2}),
+    ("b?lt", {P3, P6}),
+    ("wom?n", {P6}),
+    ("zq00*", {MANY[0]}),
+    ("rob* NEAR/3 sponge", {P4}),
+    # text fields
+    ("ti:bubble", {P1, P2}),
+    ("ab:bubble", {P2}),
+    ("cl:drum", {P1, P3}),
+    ("desc:chair", {P5}),
+    ("fig:front", {P1}),
+    ("fig:belt", {P6}),
+    ("ti:(bubble OR chair)", {P1, P2, P5}),
+    ('ti:"window washer"', {P4}),
+    # applicants, classifications (children included), numbers
+    ("pa:acme", {P1, P4}),
+    ('pa:"Globex GmbH"', {P2, P5}),
+    ("pa:glob*", {P2, P5}),
+    ("cpc:A47C", {P1, P5}),
+    ("cpc:A47C4/04", {P1}),
+    ("cpc:A47C4/00", {P1, P5}),
+    ('cpc:"A47C 4/28"', {P5}),
+    ("cpc:B26B21/00", {P6}),
+    ("cpc:(F21S OR H01L)", {P2, P4}),
+    ("chair AND cpc:A47C", {P5}),
+    ("bubble NOT cpc:F21S", {P1}),
+    ("ipc:A47B", {P3}),
+    ("loc:06", {P5}),
+    ("loc:26-05", {P2}),
+    ("pn:US1000003B2", {P3}),
+    ('pn:"EP 1000002 A1"', {P2}),
+    ("pn:EP100000*", {P2, P6}),
+    # dates and ranges
+    ("pd:2020", {P1, P6}),
+    ("pd:>=2021", {P2, P4}),
+    ("pd:>2020", {P2, P4}),
+    ("pd:[2019-01-01 TO 2020-01-31]", {P3, P6}),
+    ("pd:[* TO 2018-12-31]", {P5}),
+    ("pd:<2019", {P5}),
+    ("pd:2020-06", {P1}),
+    ("ad:2019", {P1}),
+    ("prd:<=2019", {P1}),
+    ("(bubble OR chair) AND pd:>=2020", {P1, P2}),
+]
+
+
+@pytest.mark.parametrize("text, expected", CASES, ids=[c[0] for c in CASES])
+def test_construct(backend, ql_corpus, text, expected):
+    assert hits(backend, text) == expected
+
+
+ERRORS = [
+    ("(bubble AND washer", "unbalanced parenthesis", 1),
+    ("bubble) OR washer", "unbalanced parenthesis", 7),
+    ("title:bubble", "unknown field title", 1),
+    ("NOT", "ends after 'NOT'", 3),
+    ("bubble AND ()", "empty group", 13),
+    ("bubble AND", "ends after 'AND'", 10),
+    ("in:smith", "inventor", 1),
+    ("-bubble", "only excludes", 2),
+    ("cpc:Z99", "CPC symbol", 5),
+    ("pd:2020-13", "not a date", 4),
+    ("pd:[2021 TO 2020]", "is empty", 5),
+    ('"bubble washer', "unterminated quote", 1),
+    ("*ash", "truncates on the right", 1),
+    ("a NEAR/2 bubble", "NEAR/2 joins two words", 3),
+    ("bubble NEAR/2 lamp NEAR/2 shade", "cannot be chained", 20),
+    ("ti:(bubble OR ab:lamp)", "inside the field group", 15),
+]
+
+
+@pytest.mark.parametrize("text, fault, position", ERRORS, ids=[e[0] for e in ERRORS])
+def test_malformed_query_is_a_400_naming_position_and_fault(backend, ql_corpus, text, fault, position):
+    with pytest.raises(ProblemError) as err:
+        backend.search({"text": text})
+    assert err.value.status == 400
+    assert fault in err.value.detail and f"position {position})" in err.value.detail
+    assert err.value.detail.startswith("text: ")
+
+
+def test_truncation_expanding_to_too_many_words_is_a_400(backend, ql_corpus):
+    with pytest.raises(ProblemError) as err:
+        backend.search({"text": "zq*"})
+    assert err.value.status == 400 and "zq* matches more than 200 different words" in err.value.detail
+    assert "position 1" in err.value.detail
+    with pytest.raises(ProblemError) as err:
+        backend.search({"text": "bubble OR cl:zq???"})
+    assert "zq??? matches more than 200" in err.value.detail and "position 14" in err.value.detail
+    assert hits(backend, "cl:zq?0*") == {MANY[0]}        # 21 words: zq000-zq009, zq100-zq109, zq200
+
+
+def test_parsed_query_is_echoed(backend, ql_corpus):
+    assert backend.search({"text": "bubble  AND (washer OR laundry)"}).parsed_query == "bubble AND (washer OR laundry)"
+    assert backend.search({"text": "Bubble -Washer pd:>=2020"}).parsed_query == (
+        "(bubble OR pd:[2020-01-01 TO *]) AND NOT washer")
+    assert backend.search({"text": "bubble washer"}).parsed_query == "bubble OR washer"
+
+
+def test_snippets_mark_matched_words_and_explain_names_fields(backend, ql_corpus):
+    response = backend.search({"text": "bubble AND shade", "explain": True})
+    [hit] = response.hits
+    assert hit.publication_number == P2
+    assert "<mark>Bubble</mark>" in hit.snippets["title"]
+    assert "<mark>shade</mark>" in hit.snippets["abstract"] and "&lt;b&gt; &amp; co" in hit.snippets["abstract"]
+    assert "<mark>shade</mark>" in hit.snippets["claims"]
+    assert hit.explain.matched_fields == ["title", "abstract", "claims"]
+    plain = backend.search({"text": "frame", "explain": True}).hits[0]
+    assert plain.snippets == {"claims": "The armrest pivots on the <mark>frame</mark>"}
+    assert plain.explain.matched_fields == ["claims"]
+    # a negated word is not marked; a figure found by its fields only has no snippet
+    assert "<mark>" not in backend.search({"text": "bubble -washer"}).hits[0].snippets["title"].replace(
+        "<mark>Bubble</mark>", "")
+    assert backend.search({"text": "cpc:F21S"}).hits[0].snippets is None
