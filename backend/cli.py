@@ -18,6 +18,7 @@ COMMANDS: list[str] = [
     "backend.ingest.cli",
     "backend.model.cli",
     "backend.search.cli",
+    "backend.search.search_cli",
 ]
 
 

@@ -6,6 +6,7 @@ message is one line naming the environment variable.
 from __future__ import annotations
 
 import functools
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -14,6 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = (REPO_ROOT.parent / "shared" / "data").resolve()
+_INDEX_PREFIX = re.compile(r"[a-z0-9][a-z0-9._-]{0,199}")
 
 
 class SettingsError(RuntimeError):
@@ -82,6 +84,15 @@ class Settings(BaseSettings):
     watch_check_on_ingest: bool = Field(default=False, description=(
         "Also check each newly ingested patent against every active watch (without a rank threshold) as "
         "soon as it is indexed, instead of only at the watch's next scheduled run."))
+    webhook_allowed_networks: str = Field(default="", description=(
+        "Comma-separated addresses / CIDR networks that may receive webhooks although they are not public "
+        "(loopback, private, link-local...; see backend/monitoring/webhook_targets.py). Empty: public only."))
+
+    # -- fault recovery (issue 15) ----------------------------------------------------------------
+    job_stale_after_s: int = Field(default=900, ge=30, description=(
+        "An ingest job queued or running this long with no live owner is re-driven by the reconciler "
+        "(worker start, beat, `prism jobs recover`) and may be retried."))
+    job_reconcile_interval_s: float = Field(default=300.0, gt=0, description="How often beat runs the reconciler.")
 
     # -- search core (issue 4) --------------------------------------------------------------------
     search_rank_window: int = Field(default=100, ge=10, le=10000, description=(
@@ -93,6 +104,24 @@ class Settings(BaseSettings):
     @classmethod
     def _strip(cls, v: str) -> str:
         return v.strip()
+
+    @field_validator("es_index_prefix")
+    @classmethod
+    def _index_prefix(cls, v: str) -> str:
+        # Elasticsearch index names: lowercase, no \ / * ? " < > | space , # :, not starting with - _ + or .,
+        # at most 255 bytes (the prefix leaves room for "-figures-v1-<timestamp>" and the lock index)
+        if not _INDEX_PREFIX.fullmatch(v or ""):
+            raise ValueError("an Elasticsearch index name prefix must be 1-200 characters of lowercase letters, "
+                             "digits, '-', '_' and '.', starting with a letter or digit")
+        return v
+
+    @field_validator("webhook_allowed_networks")
+    @classmethod
+    def _networks(cls, v: str) -> str:
+        from backend.monitoring.webhook_targets import parse_networks
+
+        parse_networks(v)   # ValueError naming the bad entry
+        return v
 
     # -- derived ---------------------------------------------------------------------------------
     @property
@@ -111,6 +140,12 @@ class Settings(BaseSettings):
     def resolved_embedded_dir(self) -> Path:
         return self.embedded_dir or self.data_dir / "index"
 
+    @property
+    def webhook_allowed_network_list(self) -> list:
+        from backend.monitoring.webhook_targets import parse_networks
+
+        return parse_networks(self.webhook_allowed_networks)
+
 
 def load_settings(**overrides) -> Settings:
     """Build settings from the environment; one clear line per bad variable."""
@@ -120,7 +155,7 @@ def load_settings(**overrides) -> Settings:
         first = exc.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"
         raise SettingsError(
-            f"PRISM_{field.upper()}: {first['msg']} (got {first.get('input')!r})"
+            f"PRISM_{field.upper()}: {first['msg'].removeprefix('Value error, ')} (got {first.get('input')!r})"
         ) from None
 
 
