@@ -29,10 +29,16 @@ def current_high_water(session: Session) -> int:
     return int(session.scalar(select(func.max(Patent.ingest_seq))) or 0)
 
 
-def _check_url(url: str) -> str:
+def _check_url(url: str, settings: Settings) -> str:
+    from backend.monitoring.webhook_targets import TargetRefused, check_url
+
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ProblemError(400, f"webhook_url: must be an absolute http(s) URL (got {url!r})")
+    try:   # no webhooks to loopback / private / link-local / metadata addresses (SSRF)
+        check_url(url, settings, unresolvable_ok=True)
+    except TargetRefused as exc:
+        raise ProblemError(400, f"webhook_url: {exc}") from None
     return url
 
 
@@ -51,7 +57,7 @@ def _check(settings: Settings, data: dict) -> dict:
             raise ProblemError(400, f"schedule_s: must be between {settings.watch_min_schedule_s} and "
                                     f"{MAX_SCHEDULE_S} seconds (got {out['schedule_s']})")
     if out.get("webhook_url"):
-        out["webhook_url"] = _check_url(out["webhook_url"])
+        out["webhook_url"] = _check_url(out["webhook_url"], settings)
     if out.get("webhook_secret") is not None and len(out["webhook_secret"]) < 16:
         raise ProblemError(400, "webhook_secret: must be at least 16 characters")
     return out

@@ -29,6 +29,7 @@ EVENT_TYPE = "prism.alert.created"
 CLAIM_SLACK_S = 2.0               # an attempt may start this much before it is due (timer jitter)
 SWEEP_GRACE_S = 60.0              # the sweep leaves alone what a queued retry should pick up itself
 GONE = 410                        # the receiver says: stop
+REFUSED = "target refused"        # the webhook URL points at a non-public address: stop (webhook_targets.py)
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def attempt_delivery(alert_id: int, settings: Settings | None = None, *, session
         if ok:
             alert.delivered, alert.next_attempt_at = True, None
             return Outcome(alert_id, "delivered", attempt, status_code)
-        if attempt >= settings.webhook_max_attempts or status_code == GONE:
+        if attempt >= settings.webhook_max_attempts or status_code == GONE or (error or "").startswith(REFUSED):
             alert.next_attempt_at = None
             log.warning("giving up on alert %s after %s attempts (last: %s)", alert_id, attempt,
                         error or status_code)
@@ -133,15 +134,44 @@ def _post(session_http, url: str, secret: str, body: bytes, attempt: int, alert_
         "X-Prism-Event-Id": f"alert-{alert_id}",
         "X-Prism-Delivery-Attempt": str(attempt),
     }
-    http = session_http or requests
+    from backend.monitoring.webhook_targets import TargetRefused, check_url, guarded_session
+
+    try:   # resolved again now (DNS may have changed since the watch was saved)
+        check_url(url, settings, unresolvable_ok=False)
+    except TargetRefused as exc:
+        return None, f"{REFUSED}: {exc}"
+    http = session_http or guarded_session(settings)   # the peer address is checked again on connect
     try:
         resp = http.post(url, data=body, headers=headers, timeout=(settings.webhook_timeout_s,
                                                                   settings.webhook_timeout_s),
-                         allow_redirects=False)
+                         allow_redirects=False)   # a 3xx is a failed attempt: redirects are never followed
         code = resp.status_code
         return code, None if 200 <= code < 300 else f"HTTP {code}: {resp.text[:200]}"
     except requests.RequestException as exc:
+        if _refused(exc):
+            return None, f"{REFUSED}: {_refused(exc)}"
         return None, f"{type(exc).__name__}: {str(exc)[:300]}"
+    finally:
+        if session_http is None:
+            http.close()
+
+
+def _refused(exc: BaseException) -> str | None:
+    """The refusal of the connection-level target check, wherever requests/urllib3 wrapped it."""
+    from backend.monitoring.webhook_targets import TargetRefused
+
+    seen = set()
+    stack = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, TargetRefused):
+            return str(item)
+        stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None)]
+                     + [a for a in getattr(item, "args", ()) if isinstance(a, BaseException)])
+    return None
 
 
 def due_alert_ids(settings: Settings | None = None, *, now: dt.datetime | None = None,

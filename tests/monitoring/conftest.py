@@ -41,3 +41,11 @@ def celery_beat_proc(tmp_path):
     yield _start
     for beat in started:
         beat.stop()
+
+
+@pytest.fixture(autouse=True)
+def _loopback_webhooks_allowed(monkeypatch):
+    """The monitoring tests' webhook receivers listen on 127.0.0.1, which webhooks may reach only when an
+    admin allows it (SSRF protection, backend/monitoring/webhook_targets.py); test_webhook_targets.py
+    checks the refusals with an empty allow-list."""
+    monkeypatch.setenv("PRISM_WEBHOOK_ALLOWED_NETWORKS", "127.0.0.1/32")
