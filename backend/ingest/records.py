@@ -93,32 +93,15 @@ class PatentRecord:
         return cls(**data, figures=figures)
 
 
-_SERIES = {"D": 7, "PP": 6, "RE": 6, "H": 7, "T": 7}
-_PUB_RE = re.compile(r"^(D|PP|RE|H|T)?(\d+)([A-Z]\d?)?$")
-
-
 def normalise_publication_number(raw: str, country: str | None = "US", kind: str | None = None) -> str:
-    """``D0907292`` / ``USD907292`` -> ``USD0907292``; ``08926509`` + kind B2 -> ``US8926509B2``.
+    """The canonical spelling (:mod:`backend.patent_numbers`): ``D0907292`` / ``USD907292`` ->
+    ``USD0907292``; ``08926509`` + kind B2 -> ``US8926509B2``; ``EP 49154`` + B2 -> ``EP0049154B2``."""
+    from backend.patent_numbers import InvalidNumber, normalise
 
-    Design, plant and reissue numbers keep the zero-padded form of the USPTO file names
-    (``USD0907292``, ``USRE049123``) without kind code; utility and application numbers drop leading
-    zeros and carry the kind code when it is known (``US20050004437A1``).
-    """
-    text = re.sub(r"[\s,/-]", "", (raw or "").upper())
-    if not text:
-        raise ParseError("publication number is empty")
-    cc = (country or "US").upper()
-    if text.startswith(cc) and _PUB_RE.match(text[len(cc):]):
-        text = text[len(cc):]
-    elif len(text) > 2 and text[:2].isalpha() and text[:2] not in ("RE", "PP") and _PUB_RE.match(text[2:]):
-        cc, text = text[:2], text[2:]
-    m = _PUB_RE.match(text)
-    if not m:
-        raise ParseError(f"publication number {raw!r} is not of the form [CC][D|PP|RE]digits[kind]")
-    series, digits, kind_in = m.groups()
-    if series:
-        return f"{cc}{series}{digits.lstrip('0').zfill(_SERIES[series])}"
-    return f"{cc}{digits.lstrip('0') or '0'}{kind_in or (kind or '').upper()}"
+    try:
+        return normalise(raw, country, kind)
+    except InvalidNumber as exc:
+        raise ParseError(str(exc)) from None
 
 
 def party_name(organisation: str, first: str, last: str) -> str:

@@ -14,6 +14,7 @@ import unicodedata
 from typing import Any
 
 from backend.classification import try_parse
+from backend.patent_numbers import normalise_lenient
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +58,8 @@ def normalise_applicant(name: str) -> str:
 
 
 def normalise_publication_number(raw: str) -> str:
-    return re.sub(r"[\s\-,./]", "", str(raw or "")).upper()
+    """The canonical spelling (:func:`backend.patent_numbers.normalise_lenient`)."""
+    return normalise_lenient(raw)
 
 
 def normalise_code(raw: str | None) -> str | None:

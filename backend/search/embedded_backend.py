@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from backend.patent_numbers import lookup_keys, pick
 from backend.search import documents, text_fields
 from backend.search.engine import Candidate, Query, SearchBackend
 from backend.search.errors import IndexVersionError
@@ -252,12 +253,13 @@ class EmbeddedBackend(SearchBackend):
             self._bump(conn)
 
     def delete_patent(self, publication_number: str) -> int:
-        pub = documents.normalise_publication_number(publication_number)
+        keys = lookup_keys(publication_number, any_kind=False)
+        marks = ",".join("?" * len(keys))
         with self._write() as conn:
-            ids = [r[0] for r in conn.execute("SELECT id FROM figures WHERE publication_number = ?", (pub,))]
+            ids = [r[0] for r in conn.execute(f"SELECT id FROM figures WHERE publication_number IN ({marks})", keys)]
             for rowid in ids:
                 conn.execute("DELETE FROM figures_fts WHERE rowid = ?", (rowid,))
-            conn.execute("DELETE FROM figures WHERE publication_number = ?", (pub,))
+            conn.execute(f"DELETE FROM figures WHERE publication_number IN ({marks})", keys)
             if ids:
                 self._bump(conn)
         return len(ids)
@@ -279,11 +281,15 @@ class EmbeddedBackend(SearchBackend):
         return _public(row) if row else None
 
     def get_patent_figures(self, publication_number: str) -> list[dict]:
-        pub = documents.normalise_publication_number(publication_number)
+        """The figures of the patent, found by any spelling of its number (patent_numbers.lookup_keys)."""
+        keys = lookup_keys(publication_number)
+        if not keys:
+            return []
         rows = self._conn().execute(
-            "SELECT doc, image_vector, text_vector FROM figures WHERE publication_number = ? "
-            "ORDER BY figure_number, figure_id", (pub,)).fetchall()
-        return [_public(r) for r in rows]
+            f"SELECT publication_number, doc, image_vector, text_vector FROM figures WHERE publication_number IN "
+            f"({','.join('?' * len(keys))}) ORDER BY figure_number, figure_id", keys).fetchall()
+        chosen = pick([r[0] for r in rows], keys)
+        return [_public(r[1:]) for r in rows if r[0] == chosen]
 
     def rebuild(self) -> int:
         """Rebuild the full-text index from the stored documents (what ``prism index reindex`` does here)."""

@@ -11,6 +11,7 @@ import logging
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
+from backend.patent_numbers import lookup_keys, pick
 from backend.search import documents, index_admin, text_fields
 from backend.search.engine import Candidate, Query, SearchBackend
 from backend.search.errors import IndexVersionError, SearchBackendError
@@ -101,9 +102,9 @@ class ElasticsearchBackend(SearchBackend):
                                      f"{first.get('_id')}: {str(first.get('error'))[:300]}")
 
     def delete_patent(self, publication_number: str) -> int:
-        pub = documents.normalise_publication_number(publication_number)
+        keys = lookup_keys(publication_number, any_kind=False)
         try:
-            resp = self.es.search(index=self.alias, query={"term": {"publication_number": pub}}, size=10_000,
+            resp = self.es.search(index=self.alias, query={"terms": {"publication_number": keys}}, size=10_000,
                                   source=False)
         except NotFoundError:
             return 0
@@ -130,13 +131,18 @@ class ElasticsearchBackend(SearchBackend):
         return documents.public(resp["_source"])
 
     def get_patent_figures(self, publication_number: str) -> list[dict]:
-        pub = documents.normalise_publication_number(publication_number)
+        """The figures of the patent, found by any spelling of its number (patent_numbers.lookup_keys)."""
+        keys = lookup_keys(publication_number)
+        if not keys:
+            return []
         try:
-            resp = self.es.search(index=self.alias, query={"term": {"publication_number": pub}}, size=10_000,
+            resp = self.es.search(index=self.alias, query={"terms": {"publication_number": keys}}, size=10_000,
                                   sort=[{"figure_number": "asc"}, {"figure_id": "asc"}])
         except NotFoundError:
             return []
-        return [documents.public(h["_source"]) for h in resp["hits"]["hits"]]
+        sources = [h["_source"] for h in resp["hits"]["hits"]]
+        chosen = pick([s["publication_number"] for s in sources], keys)
+        return [documents.public(s) for s in sources if s["publication_number"] == chosen]
 
     # -- search -------------------------------------------------------------------------------
     def _bodies(self, query: Query) -> list[tuple[str, dict]]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from backend.classification import parse
+from backend.patent_numbers import lookup_keys
 from backend.search.documents import DATE_FIELDS
 from backend.search.request import Filters
 
@@ -55,9 +56,12 @@ def build(filters: Filters) -> FilterSpec:
             spec.must_any.append([symbol_clause(scheme, s) for s in f.include])
         spec.must_not.extend(symbol_clause(scheme, s) for s in f.exclude)
     for name, values in (("applicant_keys", filters.applicants), ("country", filters.countries),
-                         ("kind", filters.kinds), ("publication_number", filters.publication_numbers)):
+                         ("kind", filters.kinds)):
         if values:
             spec.must_any.append([Clause(name, v) for v in values])
+    if filters.publication_numbers:   # every stored spelling: any kind when typed without one
+        keys = dict.fromkeys(k for p in filters.publication_numbers for k in lookup_keys(p))
+        spec.must_any.append([Clause("publication_number", k) for k in keys])
     for kind, fld in DATE_FIELDS.items():
         rng = getattr(filters.dates, kind)
         if rng.gte or rng.lte:

@@ -14,7 +14,8 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backend.classification import SymbolError, validate
-from backend.search.documents import normalise_applicant, normalise_code, normalise_publication_number
+from backend.patent_numbers import normalise_lenient
+from backend.search.documents import normalise_applicant, normalise_code
 
 MAX_PAGE_SIZE = 100
 MAX_EXPORT = 10_000
@@ -109,7 +110,9 @@ class Filters(_Strict):
     @field_validator("publication_numbers")
     @classmethod
     def _pubs(cls, v: list[str]) -> list[str]:
-        return list(dict.fromkeys(p for p in (normalise_publication_number(x) for x in v) if p))
+        """Canonical spellings (what is not a publication number is kept, as the index keeps it: another
+        numbering); one typed without kind code matches every kind (filters.build)."""
+        return list(dict.fromkeys(p for p in (normalise_lenient(x) for x in v) if p))
 
 
 class SearchRequest(_Strict):
