@@ -35,6 +35,9 @@ class Principal:
     name: str
     prefix: str | None
     scopes: tuple[str, ...]
+    # what the rate limit counts by: derived from the key's stored hash, so it is unique to the key across
+    # deployments sharing one Redis (the row id is not: every deployment has a key #2)
+    rate_key: str | None = None
 
     @property
     def is_admin(self) -> bool:
@@ -115,4 +118,11 @@ def authenticate(session: Session, token: str) -> Principal | None:
         last = last.replace(tzinfo=dt.timezone.utc)
     if last is None or now - last >= LAST_USED_GRANULARITY:
         key.last_used_at = now
-    return Principal(key_id=key.id, name=key.name, prefix=key.prefix, scopes=tuple(key.scopes or ()))
+    return Principal(key_id=key.id, name=key.name, prefix=key.prefix, scopes=tuple(key.scopes or ()),
+                     rate_key=rate_limit_key(key.key_hash))
+
+
+def rate_limit_key(key_hash: str) -> str:
+    """The key's rate-limit counter name part: a hash of its stored hash (the stored hash itself stays in
+    the database; Redis key names are visible to anyone who can list keys)."""
+    return hashlib.sha256(f"prism-ratelimit:{key_hash}".encode()).hexdigest()[:32]

@@ -74,7 +74,7 @@ def install(app) -> None:
         if not grants(principal.scopes, needed):
             raise ProblemError(403, f"this API key lacks the '{needed}' scope "
                                     f"(it has: {', '.join(principal.scopes) or 'none'})")
-        decision = limiter.hit(str(principal.key_id))
+        decision = limiter.hit(principal.rate_key or str(principal.key_id))
         g.prism_ratelimit = decision
         if not decision.allowed:
             raise ProblemError(429, f"rate limit of {decision.limit} calls per minute exceeded for this key; "
