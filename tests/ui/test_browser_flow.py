@@ -345,3 +345,28 @@ def test_all_matching_figures_are_grouped_under_their_patent(corpus_server, page
         assert card.locator(".thumb").evaluate_all("els => els.map(e => e.dataset.figureId)") == figure_ids
     assert re.match(r"\d+ figures?", page.inner_text("#status"))
     page.shots("figures-grouped-by-patent")
+
+
+def test_query_language_shows_parsed_query_snippets_and_syntax_errors(corpus_server, page_factory):
+    page = page_factory(corpus_server.url)
+    page.fill("#q-text", "shoe OR sole")
+    with page.expect_response(lambda r: r.url.endswith("/search")) as info:
+        page.keyboard.press("Enter")
+    data = info.value.json()
+    _wait_search_done(page)
+    assert data["hits"] and data["parsed_query"] == "shoe OR sole"
+    assert page.inner_text("#parsed-query") == "Query: shoe OR sole"
+    with_snippet = [h for h in data["hits"] if set(h.get("snippets") or {}) - {"title"}]
+    assert with_snippet, "a text search gives snippets of the fields it matched"
+    card = page.locator(f'#results .card[data-publication-number="{with_snippet[0]["publication_number"]}"]')
+    assert card.locator(".snippet mark").count() >= 1
+    assert card.locator(".snippet").inner_html().count("<mark>") == card.locator(".snippet mark").count()
+    page.shots("query-language-snippets")
+
+    page.fill("#q-text", "(shoe AND sole")
+    with page.expect_response(lambda r: r.url.endswith("/search")) as info:
+        page.keyboard.press("Enter")
+    assert info.value.status == 400
+    page.wait_for_selector("#error:not([hidden])")
+    assert page.inner_text("#error") == info.value.json()["detail"]
+    assert "unbalanced parenthesis" in page.inner_text("#error") and "position 1" in page.inner_text("#error")

@@ -297,6 +297,10 @@ async function runSearch({ append = false } = {}) {
       total: data.total ?? hits.length,
     };
     if (!append) renderFacets($("facets"), data.facets, (chip) => addChip(chip));
+    if (!append) {
+      $("parsed-query").textContent = data.parsed_query ? `Query: ${data.parsed_query}` : "";
+      $("parsed-query").hidden = !data.parsed_query;
+    }
     setMessage($("empty"), last.shownHits ? "" : emptyMessage(current));
     setStatus(last.shownHits ? describeTotal(last.total, last) : "No results");
     $("more-button").hidden = !last.nextCursor;

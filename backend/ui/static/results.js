@@ -55,6 +55,28 @@ function thumbnail(hit, { onMoreLikeThis, onZoom }) {
                     onclick: () => onMoreLikeThis(hit) }, "More like this")));
 }
 
+const ENTITIES = { "&lt;": "<", "&gt;": ">", "&amp;": "&", "&quot;": '"', "&#x27;": "'", "&#39;": "'" };
+const SNIPPET_FIELDS = { abstract: "Abstract", claims: "Claims", description: "Figure", captions: "Caption" };
+
+/** The hit's best text snippet (the server marks matched words with <mark> and escapes the rest) as
+ *  DOM nodes - parsed here, never assigned as HTML. */
+export function snippetLine(hit) {
+  const snippets = hit.snippets || {};
+  const field = Object.keys(SNIPPET_FIELDS).find((f) => snippets[f]);
+  if (!field) return null;
+  const parts = [];
+  let marked = false;
+  for (const piece of snippets[field].split(/(<mark>|<\/mark>)/)) {
+    if (piece === "<mark>") marked = true;
+    else if (piece === "</mark>") marked = false;
+    else if (piece) {
+      const text = piece.replace(/&(lt|gt|amp|quot|#x27|#39);/g, (m) => ENTITIES[m]);
+      parts.push(marked ? h("mark", {}, text) : text);
+    }
+  }
+  return h("p", { class: "snippet" }, h("span", { class: "snippet-field" }, `${SNIPPET_FIELDS[field]}: `), parts);
+}
+
 export function patentCard(group, rank, handlers) {
   const best = group.hits[0];
   const number = group.publication_number;
@@ -73,6 +95,7 @@ export function patentCard(group, rank, handlers) {
                    event.preventDefault();
                    handlers.onOpenPatent(number);
                  } }, best.title || number)),
+      snippetLine(best),
       h("p", { class: "bib" }, bib.join(" · ")),
       classificationText(best) ? h("p", { class: "cls" }, classificationText(best)) : null,
       applicants.length ? h("p", { class: "applicants" }, applicants.join("; ")) : null,
