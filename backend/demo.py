@@ -58,12 +58,11 @@ def _pick_query(settings):
 @click.option("--size", default=10, show_default=True, help="Results to print.")
 def demo(corpus: Path | None, data_dir: Path, size: int) -> None:
     """Ingest a sample corpus into the embedded default and run a hybrid search with a class filter."""
-    from rich.console import Console
     from rich.table import Table
 
-    import sys
+    from backend.cli_output import console as make_console
 
-    console = Console() if sys.stdout.isatty() else Console(width=150)
+    console = make_console()
     os.environ.update(PRISM_DATA_DIR=str(data_dir), PRISM_SEARCH_BACKEND="embedded", PRISM_TASK_MODE="eager")
     reset_settings_cache()
     settings = get_settings()

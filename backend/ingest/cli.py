@@ -21,15 +21,17 @@ def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet
     from backend.settings import get_settings
 
     settings = get_settings()
+    _ready_database(settings.resolved_database_url)
     try:
         summary = ingest_paths(list(paths), settings, wait=not no_wait, progress=not quiet and sys.stderr.isatty(),
                                timeout_s=timeout_s)
     except TimeoutError as exc:
         raise click.ClickException(str(exc)) from None
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=False)
+    from backend.cli_output import console as make_console
+
+    console = make_console()
     if no_wait and settings.task_mode == "celery":
         console.print(f"queued {len(summary.job_ids)} job(s); follow them with GET /jobs")
     table = Table(title="ingest summary", show_header=True)
@@ -46,6 +48,22 @@ def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet
             console.print(f"... and {len(rows) - limit} more {title} (use -v)")
     if summary.failed:
         sys.exit(1)
+
+
+def _ready_database(url: str) -> None:
+    """A fresh SQLite data dir is migrated first; another database must already be at head (the command
+    says to run `prism db upgrade`)."""
+    from sqlalchemy.exc import OperationalError
+
+    from backend.cli_db import ensure_schema
+
+    try:
+        done = ensure_schema(url, migrate=url.startswith("sqlite"))
+    except OperationalError as exc:
+        first = str(exc.orig if getattr(exc, "orig", None) else exc).splitlines()[0]
+        raise click.ClickException(f"cannot reach the database at {url.split('@')[-1]}: {first}") from None
+    if done:
+        click.echo(done, err=True)
 
 
 @click.group("blobs")

@@ -23,3 +23,18 @@ def test_prism_ingest_needs_a_path():
     _register()
     result = CliRunner().invoke(cli, ["ingest"])
     assert result.exit_code == 2 and "Missing argument" in result.output
+
+
+def test_summary_lines_do_not_depend_on_terminal_width_or_path_length(fake_pipeline, tmp_path):
+    """Issue 15, defect 10: rich wrapped "no such file or directory" when the temporary path was long."""
+    _settings, pipe = fake_pipeline
+    deep = tmp_path.joinpath(*["a-rather-long-folder-name-" + str(i) for i in range(8)])
+    write_patent_folder(deep, "D0999202", "Stool", figures=1)
+    missing = deep / "missing-folder-with-a-long-name"
+    _register()
+    for columns in ("20", "80", "300"):
+        result = CliRunner().invoke(cli, ["ingest", "--quiet", str(deep), str(missing)], env={"COLUMNS": columns})
+        assert result.exit_code == 1, result.output
+        lines = result.output.splitlines()
+        assert f"failed: {missing}: no such file or directory" in lines, result.output
+        assert any("ingest summary" in line for line in lines)
