@@ -210,3 +210,19 @@ def test_openapi_documents_the_search_api(client):
     for path in ("/search", "/search/export", "/patents/{publication_number}", "/classifications/suggest",
                  "/figures/{figure_id}/image"):
         assert path in spec["paths"], path
+
+
+def test_query_language_over_http(client, indexed):
+    resp = client.post("/search", json={"text": 'ti:chair AND NOT castors AND pd:>=2020', "explain": True})
+    assert resp.status_code == 200, resp.get_json()
+    data = resp.get_json()
+    assert data["parsed_query"] == "ti:chair AND pd:[2020-01-01 TO *] AND NOT castors"
+    assert [h["publication_number"] for h in data["hits"]] == ["USD0000001"]
+    hit = data["hits"][0]
+    assert hit["snippets"] == {"title": "Folding <mark>chair</mark> with armrest"}
+    assert hit["explain"]["matched_fields"] == ["title"]
+    resp = client.post("/search", json={"text": "chair AND (lamp OR"})
+    assert resp.status_code == 400 and resp.mimetype == PROBLEM
+    problem = resp.get_json()
+    assert problem["detail"] == "text: unbalanced parenthesis: '(' is never closed (at position 11)"
+    assert problem["errors"][0]["field"] == "text"
