@@ -192,3 +192,23 @@ def test_snippets_mark_matched_words_and_explain_names_fields(backend, ql_corpus
     assert "<mark>" not in backend.search({"text": "bubble -washer"}).hits[0].snippets["title"].replace(
         "<mark>Bubble</mark>", "")
     assert backend.search({"text": "cpc:F21S"}).hits[0].snippets is None
+
+
+def test_pages_past_the_rank_window_keep_the_query(backend):
+    # 30 patents: "bubble" in all, "dryer" in every third; window 5, pages of 4, grouped and not
+    docs = [figure(f"US20{i:05d}B1", n, None, title=f"bubble {'dryer' if i % 3 == 0 else 'washer'} {i}",
+                   abstract="bubble") for i in range(30) for n in (1, 2)]
+    backend.index_figures(docs)
+    backend.refresh()
+    for grouped, expected in ((True, 20), (False, 40)):
+        seen, cursor = [], None
+        for _ in range(30):
+            page = backend.search({"text": "bubble AND NOT dryer", "size": 4, "cursor": cursor,
+                                   "group_by_patent": grouped}, window=5)
+            assert page.total == expected
+            seen += [h.publication_number if grouped else h.figure_id for h in page.hits]
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+        assert len(seen) == len(set(seen)) == expected
+        assert all(int(x[4:9]) % 3 for x in seen)
