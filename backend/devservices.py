@@ -190,18 +190,37 @@ def redis_ready(url: str = ENDPOINTS.redis_url) -> bool:
         return False
 
 
+def redis_command(port: int, data: Path, *, daemonize: bool = True) -> list[str]:
+    """redis-server on 127.0.0.1 with an append-only file, as the compose file runs it: queued Celery
+    messages survive a restart (fsync every second)."""
+    return ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--daemonize", "yes" if daemonize else "no",
+            "--dir", str(data), "--pidfile", str(data / "redis.pid"), "--logfile", str(data / "redis.log"),
+            "--save", "", "--appendonly", "yes", "--appendfsync", "everysec", "--databases", "64"]
+
+
 def redis_up(timeout: float = 30) -> str:
     if redis_ready():
+        _ensure_aof()
         return ENDPOINTS.redis_url
     if not shutil.which("redis-server"):
         _apt_install("redis-server")
     data = CACHE / "services" / "redis"
     data.mkdir(parents=True, exist_ok=True)
-    _run(["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--daemonize", "yes",
-          "--dir", str(data), "--pidfile", str(data / "redis.pid"), "--logfile", str(data / "redis.log"),
-          "--save", "", "--appendonly", "no", "--databases", "64"])
+    _run(redis_command(REDIS_PORT, data))
     _wait(redis_ready, "Redis", timeout)
     return ENDPOINTS.redis_url
+
+
+def _ensure_aof() -> None:
+    """A Redis started earlier without persistence gets its append-only file now (CONFIG SET)."""
+    import redis
+
+    try:
+        client = redis.Redis.from_url(ENDPOINTS.redis_url, socket_timeout=5)
+        if client.config_get("appendonly").get("appendonly") != "yes":
+            client.config_set("appendonly", "yes")
+    except redis.RedisError:
+        pass
 
 
 def redis_down() -> None:

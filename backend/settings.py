@@ -93,6 +93,8 @@ class Settings(BaseSettings):
         "An ingest job queued or running this long with no live owner is re-driven by the reconciler "
         "(worker start, beat, `prism jobs recover`) and may be retried."))
     job_reconcile_interval_s: float = Field(default=300.0, gt=0, description="How often beat runs the reconciler.")
+    job_enqueue_grace_s: float = Field(default=30.0, ge=0, description=(
+        "celery mode: a queued job this old that no broker message names was lost with the broker."))
 
     # -- search core (issue 4) --------------------------------------------------------------------
     search_rank_window: int = Field(default=100, ge=10, le=10000, description=(

@@ -31,6 +31,9 @@ BEAT_SCHEDULE: dict[str, dict] = {
                         "options": {"expires": get_settings().watch_beat_interval_s}},
     "webhooks-sweep": {"task": "prism.webhooks.sweep", "schedule": get_settings().watch_beat_interval_s,
                        "options": {"expires": get_settings().watch_beat_interval_s}},
+    # ingest: re-drive jobs whose worker died or whose message the broker lost (default queue)
+    "jobs-reconcile": {"task": "prism.jobs.reconcile", "schedule": get_settings().job_reconcile_interval_s,
+                       "options": {"expires": get_settings().job_reconcile_interval_s}},
 }
 
 

@@ -19,7 +19,8 @@ MAX_RETRIES = 6
 
 @worker_ready.connect
 def _requeue_orphaned_jobs(sender=None, **_kw) -> None:
-    """A worker starting on a host re-queues the jobs a killed worker there left running."""
+    """A worker starting re-drives the jobs left queued or running with no live owner (a killed worker on
+    this host, messages lost with the broker): backend.ingest.reconcile."""
     from backend.ingest.service import requeue_orphaned
 
     try:
@@ -47,3 +48,11 @@ def process(self, job_ids: list[str]) -> dict:
         results = fail_unfinished(settings.resolved_database_url, job_ids, f"{why}{type(exc).__name__}: {exc}")
     return {"jobs": [{"job_id": r.job_id, "status": r.status, "outcome": r.outcome, "error": r.error}
                      for r in results]}
+
+
+@app.task(name="prism.jobs.reconcile", ignore_result=False)
+def reconcile() -> dict:
+    """Beat: re-drive ingest jobs with no live owner (idempotent; see backend.ingest.reconcile)."""
+    from backend.ingest.reconcile import reconcile as reconcile_jobs
+
+    return reconcile_jobs(get_settings()).as_dict()

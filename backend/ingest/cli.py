@@ -96,4 +96,25 @@ def blobs_gc(older_than_hours: float, dry_run: bool, verbose: bool) -> None:
                f"unreferenced but newer than {older_than_hours:g} h (kept), {verb} {len(report.deleted)}")
 
 
-commands = [ingest, blobs]
+@click.group("jobs")
+def jobs() -> None:
+    """Ingest jobs."""
+
+
+@jobs.command("recover")
+@click.option("--dry-run", is_flag=True, help="List the stuck jobs; change nothing.")
+def jobs_recover(dry_run: bool) -> None:
+    """Re-drive ingest jobs left queued or running with no live owner (a killed worker or API process,
+    messages lost with the broker). Eager mode runs them here; celery mode queues them again."""
+    from backend.ingest.reconcile import reconcile
+    from backend.settings import get_settings
+
+    report = reconcile(get_settings(), dry_run=dry_run)
+    for item in report.stale:
+        click.echo(f"{item.job_id} {item.status}: {item.why}")
+    verb = "would re-drive" if dry_run else "re-drove"
+    count = len(report.stale) if dry_run else len(report.redriven)
+    click.echo(f"examined {report.examined} unfinished jobs: {len(report.stale)} stuck, {verb} {count}")
+
+
+commands = [ingest, blobs, jobs]

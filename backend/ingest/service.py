@@ -163,6 +163,7 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, 
         return summary
     with session_scope(settings.resolved_database_url) as session:
         jobs = [new_job(session, item.locator, item.origin) for item in items]
+        _owned_here(jobs, settings)
         job_ids = [j.id for j in jobs]
     summary.job_ids = job_ids
     origins = dict(zip(job_ids, (i.origin for i in items)))
@@ -300,6 +301,7 @@ def submit_document(metadata_text: str, files: list[tuple[str, bytes]], settings
         with session_scope(settings.resolved_database_url) as session:
             job = new_job(session, {"format": "record", "record": record.to_dict()}, "api:POST /documents",
                           record.publication_number)
+            _owned_here([job], settings)
             job_id = job.id
     except BaseException:
         for key in staged:
@@ -309,37 +311,23 @@ def submit_document(metadata_text: str, files: list[tuple[str, bytes]], settings
     return get_job(job_id, settings)
 
 
-def _pid_alive(pid: int) -> bool:
-    import os
-
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def requeue_orphaned(settings: Settings) -> list[str]:
-    """Re-enqueue jobs left ``running`` by a process on this host that no longer exists (a worker
-    killed mid-task). Called when a worker starts; the broker would redeliver the unacknowledged message
-    only after the visibility timeout (and not at all if it was lost). Idempotent: a job that finishes
-    through the redelivered message is skipped by the other."""
-    import socket
+    """Re-drive ingest jobs left queued or running with no live owner (a killed worker or API process, a
+    broker that lost its messages): see :mod:`backend.ingest.reconcile`. Called when a worker starts, on
+    beat and by ``prism jobs recover``. Idempotent."""
+    from backend.ingest.reconcile import reconcile
 
-    host = socket.gethostname()
-    orphans = []
-    with session_scope(settings.resolved_database_url) as session:
-        for job in session.scalars(select(IngestJob).where(IngestJob.status == JobStatus.running)):
-            worker = (job.payload or {}).get("worker") or {}
-            if worker.get("host") == host and isinstance(worker.get("pid"), int) and not _pid_alive(worker["pid"]):
-                orphans.append(job.id)
-    for group in batches([(j, 8) for j in orphans], max(settings.embed_batch_size, 8)):
-        enqueue(group, settings)
-    if orphans:
-        log.warning("re-queued %d ingest job(s) orphaned by a dead worker on %s", len(orphans), host)
-    return orphans
+    return reconcile(settings).redriven
+
+
+def _owned_here(jobs: list[IngestJob], settings: Settings) -> None:
+    """In eager mode this process runs the jobs it creates: recorded, so the reconciler can tell a job
+    whose process died (OOM, a gunicorn timeout) from one that waits its turn."""
+    if settings.task_mode == "eager":
+        from backend.ingest.reconcile import this_process
+
+        for job in jobs:
+            job.payload = {**(job.payload or {}), "worker": this_process()}
 
 
 def start_jobs(job_ids: list[str], settings: Settings) -> None:
@@ -383,13 +371,29 @@ def list_jobs(settings: Settings, status: str | None = None, limit: int = 50, of
 
 
 def retry_job(job_id: str, settings: Settings) -> dict:
+    """Run a failed job again, or a stuck one (queued or running with no live owner: see
+    :mod:`backend.ingest.reconcile`)."""
+    from backend.ingest.reconcile import claim, find_stale, this_process
+
     with session_scope(settings.resolved_database_url) as session:
         job = session.get(IngestJob, job_id)
         if job is None:
             raise ProblemError(404, f"no ingest job {job_id!r}")
-        if job.status != JobStatus.failed:
-            raise ProblemError(409, f"job {job_id} is {job.status.value}; only failed jobs can be retried")
-        job.status = JobStatus.queued
-        job.finished_at = None
+        status = job.status
+        if status == JobStatus.failed:
+            job.status = JobStatus.queued
+            job.finished_at = None
+            if settings.task_mode == "eager":
+                job.payload = {**(job.payload or {}), "worker": this_process()}
+    if status == JobStatus.done:
+        raise ProblemError(409, f"job {job_id} is done; only failed or stuck jobs can be retried")
+    if status != JobStatus.failed:
+        stale = find_stale(settings, job_ids=[job_id])
+        if not stale:
+            raise ProblemError(409, f"job {job_id} is {status.value} and its owner is alive; only failed or stuck "
+                                    f"jobs can be retried (a job is stuck after PRISM_JOB_STALE_AFTER_S = "
+                                    f"{settings.job_stale_after_s} s without a live owner)")
+        if not claim(settings, stale, owner=this_process() if settings.task_mode == "eager" else None):
+            raise ProblemError(409, f"job {job_id} changed meanwhile; look at it again")
     start_jobs([job_id], settings)
     return get_job(job_id, settings)
