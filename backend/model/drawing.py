@@ -6,17 +6,28 @@ those lines to near-white, and open_clip's resize-then-centre-crop would cut off
 tall sheet. So before open_clip's own transform we
 
 1. convert any mode (1, L, P, RGBA, I;16 ...) to 8-bit grey on white,
-2. crop to the inked area (plus a small margin),
+2. crop to the *drawing region* (plus a small margin): not the ink bounding box, which a frame, a
+   sheet header or a stray figure label would stretch, but the box around the main ink masses
+   (``drawing_bbox``),
 3. min-pool ("keep the ink") by an integer factor down to about twice the target size,
-4. pad to a square with white, and return RGB.
+4. drop isolated specks (scan noise that min-pooling would otherwise enlarge),
+5. pad to a square with white, and return RGB.
 """
 from __future__ import annotations
 
 import numpy as np
 from PIL import Image, ImageOps
+from scipy import ndimage
 
 INK_THRESHOLD = 245  # grey values below this count as ink when finding the drawing's extent
 MARGIN_FRACTION = 0.03
+MASK_SIDE = 384          # the drawing region is found on an ink mask of about this long side
+FRAME_FILL = 0.5         # a mask row/column inked over more than this share of its length is a frame line
+BLOB_DILATE = 0.025      # ink closer than this share of the sheet's long side belongs to one mass
+BLOB_KEEP = 0.12         # masses with less ink than this share of the largest one are labels, headers, specks
+SPECK_MAX = 4            # connected ink of at most this many pixels (after pooling) is scan noise
+PAPER_LEVEL = 200        # grey above this is paper (JPEG ringing, scanner noise), set to white
+MASK_INK = 160           # darker than this counts as ink when finding the drawing region
 
 
 def to_grey(image: Image.Image) -> Image.Image:
@@ -46,6 +57,96 @@ def crop_to_ink(grey: Image.Image) -> Image.Image:
     return grey.crop((max(0, left - margin), max(0, top - margin), min(w, right + margin), min(h, bottom + margin)))
 
 
+def _ink_mask(grey: Image.Image) -> tuple[np.ndarray, int]:
+    """A max-pooled ink mask of about ``MASK_SIDE`` long side and its pooling factor."""
+    arr = np.asarray(grey) < MASK_INK
+    factor = max(1, -(-max(arr.shape) // MASK_SIDE))
+    if factor > 1:
+        h, w = arr.shape
+        arr = np.pad(arr, ((0, (-h) % factor), (0, (-w) % factor)))
+        arr = arr.reshape(arr.shape[0] // factor, factor, arr.shape[1] // factor, factor).any(axis=(1, 3))
+    return arr, factor
+
+
+def _drop_frames(mask: np.ndarray) -> np.ndarray:
+    """Clear frame and border lines: full-length rows/columns, and any connected ink spanning most of
+    the sheet both ways whose pixels lie almost all along its own bounding box (a drawn rectangle
+    around the sheet, also when it is slightly rotated)."""
+    mask = mask.copy()
+    mask[mask.mean(axis=1) > FRAME_FILL, :] = False
+    mask[:, mask.mean(axis=0) > FRAME_FILL] = False
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    h, w = mask.shape
+    band = max(2, int(0.04 * max(h, w)))
+    for index, sl in enumerate(ndimage.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        rs, cs = sl
+        bh, bw = rs.stop - rs.start, cs.stop - cs.start
+        if bh < 0.6 * h or bw < 0.6 * w:
+            continue
+        comp = labels[sl] == index
+        inner = comp[band:-band, band:-band] if bh > 2 * band and bw > 2 * band else comp[:0, :0]
+        if inner.sum() <= 0.1 * comp.sum():
+            mask[sl][comp] = False
+    return mask
+
+
+def drawing_bbox(grey: Image.Image) -> tuple[int, int, int, int] | None:
+    """(left, top, right, bottom) of the drawing on a sheet, without its frame, header or stray labels.
+
+    On a small ink mask: rows and columns inked over most of their length (frame and border lines) are
+    cleared; the remaining ink is dilated so that the strokes of one drawing merge into one mass; the
+    masses holding at least ``BLOB_KEEP`` of the largest one's ink are kept (several figures on one
+    sheet stay; a header line, a figure label or scan specks do not). None for a blank image."""
+    mask, factor = _ink_mask(grey)
+    if not mask.any():
+        return None
+    mask = _drop_frames(mask)
+    if not mask.any():
+        return None
+    radius = max(1, int(round(BLOB_DILATE * max(mask.shape))))
+    merged = ndimage.binary_dilation(mask, structure=np.ones((3, 3), bool), iterations=radius)
+    labels, n = ndimage.label(merged)
+    if n == 0:
+        return None
+    ink = np.bincount(labels[mask], minlength=n + 1)
+    ink[0] = 0
+    keep = np.flatnonzero(ink >= BLOB_KEEP * ink.max())
+    rows, cols = np.nonzero(np.isin(labels, keep) & mask)
+    top, bottom = rows.min() * factor, (rows.max() + 1) * factor
+    left, right = cols.min() * factor, (cols.max() + 1) * factor
+    return int(left), int(top), int(min(right, grey.width)), int(min(bottom, grey.height))
+
+
+def crop_to_drawing(grey: Image.Image) -> Image.Image:
+    """Crop to ``drawing_bbox`` plus a small margin (the image itself when it is blank)."""
+    box = drawing_bbox(grey)
+    if box is None:
+        return grey
+    left, top, right, bottom = box
+    margin = int(round(MARGIN_FRACTION * max(bottom - top, right - left))) + 1
+    return grey.crop((max(0, left - margin), max(0, top - margin), min(grey.width, right + margin),
+                      min(grey.height, bottom + margin)))
+
+
+def drop_specks(grey: Image.Image) -> Image.Image:
+    """Whiten connected ink of at most ``SPECK_MAX`` pixels (8-connected)."""
+    arr = np.asarray(grey)
+    ink = arr < MASK_INK
+    labels, n = ndimage.label(ink, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return grey
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    small = sizes <= SPECK_MAX
+    small[0] = False
+    if not small.any():
+        return grey
+    out = arr.copy()
+    out[small[labels]] = 255
+    return Image.fromarray(out, "L")
+
+
 def min_pool(grey: Image.Image, target: int) -> Image.Image:
     """Shrink by the largest integer factor that keeps the long side >= 2 * target, keeping ink."""
     factor = max(grey.size) // (2 * target)
@@ -72,9 +173,11 @@ def pad_square(grey: Image.Image) -> Image.Image:
 def prepare_drawing(image: Image.Image, target: int, crop: bool = True) -> Image.Image:
     """Prepare one drawing for a model whose input is ``target`` px square; returns RGB."""
     grey = to_grey(image)
+    if grey.getextrema()[0] < PAPER_LEVEL:
+        grey = grey.point(lambda v: 255 if v > PAPER_LEVEL else v)
     if crop:
-        grey = crop_to_ink(grey)
-    grey = min_pool(grey, target)
+        grey = crop_to_drawing(grey)
+    grey = drop_specks(min_pool(grey, target))
     return pad_square(grey).convert("RGB")
 
 

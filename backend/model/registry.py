@@ -144,6 +144,19 @@ def checkpoint_model_name(path: Path) -> str | None:
     return None
 
 
+def _lacks_text_transformer(path: Path) -> bool:
+    """True for a checkpoint saved without its frozen pretrained text transformer (``prism-draw``
+    stores only what it trained; the MiniLM weights load from their package)."""
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:
+        return False
+    state = obj.get("state_dict", obj) if isinstance(obj, dict) else {}
+    keys = [k.removeprefix("module.") for k in state] if isinstance(state, dict) else []
+    return bool(keys) and any(k.startswith("text.proj") for k in keys) and \
+        not any(k.startswith("text.transformer.") for k in keys)
+
+
 @dataclass
 class LoadedModel:
     model: torch.nn.Module
@@ -178,6 +191,7 @@ def load_model(
     ckpt = Path(checkpoint) if checkpoint else None
     if ckpt is not None and not ckpt.is_file():
         raise ModelError(f"checkpoint not found: {ckpt}")
+    frozen_text = ckpt is not None and _lacks_text_transformer(ckpt)
     root = logging.getLogger()
     quiet = _DropRandomInitWarning() if ckpt is not None else None  # our weights load right after
     if quiet:
@@ -189,7 +203,7 @@ def load_model(
                 model_name,
                 pretrained=None,
                 device="cpu",
-                pretrained_text=pretrained_text and ckpt is None,
+                pretrained_text=(pretrained_text and ckpt is None) or frozen_text,
                 aug_cfg=aug_cfg,
             )
     finally:
@@ -197,9 +211,15 @@ def load_model(
             root.removeFilter(quiet)
     if ckpt is not None:
         try:
-            incompatible = open_clip.load_checkpoint(model, str(ckpt), strict=True)
+            incompatible = open_clip.load_checkpoint(model, str(ckpt), strict=not frozen_text)
         except Exception as exc:
             raise ModelError(f"checkpoint {ckpt} does not fit model config {model_name!r}: {exc}") from None
+        if frozen_text:
+            stray = [k for k in incompatible.missing_keys if not k.startswith("text.transformer.")]
+            stray += list(incompatible.unexpected_keys)
+            if stray:
+                raise ModelError(f"checkpoint {ckpt} does not fit model config {model_name!r}: "
+                                 f"missing or unexpected keys {stray[:5]}")
         log.info("loaded checkpoint %s into %s (%s)", ckpt, model_name, incompatible)
         model_id = f"{model_name}@{file_digest(ckpt)}"
     else:

@@ -1,0 +1,319 @@
+"""Drawing retrieval on real patents: the model beside the naive baselines, in one run.
+
+    .venv/bin/python bench/drawing_retrieval.py [--checkpoint PATH] [--data ../shared/data] [--quick]
+
+Data: the *dev* split (by patent, ``backend/model/realdata.py``: sha1 of the patent number, about
+30 %) of every real set in ``../shared/data`` - patents the packaged checkpoint never trained on.
+Encoders, each on the same queries and gallery:
+
+* ``thumbnail``   24 px ink-cropped grey thumbnail compared pixel by pixel (cosine of centred pixels),
+* ``random``      the ``prism-draw`` architecture with random drawing weights (text tower: MiniLM + random
+                  projection),
+* ``prism-tiny``  the previous packaged checkpoint (synthetic drawings only),
+* ``prism-draw``  the packaged checkpoint (or ``--checkpoint``),
+* ``+verify``     ``prism-draw`` with the second-stage geometric verification of the top candidates
+                  (task a only; when ``backend.search.verification`` is installed).
+
+Tasks:
+
+a. *re-published drawing* - each dev drawing re-published (``backend/model/republish.py``: frame, header,
+   labels, rescale, rotation, sideways turn, speckle, threshold, JPEG, crop, strokes; seed fixed) is the
+   query; its original is hidden among all dev drawings. mAP, Hit@10.
+b. *other views* - each sheet of a multi-sheet dev patent (IMPACT designs, utility grants) against all
+   other dev drawings; the patent's other sheets are relevant. mAP, MRR@10.
+c. *same-class prior art* - within each set, other patents only: USPC design class (usdesign), IPC
+   subclass (kr), Locarno class (impact). mAP, also by head/medium/tail of the class's frequency in
+   the *train* split (head >= 20 train drawings, tail <= 5).
+d. *text -> drawing* - the title (or title + figure description) of each dev drawing against all dev
+   drawings; the drawings of that patent with that text are relevant. R@1/5/10, MRR@10; chance printed.
+
+Writes ``bench/results/drawing_retrieval.{json,md,png}``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from backend.model import realdata, registry  # noqa: E402
+from backend.model.drawing import to_grey  # noqa: E402
+from backend.model.metrics import per_query, rank_relevance  # noqa: E402
+from backend.model.republish import republish  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+CLASS_SETS = {"usdesign": "USPC class", "kr": "IPC subclass", "impact": "Locarno class"}
+HEAD_MIN, TAIL_MAX = 20, 5
+
+
+# ------------------------------------------------------------------------------------------------
+# encoders
+
+def thumbnail_vectors(images: list[Image.Image], side: int = 24) -> np.ndarray:
+    """The naive baseline: ink bounding box, padded square, 24 px grey, centred, L2-normalised."""
+    from PIL import ImageOps
+
+    out = []
+    for im in images:
+        g = to_grey(im)
+        box = g.point(lambda v: 255 if v < 245 else 0).getbbox()
+        if box:
+            g = g.crop(box)
+        g = ImageOps.pad(g, (max(g.size),) * 2, color=255)
+        v = 255.0 - np.asarray(g.resize((side, side), Image.Resampling.BOX), dtype=np.float32).ravel()
+        v -= v.mean()
+        out.append(v / (np.linalg.norm(v) + 1e-6))
+    return np.stack(out)
+
+
+def load_encoder(name: str, checkpoint: Path | None):
+    from backend.model.encoder import Encoder
+
+    return Encoder(registry.load_model(name, checkpoint, "cpu"), batch_size=64)
+
+
+# ------------------------------------------------------------------------------------------------
+# tasks
+
+def summarise(ranked: np.ndarray, ks=(1, 5, 10)) -> dict:
+    out = {}
+    for k in ks:
+        s = per_query(ranked, k=k)
+        out[f"R@{k}"] = float(np.nanmean(s[f"recall@{k}"]))
+        out[f"Hit@{k}"] = float(np.nanmean(ranked[:, :k].any(axis=1)))
+    s = per_query(ranked, k=10)
+    out["mAP"] = float(np.nanmean(s["ap"]))
+    out["MRR@10"] = float(np.nanmean(s["mrr@10"]))
+    out["queries"] = int(ranked.shape[0])
+    return out
+
+
+def republished_task(gallery: np.ndarray, queries: np.ndarray) -> dict:
+    sim = queries @ gallery.T
+    return summarise(rank_relevance(sim, np.eye(len(queries), dtype=bool)))
+
+
+def other_views_task(gallery: np.ndarray, records) -> dict | None:
+    patents = np.array([r.patent for r in records])
+    rel = patents[:, None] == patents[None, :]
+    np.fill_diagonal(rel, False)
+    q = np.flatnonzero(rel.any(axis=1))
+    if len(q) == 0:
+        return None
+    sim = gallery @ gallery.T
+    np.fill_diagonal(sim, -np.inf)
+    ranked = rank_relevance(sim[q], rel[q])
+    return summarise(ranked)
+
+
+def same_class_task(gallery: np.ndarray, records, train_counts: dict[str, int]) -> dict:
+    out = {}
+    sources = np.array([realdata.source_of(r) for r in records])
+    for source, what in CLASS_SETS.items():
+        idx = np.flatnonzero(sources == source)
+        if len(idx) < 3:
+            continue
+        labels = np.array([records[i].label for i in idx])
+        patents = np.array([records[i].patent for i in idx])
+        sim = gallery[idx] @ gallery[idx].T
+        same_patent = patents[:, None] == patents[None, :]
+        sim[same_patent] = -np.inf           # other patents only (and never the query itself)
+        rel = (labels[:, None] == labels[None, :]) & ~same_patent
+        ranked_all = rank_relevance(sim, rel)
+        n_other = (~same_patent).sum(1)
+        keep = rel.any(axis=1)
+        res = {"what": what}
+        ap = per_query(ranked_all, k=10)["ap"]
+        # ranks beyond the other-patent gallery are the -inf entries: AP ignores them (they are not relevant)
+        res["mAP"] = float(np.nanmean(ap[keep]))
+        res["queries"] = int(keep.sum())
+        res["chance_mAP"] = float(np.mean((rel.sum(1) / np.maximum(n_other, 1))[keep]))
+        buckets = {}
+        for name in ("head", "medium", "tail"):
+            counts = np.array([train_counts.get(lab, 0) for lab in labels])
+            sel = {"head": counts >= HEAD_MIN, "tail": counts <= TAIL_MAX,
+                   "medium": (counts > TAIL_MAX) & (counts < HEAD_MIN)}[name] & keep
+            buckets[name] = {"mAP": float(np.nanmean(ap[sel])) if sel.any() else None, "queries": int(sel.sum())}
+        res["buckets"] = buckets
+        out[source] = res
+    return out
+
+
+def text_task(gallery: np.ndarray, text_vectors: np.ndarray, records, texts: list[str]) -> dict:
+    patents = np.array([r.patent for r in records])
+    t = np.array(texts)
+    rel = (patents[:, None] == patents[None, :]) & (t[:, None] == t[None, :])
+    sim = text_vectors @ gallery.T
+    res = summarise(rank_relevance(sim, rel))
+    n = len(records)
+    n_rel = rel.sum(1)
+    for k in (1, 5, 10):
+        res[f"chance_R@{k}"] = float(np.mean(np.minimum(1.0, k / n) * np.ones_like(n_rel)))
+    res["chance_MRR@10"] = float(np.mean([sum(1 / r for r in range(1, 11)) / n]))
+    return res
+
+
+# ------------------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=realdata.default_root())
+    ap.add_argument("--checkpoint", type=Path, default=None, help="prism-draw checkpoint (default: packaged)")
+    ap.add_argument("--quick", action="store_true", help="every 4th dev drawing (a smoke run)")
+    ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS / "drawing_retrieval")
+    args = ap.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"shared data not found at {args.data}", file=sys.stderr)
+        return 2
+    t0 = time.time()
+    records = realdata.load_sets(args.data)
+    train_counts: dict[str, int] = {}
+    for r in realdata.split(records, "train"):
+        train_counts[r.label] = train_counts.get(r.label, 0) + 1
+    dev = realdata.split(records, "dev")
+    if args.quick:
+        dev = dev[::4]
+    print(f"dev split: {len(dev)} drawings of {len({r.patent for r in dev})} held-out patents "
+          f"({len(records) - len(dev)} others are for training)", flush=True)
+    originals = [r.load_image() for r in dev]
+    rng = np.random.default_rng(20261129)
+    published = [republish(im, rng) for im in originals]
+    texts = [realdata.text_of(r) for r in dev]
+    print(f"loaded and re-published in {time.time() - t0:.0f} s", flush=True)
+
+    checkpoint = args.checkpoint or registry.default_checkpoint("prism-draw")
+    encoders = [("thumbnail", None, None), ("random", "prism-draw", None)]
+    if registry.default_checkpoint("prism-tiny"):
+        encoders.append(("prism-tiny", "prism-tiny", registry.default_checkpoint("prism-tiny")))
+    if checkpoint:
+        encoders.append(("prism-draw", "prism-draw", checkpoint))
+    report = {"dev_drawings": len(dev), "dev_patents": len({r.patent for r in dev}),
+              "checkpoint": str(checkpoint) if checkpoint else None, "encoders": {}}
+    for label, model_name, ckpt in encoders:
+        t1 = time.time()
+        if model_name is None:
+            gal, qry, txt = thumbnail_vectors(originals), thumbnail_vectors(published), None
+        else:
+            enc = load_encoder(model_name, ckpt)
+            gal, qry = enc.encode_images(originals), enc.encode_images(published)
+            txt = enc.encode_texts(texts)
+        res = {"republished": republished_task(gal, qry), "other_views": other_views_task(gal, dev),
+               "same_class": same_class_task(gal, dev, train_counts)}
+        if txt is not None:
+            res["text_to_drawing"] = text_task(gal, txt, dev, texts)
+        res["seconds"] = round(time.time() - t1, 1)
+        report["encoders"][label] = res
+        print(f"  {label:11s} done in {res['seconds']} s", flush=True)
+        if label == "prism-draw":
+            verified = verify_task(originals, published, gal, qry)
+            if verified:
+                report["encoders"]["prism-draw+verify"] = {"republished": verified}
+    report["seconds"] = round(time.time() - t0, 1)
+    text = render_markdown(report)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(report, indent=2))
+    args.out.with_suffix(".md").write_text(text)
+    if not args.no_plot:
+        plot(report, args.out.with_suffix(".png"))
+    return 0
+
+
+def verify_task(originals, published, gal, qry, top_k: int = 50) -> dict | None:
+    """Task a with the search's second stage: geometric verification of the top ``top_k`` candidates."""
+    try:
+        from backend.search import verification
+    except ImportError:
+        return None
+    feats = [verification.extract(im) for im in originals]
+    sim = qry @ gal.T
+    out = np.array(sim, copy=True)
+    for i, im in enumerate(published):
+        q = verification.extract(im)
+        top = np.argsort(-sim[i])[:top_k]
+        for j in top:
+            result = verification.verify(q, feats[j])
+            out[i, j] = 1.0 + result.score if result.verified else sim[i, j]
+    return summarise(rank_relevance(out, np.eye(len(qry), dtype=bool)))
+
+
+def _f(x) -> str:
+    return "–" if x is None else f"{x:.3f}"
+
+
+def render_markdown(report: dict) -> str:
+    enc = report["encoders"]
+    names = list(enc)
+    lines = [f"Dev split: {report['dev_drawings']} drawings of {report['dev_patents']} held-out patents.", ""]
+    lines += ["| task | metric | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
+
+    def row(task, metric, get):
+        vals = []
+        for n in names:
+            try:
+                vals.append(_f(get(enc[n])))
+            except (KeyError, TypeError):
+                vals.append("–")
+        lines.append(f"| {task} | {metric} | " + " | ".join(vals) + " |")
+
+    row("a. re-published", "mAP", lambda e: e["republished"]["mAP"])
+    row("a. re-published", "Hit@10", lambda e: e["republished"]["Hit@10"])
+    row("b. other views", "mAP", lambda e: e["other_views"]["mAP"])
+    row("b. other views", "MRR@10", lambda e: e["other_views"]["MRR@10"])
+    for source, what in CLASS_SETS.items():
+        row(f"c. same class ({what})", "mAP", lambda e, s=source: e["same_class"][s]["mAP"])
+        for b in ("head", "medium", "tail"):
+            row(f"c. same class ({what})", f"mAP {b}", lambda e, s=source, b=b: e["same_class"][s]["buckets"][b]["mAP"])
+    for m in ("R@1", "R@5", "R@10", "MRR@10"):
+        row("d. text → drawing", m, lambda e, m=m: e["text_to_drawing"][m])
+    t = enc.get("prism-draw", enc.get("random", {})).get("text_to_drawing")
+    if t:
+        lines.append("")
+        lines.append(f"Text → drawing chance: R@1 {t['chance_R@1']:.4f}, R@5 {t['chance_R@5']:.4f}, "
+                     f"R@10 {t['chance_R@10']:.4f}, MRR@10 {t['chance_MRR@10']:.4f}. Same-class chance mAP: " +
+                     ", ".join(f"{s} {_f(v.get('chance_mAP'))}" for s, v in enc['thumbnail']['same_class'].items()))
+    return "\n".join(lines) + "\n"
+
+
+def plot(report: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    enc = report["encoders"]
+    tasks = [("re-published\nmAP", lambda e: e["republished"]["mAP"]),
+             ("other views\nmAP", lambda e: e["other_views"]["mAP"])]
+    tasks += [(f"same class\n{s} mAP", lambda e, s=s: e["same_class"][s]["mAP"]) for s in CLASS_SETS]
+    tasks += [("text→drawing\nR@10", lambda e: e["text_to_drawing"]["R@10"])]
+    names = list(enc)
+    fig, ax = plt.subplots(figsize=(11, 4.2))
+    width = 0.8 / len(names)
+    for i, n in enumerate(names):
+        vals = []
+        for _, get in tasks:
+            try:
+                vals.append(get(enc[n]) or 0)
+            except (KeyError, TypeError):
+                vals.append(0)
+        ax.bar(np.arange(len(tasks)) + i * width, vals, width, label=n)
+    ax.set_xticks(np.arange(len(tasks)) + width * (len(names) - 1) / 2)
+    ax.set_xticklabels([t for t, _ in tasks], fontsize=8)
+    ax.set_ylabel("score (higher is better)")
+    ax.set_title(f"Drawing retrieval on held-out real patents ({report['dev_drawings']} dev drawings)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
