@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import html
 import json
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +40,7 @@ from backend.search.request import (
 from backend.settings import Settings
 
 FACET_FIELDS = ("cpc_subclass", "locarno_class")
+_MARKED = re.compile(r"<mark>(.*?)</mark>")
 FACET_LIMIT = 50
 # English stop words (Lucene's EnglishAnalyzer set, what the ES mapping's "_english_" uses)
 STOP_WORDS = frozenset("a an and are as at be but by for if in into is it no not of on or such that the "
@@ -265,6 +268,8 @@ class SearchBackend(abc.ABC):
             hit.snippets = {f: snippets[f] for f in TEXT_FIELDS if f in snippets} or None
             if hit.explain is not None:
                 hit.explain.matched_fields = [f for f in TEXT_FIELDS if f in snippets]
+                hit.explain.matched_words = sorted({html.unescape(w).casefold() for text in snippets.values()
+                                                    for w in _MARKED.findall(text)})
 
     def _snippets(self, query: Query, figure_ids: list[str]) -> dict[str, dict[str, str]]:
         """figure id -> {text field: snippet with the matched words marked}, for the fields that matched.

@@ -190,6 +190,7 @@ class Explain(BaseModel):
     text_share: float
     image_share: float
     matched_fields: list[str] | None = None   # text fields the query matched in (query language, snippets)
+    matched_words: list[str] | None = None    # the words marked in the snippets, as written in the text
 
 
 class Hit(BaseModel):

@@ -185,6 +185,7 @@ def test_snippets_mark_matched_words_and_explain_names_fields(backend, ql_corpus
     assert "<mark>shade</mark>" in hit.snippets["abstract"] and "&lt;b&gt; &amp; co" in hit.snippets["abstract"]
     assert "<mark>shade</mark>" in hit.snippets["claims"]
     assert hit.explain.matched_fields == ["title", "abstract", "claims"]
+    assert hit.explain.matched_words == ["bubble", "shade"]
     plain = backend.search({"text": "frame", "explain": True}).hits[0]
     assert plain.snippets == {"claims": "The armrest pivots on the <mark>frame</mark>"}
     assert plain.explain.matched_fields == ["claims"]
