@@ -30,6 +30,7 @@ from backend.search.query_language.to_fts5 import expr, score_expr
     ("pd:>2020 pd:<2020 pd:<=2020-06 pd:[* TO 2019]", "pd:[2021-01-01 TO *] OR pd:[* TO 2019-12-31] OR "
                                                       "pd:[* TO 2020-06-30] OR pd:[* TO 2019-12-31]"),
     ("e-mail", '"e mail"'),
+    ("chair - table -- lamp", "chair OR table OR lamp"),                # a lone dash is punctuation
 ])
 def test_normalised_form(text, rendered):
     assert parse(text).render() == rendered
@@ -37,6 +38,7 @@ def test_normalised_form(text, rendered):
 
 @pytest.mark.parametrize("text, plain", [
     ("bubble washer laundry", True), ("bubble OR washer", True), ("ratio 3:1 e-mail", True),
+    ("chair - table", True),
     ("bubble AND washer", False), ('"bubble washer"', False), ("wash*", False), ("ti:bubble", False),
     ("(bubble washer)", False), ("bubble -washer", False),
 ])

@@ -49,8 +49,11 @@ PHRASE: /"[^"]*"/
 TERM: /(?!(AND|OR|NOT|NEAR|ADJ)(\/[0-9]+)?{_END})[^\s()"\[\]~<>=\-][^\s()"\[\]~]*/
 RVALUE: /[^\s\[\]]+/
 
+DASH: /-+(?=\s|$)/
+
 %import common.WS
 %ignore WS
+%ignore DASH
 """
 
 
