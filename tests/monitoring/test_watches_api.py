@@ -44,6 +44,7 @@ def test_crud_round_trip(client):
     ({"name": "a\x00b"}, "NUL"),
     ({"max_rank": 0}, "max_rank"),
     ({"surprise": 1}, "surprise"),
+    ({"query": {"text": "chair AND (lamp"}}, "unbalanced parenthesis: '(' is never closed (at position 11)"),
 ])
 def test_bad_watches_are_400_problems_naming_the_field(client, change, fragment):
     resp = client.post("/watches", json={**WATCH, **change})
