@@ -17,12 +17,8 @@ TASK_MODULES: list[str] = [
     "workers.tasks_ingest",
 ]
 
-QUEUES = ("ingest", "watches", "default")
-
-ROUTES = {
-    "prism.ingest.*": {"queue": "ingest"},
-    "prism.watches.*": {"queue": "watches"},
-}
+# queues, routes and task names are the enqueue port's (backend/task_queue.py): backend/ sends by name
+from backend.task_queue import QUEUES, ROUTES  # noqa: E402
 
 # name -> (task, seconds). Beat enqueues; the task itself decides what is due (idempotent runs).
 BEAT_SCHEDULE: dict[str, dict] = {
@@ -66,23 +62,10 @@ def make_celery(settings: Settings | None = None) -> Celery:
 
 
 def send(task_name: str, args: list, settings: Settings, queue: str | None = None) -> None:
-    """Publish ``task_name`` to the broker of ``settings`` -- the one place that enqueues.
+    """Publish ``task_name`` to the broker of ``settings`` (see :func:`backend.task_queue.send`)."""
+    from backend.task_queue import send as send_task
 
-    ``send_task`` over an explicit connection, so neither the broker URL nor ``task_always_eager``
-    that this process's module-level app was built with (at first import) can redirect it: a process
-    that talks to several configurations (tests, tools) still reaches the right broker. In
-    task_mode=eager the caller runs the work in-process instead of calling this.
-    """
-    with app.connection_for_write(settings.resolved_broker_url) as conn:
-        app.send_task(task_name, args=args, queue=queue or _queue_for(task_name), connection=conn,
-                      ignore_result=True)
-
-
-def _queue_for(task_name: str) -> str:
-    for pattern, route in ROUTES.items():
-        if task_name.startswith(pattern.rstrip("*")):
-            return route["queue"]
-    return "default"
+    send_task(task_name, args, settings, queue)
 
 
 app = make_celery()

@@ -308,7 +308,7 @@ class Pipeline:
                     log.warning("could not delete staged upload %s", key)
             results[job.job_id] = JobResult(job.job_id, "done", outcome, job.record.publication_number,
                                             len(job.figures))
-        from backend.monitoring.dispatch import enqueue_ingest_check
+        from backend.monitoring.ingest_check import enqueue_ingest_check
 
         enqueue_ingest_check([job.record.publication_number for job, _ in finished], self.settings)
 

@@ -129,10 +129,9 @@ def _torch_threads_beside_image_threads():
 def enqueue(job_ids: list[str], settings: Settings) -> None:
     """Send one task for these jobs to the broker of ``settings`` (not the broker the Celery app was
     built with when this process first imported it)."""
-    from workers.celery_app import send
-    from workers.tasks_ingest import process
+    from backend.task_queue import INGEST_PROCESS, send
 
-    send(process.name, [list(job_ids)], settings, queue="ingest")
+    send(INGEST_PROCESS, [list(job_ids)], settings)
 
 
 # -- the CLI entry point -------------------------------------------------------------------------------
