@@ -383,8 +383,13 @@ class EmbeddedBackend(SearchBackend):
         """(rowid, bm25) of every figure matching a query-language query (:mod:`.query_language.to_fts5`)."""
         from backend.search.query_language import to_fts5
 
+        cached = getattr(query, "_ql_rows", None)      # one search asks up to three times (head, count, tail)
+        if cached is not None and cached[0] is snap:
+            return cached[1]
         weights = ", ".join(str(w) for w in text_fields.fts_weights())
-        return to_fts5.rows(self._conn(), "figures_fts", snap, query.node, weights, FTS_TOKENIZE)
+        rows = to_fts5.rows(self._conn(), "figures_fts", snap, query.node, weights, FTS_TOKENIZE)
+        query._ql_rows = (snap, rows)
+        return rows
 
     def _snippets(self, query: Query, figure_ids: list[str]) -> dict[str, dict[str, str]]:
         from backend.search.query_language import to_fts5

@@ -237,6 +237,10 @@ def rows(conn, table: str, snap, node: ast.Node, weights: str, tokenize: str) ->
     text leaves (0 for a figure matched by fields only, e.g. ``cpc:A47C``)."""
     evaluator = Evaluator(conn, table, snap, tokenize)
     evaluator.check_expansions(node)
+    whole = expr(node)
+    if whole is not None:   # one FTS5 query; a NOT phrase never occurs in a match, so adds nothing to bm25
+        return conn.execute(f"SELECT rowid, bm25({table}, {weights}) FROM {table} WHERE {table} MATCH ?",
+                            (whole,)).fetchall()
     mask = evaluator.mask(node)
     scores: dict[int, float] = {}
     expression = score_expr(node)
