@@ -29,6 +29,35 @@ def upgrade_database(url: str | None = None, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+def schema_revisions(url: str) -> tuple[str | None, set[str]]:
+    """(the database's Alembic revision - None when it has no schema -, the head revisions)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from backend.db.session import get_engine
+
+    heads = set(ScriptDirectory.from_config(alembic_config(url)).get_heads())
+    with get_engine(url).connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    return current, heads
+
+
+def ensure_schema(url: str, migrate: bool) -> str | None:
+    """Make sure the database schema is at head before writing to it: with ``migrate`` (a local SQLite
+    database nobody else serves) apply the migrations and return what was done; otherwise raise a
+    ClickException that says exactly what to run."""
+    current, heads = schema_revisions(url)
+    if current in heads:
+        return None
+    if migrate:
+        upgrade_database(url)
+        return f"migrated the database from {current or 'an empty database'} to {', '.join(sorted(heads))}"
+    where = url.split("@")[-1]
+    raise click.ClickException(
+        f"the database at {where} is at revision {current or 'none (no tables)'}, this Prism needs "
+        f"{', '.join(sorted(heads))}; run `prism db upgrade` first")
+
+
 @click.group("db")
 def db() -> None:
     """Relational database schema."""

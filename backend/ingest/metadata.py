@@ -100,6 +100,4 @@ def record_from_metadata(meta: Any, resolve_image: Callable[[str, int], ImageRef
             viewpoint=fig.get("viewpoint") or (parsed.viewpoint if parsed else None),
             object_name=object_name,
             image=resolve_image(image, i) if image else resolve_image("", i)))
-    if not record.figures:
-        record.figures.append(FigureRecord(number=0, label="front page"))
-    return record
+    return record   # without figures: a text-only patent (the pipeline indexes a text document)

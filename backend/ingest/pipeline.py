@@ -30,6 +30,7 @@ from backend.ingest.captioning import CaptioningError, FigureContext, get_captio
 from backend.ingest.errors import is_transient
 from backend.ingest.parsers.load import load_source
 from backend.ingest.records import FigureRecord, ImageRef, IngestError, ParseError, PatentRecord
+from backend.search.documents import text_document_id
 
 log = logging.getLogger(__name__)
 
@@ -358,7 +359,9 @@ def figure_id(publication_number: str, number: int) -> str:
 
 
 def figure_documents(job: PreparedJob, seq: int, model_id: str | None = None) -> list[dict]:
-    """The figure documents of docs/contracts.md, patent fields denormalised onto every figure."""
+    """The figure documents of docs/contracts.md, patent fields denormalised onto every figure. A patent
+    without figures gets one text-only document (``<number>-TEXT``, no image, no vectors, no invented
+    figure or caption) so that text search still finds it."""
     rec = job.record
     docs = []
     for f in job.figures:
@@ -379,3 +382,21 @@ def figure_documents(job: PreparedJob, seq: int, model_id: str | None = None) ->
             doc["model_id"] = model_id
         docs.append(doc)
     return docs
+def _patent_fields(rec: PatentRecord, seq: int) -> dict:
+    return {"publication_number": rec.publication_number, "kind": rec.kind, "country": rec.country,
+            "title": rec.title, "abstract": rec.abstract, "claims": rec.claims, "applicants": list(rec.applicants),
+            "cpc": list(rec.cpc), "ipc": list(rec.ipc), "locarno": list(rec.locarno),
+            "filing_date": rec.filing_date, "publication_date": rec.publication_date,
+            "priority_date": rec.priority_date, "ingest_seq": seq}
+
+
+    if not job.figures:
+        doc = _patent_fields(rec, seq)
+        doc.update(figure_id=text_document_id(rec.publication_number), figure_number=0, description="",
+                   viewpoint=None, object_name=None, captions=[], image_vector=None, text_vector=None,
+                   image_key=None, thumb_key=None)
+        if job.dense_text_vector is not None:
+            doc["dense_text_vector"] = job.dense_text_vector.astype(float).tolist()
+        if model_id:
+            doc["model_id"] = model_id
+        return [doc]

@@ -31,7 +31,7 @@ VECTOR_FIELDS = ("image_vector", "text_vector")
 HIER_LEVELS = ("section", "class", "subclass", "main_group", "symbol")
 #: Fields a hit shows (also what the ES backend fetches for every candidate).
 HIT_FIELDS = ("figure_id", "publication_number", "figure_number", "title", "description", "kind", "country",
-              "publication_date", "cpc", "locarno", "applicants", "cpc_subclass", "locarno_class")
+              "publication_date", "cpc", "locarno", "applicants", "cpc_subclass", "locarno_class", "image_key")
 
 _CORPORATE_SUFFIXES = {
     "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "llp", "lp",
@@ -42,6 +42,19 @@ _CORPORATE_SUFFIXES = {
 
 class InvalidDocument(ValueError):
     """A figure document that breaks the contract; the message names the figure and the field."""
+#: a patent without figures is indexed as one text-only document with this figure id suffix
+TEXT_DOCUMENT_SUFFIX = "-TEXT"
+
+
+def text_document_id(publication_number: str) -> str:
+    return f"{publication_number}{TEXT_DOCUMENT_SUFFIX}"
+
+
+def is_text_document(figure_id: str) -> bool:
+    """The text-only document of a patent without figures (no drawing, figure_number 0)."""
+    return str(figure_id).endswith(TEXT_DOCUMENT_SUFFIX)
+
+
 
 
 def normalise_applicant(name: str) -> str:

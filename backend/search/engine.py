@@ -324,3 +324,4 @@ class SearchBackend(abc.ABC):
             ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_LIMIT]
             out[name] = [FacetBucket(key=k, count=n) for k, n in ordered]
         return out
+            has_image=bool(src.get("image_key")),

@@ -208,6 +208,7 @@ class Hit(BaseModel):
     score: float
     image_url: str
     thumbnail_url: str
+    has_image: bool = True          # false: a text-only hit (no drawing stored; the URLs answer 404)
     explain: Explain | None = None
     snippets: dict[str, str] | None = None    # field -> text with the matched words in <mark>, HTML-escaped
 

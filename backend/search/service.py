@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from backend.classification import SCHEMES, cpc_catalog, suggest as suggest_symbols
 from backend.errors import ProblemError
 from backend.search import get_backend
+from backend.search.documents import is_text_document
 from backend.search.engine import validation_problem
 from backend.search.errors import SearchBackendError
 from backend.search.request import MAX_EXPORT, SearchRequest
@@ -150,7 +151,7 @@ def patent(publication_number: str, settings: Settings) -> dict:
         item = {k: fig.get(k) for k in FIGURE_FIELDS}
         item.update(image_url=f"/figures/{fig['figure_id']}/image",
                     thumbnail_url=f"/figures/{fig['figure_id']}/thumbnail",
-                    has_image_vector=bool(fig.get("image_vector")))
+                    has_image_vector=bool(fig.get("image_vector")), has_image=bool(fig.get("image_key")))
         out["figures"].append(item)
     return out
 
@@ -159,6 +160,8 @@ def figure_blob(figure_id: str, which: str, settings: Settings) -> tuple[bytes, 
     """The bytes of a figure's image or thumbnail from the blob store (filesystem or S3), its MIME type
     and its content-addressed key."""
     figure = get_backend(settings).get_figure(figure_id)
+        if is_text_document(fig["figure_id"]):   # a patent without figures: its text-only document
+            continue
     if figure is None:
         raise ProblemError(404, f"no figure {figure_id!r}")
     key = figure.get("thumb_key" if which == "thumbnail" else "image_key")

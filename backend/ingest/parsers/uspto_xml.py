@@ -244,8 +244,7 @@ def build_figures(paragraphs: list[str], sheets: list[tuple[int, str]],
         for number, parsed in sorted(descriptions.items()):
             figures.append(FigureRecord(number=number, label=parsed.labels[0], description=parsed.description,
                                         viewpoint=parsed.viewpoint, object_name=parsed.object_name))
-    if not figures:   # nothing drawn or described: one text-only entry keeps the patent findable by text
-        figures.append(FigureRecord(number=0, label="front page"))
+    # nothing drawn or described: no figure (the pipeline indexes a text-only document instead)
     return figures
 
 

@@ -6,6 +6,7 @@ export function list(value) {
 }
 
 export function figureLabel(hit) {
+  if (hit.figure_number === 0 && hit.has_image === false) return "Text"; // a patent without figures
   return hit.figure_number != null ? `FIG. ${hit.figure_number}` : hit.figure_id || "figure";
 }
 

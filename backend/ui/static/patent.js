@@ -58,11 +58,17 @@ export function renderPatent(container, data, { onMoreLikeThis, onZoom }) {
       patent.figures.length
         ? h("div", { class: "figure-grid" }, patent.figures.map((fig) => {
           const hit = { ...fig, publication_number: fig.publication_number || number };
-          const img = h("img", { alt: `${number} ${figureLabel(hit)}`, loading: "lazy", decoding: "async" });
-          loadImage(img, thumbnailUrl(hit));
+          let picture;
+          if (fig.has_image === false) {   // described, but no drawing was delivered
+            picture = h("div", { class: "text-only" }, "Drawing not available");
+          } else {
+            const img = h("img", { alt: `${number} ${figureLabel(hit)}`, loading: "lazy", decoding: "async" });
+            loadImage(img, thumbnailUrl(hit));
+            picture = h("button", { type: "button", class: "thumb-button", "aria-label": `Enlarge ${figureLabel(hit)}`,
+                                    onclick: () => onZoom(hit) }, img);
+          }
           return h("figure", { class: "patent-figure", dataset: { figureId: fig.figure_id } },
-            h("button", { type: "button", class: "thumb-button", "aria-label": `Enlarge ${figureLabel(hit)}`,
-                          onclick: () => onZoom(hit) }, img),
+            picture,
             h("figcaption", {},
               h("p", { class: "fig-line" }, h("strong", {}, figureLabel(hit)), " ",
                 h("span", { class: "fig-desc" }, withoutLabel(fig.description || ""))),

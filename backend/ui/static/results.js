@@ -41,7 +41,17 @@ function reasonBlock(hit) {
     children);
 }
 
+/** A hit without a stored drawing (a text-only patent, or a figure described but not delivered):
+ *  a text card instead of an image that cannot load. */
+function textThumbnail(hit) {
+  const what = hit.figure_number === 0 ? "Text only: no drawings" : "Drawing not available";
+  return h("figure", { class: "thumb thumb-text", dataset: { figureId: hit.figure_id } },
+    h("div", { class: "text-only", title: hit.description || what }, what),
+    h("figcaption", {}, h("span", { class: "fig-no" }, figureLabel(hit))));
+}
+
 function thumbnail(hit, { onMoreLikeThis, onZoom }) {
+  if (hit.has_image === false) return textThumbnail(hit);
   const img = h("img", { alt: `${hit.publication_number} ${figureLabel(hit)}`, loading: "lazy", decoding: "async" });
   loadImage(img, thumbnailUrl(hit));
   return h("figure", { class: "thumb", dataset: { figureId: hit.figure_id } },
