@@ -7,7 +7,7 @@ export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo services services-down browser test test-fast bench clean
+.PHONY: install demo services services-down browser test test-fast test-cluster bench clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,11 @@ browser:
 ## the whole test suite against the real services and a headless Chromium
 test: install services browser
 	$(BIN)/pytest
+
+## node failures on a real 3-node Elasticsearch cluster on loopback (too heavy for CI's 2 cores next to the rest)
+test-cluster: install services
+	$(BIN)/prism services up es --es-nodes 3
+	PRISM_TEST_CLUSTER=1 $(BIN)/pytest -m cluster -s
 
 test-fast: install
 	PRISM_TEST_SKIP_SERVICES=1 $(BIN)/pytest -m "not services and not browser"

@@ -16,11 +16,19 @@ _NAMES = click.Choice(sorted(devservices.SERVICES))
 
 @services.command("up")
 @click.argument("names", nargs=-1, type=_NAMES)
-def up(names: tuple[str, ...]) -> None:
+@click.option("--es-nodes", type=click.IntRange(min=1, max=9), default=1, show_default=True,
+              help="Elasticsearch nodes; more than 1 starts a cluster on 127.0.0.1:9211.. (backend/devcluster.py) "
+                   "instead of the single node on 9200.")
+def up(names: tuple[str, ...], es_nodes: int) -> None:
     """Start (or reuse) the named services (default: all)."""
     for name in names or tuple(devservices.SERVICES):
         try:
-            url = devservices.SERVICES[name][0]()
+            if name == "es" and es_nodes > 1:
+                from backend import devcluster
+
+                url = devcluster.up(es_nodes)
+            else:
+                url = devservices.SERVICES[name][0]()
         except devservices.ServiceError as exc:
             raise click.ClickException(f"{name}: {exc}") from None
         click.echo(f"{name}: up at {url}")
@@ -28,10 +36,17 @@ def up(names: tuple[str, ...]) -> None:
 
 @services.command("down")
 @click.argument("names", nargs=-1, type=_NAMES)
-def down(names: tuple[str, ...]) -> None:
+@click.option("--es-nodes", type=click.IntRange(min=1, max=9), default=1, show_default=True,
+              help="Stop the cluster of this many nodes instead of the single Elasticsearch node.")
+def down(names: tuple[str, ...], es_nodes: int) -> None:
     """Stop the named services (default: all)."""
     for name in names or tuple(devservices.SERVICES):
-        devservices.SERVICES[name][1]()
+        if name == "es" and es_nodes > 1:
+            from backend import devcluster
+
+            devcluster.down(es_nodes)
+        else:
+            devservices.SERVICES[name][1]()
         click.echo(f"{name}: down")
 
 

@@ -36,7 +36,7 @@ def check_redis(settings: Settings) -> str:
 def check_elasticsearch(settings: Settings) -> str:
     from elasticsearch import Elasticsearch
 
-    es = Elasticsearch(settings.es_url, request_timeout=2)
+    es = Elasticsearch(settings.es_hosts, request_timeout=2)
     health = es.cluster.health()
     if health["status"] == "red":
         raise RuntimeError("cluster status red")

@@ -143,6 +143,11 @@ class Settings(BaseSettings):
         return self.embedded_dir or self.data_dir / "index"
 
     @property
+    def es_hosts(self) -> list[str]:
+        """``PRISM_ES_URL`` may list several nodes of one cluster, comma-separated."""
+        return [u.strip() for u in self.es_url.split(",") if u.strip()]
+
+    @property
     def webhook_allowed_network_list(self) -> list:
         from backend.monitoring.webhook_targets import parse_networks
 

@@ -68,7 +68,7 @@ def default_dims(settings: Settings) -> int:
 
 
 def make_client(settings: Settings) -> Elasticsearch:
-    return Elasticsearch(settings.es_url, request_timeout=settings.es_request_timeout)
+    return Elasticsearch(settings.es_hosts, request_timeout=settings.es_request_timeout)   # one or several nodes
 
 
 def concrete_indices(es: Elasticsearch, alias: str) -> list[str]:

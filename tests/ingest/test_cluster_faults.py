@@ -1,0 +1,111 @@
+"""Issue 15: on a real three-node Elasticsearch cluster (``prism services up es --es-nodes 3``), the node
+holding the figure index's primary shard is SIGKILLed while an ingest runs and searches are answered;
+searches keep answering, the ingest completes, and once the node is back the index holds every figure
+exactly once.
+
+Too heavy for CI's two cores next to everything else: runs with ``make test-cluster`` (which starts the
+cluster and sets PRISM_TEST_CLUSTER=1); skipped otherwise."""
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from backend import devcluster
+from backend.cli_db import upgrade_database
+
+from .helpers import write_patent_folder
+
+pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.cluster,
+              pytest.mark.skipif(os.environ.get("PRISM_TEST_CLUSTER") != "1",
+                                 reason="cluster fault test: run `make test-cluster` (starts a 3-node ES cluster)")]
+
+NODES = 3
+PATENTS = 12
+
+
+@pytest.fixture
+def cluster():
+    devcluster.up(NODES)
+    devcluster.wait_for(NODES, ("green",), timeout=600)
+    yield devcluster.urls(NODES)
+    for i in range(NODES):   # leave the cluster whole for the next run
+        devcluster.start_node(i, NODES)
+    devcluster.wait_for(NODES, ("green", "yellow"), timeout=600)
+
+
+def _primary_node(base: str, index_pattern: str) -> int:
+    shards = requests.get(f"{base}/_cat/shards/{index_pattern}?format=json", timeout=10).json()
+    (primary,) = [s for s in shards if s["prirep"] == "p"]
+    return int(primary["node"].rsplit("-", 1)[1])
+
+
+def test_a_node_killed_during_ingest_and_searches(make_settings, tmp_path, cluster):
+    from backend.ingest.service import ingest_paths
+    from backend.search import get_backend
+    from backend.search import index_admin
+    from backend.search import service as search_service
+
+    prefix = f"cl{uuid.uuid4().hex[:10]}"
+    settings = make_settings(task_mode="eager", search_backend="elasticsearch", es_url=",".join(cluster),
+                             es_index_prefix=prefix, embed_batch_size=8)
+    upgrade_database(settings.resolved_database_url)
+    es = index_admin.make_client(settings)
+    try:
+        first = write_patent_folder(tmp_path / "first", "D0999500", "Folding chair", figures=2, seed=50)
+        assert ingest_paths([first], settings, progress=False).ingested == 1      # creates the index
+        health = requests.get(f"{cluster[0]}/_cluster/health/{prefix}-*?wait_for_status=green&timeout=120s",
+                              timeout=130).json()
+        assert health["status"] == "green" and health["active_shards"] == 2      # a primary and a replica
+        victim = _primary_node(cluster[0], f"{prefix}-*")
+
+        folders = [write_patent_folder(tmp_path / "corpus", f"D09995{i:02d}", f"Chair {i}", figures=2, seed=51 + i)
+                   for i in range(1, PATENTS)]
+        answers, errors, stop = [], [], threading.Event()
+
+        def search_loop():
+            while not stop.is_set():
+                try:
+                    out = search_service.search({"text": "chair", "size": 5}, settings)
+                    answers.append(out["total"])
+                except Exception as exc:  # noqa: BLE001 - counted and reported
+                    errors.append(repr(exc))
+                time.sleep(0.1)
+
+        searcher = threading.Thread(target=search_loop, daemon=True)
+        searcher.start()
+        result: dict = {}
+        ingester = threading.Thread(target=lambda: result.update(summary=ingest_paths(folders, settings,
+                                                                                       progress=False)))
+        ingester.start()
+        time.sleep(1.0)
+        devcluster.kill_node(victim, signal.SIGKILL)                             # mid-ingest, mid-searches
+        killed_answers = len(answers)
+        ingester.join(timeout=900)
+        time.sleep(2.0)
+        stop.set()
+        searcher.join(timeout=120)
+        summary = result["summary"]
+        print(f"\nkilled es-node-{victim}; searches answered {len(answers)} ({len(answers) - killed_answers} after "
+              f"the kill), errors {len(errors)}; ingest {summary.ingested} ingested, {summary.failed} failed")
+        assert (summary.ingested, summary.failed) == (PATENTS - 1, 0), summary.failures
+        assert errors == [], errors[:3]
+        assert len(answers) > killed_answers                                     # it kept answering
+
+        devcluster.start_node(victim, NODES)                                     # the node comes back
+        devcluster.wait_for(NODES, ("green",), timeout=600)
+        backend = get_backend(settings)
+        backend.refresh()
+        pubs = ["USD0999500"] + [f"USD09995{i:02d}" for i in range(1, PATENTS)]
+        for pub in pubs:
+            ids = sorted(d["figure_id"] for d in backend.get_patent_figures(pub))
+            assert ids == [f"{pub}-F1", f"{pub}-F2"], (pub, ids)
+        assert es.count(index=f"{prefix}-figures")["count"] == 2 * PATENTS       # exactly once each
+    finally:
+        es.options(ignore_status=404).indices.delete(index=f"{prefix}-*", allow_no_indices=True,
+                                                     expand_wildcards="all")
