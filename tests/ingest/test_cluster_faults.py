@@ -109,3 +109,71 @@ def test_a_node_killed_during_ingest_and_searches(make_settings, tmp_path, clust
     finally:
         es.options(ignore_status=404).indices.delete(index=f"{prefix}-*", allow_no_indices=True,
                                                      expand_wildcards="all")
+
+
+def test_two_celery_workers_one_killed_and_a_node_killed_nothing_lost_or_doubled(
+        make_settings, tmp_path, cluster, pg_database, redis_db_url):
+    from sqlalchemy import func, select
+
+    from backend.db.models import Figure, IngestJob, JobStatus, Patent
+    from backend.db.session import session_scope
+    from backend.ingest.reconcile import reconcile
+    from backend.ingest.service import ingest_paths, wait_for_jobs
+    from backend.search import get_backend
+    from backend.search import index_admin
+    from tests.conftest import WorkerProcess, settings_env
+
+    prefix = f"cw{uuid.uuid4().hex[:10]}"
+    settings = make_settings(task_mode="celery", search_backend="elasticsearch", es_url=",".join(cluster),
+                             es_index_prefix=prefix, database_url=pg_database, redis_url=redis_db_url,
+                             embed_batch_size=8, visibility_timeout_s=60)
+    upgrade_database(pg_database)
+    es = index_admin.make_client(settings)
+    index_admin.ensure_index(es, settings)
+    patents = 16
+    folders = [write_patent_folder(tmp_path / "corpus", f"D09996{i:02d}", f"Lamp {i}", figures=2, seed=70 + i)
+               for i in range(patents)]
+    env = settings_env(settings)
+    workers = [WorkerProcess(env, tmp_path / f"worker{i}.log", queues="ingest") for i in range(2)]
+    try:
+        for worker in workers:
+            worker.start()
+        queued = ingest_paths(folders, settings, wait=False, progress=False)
+
+        def done() -> int:
+            with session_scope(pg_database) as s:
+                return s.scalar(select(func.count()).select_from(IngestJob)
+                                .where(IngestJob.status == JobStatus.done)) or 0
+
+        deadline = time.monotonic() + 600
+        while done() < 2:
+            assert time.monotonic() < deadline, workers[0].log.read_text()[-2000:]
+            time.sleep(0.05)
+        workers[0].kill(9)                                                        # mid-batch
+        victim = _primary_node(cluster[0], f"{prefix}-*")
+        devcluster.kill_node(victim, signal.SIGKILL)                              # and the primary's node
+        done_at_kill = done()
+        print(f"\nkilled worker 0 and es-node-{victim} with {done_at_kill} of {patents} jobs done")
+        time.sleep(1.0)
+        reconcile(settings)                         # what beat does every PRISM_JOB_RECONCILE_INTERVAL_S
+        wait_for_jobs(queued.job_ids, settings, timeout_s=900)
+        devcluster.start_node(victim, NODES)
+        devcluster.wait_for(NODES, ("green",), timeout=600)
+    finally:
+        for worker in workers:
+            worker.stop()
+    try:
+        with session_scope(pg_database) as s:
+            statuses = s.scalars(select(IngestJob.status)).all()
+            per_patent = dict(s.execute(select(Patent.publication_number, func.count(Figure.id)).join(Figure)
+                                        .group_by(Patent.publication_number)).all())
+        assert set(statuses) == {JobStatus.done}, statuses
+        assert len(per_patent) == patents and set(per_patent.values()) == {2}
+        backend = get_backend(settings)
+        backend.refresh()
+        for pub in per_patent:
+            assert sorted(d["figure_id"] for d in backend.get_patent_figures(pub)) == [f"{pub}-F1", f"{pub}-F2"]
+        assert es.count(index=f"{prefix}-figures")["count"] == 2 * patents
+    finally:
+        es.options(ignore_status=404).indices.delete(index=f"{prefix}-*", allow_no_indices=True,
+                                                     expand_wildcards="all")
