@@ -72,6 +72,8 @@ class Patent(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     # monotonically increasing sequence stamped at each (re)ingest; watches use it as high-water mark
     ingest_seq: Mapped[int | None] = mapped_column(Integer, index=True)
+    # the patent family (backend/ingest/family.py): DOCDB id, listed members or the earliest filing
+    family_id: Mapped[str | None] = mapped_column(String(64), index=True)
 
     figures: Mapped[list["Figure"]] = relationship(
         back_populates="patent", cascade="all, delete-orphan", order_by="Figure.number"

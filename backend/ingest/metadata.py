@@ -16,13 +16,16 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from backend.ingest import family
 from backend.ingest.figure_text import parse_figure_text
 from backend.ingest.records import FigureRecord, ImageRef, ParseError, PatentRecord, normalise_publication_number
 
 _TEXT_FIELDS = ("kind", "country", "application_number", "title", "abstract", "claims")
 _LIST_FIELDS = ("applicants", "inventors", "cpc", "ipc", "locarno")
 _DATE_FIELDS = ("filing_date", "publication_date", "priority_date")
-KNOWN = {"publication_number", "figures", *_TEXT_FIELDS, *_LIST_FIELDS, *_DATE_FIELDS}
+#: the patent family: a DOCDB family id, or the family's publication numbers (backend/ingest/family.py)
+_FAMILY_FIELDS = ("family_id", "family_members", "Family Members")
+KNOWN = {"publication_number", "figures", *_TEXT_FIELDS, *_LIST_FIELDS, *_DATE_FIELDS, *_FAMILY_FIELDS}
 _FIGURE_KNOWN = {"number", "description", "image", "viewpoint", "object_name", "label"}
 
 
@@ -36,6 +39,18 @@ def _date(name: str, value: Any) -> str | None:
         except ValueError:
             continue
     raise ParseError(f"{name}: {value!r} is not a date (YYYY-MM-DD)")
+
+
+def _family(meta: dict, number: str) -> str | None:
+    members = meta.get("family_members", meta.get("Family Members"))
+    if isinstance(members, str):
+        members = [m for m in re.split(r"[;,\s]+", members) if m]
+    if members is not None and (not isinstance(members, list) or not all(isinstance(m, str) for m in members)):
+        raise ParseError("family_members: must be a list of publication numbers (or one string, ';'-separated)")
+    if meta.get("family_id") is not None and not isinstance(meta["family_id"], (str, int)):
+        raise ParseError("family_id: must be a string or a number (a DOCDB family id)")
+    return family.from_docdb(meta.get("family_id")) or family.from_members(number, members or []) or \
+        family.from_filings([], (meta.get("country") or number[:2], meta.get("application_number")))
 
 
 def record_from_metadata(meta: Any, resolve_image: Callable[[str, int], ImageRef | None],
@@ -63,7 +78,7 @@ def record_from_metadata(meta: Any, resolve_image: Callable[[str, int], ImageRef
         title=meta.get("title") or "", abstract=meta.get("abstract") or "", claims=meta.get("claims") or "",
         **{name: [v.strip() for v in meta.get(name) or [] if v.strip()] for name in _LIST_FIELDS},
         **{name: _date(name, meta.get(name)) for name in _DATE_FIELDS},
-        source=source,
+        source=source, family_id=_family(meta, number),
     )
     figures = meta.get("figures") or []
     if not isinstance(figures, list):

@@ -256,7 +256,7 @@ class Pipeline:
                 patent.figures.clear()
                 session.flush()
             for name in ("kind", "country", "application_number", "title", "abstract", "claims", "applicants",
-                         "inventors", "cpc", "ipc", "locarno"):
+                         "inventors", "cpc", "ipc", "locarno", "family_id"):
                 setattr(patent, name, getattr(rec, name))
             for name in ("filing_date", "publication_date", "priority_date"):
                 value = getattr(rec, name)
@@ -364,6 +364,14 @@ def figure_documents(job: PreparedJob, seq: int, model_id: str | None = None) ->
     figure or caption) so that text search still finds it."""
     rec = job.record
     docs = []
+    if not job.figures:
+        doc = _patent_fields(rec, seq)
+        doc.update(figure_id=text_document_id(rec.publication_number), figure_number=0, description="",
+                   viewpoint=None, object_name=None, captions=[], image_vector=None, text_vector=None,
+                   image_key=None, thumb_key=None)
+        if model_id:
+            doc["model_id"] = model_id
+        return [doc]
     for f in job.figures:
         doc = {
             "figure_id": figure_id(rec.publication_number, f.record.number),
@@ -376,27 +384,18 @@ def figure_documents(job: PreparedJob, seq: int, model_id: str | None = None) ->
             "priority_date": rec.priority_date,
             "image_vector": f.image_vector.astype(float).tolist() if f.image_vector is not None else None,
             "text_vector": f.text_vector.astype(float).tolist() if f.text_vector is not None else None,
-            "image_key": f.image_key, "thumb_key": f.thumb_key, "ingest_seq": seq,
+            "image_key": f.image_key, "thumb_key": f.thumb_key, "ingest_seq": seq, "family_id": rec.family_id,
         }
         if model_id:
             doc["model_id"] = model_id
         docs.append(doc)
     return docs
+
+
 def _patent_fields(rec: PatentRecord, seq: int) -> dict:
     return {"publication_number": rec.publication_number, "kind": rec.kind, "country": rec.country,
             "title": rec.title, "abstract": rec.abstract, "claims": rec.claims, "applicants": list(rec.applicants),
             "cpc": list(rec.cpc), "ipc": list(rec.ipc), "locarno": list(rec.locarno),
             "filing_date": rec.filing_date, "publication_date": rec.publication_date,
-            "priority_date": rec.priority_date, "ingest_seq": seq}
+            "priority_date": rec.priority_date, "ingest_seq": seq, "family_id": rec.family_id}
 
-
-    if not job.figures:
-        doc = _patent_fields(rec, seq)
-        doc.update(figure_id=text_document_id(rec.publication_number), figure_number=0, description="",
-                   viewpoint=None, object_name=None, captions=[], image_vector=None, text_vector=None,
-                   image_key=None, thumb_key=None)
-        if job.dense_text_vector is not None:
-            doc["dense_text_vector"] = job.dense_text_vector.astype(float).tolist()
-        if model_id:
-            doc["model_id"] = model_id
-        return [doc]

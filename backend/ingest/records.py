@@ -74,6 +74,7 @@ class PatentRecord:
     locarno: list[str] = field(default_factory=list)
     figures: list[FigureRecord] = field(default_factory=list)
     source: str = ""                      # format name, e.g. "uspto-xml-v4.5"
+    family_id: str | None = None          # the patent family (backend/ingest/family.py)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

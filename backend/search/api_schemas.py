@@ -49,6 +49,7 @@ class SearchRequestDoc(Schema):
     fusion = String(validate=OneOf(["rrf", "weighted"]))
     filters = Nested(FiltersDoc)
     group_by_patent = Boolean()
+    one_per_family = Boolean(metadata={"description": "One hit per patent family (its best member)."})
     size = Integer(validate=Range(1, 100))
     cursor = String(allow_none=True)
     facets = Boolean()

@@ -23,7 +23,7 @@ CONTRACT_FIELDS: tuple[str, ...] = (
     "figure_id", "publication_number", "figure_number", "kind", "country", "title", "abstract", "claims",
     "description", "viewpoint", "object_name", "captions", "applicants", "cpc", "ipc", "locarno",
     "filing_date", "publication_date", "priority_date", "image_vector", "text_vector", "image_key",
-    "thumb_key", "ingest_seq", "model_id",
+    "thumb_key", "ingest_seq", "model_id", "family_id",
 )
 TEXT_FIELDS = ("title", "abstract", "claims", "description", "captions")
 DATE_FIELDS = {"filing": "filing_date", "publication": "publication_date", "priority": "priority_date"}
@@ -31,7 +31,8 @@ VECTOR_FIELDS = ("image_vector", "text_vector")
 HIER_LEVELS = ("section", "class", "subclass", "main_group", "symbol")
 #: Fields a hit shows (also what the ES backend fetches for every candidate).
 HIT_FIELDS = ("figure_id", "publication_number", "figure_number", "title", "description", "kind", "country",
-              "publication_date", "cpc", "locarno", "applicants", "cpc_subclass", "locarno_class", "image_key")
+              "publication_date", "cpc", "locarno", "applicants", "cpc_subclass", "locarno_class", "image_key",
+              "family_id")
 
 _CORPORATE_SUFFIXES = {
     "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "llp", "lp",
@@ -164,6 +165,9 @@ def prepare(doc: dict, dims: int | None = None) -> dict:
         "applicants": _strings(doc.get("applicants"), figure_id, "applicants"),
         "image_key": doc.get("image_key") or None, "thumb_key": doc.get("thumb_key") or None,
         "ingest_seq": ingest_seq, "model_id": doc.get("model_id") or None,
+        # the patent family (ingest: DOCDB id, family members or earliest filing); alone in its own
+        # family when unknown, so one_per_family never merges unrelated patents
+        "family_id": str(doc.get("family_id") or "").strip() or pub,
     }
     for field in DATE_FIELDS.values():
         out[field] = _date(doc.get(field), figure_id, field)

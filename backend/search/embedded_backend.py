@@ -20,7 +20,7 @@ import numpy as np
 
 from backend.patent_numbers import lookup_keys, pick
 from backend.search import documents, text_fields
-from backend.search.engine import Candidate, Query, SearchBackend
+from backend.search.engine import FAMILY_MEMBER_FIELDS, MAX_FAMILY, Candidate, Query, SearchBackend
 from backend.search.errors import IndexVersionError
 from backend.search.filters import Clause, FilterSpec
 from backend.settings import Settings
@@ -33,7 +33,7 @@ DB_NAME = "figures.sqlite3"
 FTS_COLUMNS = documents.TEXT_FIELDS
 FTS_WEIGHTS = text_fields.FIELD_WEIGHTS   # the shared table (same dict: changes apply to both)
 KEYWORD_FIELDS = tuple(f"{s}_{lvl}" for s in ("cpc", "ipc") for lvl in documents.HIER_LEVELS) + (
-    "locarno_class", "locarno_subclass", "applicant_keys", "country", "kind", "publication_number")
+    "locarno_class", "locarno_subclass", "applicant_keys", "country", "kind", "publication_number", "family_id")
 PREFIX_FIELDS = ("cpc_symbol", "ipc_symbol")
 
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
@@ -74,6 +74,7 @@ class _Snapshot:
         postings: dict[str, dict[str, list[int]]] = {f: {} for f in KEYWORD_FIELDS}
         self.dates = {f: np.full(n, -1, dtype=np.int32) for f in documents.DATE_FIELDS.values()}
         self.cpc_subclass: list[list[str]] = []
+        self.families: list[str] = []     # family id, or the publication number (indexed before families)
         self.locarno_class: list[list[str]] = []
         self.dims = dims
         self.vectors = np.zeros((n, dims or 0), dtype=np.float32)
@@ -87,6 +88,7 @@ class _Snapshot:
             for fld, arr in self.dates.items():
                 arr[pos] = _ordinal(keys.get(fld))
             self.cpc_subclass.append(keys.get("cpc_subclass") or [])
+            self.families.append(keys.get("family_id") or _pub)
             self.locarno_class.append(keys.get("locarno_class") or [])
             if blob is not None and dims:
                 vec = np.frombuffer(blob, dtype=np.float32)
@@ -141,7 +143,11 @@ class _Snapshot:
 
     def candidate(self, pos: int, score: float) -> Candidate:
         return Candidate(self.figure_ids[pos], self.pubs[pos], float(score), self.cpc_subclass[pos],
-                         self.locarno_class[pos])
+                         self.locarno_class[pos], family_id=self.families[pos])
+
+    def groups(self, group_field: str) -> list[str]:
+        """Per position, what a grouped list keeps one of (patent, or family)."""
+        return self.families if group_field == "family_id" else self.pubs
 
     def ordered(self, positions: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Indices into ``positions`` sorted by score desc, then figure id asc."""
@@ -291,6 +297,18 @@ class EmbeddedBackend(SearchBackend):
         chosen = pick([r[0] for r in rows], keys)
         return [_public(r[1:]) for r in rows if r[0] == chosen]
 
+    def family_members(self, family_id: str) -> list[dict]:
+        snap = self._current()
+        pubs = sorted({p for p, f in zip(snap.pubs, snap.families) if f == family_id})[:MAX_FAMILY]
+        out = []
+        for pub in pubs:
+            row = self._conn().execute("SELECT doc FROM figures WHERE publication_number = ? ORDER BY figure_number, "
+                                       "figure_id LIMIT 1", (pub,)).fetchone()
+            if row:
+                doc = json.loads(row[0])
+                out.append({k: doc.get(k) for k in FAMILY_MEMBER_FIELDS})
+        return out
+
     def rebuild(self) -> int:
         """Rebuild the full-text index from the stored documents (what ``prism index reindex`` does here)."""
         with self._write() as conn:
@@ -374,7 +392,7 @@ class EmbeddedBackend(SearchBackend):
             pos, scores = pos[keep], scores[keep]
         order = snap.ordered(pos, scores)
         if query.group:
-            chosen = _dedupe_positions([int(pos[i]) for i in order], snap.pubs, query.window)
+            chosen = _dedupe_positions([int(pos[i]) for i in order], snap.groups(query.group_field), query.window)
             by_pos = dict(zip(pos.tolist(), scores.tolist()))
             return [snap.candidate(p, by_pos[p]) for p in chosen]
         return [snap.candidate(int(pos[i]), scores[i]) for i in order[:query.window]]
@@ -416,7 +434,7 @@ class EmbeddedBackend(SearchBackend):
         if not len(snap) or not query.terms:
             return 0, "eq", set()
         pos = self._matches(snap, query)
-        values = {snap.pubs[p] for p in pos.tolist()} if query.group else {snap.figure_ids[p] for p in pos.tolist()}
+        values = set((snap.groups(query.group_field) if query.group else snap.figure_ids)[p] for p in pos.tolist())
         return len(values), "eq", {k for k in keys if k in values}
 
     def _text_after(self, query: Query, after: tuple[float, str], limit: int) -> list[Candidate]:
@@ -441,7 +459,8 @@ class EmbeddedBackend(SearchBackend):
         pos, scores = pos[order], scores[order]
         if query.group:
             seen: set[str] = set()
-            first = [i for i, p in enumerate(pos.tolist()) if not (snap.pubs[p] in seen or seen.add(snap.pubs[p]))]
+            groups = snap.groups(query.group_field)
+            first = [i for i, p in enumerate(pos.tolist()) if not (groups[p] in seen or seen.add(groups[p]))]
             pos, scores = pos[first], scores[first]
         score, fid = after
         # strictly after (score desc, figure id asc)
@@ -481,7 +500,7 @@ class EmbeddedBackend(SearchBackend):
         chosen = [snap.candidate(int(pos[i]), float(sims[i])) for i in order]
         if query.group:
             seen: set[str] = set()
-            chosen = [c for c in chosen if not (c.publication_number in seen or seen.add(c.publication_number))]
+            chosen = [c for c in chosen if not (c.key(query.group_field) in seen or seen.add(c.key(query.group_field)))]
         return chosen
 
     def _hydrate(self, figure_ids: list[str]) -> dict[str, dict]:

@@ -40,6 +40,9 @@ from backend.search.request import (
 from backend.settings import Settings
 
 FACET_FIELDS = ("cpc_subclass", "locarno_class")
+#: what GET /patents/<n> lists per family member
+FAMILY_MEMBER_FIELDS = ("publication_number", "kind", "country", "title", "publication_date", "filing_date")
+MAX_FAMILY = 200
 _MARKED = re.compile(r"<mark>(.*?)</mark>")
 FACET_LIMIT = 50
 # English stop words (Lucene's EnglishAnalyzer set, what the ES mapping's "_english_" uses)
@@ -77,6 +80,13 @@ class Candidate:
     cpc_subclass: list[str] = field(default_factory=list)
     locarno_class: list[str] = field(default_factory=list)
     source: dict | None = None          # display fields, when the backend already has them
+    family_id: str | None = None        # the patent family (documents.prepare: own number when unknown)
+
+    def key(self, group_field: str) -> str:
+        """What a grouped list keeps one of: the patent, or with ``one_per_family`` its family."""
+        if group_field == "family_id":
+            return self.family_id or self.publication_number
+        return self.publication_number
 
 
 @dataclass
@@ -89,6 +99,7 @@ class Query:
     group: bool
     similarity_floor: float | None
     node: Any = None        # the query-language tree when the text is not plain words (query_language)
+    group_field: str = "publication_number"     # or "family_id" (one_per_family)
 
 
 def query_terms(text: str | None) -> list[str]:
@@ -106,12 +117,12 @@ def _fingerprint(request: SearchRequest, window: int) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def _dedupe(cands: list[Candidate]) -> list[Candidate]:
+def _dedupe(cands: list[Candidate], group_field: str = "publication_number") -> list[Candidate]:
     seen: set[str] = set()
     out = []
     for c in cands:
-        if c.publication_number not in seen:
-            seen.add(c.publication_number)
+        if c.key(group_field) not in seen:
+            seen.add(c.key(group_field))
             out.append(c)
     return out
 
@@ -203,14 +214,18 @@ class SearchBackend(abc.ABC):
         node = parsed.node if parsed is not None and not parsed.plain else None
         terms = (query_language.query_words(node) if node is not None else query_terms(request.text)) \
             if use_text else []
+        group = request.group_by_patent or request.one_per_family
+        group_field = "family_id" if request.one_per_family else "publication_number"
+        if request.one_per_family:
+            self._check_families()
         query = Query(request.text if terms else None, terms, vector if use_vector else None,
-                      filters_mod.build(request.filters), window, request.group_by_patent,
-                      self.settings.knn_similarity_floor, node)
+                      filters_mod.build(request.filters), window, group,
+                      self.settings.knn_similarity_floor, node, group_field)
         bm25, knn = self._retrieve(query) if (query.text or query.vector is not None) else ([], [])
         bm25, knn = bm25[:window], knn[:window]
-        if request.group_by_patent:
-            bm25, knn = _dedupe(bm25), _dedupe(knn)
-        keyof = (lambda c: c.publication_number) if request.group_by_patent else (lambda c: c.figure_id)
+        if group:
+            bm25, knn = _dedupe(bm25, group_field), _dedupe(knn, group_field)
+        keyof = (lambda c: c.key(group_field)) if group else (lambda c: c.figure_id)
         by_list = {TEXT: {keyof(c): c for c in bm25}, VECTOR: {keyof(c): c for c in knn}}
         lists = {TEXT: [Ranked(keyof(c), c.score) for c in bm25], VECTOR: [Ranked(keyof(c), c.score) for c in knn]}
         weights = {TEXT: request.weights.text, VECTOR: request.weights.image}
@@ -276,6 +291,14 @@ class SearchBackend(abc.ABC):
         Backends override this; the default marks nothing."""
         return {}
 
+    def family_members(self, family_id: str) -> list[dict]:
+        """One entry per publication of the family: :data:`FAMILY_MEMBER_FIELDS` of its first figure."""
+        return []
+
+    def _check_families(self) -> None:
+        """Raise a 400 problem when this index cannot group by family (a backend whose index predates
+        ``family_id`` overrides this)."""
+
     def _read_tail(self, query: Query, after: tuple[float, str], rank: int, wanted: int, skip: set[str],
                    keyof) -> tuple[list[tuple[Candidate, int]], tuple[float, str], int, bool]:
         """Up to ``wanted`` text-ranking entries after ``after`` that the head does not hold, with their
@@ -305,6 +328,7 @@ class SearchBackend(abc.ABC):
             cpc=list(src.get("cpc") or []), locarno=list(src.get("locarno") or []),
             applicants=list(src.get("applicants") or []), score=round(item.score, 8),
             image_url=f"/figures/{fid}/image", thumbnail_url=f"/figures/{fid}/thumbnail",
+            has_image=bool(src.get("image_key")), family_id=src.get("family_id"),
         )
         if explain:
             hit.explain = Explain(
@@ -324,4 +348,3 @@ class SearchBackend(abc.ABC):
             ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_LIMIT]
             out[name] = [FacetBucket(key=k, count=n) for k, n in ordered]
         return out
-            has_image=bool(src.get("image_key")),

@@ -11,9 +11,10 @@ import logging
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
+from backend.errors import ProblemError
 from backend.patent_numbers import lookup_keys, pick
 from backend.search import documents, index_admin, text_fields
-from backend.search.engine import Candidate, Query, SearchBackend
+from backend.search.engine import FAMILY_MEMBER_FIELDS, MAX_FAMILY, Candidate, Query, SearchBackend
 from backend.search.errors import IndexVersionError, SearchBackendError
 from backend.search.filters import Clause, FilterSpec
 from backend.settings import Settings
@@ -63,6 +64,7 @@ class ElasticsearchBackend(SearchBackend):
         self.prefix = settings.es_index_prefix
         self.alias = index_admin.alias_name(self.prefix)
         self._dims: int | None = None
+        self._fields: set[str] | None = None
         try:
             index_admin.check_version(self.es, self.prefix)
         except IndexVersionError:
@@ -92,8 +94,10 @@ class ElasticsearchBackend(SearchBackend):
         self.ensure_index()
         dims = self.dims()
         prepared = [documents.prepare(d, dims) for d in docs]
+        known = self._mapped_fields()
         actions = [{"_op_type": "index", "_index": self.alias, "_id": d["figure_id"],
-                    "_source": {k: v for k, v in d.items() if v is not None}} for d in prepared]
+                    "_source": {k: v for k, v in d.items() if v is not None and (known is None or k in known)}}
+                   for d in prepared]
         ok, errors = helpers.bulk(self.es, actions, raise_on_error=False, raise_on_exception=False,
                                   chunk_size=500)
         if errors:
@@ -147,7 +151,7 @@ class ElasticsearchBackend(SearchBackend):
     # -- search -------------------------------------------------------------------------------
     def _bodies(self, query: Query) -> list[tuple[str, dict]]:
         filters = es_filters(query.spec)
-        collapse = {"collapse": {"field": "publication_number"}} if query.group else {}
+        collapse = {"collapse": {"field": query.group_field}} if query.group else {}
         common = {"size": query.window, "_source": list(documents.HIT_FIELDS), "track_total_hits": False,
                   **collapse}
         out = []
@@ -211,7 +215,7 @@ class ElasticsearchBackend(SearchBackend):
         if not query.terms:
             return 0, "eq", set()
         filters = es_filters(query.spec)
-        field = "publication_number" if query.group else "figure_id"
+        field = query.group_field if query.group else "figure_id"
         matching: set[str] = set()
         if keys:
             resp = self._call("match check", self.es.search, query=self._text_query(
@@ -259,7 +263,7 @@ class ElasticsearchBackend(SearchBackend):
             best = self._best_figures(query, filters, cands) if query.group else None
             for hit, cand in zip(hits, cands):
                 cursor = hit["sort"]
-                if best is None or best.get(cand.publication_number) == cand.figure_id:
+                if best is None or best.get(cand.key(query.group_field)) == cand.figure_id:
                     out.append(cand)
                     if len(out) == limit:
                         return out
@@ -268,13 +272,43 @@ class ElasticsearchBackend(SearchBackend):
         return out
 
     def _best_figures(self, query: Query, filters: list[dict], cands: list[Candidate]) -> dict[str, str]:
-        """publication number -> figure id of its best-ranked matching figure, for these candidates."""
-        pubs = sorted({c.publication_number for c in cands})
-        resp = self._call("best figures", self.es.search, size=len(pubs), source=False,
-                          query=self._text_query(query, filters, [{"terms": {"publication_number": pubs}}]),
-                          sort=TEXT_SORT, collapse={"field": "publication_number"}, track_total_hits=False)
+        """patent (or family) -> figure id of its best-ranked matching figure, for these candidates."""
+        field = query.group_field
+        groups = sorted({c.key(field) for c in cands})
+        resp = self._call("best figures", self.es.search, size=len(groups), source=False,
+                          query=self._text_query(query, filters, [{"terms": {field: groups}}]),
+                          sort=TEXT_SORT, collapse={"field": field}, track_total_hits=False)
         hits = resp["hits"]["hits"] if resp else []
-        return {h["fields"]["publication_number"][0]: h["sort"][1] for h in hits}
+        return {h["fields"][field][0]: h["sort"][1] for h in hits}
+
+    def _mapped_fields(self) -> set[str] | None:
+        """The fields the live index maps (None while unknown). Fields that a newer mapping adds
+        (``family_id``) are left out of writes into an index that predates them, which its strict
+        mapping would refuse; ``prism index reindex`` then re-ingest brings them in."""
+        if self._fields is None:
+            try:
+                mappings = self.es.indices.get_mapping(index=self.alias).body
+            except NotFoundError:
+                return None
+            props = [set((m.get("mappings") or {}).get("properties") or {}) for m in mappings.values()]
+            self._fields = set.intersection(*props) if props else None
+        return self._fields
+
+    def family_members(self, family_id: str) -> list[dict]:
+        known = self._mapped_fields()
+        if known is not None and "family_id" not in known:
+            return []
+        resp = self._call("family members", self.es.search, query={"term": {"family_id": family_id}},
+                          collapse={"field": "publication_number"}, size=MAX_FAMILY,
+                          sort=[{"publication_number": "asc"}], source=list(FAMILY_MEMBER_FIELDS))
+        hits = resp["hits"]["hits"] if resp else []
+        return [{k: (h.get("_source") or {}).get(k) for k in FAMILY_MEMBER_FIELDS} for h in hits]
+
+    def _check_families(self) -> None:
+        known = self._mapped_fields()
+        if known is not None and "family_id" not in known:
+            raise ProblemError(400, "one_per_family: this Elasticsearch index predates patent families; run "
+                                    "`prism index reindex` and re-ingest to group by family")
 
     def _retrieve(self, query: Query) -> tuple[list[Candidate], list[Candidate]]:
         bodies = self._bodies(query)
@@ -307,7 +341,8 @@ class ElasticsearchBackend(SearchBackend):
         if name == "knn":  # cosine: _score = (1 + cos) / 2
             score = 2.0 * score - 1.0
         return Candidate(src.get("figure_id") or hit["_id"], src.get("publication_number", ""), score,
-                         list(src.get("cpc_subclass") or []), list(src.get("locarno_class") or []), src)
+                         list(src.get("cpc_subclass") or []), list(src.get("locarno_class") or []), src,
+                         family_id=src.get("family_id"))
 
     def _hydrate(self, figure_ids: list[str]) -> dict[str, dict]:
         resp = self.es.mget(index=self.alias, ids=figure_ids, source=list(documents.HIT_FIELDS))

@@ -126,6 +126,8 @@ class SearchRequest(_Strict):
     fusion: Literal["rrf", "weighted"] = "rrf"
     filters: Filters = Field(default_factory=Filters)
     group_by_patent: bool = True
+    one_per_family: bool = Field(False, description="One hit per patent family (its best-ranked member); "
+                                 "implies grouping.")
     size: int = Field(20, ge=1, le=MAX_PAGE_SIZE)
     cursor: str | None = Field(None, max_length=1000)
     facets: bool = False
@@ -208,6 +210,7 @@ class Hit(BaseModel):
     score: float
     image_url: str
     thumbnail_url: str
+    family_id: str | None = None
     has_image: bool = True          # false: a text-only hit (no drawing stored; the URLs answer 404)
     explain: Explain | None = None
     snippets: dict[str, str] | None = None    # field -> text with the matched words in <mark>, HTML-escaped

@@ -141,18 +141,26 @@ def _csv_pages(request: SearchRequest, response, settings: Settings, limit: int)
 
 
 def patent(publication_number: str, settings: Settings) -> dict:
-    figures = get_backend(settings).get_patent_figures(publication_number)
+    """The patent (found by any spelling of its number), its figures and the other members of its family."""
+    backend = get_backend(settings)
+    figures = backend.get_patent_figures(publication_number)
     if not figures:
         raise ProblemError(404, f"no patent {publication_number!r}")
     first = figures[0]
     out = {k: first.get(k) for k in PATENT_FIELDS}
     out["figures"] = []
     for fig in figures:
+        if is_text_document(fig["figure_id"]):   # a patent without figures: its text-only document
+            continue
         item = {k: fig.get(k) for k in FIGURE_FIELDS}
         item.update(image_url=f"/figures/{fig['figure_id']}/image",
                     thumbnail_url=f"/figures/{fig['figure_id']}/thumbnail",
                     has_image_vector=bool(fig.get("image_vector")), has_image=bool(fig.get("image_key")))
         out["figures"].append(item)
+    family = first.get("family_id")
+    out["family_id"] = family
+    out["family_members"] = [m for m in backend.family_members(family) if m["publication_number"] !=
+                             out["publication_number"]] if family else []
     return out
 
 
@@ -160,8 +168,6 @@ def figure_blob(figure_id: str, which: str, settings: Settings) -> tuple[bytes, 
     """The bytes of a figure's image or thumbnail from the blob store (filesystem or S3), its MIME type
     and its content-addressed key."""
     figure = get_backend(settings).get_figure(figure_id)
-        if is_text_document(fig["figure_id"]):   # a patent without figures: its text-only document
-            continue
     if figure is None:
         raise ProblemError(404, f"no figure {figure_id!r}")
     key = figure.get("thumb_key" if which == "thumbnail" else "image_key")

@@ -10,6 +10,7 @@ import re
 from lxml import etree
 
 from backend.ingest.parsers.classification import compact_symbol
+from backend.ingest.family import from_filings
 from backend.ingest.records import (
     ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number, party_name,
 )
@@ -64,6 +65,10 @@ def parse_pap(doc: bytes, image_base: ImageRef | None = None, origin: str = "") 
         claims=_text(root.find("subdoc-claims"), skip),
         applicants=list(dict.fromkeys(a for a in assignees if a)),
         inventors=list(dict.fromkeys(i for i in inventors if i)), ipc=ipc, source="uspto-pap",
+        family_id=from_filings(
+            [(_text(el.find("country-code")), _text(el.find(".//doc-number")), iso_date(_text(el.find("filing-date"))))
+             for el in biblio.iterfind(".//foreign-priority-data")],
+            ("US", _text(biblio.find("domestic-filing-data/application-number/doc-number")))),
     )
     paragraphs = [_text(p, skip) for p in root.iterfind(".//brief-description-of-drawings//paragraph")]
     record.figures = build_figures(paragraphs, sheets, image_base)

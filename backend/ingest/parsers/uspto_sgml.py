@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 
 from backend.ingest.parsers.classification import compact_symbol, locarno_symbol
+from backend.ingest.family import from_filings
 from backend.ingest.records import (
     ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number, party_name,
 )
@@ -48,6 +49,9 @@ def parse_st32(doc: bytes, image_base: ImageRef | None = None, origin: str = "")
     design = (kind or "").upper().startswith("S") or number.upper().startswith("D")
     filing = iso_date(_text(biblio.find("B200/B220")))
     priorities = [d for d in (iso_date(_text(el)) for el in biblio.iterfind(".//B300//B320")) if d]
+    claims = [(_text(el.find(".//B330")), _text(el.find(".//B310")), iso_date(_text(el.find(".//B320"))))
+              for el in biblio.iterfind("B300")]
+    family = from_filings(claims, (country, _text(biblio.find("B200/B210"))))
     class_texts = [_text(el) for el in biblio.iterfind("B500/B510/*") if el.tag in ("B511", "B512")]
     ipc, locarno = [], []
     for text in class_texts:
@@ -67,7 +71,7 @@ def parse_st32(doc: bytes, image_base: ImageRef | None = None, origin: str = "")
         claims=_text(root.find("SDOCL")),
         applicants=list(dict.fromkeys(n for n in (_name(p) for p in biblio.iterfind(".//B731")) if n)),
         inventors=list(dict.fromkeys(n for n in (_name(p) for p in biblio.iterfind(".//B721")) if n)),
-        ipc=ipc, locarno=locarno, source=f"uspto-st32-{root.get('DTD') or 'unknown'}",
+        ipc=ipc, locarno=locarno, source=f"uspto-st32-{root.get('DTD') or 'unknown'}", family_id=family,
     )
     paragraphs = [_text(p) for p in root.iterfind(".//DRWDESC//PARA")]
     record.figures = build_figures(paragraphs, sheets, image_base)

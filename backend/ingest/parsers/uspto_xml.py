@@ -14,6 +14,7 @@ from lxml import etree
 
 from backend.ingest.figure_text import parse_descriptions
 from backend.ingest.parsers.classification import compact_symbol, locarno_symbol, symbol_from_parts
+from backend.ingest.family import from_filings
 from backend.ingest.records import (
     FigureRecord, ImageRef, ParseError, PatentRecord, UnsupportedFormat, iso_date, normalise_publication_number,
     party_name,
@@ -171,8 +172,9 @@ def parse_document(doc: bytes, image_base: ImageRef | None = None, origin: str =
     kind = _first(pub, "kind") or None
     number = normalise_publication_number(_first(pub, "doc-number"), country, kind)
     app = biblio.find("application-reference/document-id")
-    priorities = [iso_date(_first(p, "date")) for p in biblio.iterfind("priority-claims/priority-claim")]
-    priorities = [p for p in priorities if p]
+    claims = [(_first(p, "country"), _first(p, "doc-number"), iso_date(_first(p, "date")))
+              for p in biblio.iterfind("priority-claims/priority-claim")]
+    priorities = [d for _c, _n, d in claims if d]
     filing = iso_date(_first(app, "date")) if app is not None else None
 
     applicants = [_party_name(p) for p in biblio.iterfind(".//us-applicants/us-applicant")]
@@ -201,6 +203,8 @@ def parse_document(doc: bytes, image_base: ImageRef | None = None, origin: str =
         applicants=[a for a in dict.fromkeys(applicants) if a], inventors=[i for i in dict.fromkeys(inventors) if i],
         cpc=_cpc(biblio), ipc=_ipc(biblio), locarno=locarno,
         source=f"uspto-{root.tag}-{(root.get('dtd-version') or '').split(' ')[0] or 'unknown'}",
+        family_id=from_filings(claims, (_first(app, "country") or country, _first(app, "doc-number"))
+                               if app is not None else None),
     )
     sheets = []
     for fig in root.iterfind("drawings/figure"):
