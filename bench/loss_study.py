@@ -1,6 +1,6 @@
 """The research claim: plain CLIP loss vs distribution-aware losses on long-tailed real classes.
 
-    .venv/bin/python bench/loss_study.py [--seeds 0 1 2 3 4] [--epochs 3] [--variants clip dist]
+    .venv/bin/python bench/loss_study.py [--seeds 0 1 2 3 4] [--epochs 1] [--variants clip dist]
                                          [--init prism-tiny|none] [--resume]
 
 Data: the usdesign (827 US designs, USPC class) and kr (771 Korean drawings, IPC subclass) sets of
@@ -151,7 +151,8 @@ def restore(model) -> None:
 # evaluation (per query, so that two models can be paired)
 
 @torch.no_grad()
-def embed(model, views: np.ndarray, pooled_text: torch.Tensor, batch: int = 128) -> tuple[np.ndarray, np.ndarray]:
+def embed(model, views: np.ndarray, pooled_text: torch.Tensor, batch: int = 128):
+    """L2-normalised drawing vectors of ``views`` and text vectors of the pooled MiniLM features."""
     model.eval()
     out = []
     for start in range(0, len(views), batch):
@@ -193,6 +194,21 @@ def per_query_scores(img: np.ndarray, txt: np.ndarray, dev, texts: list[str], gr
     return out
 
 
+def chance_scores(dev, texts: list[str], groups: dict) -> dict:
+    """What a random ranking scores per query (expected AP ~ share of relevant items; R@10 = 10 / gallery)."""
+    out = {}
+    for s, g in groups.items():
+        idx = g["idx"]
+        labels = np.array([dev[i].label for i in idx])
+        patents = np.array([dev[i].patent for i in idx])
+        same_patent = patents[:, None] == patents[None, :]
+        rel = (labels[:, None] == labels[None, :]) & ~same_patent
+        share = rel.sum(1) / np.maximum((~same_patent).sum(1), 1)
+        out[s] = np.where(rel.any(1), share, np.nan)
+    out["text"] = np.full(len(dev), min(1.0, 10 / max(1, len(dev))))
+    return out
+
+
 def metric_selectors(groups: dict) -> dict[str, tuple[str, np.ndarray | None]]:
     """Metric name -> (which per-query array, which of its queries). ``both`` pools the two sets."""
     sel: dict[str, tuple[str, np.ndarray | None]] = {}
@@ -208,7 +224,8 @@ def metric_selectors(groups: dict) -> dict[str, tuple[str, np.ndarray | None]]:
 
 
 def pick(scores: dict, which: str, mask) -> np.ndarray:
-    arr = np.concatenate([np.asarray(scores[s]) for s in SETS]) if which == "both" else np.asarray(scores[which])
+    arr = np.concatenate([np.array(scores[s], dtype=float) for s in SETS]) if which == "both" \
+        else np.array(scores[which], dtype=float)
     return arr if mask is None else arr[mask]
 
 
@@ -222,7 +239,11 @@ def summarise(report: dict, groups: dict) -> dict:
     sel = metric_selectors(groups)
     table = {}
     for metric, (which, mask) in sel.items():
-        row: dict = {"queries": None, "variants": {}, "vs_clip": {}}
+        row: dict = {"queries": None, "chance": None, "variants": {}, "vs_clip": {}}
+        row["init"] = float(np.nanmean(pick(report["init_per_query"], which, mask))) \
+            if report.get("init_per_query") else None
+        if report.get("chance_per_query"):
+            row["chance"] = float(np.nanmean(pick(report["chance_per_query"], which, mask)))
         per_variant = {}
         for v in variants:
             vr = sorted((r for r in runs if r["variant"] == v), key=lambda r: r["seed"])
@@ -232,8 +253,9 @@ def summarise(report: dict, groups: dict) -> dict:
                 continue
             means = np.nanmean(arrs, axis=1)
             row["queries"] = int((~np.isnan(arrs[0])).sum())
-            row["variants"][v] = {"mean": float(means.mean()), "std": float(means.std(ddof=1)) if len(means) > 1
-                                  else 0.0, "per_seed": [round(float(m), 4) for m in means]}
+            std = float(means.std(ddof=1)) if len(means) > 1 else 0.0
+            row["variants"][v] = {"mean": float(means.mean()), "std": std,
+                                  "per_seed": [round(float(m), 4) for m in means]}
         base, base_seeds = per_variant.get("clip", (None, []))
         for v in variants:
             if v == "clip" or base is None:
@@ -260,16 +282,21 @@ def render_markdown(report: dict) -> str:
     s = report["summary"]
     variants = s["variants"]
     others = [v for v in variants if v != "clip"]
-    lines = [f"usdesign + kr: train {report['train_drawings']} drawings, dev {report['dev_drawings']} drawings "
-             f"({report['dev_patents']} held-out patents). Each model: {report['epochs']} epochs, batch "
-             f"{report['batch_size']}, init {report['init']}, seeds {s['seeds']}; {report['seconds']:.0f} s in all "
+    lines = [f"usdesign + kr: train {report['train_drawings']} drawings, dev {report['dev_drawings']} "
+             f"drawings ({report['dev_patents']} held-out patents). Each model: {report['epochs']} epochs, "
+             f"batch {report['batch_size']}, init {report['init']}, seeds {s['seeds']}; "
+             f"{report['seconds']:.0f} s in all "
              f"on {report['device']} (mean {report['train_seconds_mean']:.0f} s per training).", "",
              "Mean ± std over seeds; Δ = variant − clip, paired bootstrap 95 % interval over queries "
              "(1000 resamples, seeds pooled); * = interval excludes 0.", ""]
-    head = ["metric", "queries"] + variants + [f"Δ {v} [95 % CI]" for v in others]
+    head = ["metric", "queries", "chance", "init, untrained", *variants,
+            *(f"Δ {v} [95 % CI]" for v in others)]
     lines += ["| " + " | ".join(head) + " |", "|---|---:|" + "---:|" * (len(head) - 2)]
     for metric, row in s["metrics"].items():
-        cells = [metric, str(row["queries"] or 0)] + [_pm(row["variants"].get(v)) for v in variants]
+        chance = "–" if row.get("chance") is None else f"{row['chance']:.3f}"
+        ref = "–" if row.get("init") is None else f"{row['init']:.3f}"
+        cells = [metric, str(row["queries"] or 0), chance, ref,
+                 *(_pm(row["variants"].get(v)) for v in variants)]
         for v in others:
             d = row["vs_clip"].get(v)
             if not d or "error" in d:
@@ -278,8 +305,8 @@ def render_markdown(report: dict) -> str:
                 cells.append(f"{d['mean_diff']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
                              + (" *" if d["excludes_zero"] else ""))
         lines.append("| " + " | ".join(cells) + " |")
-    lines += ["", f"Buckets by train-split class frequency: head ≥ {HEAD_MIN}, tail ≤ {TAIL_MAX} train drawings. "
-              "Classes per bucket (train drawings): " + "; ".join(
+    lines += ["", f"Buckets by train-split class frequency: head ≥ {HEAD_MIN}, tail ≤ {TAIL_MAX} train "
+              "drawings. Classes per bucket (train drawings): " + "; ".join(
                   f"{st} " + ", ".join(f"{b} {n}" for b, n in report["classes_per_bucket"][st].items())
                   for st in SETS) + "."]
     return "\n".join(lines) + "\n"
@@ -313,7 +340,8 @@ def plot(report: dict, path: Path) -> None:
             d = s["metrics"][metric]["vs_clip"].get(v)
             if not d or "error" in d:
                 continue
-            ax2.errorbar(d["mean_diff"], k + off, xerr=[[d["mean_diff"] - d["low"]], [d["high"] - d["mean_diff"]]],
+            err = [[d["mean_diff"] - d["low"]], [d["high"] - d["mean_diff"]]]
+            ax2.errorbar(d["mean_diff"], k + off, xerr=err,
                          fmt="o", color=f"C{variants.index(v)}", capsize=3, label=v if k == 0 else None)
     ax2.axvline(0, color="grey", lw=1)
     ax2.set_yticks(y)
@@ -336,12 +364,15 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=realdata.default_root())
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--variants", nargs="+", default=["clip", "dist"], choices=list(VARIANTS))
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--warmup", type=int, default=10, help="warm-up steps (the recipe's 30 is most of a short run)")
+    ap.add_argument("--warmup", type=int, default=10,
+                    help="warm-up steps (the recipe's 30 would be most of a short run)")
     ap.add_argument("--init", default="prism-tiny", help="init checkpoint of the drawing tower, or 'none'")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--resume", action="store_true", help="keep the runs already in --out's JSON")
+    ap.add_argument("--merge", nargs="*", default=[], type=Path,
+                    help="also keep the runs of these JSON files (a run split over processes)")
     ap.add_argument("--no-plot", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS / "loss_study")
     args = ap.parse_args(argv)
@@ -358,7 +389,8 @@ def main(argv=None) -> int:
     all_records = realdata.load_sets(args.data)
     train, views = train_views(all_records, args.data)
     dev = realdata.split([r for r in all_records if realdata.source_of(r) in SETS], "dev")
-    dev_views = cached_render(dev, CACHE / f"views-dev-{'-'.join(SETS)}-v0-s0-{dr.SIZE}-n{len(dev)}.npy", "dev")[:, 0]
+    dev_cache = CACHE / f"views-dev-{'-'.join(SETS)}-v0-s0-{dr.SIZE}-n{len(dev)}.npy"
+    dev_views = cached_render(dev, dev_cache, "dev")[:, 0]
     texts = [realdata.text_of(r) for r in dev]
     train_counts: dict[str, int] = {}
     for r in train:
@@ -370,23 +402,37 @@ def main(argv=None) -> int:
           f"data ready in {time.time() - t0:.0f} s", flush=True)
 
     out_json = args.out.with_suffix(".json")
-    runs = []
+    runs, previous = [], {}
     if args.resume and out_json.is_file():
-        runs = json.loads(out_json.read_text()).get("runs", [])
+        previous = json.loads(out_json.read_text())
+        runs = [r for r in previous.get("runs", []) if r["epochs"] == args.epochs]
         print(f"resuming: {len(runs)} runs kept", flush=True)
+    done_before = previous.get("seconds", 0.0) if runs else 0.0
+    for path in args.merge:
+        extra = [r for r in json.loads(Path(path).read_text()).get("runs", []) if r["epochs"] == args.epochs
+                 and not any(r["seed"] == k["seed"] and r["variant"] == k["variant"] for k in runs)]
+        runs.extend(extra)
+        print(f"merged {len(extra)} runs from {path}", flush=True)
+    def bucket_of(label: str) -> str:
+        n = train_counts[label]
+        return "head" if n >= HEAD_MIN else "tail" if n <= TAIL_MAX else "medium"
+
     classes_per_bucket = {}
     for s in SETS:
-        labels = {r.label for r in train if realdata.source_of(r) == s}
-        classes_per_bucket[s] = {b: sum(1 for lab in labels if (
-            "head" if train_counts[lab] >= HEAD_MIN else "tail" if train_counts[lab] <= TAIL_MAX else "medium") == b)
-            for b in BUCKETS}
+        labels = [bucket_of(lab) for lab in {r.label for r in train if realdata.source_of(r) == s}]
+        classes_per_bucket[s] = {b: labels.count(b) for b in BUCKETS}
     report = {"sets": list(SETS), "train_drawings": len(train), "dev_drawings": len(dev),
-              "dev_patents": len({r.patent for r in dev}), "epochs": args.epochs, "batch_size": args.batch_size,
-              "init": init or "none", "warmup_steps": args.warmup, "variants": args.variants, "seeds": args.seeds,
-              "device": f"cpu ({torch.get_num_threads()} threads)", "views": "prepared view 0, two jittered copies (the second encoded only for recipes with the instance term)",
+              "dev_patents": len({r.patent for r in dev}), "epochs": args.epochs,
+              "batch_size": args.batch_size, "init": init or "none", "warmup_steps": args.warmup,
+              "variants": args.variants, "seeds": args.seeds,
+              "device": f"cpu ({torch.get_num_threads()} threads)",
+              "views": "prepared view 0, two jittered copies (the second encoded only with the instance term)",
               "classes_per_bucket": classes_per_bucket,
               "queries": {s: {b: int((g["bucket"] == b).sum()) for b in BUCKETS} for s, g in groups.items()},
+              "chance_per_query": as_lists(chance_scores(dev, texts, groups)),
               "runs": runs}
+    if runs and previous.get("init_per_query"):
+        report["init_per_query"] = previous["init_per_query"]
     pooled_dev = None
     todo = [(seed, v) for seed in args.seeds for v in args.variants
             if not any(r["seed"] == seed and r["variant"] == v and r["epochs"] == args.epochs for r in runs)]
@@ -404,17 +450,30 @@ def main(argv=None) -> int:
         scores = per_query_scores(img, txt, dev, texts, groups)
         run = {"variant": variant, "seed": seed, "epochs": args.epochs, "train_seconds": meta["seconds"],
                "seconds": round(time.time() - t1, 1), "history": meta["history"],
-               "per_query": {k: [None if np.isnan(x) else round(float(x), 5) for x in v] for k, v in scores.items()}}
+               "per_query": as_lists(scores)}
         runs.append(run)
         quick = {k: float(np.nanmean(v)) for k, v in scores.items()}
         print(f"[{n}/{len(todo)}] {variant} seed {seed}: {run['seconds']} s; " +
               ", ".join(f"{k} {v:.3f}" for k, v in quick.items()), flush=True)
-        report["seconds"] = round(time.time() - t0, 1)
+        report["seconds"] = round(done_before + time.time() - t0, 1)
         write(report, groups, args, plot_it=False)
-    report["seconds"] = round(time.time() - t0, 1)
+    if "init_per_query" not in report:
+        # the reference: the init checkpoint as it is (drawing trunk from the init, untrained projections)
+        model = dr.build_model(dr.Recipe(init_checkpoint=init, seed=0, terms=("text",)), torch.device("cpu"))
+        restore(model)
+        if pooled_dev is None:
+            pooled_dev = dr.pooled_text_features(model, texts)
+        img, txt = embed(model, dev_views, pooled_dev)
+        report["init_per_query"] = as_lists(per_query_scores(img, txt, dev, texts, groups))
+    report["seconds"] = round(done_before + time.time() - t0, 1)
     text = write(report, groups, args, plot_it=not args.no_plot)
     print(text)
     return 0
+
+
+def as_lists(scores: dict) -> dict:
+    """Per-query arrays as JSON lists (NaN -> null, 5 decimals)."""
+    return {k: [None if np.isnan(x) else round(float(x), 5) for x in v] for k, v in scores.items()}
 
 
 def write(report: dict, groups: dict, args, plot_it: bool) -> str:
@@ -426,7 +485,7 @@ def write(report: dict, groups: dict, args, plot_it: bool) -> str:
     report["train_seconds_mean"] = float(np.mean(train_s)) if train_s else 0.0
     report.setdefault("seconds", 0.0)
     for r in report["runs"]:
-        r["per_query"] = {k: [None if np.isnan(x) else float(x) for x in v] for k, v in r["per_query"].items()}
+        r["per_query"] = as_lists(r["per_query"])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(report, indent=1))
     text = render_markdown(report)
