@@ -1,7 +1,8 @@
 """Blob store for figure images: the filesystem (default) or an S3-compatible bucket (boto3, optional).
 
 Keys are content-addressed: ``figures/<h[:2]>/<h>.png`` (display rendition), ``thumbs/<h[:2]>/<h>.png``,
-``originals/<h[:2]>/<h>.<ext>`` (the file as received) and ``uploads/<h[:2]>/<h>.<token>`` (API uploads waiting
+``originals/<h[:2]>/<h>.<ext>`` (the file as received), ``features/<h[:2]>/<h>.orb`` (the drawing's local
+features for geometric verification, backend/search/verification.py) and ``uploads/<h[:2]>/<h>.<token>`` (API uploads waiting
 for their job, one copy per request), where ``h`` is the SHA-256 of the original bytes. Writing the same key twice is harmless.
 """
 from __future__ import annotations
@@ -29,6 +30,15 @@ def thumb_key(h: str) -> str:
 def original_key(h: str, ext: str) -> str:
     ext = re.sub(r"[^a-z0-9]", "", ext.lower())[:5] or "bin"
     return f"originals/{h[:2]}/{h}.{ext}"
+
+
+def features_key(h: str) -> str:
+    return f"features/{h[:2]}/{h}.orb"
+
+
+def hash_of_key(key: str) -> str | None:
+    """The content hash a blob key is named by (None for a key that is not a blob key)."""
+    return key.split("/")[2].split(".")[0] if _KEY.match(key or "") else None
 
 
 def upload_key(h: str, token: str = "") -> str:

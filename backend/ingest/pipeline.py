@@ -189,6 +189,10 @@ class Pipeline:
         self.blobs.put(blobstore.figure_key(r.sha256), r.display_png, "image/png")
         self.blobs.put(blobstore.thumb_key(r.sha256), r.thumb_png, "image/png")
         self.blobs.put(blobstore.original_key(r.sha256, ext), data)   # the file as received
+        if self.settings.search_verify_top_k > 0:   # local features for the search's geometric verification
+            from backend.search.verification import extract_bytes
+
+            self.blobs.put(blobstore.features_key(r.sha256), extract_bytes(r.display_png).to_bytes())
         return r, ext
 
     def _read_image(self, ref: ImageRef) -> tuple[bytes, str]:

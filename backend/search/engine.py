@@ -230,6 +230,12 @@ class SearchBackend(abc.ABC):
         lists = {TEXT: [Ranked(keyof(c), c.score) for c in bm25], VECTOR: [Ranked(keyof(c), c.score) for c in knn]}
         weights = {TEXT: request.weights.text, VECTOR: request.weights.image}
         fused = fuse(request.fusion, lists, weights, self.settings.rrf_k)
+        checks, verified = {}, {}
+        if knn and self.settings.search_verify_top_k > 0:   # second stage: geometric verification (rerank.py)
+            from backend.search import rerank
+
+            checks, checked = rerank.verify_nearest(self, request, query, knn)
+            fused, verified = rerank.verified_first(fused, checks, checked, keyof)
 
         # past the window: the rest of the text ranking (paging.py); the vector list has no tail
         total, relation, tail_start, skip = len(fused), "eq", None, set()
@@ -240,6 +246,8 @@ class SearchBackend(abc.ABC):
             tail_start = (bm25[-1].score, bm25[-1].figure_id)
 
         def representative(item: Fused) -> Candidate:
+            if item.key in verified:   # the verified figure stands for its patent
+                return verified[item.key]
             names = sorted(item.contributions, key=lambda n: (-item.contributions[n], n != TEXT))
             return by_list[names[0]][item.key]
 
@@ -262,6 +270,10 @@ class SearchBackend(abc.ABC):
         for item, cand in entries:
             src = cand.source if cand.source is not None else sources.get(cand.figure_id, {})
             hits.append(self._hit(item, cand, src, request.explain))
+        if checks:
+            from backend.search import rerank
+
+            rerank.annotate(hits, checks)
         if query.terms and hits:
             self._add_snippets(query, hits, request.explain)
         end = cursor.offset + len(entries)

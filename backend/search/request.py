@@ -11,7 +11,7 @@ import datetime as dt
 import math
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from backend.classification import SymbolError, validate
 from backend.patent_numbers import normalise_lenient
@@ -132,6 +132,8 @@ class SearchRequest(_Strict):
     cursor: str | None = Field(None, max_length=1000)
     facets: bool = False
     explain: bool = False
+    #: the uploaded query drawing's local features (service.parse_request), for geometric verification
+    _query_drawing: Any = PrivateAttr(default=None)
 
     @field_validator("text")
     @classmethod
@@ -185,12 +187,19 @@ class VectorExplain(BaseModel):
     similarity: float
 
 
+class VerificationExplain(BaseModel):
+    inliers: int     # keypoint matches that fit one similarity transform (RANSAC)
+    cells: int       # cells of an 8 x 8 grid over the figure's keypoints holding an inlier
+    score: float     # calibrated in [0, 1]: near 1 the same drawing re-published, near 0 unrelated
+
+
 class Explain(BaseModel):
     bm25: BM25Explain | None = None
     vector: VectorExplain | None = None
     fused: float
     text_share: float
     image_share: float
+    verification: VerificationExplain | None = None   # geometric check against the query drawing
     matched_fields: list[str] | None = None   # text fields the query matched in (query language, snippets)
     matched_words: list[str] | None = None    # the words marked in the snippets, as written in the text
 
@@ -210,6 +219,9 @@ class Hit(BaseModel):
     score: float
     image_url: str
     thumbnail_url: str
+    #: drawing queries: the geometric verification score of this figure against the query drawing, in [0, 1]
+    #: (near 1: the same drawing re-published; near 0: unrelated); null when it was not checked
+    match_score: float | None = None
     family_id: str | None = None
     has_image: bool = True          # false: a text-only hit (no drawing stored; the URLs answer 404)
     explain: Explain | None = None

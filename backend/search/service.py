@@ -59,6 +59,16 @@ def embed_upload(data: bytes | None, settings: Settings) -> dict:
     return {"vector": vector, "dims": len(vector), "model": getattr(get_encoder(settings), "model_id", None)}
 
 
+def _upload_features(data: bytes, settings: Settings):
+    """Local features of an uploaded drawing for the geometric verification (None when it is off)."""
+    if settings.search_verify_top_k <= 0:
+        return None
+    from backend.ingest.images import decode
+    from backend.search.rerank import upload_features
+
+    return upload_features(decode(data, "image", settings.max_image_pixels))
+
+
 def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> SearchRequest:
     """A validated request; an uploaded ``image`` becomes the query vector."""
     if body is None:
@@ -74,6 +84,8 @@ def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> 
         request = SearchRequest.model_validate(body)
     except ValidationError as exc:
         raise validation_problem(exc) from None
+    if image is not None:   # the drawing's local features, for the geometric verification (rerank.py)
+        request._query_drawing = _upload_features(image, settings)
     if settings.search_text_to_image and request.text and not (request.vector or request.image_figure_id):
         request = _with_text_vector(request, settings)
     return request

@@ -1,0 +1,176 @@
+"""The second stage of a drawing query: geometric verification of the nearest figures (issue 11).
+
+When the query has a drawing - an uploaded image (its features are computed with the query vector, see
+``service.parse_request``) or ``image_figure_id`` (the stored features of that figure) - the first
+``PRISM_SEARCH_VERIFY_TOP_K`` figures of the vector list are verified against it
+(:func:`backend.search.verification.verify`). Verified figures (score >= ``VERIFIED_SCORE``: the same
+drawing, re-published) move to the top of the fused list, best verification first; everything else
+keeps its fused order. Each checked hit reports ``match_score`` (the calibrated verification score)
+and, with ``explain``, ``verification`` {inliers, cells, score}. Backend-neutral: the features are
+blobs next to the figure's image (``blobstore.features_key``); a figure ingested before features
+existed gets them computed from its stored image on first use and saved.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Callable
+
+from backend.search.verification import DrawingFeatures, FeatureFormatError, Verification, extract, extract_bytes, verify
+
+if TYPE_CHECKING:
+    from backend.search.engine import Candidate, Query, SearchBackend
+    from backend.search.fusion import Fused
+    from backend.search.request import Hit, SearchRequest
+
+log = logging.getLogger(__name__)
+
+CACHE_SIZE = 4096          # feature sets kept in memory per process (about 18 KB each)
+LOAD_THREADS = 8           # parallel blob reads (S3 round trips)
+VERIFY_THREADS = 2         # OpenCV matching releases the GIL
+
+
+class _FeatureCache:
+    def __init__(self, size: int):
+        self.size = size
+        self._items: OrderedDict[tuple, DrawingFeatures] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> DrawingFeatures | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, value: DrawingFeatures) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+CACHE = _FeatureCache(CACHE_SIZE)
+
+
+def upload_features(image) -> DrawingFeatures:
+    """Features of an uploaded query drawing (a decoded PIL image)."""
+    return extract(image)
+
+
+def load_features(settings, image_key: str | None) -> DrawingFeatures | None:
+    """The stored features of the figure whose display image is ``image_key`` (computed from that image
+    and saved when missing); None when the figure has no image or the store cannot be read."""
+    from backend.ingest.blobstore import BlobNotFound, features_key, get_blob_store, hash_of_key
+
+    digest = hash_of_key(image_key or "")
+    if digest is None:
+        return None
+    key = features_key(digest)
+    where = (settings.blob_store, str(settings.resolved_blob_dir) if settings.blob_store == "fs"
+             else f"{settings.s3_endpoint_url}/{settings.s3_bucket}")
+    cached = CACHE.get((where, key))
+    if cached is not None:
+        return cached
+    store = get_blob_store(settings)
+    try:
+        try:
+            features = DrawingFeatures.from_bytes(store.get(key))
+        except (BlobNotFound, FeatureFormatError):
+            features = extract_bytes(store.get(image_key))
+            store.put(key, features.to_bytes())
+    except BlobNotFound:
+        return None
+    except Exception:  # noqa: BLE001 - verification is an extra: a store problem must not fail the search
+        log.warning("cannot load the drawing features of %s", image_key, exc_info=True)
+        return None
+    CACHE.put((where, key), features)
+    return features
+
+
+def query_features(backend: "SearchBackend", request: "SearchRequest") -> DrawingFeatures | None:
+    uploaded = getattr(request, "_query_drawing", None)
+    if uploaded is not None:
+        return uploaded
+    if request.image_figure_id:
+        figure = backend.get_figure(request.image_figure_id) or {}
+        return load_features(backend.settings, figure.get("image_key"))
+    return None
+
+
+def nearest_figures(backend: "SearchBackend", query: "Query", k: int) -> list["Candidate"]:
+    """The ``k`` figures nearest the query vector, filtered like the query, not grouped by patent (a
+    patent's re-published drawing need not be its figure nearest the query vector)."""
+    if not query.group and query.window >= k:
+        return []
+    _bm25, knn = backend._retrieve(dataclasses.replace(query, text=None, terms=[], group=False, window=k,
+                                                       node=None))
+    return knn[:k]
+
+
+def verify_nearest(backend: "SearchBackend", request: "SearchRequest", query: "Query",
+                   knn: list["Candidate"]) -> tuple[dict[str, Verification], list["Candidate"]]:
+    """(figure id -> verification, the figures checked): the first ``search_verify_top_k`` figures
+    nearest the query vector, verified against the query drawing (nothing when the query has no
+    drawing or verification is off)."""
+    k = backend.settings.search_verify_top_k
+    if k <= 0 or query.vector is None:
+        return {}, []
+    drawing = query_features(backend, request)
+    if drawing is None or len(drawing) == 0:
+        return {}, []
+    candidates = nearest_figures(backend, query, k) or knn[:k]
+    missing = [c.figure_id for c in candidates if c.source is None or "image_key" not in c.source]
+    hydrated = backend._hydrate(missing) if missing else {}
+    keys = [(hydrated.get(c.figure_id) or c.source or {}).get("image_key") for c in candidates]
+    with ThreadPoolExecutor(LOAD_THREADS) as pool:
+        features = list(pool.map(lambda key: load_features(backend.settings, key), keys))
+    todo = [(c, f) for c, f in zip(candidates, features) if f is not None]
+    with ThreadPoolExecutor(VERIFY_THREADS) as pool:
+        results = list(pool.map(lambda cf: verify(drawing, cf[1]), todo))
+    return {c.figure_id: v for (c, _f), v in zip(todo, results)}, candidates
+
+
+def verified_first(fused: list["Fused"], checks: dict[str, Verification], checked: list["Candidate"],
+                   keyof: Callable) -> tuple[list["Fused"], dict[str, "Candidate"]]:
+    """The fused list with verified items first (best verification first, then fused order), and for
+    each of them the verified figure that stands for it."""
+    best: dict[str, tuple[Verification, "Candidate"]] = {}
+    for cand in checked:
+        check = checks.get(cand.figure_id)
+        if check is None or not check.verified:
+            continue
+        key = keyof(cand)
+        if key not in best or (check.score, check.cells, check.inliers) > (best[key][0].score, best[key][0].cells,
+                                                                           best[key][0].inliers):
+            best[key] = (check, cand)
+    position = {item.key: i for i, item in enumerate(fused)}
+    best = {key: value for key, value in best.items() if key in position}
+    if not best:
+        return fused, {}
+    top = sorted((fused[position[key]] for key in best),
+                 key=lambda item: (-best[item.key][0].score, -best[item.key][0].cells, -best[item.key][0].inliers,
+                                   position[item.key]))
+    return top + [item for item in fused if item.key not in best], {key: cand for key, (_v, cand) in best.items()}
+
+
+def annotate(hits: list["Hit"], checks: dict[str, Verification]) -> None:
+    """``match_score`` on each checked hit; ``explain.verification`` when explaining."""
+    from backend.search.request import VerificationExplain
+
+    for hit in hits:
+        check = checks.get(hit.figure_id)
+        if check is None:
+            continue
+        hit.match_score = check.score
+        if hit.explain is not None:
+            hit.explain.verification = VerificationExplain(inliers=check.inliers, cells=check.cells,
+                                                           score=check.score)
