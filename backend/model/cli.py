@@ -134,14 +134,39 @@ def model_group():
 
 @model_group.command("build-default")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Default: backend/model/checkpoints/prism-draw.pt (+ prism-draw.json build report)")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The real drawing sets (default ../shared/data); only their train split is read.")
+@click.option("--sets", default=None, help="Comma-separated subset of impact,usdesign,kr,grants (testing).")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="Override the recipe (testing).")
+@click.option("--variants", type=click.IntRange(0), default=None, help="Override the recipe (testing).")
+def build_default_cmd(out, data, sets, epochs, variants):
+    """Train prism-draw, the packaged default encoder, on the train split of the real drawings."""
+    from backend.model import drawing_recipe
+
+    logging.basicConfig(level=logging.WARNING)
+    overrides = {"epochs": epochs, "variants": variants,
+                 "sets": tuple(s.strip() for s in sets.split(",")) if sets else None}
+    out = out or registry_checkpoint_dir() / "prism-draw.pt"
+    try:
+        report = drawing_recipe.build(out, root=data, progress=click.echo,
+                                      **{k: v for k, v in overrides.items() if v is not None})
+    except _ERRORS as exc:
+        _fail(exc)
+    click.echo(f"wrote {out} ({report['size_bytes'] / 1e6:.1f} MB) in {report['build_seconds']} s; "
+               f"{report['train_items']} training drawings of {report['train_patents']} patents")
+
+
+@model_group.command("build-synthetic")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Default: backend/model/checkpoints/prism-tiny.pt")
 @click.option("--device", default="cpu", show_default=True,
               help="cpu reproduces the committed checkpoint; cuda is faster but not bit-identical.")
 @click.option("--patents", type=click.IntRange(20), default=None, help="Override the recipe (testing).")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Override the recipe (testing).")
 @click.option("--synthetic-size", type=click.IntRange(64, 512), default=None, help="Override the recipe (testing).")
-def build_default_cmd(out, device, patents, epochs, synthetic_size):
-    """Pretrain prism-tiny on generated patent line drawings and write the packaged checkpoint."""
+def build_synthetic_cmd(out, device, patents, epochs, synthetic_size):
+    """Pretrain prism-tiny on generated patent line drawings (the starting point of prism-draw)."""
     from backend.model.build_default import build_default
 
     logging.basicConfig(level=logging.WARNING)
@@ -152,6 +177,12 @@ def build_default_cmd(out, device, patents, epochs, synthetic_size):
     click.echo(f"wrote {report['checkpoint']} ({report['bytes'] / 1e6:.1f} MB, sha256 {report['sha256_12']}) "
                f"in {report['total_seconds']} s; synthetic held-out instance mAP "
                f"{report['synthetic_heldout'].get('instance_mAP', float('nan')):.3f}")
+
+
+def registry_checkpoint_dir() -> Path:
+    from backend.model import registry
+
+    return registry.CHECKPOINT_DIR
 
 
 @model_group.command("list")

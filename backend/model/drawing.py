@@ -103,6 +103,10 @@ def drawing_bbox(grey: Image.Image) -> tuple[int, int, int, int] | None:
     if not mask.any():
         return None
     mask = _drop_frames(mask)
+    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    if n:
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
+        mask &= (sizes > SPECK_MAX)[labels]   # scan specks would bridge the masses once dilated
     if not mask.any():
         return None
     radius = max(1, int(round(BLOB_DILATE * max(mask.shape))))

@@ -44,7 +44,7 @@ from backend.model import realdata, registry
 from backend.model.datasets import FigureRecord
 from backend.model.drawing import prepare_drawing
 from backend.model.losses import effective_number_weights
-from backend.model.republish import republish
+from backend.model.republish import VERSION as REPUBLISH_VERSION, republish
 
 log = logging.getLogger(__name__)
 
@@ -357,7 +357,7 @@ def save_checkpoint(model: torch.nn.Module, path: Path, meta: dict) -> Path:
 def load_train_views(root: Path | None, recipe: Recipe, cache: Path | None, progress=None):
     """The train-split records and their rendered views (cached as .npy keyed by the recipe's data part)."""
     records = realdata.split(realdata.load_sets(root, recipe.sets), "train")
-    key = f"views-{'-'.join(recipe.sets)}-v{recipe.variants}-s{recipe.seed}-{SIZE}-n{len(records)}.npy"
+    key = f"views-r{REPUBLISH_VERSION}-{'-'.join(recipe.sets)}-v{recipe.variants}-s{recipe.seed}-{SIZE}-n{len(records)}.npy"
     path = Path(cache) / key if cache else None
     if path is not None and path.is_file():
         return records, np.load(path)

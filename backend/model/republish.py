@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from backend.model.drawing import to_grey
 
+VERSION = 2      # bump when the transformations change (training-view caches are keyed by it)
 WORK_SIDE = 1024  # the sheet is worked on at about this long side (sheets are 1700-3300 px)
 
 _HEADERS = ("U.S. Patent   {m}. {d}, {y}   Sheet {s} of {n}   US D{num},{k} S",
@@ -77,14 +78,17 @@ def republish(image: Image.Image, rng: np.random.Generator, strength: float = 1.
     if maybe(0.7):                                    # printed at another scale, slightly skewed
         scale = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))
         scale = min(scale, 2048 / max(img.size))
+        if scale < 0.75:                              # printing keeps thin lines black at a smaller scale
+            img = img.filter(ImageFilter.MinFilter(3))
         img = img.resize((max(8, round(img.width * scale)), max(8, round(img.height * scale))),
                          Image.Resampling.BILINEAR)
     if maybe(0.7):
         img = img.rotate(float(rng.uniform(-3, 3)), resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255)
-    if maybe(0.4):                                    # cropped margins
+    if maybe(0.4):                                    # cropped margins (the paper, not the drawing)
         w, h = img.size
-        l, t = int(rng.uniform(0, 0.06) * w), int(rng.uniform(0, 0.06) * h)
-        r, b = int(rng.uniform(0, 0.06) * w), int(rng.uniform(0, 0.06) * h)
+        box = img.point(lambda v: 255 if v < 200 else 0).getbbox() or (0, 0, w, h)
+        l, t = int(rng.uniform(0, 1) * box[0]), int(rng.uniform(0, 1) * box[1])
+        r, b = int(rng.uniform(0, 1) * (w - box[2])), int(rng.uniform(0, 1) * (h - box[3]))
         img = img.crop((l, t, w - r, h - b))
     if maybe(0.6):                                    # a new sheet: margin, header line, frame
         w, h = img.size
