@@ -309,6 +309,14 @@ class ElasticsearchBackend(SearchBackend):
         if known is not None and "family_id" not in known:
             raise ProblemError(400, "one_per_family: this Elasticsearch index predates patent families; run "
                                     "`prism index reindex` and re-ingest to group by family")
+        # documents copied by a reindex from an older index have no family_id: collapse would put them
+        # all in one group, so refuse until they are re-ingested
+        resp = self._call("family check", self.es.count,
+                          query={"bool": {"must_not": {"exists": {"field": "family_id"}}}})
+        missing = int(resp["count"]) if resp else 0
+        if missing:
+            raise ProblemError(400, f"one_per_family: {missing} figures in the index have no family_id (indexed "
+                                    f"before families); re-ingest them (`prism ingest`) to group by family")
 
     def _retrieve(self, query: Query) -> tuple[list[Candidate], list[Candidate]]:
         bodies = self._bodies(query)

@@ -62,3 +62,20 @@ def test_patent_lists_its_family_members(families):
     assert [m["publication_number"] for m in data["family_members"]] == ["US20080016626A1"]
     assert data["family_members"][0]["title"] == "Water purification cartridge"
     assert service.patent("US7000001B2", families.settings)["family_members"] == []
+
+
+def test_es_refuses_one_per_family_over_documents_without_family(families):
+    """A reindex copies documents of an older index as they are: without family_id they would all
+    collapse into one group, so one_per_family says to re-ingest them instead."""
+    if families.name != "elasticsearch":
+        pytest.skip("the embedded backend treats a figure without family_id as its own family")
+    from backend.errors import ProblemError
+    from backend.search import documents
+
+    old = documents.prepare(figure("US6000001B1", 1, None, title="Water wheel"), None)
+    old.pop("family_id")
+    families.es.index(index=families.alias, id=old["figure_id"], refresh=True,
+                      document={k: v for k, v in old.items() if v is not None})
+    with pytest.raises(ProblemError, match="1 figures in the index have no family_id"):
+        families.search({"text": "water", "one_per_family": True})
+    assert families.search({"text": "water wheel"}).hits[0].publication_number == "US6000001B1"
