@@ -34,6 +34,16 @@ function dl(rows) {
     ]));
 }
 
+/** The other publications of the patent's family (GET /patents/<id> -> family_members), as links. */
+function familySection(members) {
+  if (!members || !members.length) return null;
+  return h("section", { class: "text-block family", "aria-labelledby": "family-heading" },
+    h("h2", { id: "family-heading" }, `Family (${members.length} other publication${members.length > 1 ? "s" : ""})`),
+    h("ul", {}, members.map((m) => h("li", {},
+      h("a", { href: `/ui/patents/${encodeURIComponent(m.publication_number)}` }, m.publication_number),
+      m.title ? ` ${m.title}` : "", m.publication_date ? ` (${m.publication_date})` : ""))));
+}
+
 export function renderPatent(container, data, { onMoreLikeThis, onZoom }) {
   const patent = normalisePatent(data);
   const number = patent.publication_number || "";
@@ -51,6 +61,7 @@ export function renderPatent(container, data, { onMoreLikeThis, onZoom }) {
       ["CPC", list(patent.cpc)],
       ["IPC", list(patent.ipc)],
     ]),
+    familySection(patent.family_members),
     patent.abstract ? h("section", { class: "text-block" }, h("h2", {}, "Abstract"), h("p", {}, patent.abstract)) : null,
     patent.claims ? h("section", { class: "text-block" }, h("h2", {}, "Claims"), h("p", { class: "claims" }, patent.claims)) : null,
     h("section", { "aria-labelledby": "figures-heading" },
