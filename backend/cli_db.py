@@ -77,7 +77,7 @@ def check() -> None:
     from backend.readiness import check_all
 
     settings = get_settings()
-    results = check_all(settings)
+    results = check_all(settings, index_encoder=True)
     click.echo(json.dumps(results, indent=2))
     if not all(r["ok"] for r in results.values()):
         raise SystemExit(1)

@@ -43,7 +43,21 @@ def check_elasticsearch(settings: Settings) -> str:
     return f"{settings.es_url} ({health['status']})"
 
 
-def check_all(settings: Settings) -> dict[str, dict]:
+def check_index_encoder(settings: Settings) -> str:
+    """The index's vectors come from the current encoder; a stale index fails with the command to run."""
+    from backend.search import get_backend
+    from backend.search.index_encoder import index_state
+
+    state = index_state(get_backend(settings), settings)
+    if state["stale"]:
+        raise RuntimeError(f"STALE index: {state['reason']}; run `{state['command']}` "
+                           f"(current encoder {state['current']['model_id']})")
+    return f"current: {state['current']['model_id']}, dims {state['current']['dims']}"
+
+
+def check_all(settings: Settings, index_encoder: bool = False) -> dict[str, dict]:
+    """Every dependency; with ``index_encoder`` (``prism check``) also whether the index is stale (not in
+    /readyz: a stale index still serves text search, re-embedding is an operator's step)."""
     checks = {"database": _timed(lambda: check_database(settings))}
     if settings.search_backend == "elasticsearch":
         checks["elasticsearch"] = _timed(lambda: check_elasticsearch(settings))
@@ -51,4 +65,6 @@ def check_all(settings: Settings) -> dict[str, dict]:
         checks["embedded_index"] = _timed(lambda: str(settings.resolved_embedded_dir))
     if settings.task_mode == "celery":
         checks["redis"] = _timed(lambda: check_redis(settings))
+    if index_encoder:
+        checks["index_encoder"] = _timed(lambda: check_index_encoder(settings))
     return checks

@@ -133,6 +133,7 @@ class Pipeline:
 
     def finish(self, batch: "Batch") -> list[JobResult]:
         """Embed, store (commit), index, mark done."""
+        self._refuse_encoder_mix(batch)
         self._embed([f for p in batch.prepared for f in p.figures])
         stored = []
         for job in batch.prepared:
@@ -141,6 +142,21 @@ class Pipeline:
         self._index(stored)
         self._done_all([(job, outcome) for job, outcome, _ in stored], batch.results)
         return [batch.results[j] for j in batch.job_ids if j in batch.results]
+
+    def _refuse_encoder_mix(self, batch: "Batch") -> None:
+        """Fail the batch's jobs (nothing stored) when the index holds vectors of another encoder or of
+        other dims: one index never mixes vectors of two encoders (``prism index reembed`` converts it)."""
+        if not any(f.rendered is not None or f.captions for p in batch.prepared for f in p.figures):
+            return
+        from backend.search.index_encoder import EncoderMismatch, check_writable
+
+        encoder = self.encoder
+        try:
+            check_writable(self.backend, getattr(encoder, "model_id", None), getattr(encoder, "dim", None))
+        except EncoderMismatch as exc:
+            for job in batch.prepared:
+                batch.results[job.job_id] = self._fail(job.job_id, str(exc))
+            batch.prepared = []
 
     def _start(self, job_ids: list[str], results: dict[str, JobResult]) -> list[tuple[str, dict]]:
         todo = []

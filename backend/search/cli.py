@@ -1,4 +1,4 @@
-"""``prism index create|reindex|status``: manage the search index (alias + versioned concrete index)."""
+"""``prism index create|reindex|reembed|status``: manage the search index (alias + versioned concrete index)."""
 from __future__ import annotations
 
 import json
@@ -99,17 +99,85 @@ def status(as_json: bool) -> None:
             _fail(f"Elasticsearch at {settings.es_url} is unreachable: {exc}")
         except ApiError as exc:
             _fail(f"Elasticsearch at {settings.es_url} refused the status request: {exc}")
+    info["encoder"] = _encoder_state(settings)
+    info["stale"] = bool(info["encoder"].get("stale"))
     if as_json:
         click.echo(json.dumps(info, indent=2))
     else:
         for key, value in info.items():
-            click.echo(f"{key}: {value}")
+            if key != "encoder":
+                click.echo(f"{key}: {value}")
+        _echo_encoder(info["encoder"])
+    if info["stale"]:
+        enc = info["encoder"]
+        click.echo(f"STALE: {enc['reason']}; run `{enc['command']}` to re-embed it with "
+                   f"{enc['current']['model_id']}", err=True)
+        sys.exit(1)
     if not info.get("ok"):
         if info.get("backend") == "elasticsearch" and info.get("indices"):
             click.echo("the index is not usable by this version: run `prism index reindex`", err=True)
         elif info.get("backend") == "elasticsearch":
             click.echo("no index yet: run `prism index create` (or index documents)", err=True)
         sys.exit(1)
+
+
+def _encoder_state(settings) -> dict:
+    """``index_encoder.index_state`` of the configured backend ({"error": ...} when it cannot be read)."""
+    from backend.search import get_backend
+    from backend.search.errors import SearchBackendError
+    from backend.search.index_encoder import index_state
+
+    try:
+        return index_state(get_backend(settings), settings)
+    except (SearchBackendError, OSError, RuntimeError) as exc:
+        return {"error": f"{type(exc).__name__}: {exc}", "stale": False}
+
+
+def _echo_encoder(enc: dict) -> None:
+    if "error" in enc:
+        click.echo(f"encoder: cannot tell ({enc['error']})")
+        return
+    present = ", ".join(f"{m} ({n} figures)" for m, n in enc["index"]["model_ids"].items()) or "(no vectors)"
+    if enc["index"]["unknown_model_id"]:
+        present += f", unrecorded ({enc['index']['unknown_model_id']} figures)"
+    click.echo(f"index encoder: {present}, dims {enc['index']['dims']}")
+    click.echo(f"current encoder: {enc['current']['model_id']}, dims {enc['current']['dims']}")
+    click.echo(f"encoder status: {'STALE' if enc['stale'] else 'current'}")
+
+
+@index_group.command("reembed")
+@click.option("--drop-missing", is_flag=True,
+              help="Index figures whose stored image is missing without an image vector (default: stop).")
+@click.option("--break-lock", is_flag=True, help="Elasticsearch: remove a lock left behind by a crashed run.")
+def reembed_cmd(drop_missing: bool, break_lock: bool) -> None:
+    """Re-embed every figure with the current encoder (PRISM_MODEL_NAME / PRISM_CHECKPOINT).
+
+    Images are encoded again from their stored display renditions, captions into text vectors; the
+    figures get the encoder's model_id. Elasticsearch: a new index of the encoder's dims, alias swapped
+    at the end. Embedded: staged in batches (an interrupted run resumes), swapped in one transaction."""
+    from rich.progress import Progress
+
+    from backend.search.errors import SearchBackendError
+    from backend.search.reembed import reembed
+
+    settings = get_settings()
+    try:
+        from elasticsearch import ApiError, TransportError
+        errors: tuple = (SearchBackendError, TransportError, ApiError, ValueError, OSError)
+    except ImportError:  # pragma: no cover - elasticsearch is a declared dependency
+        errors = (SearchBackendError, ValueError, OSError)
+    try:
+        with Progress(transient=True) as bar:
+            task = bar.add_task("re-embedding figures", total=None)
+            result = reembed(settings, drop_missing=drop_missing, break_lock=break_lock,
+                             progress=lambda done, total: bar.update(task, completed=done, total=total or None))
+    except errors as exc:
+        _fail(str(exc))
+    where = f"{result['alias']}: {', '.join(result['old']) or '(none)'} -> {result['new']}" \
+        if result["backend"] == "elasticsearch" else f"embedded index {result['path']}"
+    click.echo(f"{where}: {result['encoded']} figures re-embedded with {result['model_id']} "
+               f"(dims {result['dims']}), {result['documents']} documents"
+               + (f", {result['dropped']} without their missing image" if result["dropped"] else ""))
 
 
 commands = [index_group]

@@ -8,6 +8,7 @@ kNN would pick its k first and filters would then empty the page). Grouping coll
 from __future__ import annotations
 
 import logging
+import time
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
@@ -27,6 +28,7 @@ MAX_NUM_CANDIDATES = 10_000
 TEXT_SORT = [{"_score": "desc"}, {"figure_id": "asc"}]
 COUNT_PAGE = 10_000            # patents per composite-aggregation page when counting grouped matches
 MAX_COUNT_PAGES = 10           # past 100,000 patents the grouped total is a lower bound ("gte")
+DIMS_RECHECK_S = 5.0          # how long the index dims are trusted before the alias is looked up again
 RESCORE_OVERSAMPLE = 2.0       # int8 quantised HNSW: re-rank the oversampled candidates on raw vectors
 
 
@@ -65,6 +67,8 @@ class ElasticsearchBackend(SearchBackend):
         self.alias = index_admin.alias_name(self.prefix)
         self._dims: int | None = None
         self._fields: set[str] | None = None
+        self._dims_index: str | None = None
+        self._dims_at = 0.0
         try:
             index_admin.check_version(self.es, self.prefix)
         except IndexVersionError:
@@ -77,10 +81,34 @@ class ElasticsearchBackend(SearchBackend):
         return index_admin.ensure_index(self.es, self.settings, dims)
 
     def dims(self) -> int | None:
-        if self._dims is None:
+        """The vector dims of the index behind the alias (re-read when the alias moves, e.g. after
+        ``prism index reembed`` swapped in an index of other dims)."""
+        now = time.monotonic()
+        if self._dims is None or now - self._dims_at > DIMS_RECHECK_S:
             indices = index_admin.concrete_indices(self.es, self.alias)
-            self._dims = index_admin.index_dims(self.es, indices[0]) if indices else None
+            index = indices[0] if indices else None
+            if self._dims is None or index != self._dims_index:
+                self._dims = index_admin.index_dims(self.es, index) if index else None
+                self._dims_index = index
+            self._dims_at = now
         return self._dims
+
+    def encoder_ids(self) -> dict[str | None, int]:
+        """``model_id`` -> number of figures with a vector (None: vectors of unrecorded origin)."""
+        has_vector = {"bool": {"should": [{"exists": {"field": f}} for f in documents.VECTOR_FIELDS],
+                               "minimum_should_match": 1}}
+        try:
+            resp = self.es.search(index=self.alias, size=0, query=has_vector, track_total_hits=False,
+                                  aggs={"ids": {"terms": {"field": "model_id", "size": 1000}},
+                                        "none": {"missing": {"field": "model_id"}}})
+        except NotFoundError:
+            return {}
+        except (TransportError, ApiError) as exc:
+            raise SearchBackendError(f"Elasticsearch model_id aggregation failed: {exc}") from exc
+        out: dict[str | None, int] = {b["key"]: int(b["doc_count"]) for b in resp["aggregations"]["ids"]["buckets"]}
+        if resp["aggregations"]["none"]["doc_count"]:
+            out[None] = int(resp["aggregations"]["none"]["doc_count"])
+        return out
 
     def count(self) -> int:
         try:

@@ -30,6 +30,9 @@ CATCH_UP_PASSES = 5            # reindex: passes over writes made during the cop
 MAPPINGS_DIR = REPO_ROOT / "es_mappings"
 NAME = "figures"
 FIX_COMMAND = "prism index reindex"
+TRANSFORM_BATCH = 256          # documents per call of a reindex transform (re-embedding encodes them together)
+#: a reindex transform: a batch of ``_source`` documents in, the documents to write (same order) out
+Transform = Callable[[list[dict]], list[dict]]
 
 
 def alias_name(prefix: str) -> str:
@@ -212,8 +215,12 @@ def status(es: Elasticsearch, settings: Settings) -> dict:
 
 
 def reindex(es: Elasticsearch, settings: Settings, dims: int | None = None, break_lock: bool = False,
-            progress: Callable[[int, int], None] | None = None, poll_s: float = 0.5) -> dict:
+            progress: Callable[[int, int], None] | None = None, poll_s: float = 0.5,
+            transform: Transform | None = None) -> dict:
     """Copy everything into a fresh index of the current mapping version and swap the alias atomically.
+
+    ``transform`` (optional) rewrites each batch of ``_source`` documents on their way into the new index
+    (``prism index reembed`` puts the current encoder's vectors there); it must return them in order.
 
     Ingest may go on meanwhile (it writes through the alias into the old index): after the bulk copy,
     catch-up passes compare ids and ``ingest_seq`` and copy again what was added or re-ingested (and
@@ -229,12 +236,12 @@ def reindex(es: Elasticsearch, settings: Settings, dims: int | None = None, brea
         try:
             copied = 0
             if old:
-                copied = _copy(es, old, new, progress)
+                copied = _copy(es, old, new, progress, transform)
             es.indices.put_settings(index=new, settings={"index": {"refresh_interval": "1s"}})
             # ingest keeps writing through the alias (into the old index) while we copy: bring those
             # writes over until a pass finds none, then swap
             for _ in range(CATCH_UP_PASSES):
-                if not old or not _catch_up(es, old, new, delete_missing=True):
+                if not old or not _catch_up(es, old, new, delete_missing=True, transform=transform):
                     break
             es.indices.refresh(index=new)
             actions = [{"remove": {"index": i, "alias": alias}} for i in old]
@@ -245,7 +252,7 @@ def reindex(es: Elasticsearch, settings: Settings, dims: int | None = None, brea
             raise
         if old:
             try:   # what reached the old index in the instant before the swap (newer copies win)
-                _catch_up(es, old, new, delete_missing=False)
+                _catch_up(es, old, new, delete_missing=False, transform=transform)
             except Exception:  # noqa: BLE001 - the swap is done; keep the old index for inspection
                 log.exception("catch-up after the alias swap failed; keeping %s", old)
                 raise
@@ -255,23 +262,40 @@ def reindex(es: Elasticsearch, settings: Settings, dims: int | None = None, brea
             "mapping_version": MAPPING_VERSION}
 
 
+def _transformed(hits, transform: Transform | None, batch: int = TRANSFORM_BATCH):
+    """``(hit, source)`` for every hit, the sources rewritten by ``transform`` a batch at a time."""
+    if transform is None:
+        for hit in hits:
+            yield hit, hit["_source"]
+        return
+    chunk: list[dict] = []
+    for hit in hits:
+        chunk.append(hit)
+        if len(chunk) >= batch:
+            yield from zip(chunk, transform([h["_source"] for h in chunk]))
+            chunk = []
+    if chunk:
+        yield from zip(chunk, transform([h["_source"] for h in chunk]))
+
+
 def _copy(es: Elasticsearch, source: list[str], dest: str,
-          progress: Callable[[int, int], None] | None) -> int:
+          progress: Callable[[int, int], None] | None, transform: Transform | None = None) -> int:
     """Stream every document from ``source`` into ``dest`` (scan + bulk; works without the reindex
     module, which ES's integ-test distribution lacks)."""
     from elasticsearch import helpers
 
     total = sum(es.count(index=i)["count"] for i in source)
     done = 0
+    every = TRANSFORM_BATCH if transform else 1000
 
     def actions():
         nonlocal done
-        for hit in helpers.scan(es, index=source, query={"query": {"match_all": {}}}, size=1000,
-                                preserve_order=False):
+        hits = helpers.scan(es, index=source, query={"query": {"match_all": {}}}, size=1000, preserve_order=False)
+        for hit, src in _transformed(hits, transform):
             done += 1
-            if progress and done % 1000 == 0:
+            if progress and done % every == 0:
                 progress(done, total)
-            yield {"_op_type": "create", "_index": dest, "_id": hit["_id"], "_source": hit["_source"]}
+            yield {"_op_type": "create", "_index": dest, "_id": hit["_id"], "_source": src}
 
     ok, errors = helpers.bulk(es, actions(), chunk_size=1000, raise_on_error=False, raise_on_exception=False)
     if progress:
@@ -291,7 +315,8 @@ def _versions(es: Elasticsearch, indices: list[str] | str) -> dict[str, int]:
                                     _source=["ingest_seq"], preserve_order=False)}
 
 
-def _catch_up(es: Elasticsearch, source: list[str], dest: str, delete_missing: bool) -> int:
+def _catch_up(es: Elasticsearch, source: list[str], dest: str, delete_missing: bool,
+              transform: Transform | None = None) -> int:
     """Make ``dest`` agree with ``source`` for what was written after the copy began: documents missing
     from ``dest`` or newer in ``source`` (re-ingest stamps a higher ``ingest_seq``) are copied again; with
     ``delete_missing``, documents ``source`` no longer holds are deleted from ``dest``. Returns the
@@ -305,9 +330,9 @@ def _catch_up(es: Elasticsearch, source: list[str], dest: str, delete_missing: b
     actions = [{"_op_type": "delete", "_index": dest, "_id": i} for i in gone]
     for start in range(0, len(stale), 500):
         ids = {"query": {"ids": {"values": stale[start:start + 500]}}}
-        for hit in helpers.scan(es, index=source, query=ids, preserve_order=False):
-            actions.append({"_op_type": "index", "_index": dest, "_id": hit["_id"],
-                            "_source": hit["_source"]})
+        hits = helpers.scan(es, index=source, query=ids, preserve_order=False)
+        for hit, src in _transformed(hits, transform):
+            actions.append({"_op_type": "index", "_index": dest, "_id": hit["_id"], "_source": src})
     if not actions:
         return 0
     _ok, errors = helpers.bulk(es, actions, raise_on_error=False, raise_on_exception=False)

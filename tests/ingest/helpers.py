@@ -143,6 +143,17 @@ class FakeBackend:
     def refresh(self):
         pass
 
+    def dims(self):
+        return next((len(d[f]) for d in self.docs.values() for f in ("image_vector", "text_vector") if d.get(f)),
+                    None)
+
+    def encoder_ids(self):
+        out: dict = {}
+        for d in self.docs.values():
+            if d.get("image_vector") or d.get("text_vector"):
+                out[d.get("model_id")] = out.get(d.get("model_id"), 0) + 1
+        return out
+
 
 def blob_keys(settings) -> set[str]:
     from backend.ingest import blobstore
