@@ -83,8 +83,9 @@ def check_writable(backend, model_id: str | None, dims: int | None) -> None:
     others = sorted(m for m in backend.encoder_ids() if m and model_id and m != model_id)
     if not others and (index_dims is None or dims is None or index_dims == dims):
         return
-    held = ", ".join(others) if others else "vectors"
+    held = f"holds vectors of {', '.join(others)} ({index_dims} dims)" if others else \
+        f"is made for {index_dims}-dim vectors"
     raise EncoderMismatch(
-        f"the search index holds {held} ({index_dims} dims); this ingest encodes with {model_id} ({dims} dims). "
+        f"the search index {held}; this ingest encodes with {model_id} ({dims} dims). "
         f"Vectors of two encoders cannot share an index: run `{REEMBED_COMMAND}` to re-embed the index with "
         f"the current encoder, or switch PRISM_MODEL_NAME / PRISM_CHECKPOINT back")

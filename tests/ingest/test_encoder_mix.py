@@ -45,7 +45,7 @@ def test_another_encoder_or_other_dims_fail_the_job(fake_pipeline, tmp_path):
 
     pipe._encoder = WiderEncoder()
     refused = ingest_paths([tmp_path / "b"], settings, progress=False)
-    assert refused.failed == 1 and "(16 dims)" in refused.failures[0][1] and "(32 dims)" in refused.failures[0][1]
+    assert refused.failed == 1 and "made for 16-dim vectors" in refused.failures[0][1] and "(32 dims)" in refused.failures[0][1]
 
     pipe._encoder = FakeEncoder()   # the index's own encoder again: accepted
     assert ingest_paths([tmp_path / "b"], settings, progress=False).ingested == 1
