@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     visibility_timeout_s: int = Field(default=3600, ge=60)
 
     # -- model -----------------------------------------------------------------------------------
-    model_name: str = Field(default="prism-tiny", description="open_clip model config name.")
+    model_name: str = Field(default="prism-draw", description="open_clip model config name.")
     checkpoint: Path | None = Field(default=None, description="Local open_clip checkpoint (.pt).")
     device: str = Field(default="auto", description="auto | cpu | cuda")
     embed_batch_size: int = Field(default=32, ge=1, le=4096)
@@ -104,6 +104,12 @@ class Settings(BaseSettings):
         "RANSAC, backend/search/verification.py): re-published copies of the drawing go first; 0: off."))
     search_text_to_image: bool = Field(default=False, description=(
         "Also encode a text query with the encoder and rank figures by image-vector similarity."))
+    search_dense_text: bool = Field(default=True, description=(
+        "Fuse a MiniLM text-vector kNN list with BM25 (RRF) for plain-word queries (docs/search.md)."))
+    search_dense_min_similarity: float = Field(default=0.3, ge=-1, le=1, description=(
+        "Cosine a patent's MiniLM text vector needs to enter the dense list (unrelated text stays out)."))
+    dense_text_at_ingest: bool = Field(default=True, description=(
+        "Compute the MiniLM text vector (title + abstract + first claim) of each patent at ingest."))
 
     @field_validator("database_url")
     @classmethod

@@ -59,7 +59,7 @@ class Recipe:
     model_name: str = MODEL_NAME
     sets: tuple[str, ...] = realdata.SETS
     variants: int = 2               # re-published renderings per training drawing (pre-rendered once)
-    epochs: int = 14
+    epochs: int = 40
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.05
