@@ -81,5 +81,11 @@ export function reason(explain, score) {
   if (vector && vector.rank != null) {
     details.push(`visual rank ${vector.rank}${vector.similarity != null ? ` (similarity ${Number(vector.similarity).toFixed(2)})` : ""}`);
   }
+  const check = explain.verification;   // geometric verification against the query drawing (docs/search.md)
+  if (check && check.score != null) {
+    const verified = check.score >= 0.5;
+    if (verified) label = "Same drawing (verified)";
+    details.push(`drawing match ${pct(check.score)}${verified ? ` (${check.inliers} matching points)` : ""}`);
+  }
   return { label, detail: details.join(" · "), textShare, imageShare };
 }

@@ -1,0 +1,19 @@
+"""Issue 11: the reason line of a hit says when its drawing was verified as the query drawing."""
+from __future__ import annotations
+
+
+def test_reason_names_a_verified_drawing(live_server, page_factory):
+    page = page_factory(live_server().url)
+    reasons = page.evaluate("""async () => {
+        const f = await import('/ui/static/format.js');
+        return [
+          f.reason({bm25: null, vector: {rank: 7, similarity: 0.56}, text_share: 0, image_share: 1,
+                    verification: {inliers: 112, cells: 18, score: 1.0}}),
+          f.reason({bm25: null, vector: {rank: 1, similarity: 0.76}, text_share: 0, image_share: 1,
+                    verification: {inliers: 3, cells: 2, score: 0.0052}}),
+        ];
+    }""")
+    assert reasons[0]["label"] == "Same drawing (verified)"
+    assert reasons[0]["detail"] == "visual rank 7 (similarity 0.56) · drawing match 100% (112 matching points)"
+    assert reasons[1]["label"] == "Matched on drawing"
+    assert reasons[1]["detail"] == "visual rank 1 (similarity 0.76) · drawing match 1%"
