@@ -50,8 +50,10 @@ def _fail(message: str) -> None:
 @click.option("--cpc", multiple=True, help="CPC symbol at any level, children included (repeatable).")
 @click.option("--ipc", multiple=True, help="IPC symbol (repeatable).")
 @click.option("--locarno", multiple=True, help="Locarno class or subclass, e.g. 06 or 06-01 (repeatable).")
-@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]), help="On or after this date (YYYY-MM-DD).")
-@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]), help="On or before this date (YYYY-MM-DD).")
+@click.option("--from", "date_from", type=click.DateTime(["%Y-%m-%d"]),
+              help="On or after this date (YYYY-MM-DD).")
+@click.option("--to", "date_to", type=click.DateTime(["%Y-%m-%d"]),
+              help="On or before this date (YYYY-MM-DD).")
 @click.option("--date", "date_kind", type=click.Choice(DATE_KINDS), default="publication", show_default=True,
               help="Which date --from/--to apply to.")
 @click.option("--applicant", multiple=True, help="Applicant name (normalised: 'ACME Corp.' = 'Acme').")
@@ -81,7 +83,8 @@ def search_command(query, cpc, ipc, locarno, date_from, date_to, date_kind, appl
     click.echo(f"{result['total']}{'+' if result.get('total_relation') == 'gte' else ''} results")
     for rank, hit in enumerate(result["hits"], 1):
         fig = f" fig {hit['figure_number']}" if hit.get("figure_number") else ""
-        click.echo(f"{rank:3d}. {hit['publication_number']}{fig}  {hit['score']:.4f}  {hit.get('title') or ''}")
+        title = hit.get("title") or ""
+        click.echo(f"{rank:3d}. {hit['publication_number']}{fig}  {hit['score']:.4f}  {title}")
         snippets = hit.get("snippets") or {}
         for field in ("abstract", "claims", "description", "captions"):
             if field in snippets:

@@ -15,10 +15,12 @@ PATENTS = [
     ("US1000001B1", dict(title="Bubble washer", abstract="A washer that makes foam for laundry",
                          claims="A drum and a pump", description="FIG. 1 is a front view",
                          captions=["bubble washer front view"], cpc=["A47C 4/04"], applicants=["Acme Corp."],
-                         publication_date="2020-06-01", filing_date="2019-05-01", priority_date="2019-01-01")),
+                         publication_date="2020-06-01", filing_date="2019-05-01",
+                         priority_date="2019-01-01")),
     ("EP1000002A1", dict(title="Bubble lamp", abstract="A lamp with a glass bubble shade <b> & co",
                          claims="A shade and a bulb", cpc=["F21S 6/00"], locarno=["26-05"],
-                         applicants=["Globex GmbH"], publication_date="2021-03-01", filing_date="2020-02-01")),
+                         applicants=["Globex GmbH"], publication_date="2021-03-01",
+                         filing_date="2020-02-01")),
     ("US1000003B2", dict(title="Laundry dryer", abstract="A dryer for laundry with a drum",
                          claims="The drum rotates on a bolt", cpc=["A47B 3/00"], ipc=["A47B 3/00"],
                          applicants=["Initech"], publication_date="2019-01-10", filing_date="2018-01-10")),
@@ -26,7 +28,8 @@ PATENTS = [
                          claims="A robot arm holding a sponge", cpc=["H01L 21/02"], applicants=["Acme Inc"],
                          publication_date="2022-01-01")),
     ("US1000005S1", dict(title="Folding chair", abstract="A chair with armrest that folds flat",
-                         claims="The armrest pivots on the frame", description="FIG. 1 shows the chair folded",
+                         claims="The armrest pivots on the frame",
+                         description="FIG. 1 shows the chair folded",
                          cpc=["A47C 4/28"], locarno=["06-01"], applicants=["Globex"],
                          publication_date="2018-03-03")),
     ("EP1000006B1", dict(title="Razor blade unit", abstract="A blade unit with a strip for women",
@@ -171,7 +174,8 @@ def test_truncation_expanding_to_too_many_words_is_a_400(backend, ql_corpus):
 
 
 def test_parsed_query_is_echoed(backend, ql_corpus):
-    assert backend.search({"text": "bubble  AND (washer OR laundry)"}).parsed_query == "bubble AND (washer OR laundry)"
+    echoed = backend.search({"text": "bubble  AND (washer OR laundry)"}).parsed_query
+    assert echoed == "bubble AND (washer OR laundry)"
     assert backend.search({"text": "Bubble -Washer pd:>=2020"}).parsed_query == (
         "(bubble OR pd:[2020-01-01 TO *]) AND NOT washer")
     assert backend.search({"text": "bubble washer"}).parsed_query == "bubble OR washer"
@@ -182,7 +186,8 @@ def test_snippets_mark_matched_words_and_explain_names_fields(backend, ql_corpus
     [hit] = response.hits
     assert hit.publication_number == P2
     assert "<mark>Bubble</mark>" in hit.snippets["title"]
-    assert "<mark>shade</mark>" in hit.snippets["abstract"] and "&lt;b&gt; &amp; co" in hit.snippets["abstract"]
+    assert "<mark>shade</mark>" in hit.snippets["abstract"]
+    assert "&lt;b&gt; &amp; co" in hit.snippets["abstract"]
     assert "<mark>shade</mark>" in hit.snippets["claims"]
     assert hit.explain.matched_fields == ["title", "abstract", "claims"]
     assert hit.explain.matched_words == ["bubble", "shade"]

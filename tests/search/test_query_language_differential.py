@@ -14,8 +14,8 @@ from tests.search.test_query_language import MANY, PATENTS
 
 pytestmark = pytest.mark.services
 
-WORDS = ["bubble", "washer", "laundry", "lamp", "shade", "glass", "drum", "chair", "armrest", "blade", "strip",
-         "robot", "front", "view", "unit", "bolt", "wash*", "b?lt", "la*", "sh?de", "zq1?0"]
+WORDS = ["bubble", "washer", "laundry", "lamp", "shade", "glass", "drum", "chair", "armrest", "blade",
+         "strip", "robot", "front", "view", "unit", "bolt", "wash*", "b?lt", "la*", "sh?de", "zq1?0"]
 PLAIN = WORDS[:16]
 OPS = ["AND", "OR", "NOT", "", "NEAR/2", "ADJ/3", "NEAR/0", "ADJ/0"]
 FIELDS = ["", "", "", "ti:", "ab:", "cl:", "desc:", "fig:"]

@@ -22,7 +22,8 @@ from backend.search.query_language.to_fts5 import expr, score_expr
     ("washer ADJ laundry", "washer ADJ/0 laundry"),
     ('ti:("glass bubble" ADJ/2 shade)', 'ti:("glass bubble" ADJ/2 shade)'),
     ("Wash* wom?n", "wash* OR wom?n"),
-    ("fig:belt desc:chair cl:drum ab:lamp ti:bubble", "fig:belt OR desc:chair OR cl:drum OR ab:lamp OR ti:bubble"),
+    ("fig:belt desc:chair cl:drum ab:lamp ti:bubble",
+     "fig:belt OR desc:chair OR cl:drum OR ab:lamp OR ti:bubble"),
     ('pa:"ACME Corp." pa:glob*', "pa:acme OR pa:glob*"),
     ("cpc:A47C0004040000 ipc:H01L21/02 loc:06-01", "cpc:A47C4/04 OR ipc:H01L21/02 OR loc:06-01"),
     ("pd:2020 ad:2020-02 prd:20200105", "pd:[2020-01-01 TO 2020-12-31] OR ad:[2020-02-01 TO 2020-02-29] OR "
@@ -95,12 +96,14 @@ def test_translations():
     assert es["bool"]["must_not"] == [{"bool": {"should": [
         {"intervals": {f: {"prefix": {"prefix": "wash"}, "boost": es_boost}}} for f, es_boost in
         zip(ast.ALL_TEXT, (to_es_boost(f) for f in ast.ALL_TEXT))], "minimum_should_match": 1}}]
-    assert es["bool"]["must"][-1] == {"constant_score": {"filter": {"term": {"cpc_subclass": "A47C"}}, "boost": 0.0}}
+    assert es["bool"]["must"][-1] == {"constant_score": {"filter": {"term": {"cpc_subclass": "A47C"}},
+                                                         "boost": 0.0}}
     assert expr(parse("bubble AND (lamp OR shade) NOT glass").node) == (
         '(("bubble") AND (("lamp") OR ("shade"))) NOT ("glass")')
     assert expr(parse('"a lamp shade"~2').node) == 'NEAR("lamp" "shade", 2)'
     assert expr(parse('"lamp glass shade"~2').node) == 'NEAR("lamp" "glass" "shade", 3)'
-    assert query_words(parse("bubble AND NOT washer AND ti:(lamp ADJ/2 shade*)").node) == ["bubble", "lamp", "shade*"]
+    words = query_words(parse("bubble AND NOT washer AND ti:(lamp ADJ/2 shade*)").node)
+    assert words == ["bubble", "lamp", "shade*"]
     assert query_words(parse("cpc:A47C").node) == ["cpc:A47C"]
 
 

@@ -57,8 +57,8 @@ class Phrase:
     position: int = 0
 
     def render(self) -> str:
-        return f'{_qualifier(self.fields)}"{" ".join(self.words)}"' + (f"~{self.slop}" if self.slop is not None
-                                                                        else "")
+        slop = f"~{self.slop}" if self.slop is not None else ""
+        return f'{_qualifier(self.fields)}"{" ".join(self.words)}"{slop}'
 
 
 @dataclass(frozen=True)

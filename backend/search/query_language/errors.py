@@ -16,7 +16,8 @@ class QueryError(ProblemError):
         self.message = message
         self.position = position
         text = f"{message} (at position {position})" if position else message
-        super().__init__(400, f"text: {text}", errors=[{"field": "text", "message": text, "position": position}])
+        super().__init__(400, f"text: {text}",
+                         errors=[{"field": "text", "message": text, "position": position}])
         self.args = (text,)
 
     def __str__(self) -> str:

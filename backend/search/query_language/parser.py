@@ -85,8 +85,9 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> QueryError:
     value = str(token)
     before = text[:token.start_pos].rstrip()
     if token.type == "RPAR" or value == ")":
-        return QueryError("empty group '()'" if before.endswith("(") else f"unexpected ')' after {before[-10:]!r}",
-                          pos)
+        if before.endswith("("):
+            return QueryError("empty group '()'", pos)
+        return QueryError(f"unexpected ')' after {before[-10:]!r}", pos)
     if token.type in ("AND", "OR"):
         return QueryError(f"{value} needs a term on both sides", pos)
     if token.type == "PROXOP":
@@ -176,11 +177,11 @@ class _Builder:
         if outer is not None:
             raise QueryError(f"field {name}: inside the field group {outer}:(...)", pos)
         if name == "in":
-            raise QueryError("in: (inventor) is not indexed: Prism's index has no inventor field; use pa: for "
-                             "applicants", pos)
+            raise QueryError("in: (inventor) is not indexed: Prism's index has no inventor field; "
+                             "use pa: for applicants", pos)
         if name not in FIELDS:
-            raise QueryError(f"unknown field {name}: (fields: {', '.join(f + ':' for f in FIELDS if f != 'in')})",
-                             pos)
+            known = ", ".join(f + ":" for f in FIELDS if f != "in")
+            raise QueryError(f"unknown field {name}: (fields: {known})", pos)
         return self.node(value, name)
 
     def proximity(self, tree: Tree, field: str | None):
@@ -194,8 +195,10 @@ class _Builder:
         operands = []
         for t in (left_t, right_t):
             node = self.node(t, field)
-            if not isinstance(node, (ast.Word, ast.Phrase)) or (isinstance(node, ast.Phrase) and node.slop is not None):
-                raise QueryError(f"{op} joins two words or \"quoted phrases\" (not stop words, groups or ~n)", pos)
+            sloppy = isinstance(node, ast.Phrase) and node.slop is not None
+            if not isinstance(node, (ast.Word, ast.Phrase)) or sloppy:
+                raise QueryError(f"{op} joins two words or \"quoted phrases\" (not stop words, groups or ~n)",
+                                 pos)
             if isinstance(node, ast.Word) and node.wildcard and not node.prefix_only:
                 raise QueryError(f"{op}: a ? wildcard cannot be used with NEAR/ADJ (a trailing * can)",
                                  node.position)
@@ -233,7 +236,8 @@ class _Builder:
                                  "(wom?n); both in single words", pos)
             stem = re.match(r"\w*", text).group(0)
             if not stem or (text.endswith("*") and len(text.split("*")[0].replace("?", "")) < MIN_STEM):
-                raise QueryError(f"{raw!r}: start with a letter, and give at least {MIN_STEM} before a *", pos)
+                raise QueryError(f"{raw!r}: start with a letter, and give at least {MIN_STEM} before a *",
+                                 pos)
             return ast.Word(text, fields, pos)
         if fields != ast.ALL_TEXT:
             self.plain = False
@@ -293,8 +297,8 @@ class _Builder:
                      else documents.normalise_publication_number(core))
             kfield = "publication_number"
         if not value or (prefix and len(value) < MIN_STEM):
-            raise QueryError(f"{field}:{raw}: give a name or number (at least {MIN_STEM} characters before *)",
-                             pos)
+            raise QueryError(f"{field}:{raw}: give a name or number (at least {MIN_STEM} characters "
+                             "before *)", pos)
         shown = f'"{value}"' if " " in value else value
         return ast.Keyword(kfield, value, prefix, f"{field}:{shown}{'*' if prefix else ''}", pos)
 
@@ -317,8 +321,8 @@ class _Builder:
             if gte and lte and gte > lte:
                 raise QueryError(f"{field}: the range [{a} TO {b}] is empty (start after end)", pos)
             return ast.DateRange(target, gte and gte.isoformat(), lte and lte.isoformat(), field, pos)
-        raise QueryError(f"{field}: expects a date (YYYY, YYYY-MM, YYYY-MM-DD), a comparison (>=2020) or a range "
-                         "[2020-01-01 TO 2021-12-31]", pos)
+        raise QueryError(f"{field}: expects a date (YYYY, YYYY-MM, YYYY-MM-DD), a comparison (>=2020) or "
+                         "a range [2020-01-01 TO 2021-12-31]", pos)
 
 
 def _date_span(raw: str, field: str, pos: int) -> tuple[dt.date, dt.date]:

@@ -72,11 +72,9 @@ def to_es(node: ast.Node) -> dict:
 
 def expansion_probe(node: ast.Word) -> dict:
     """A query whose rewrite (``_validate/query?rewrite=true``) lists the words ``node`` expands to."""
-    if node.prefix_only:
-        leaf = lambda f: {"prefix": {f: {"value": node.text[:-1], "rewrite": "scoring_boolean"}}}  # noqa: E731
-    else:
-        leaf = lambda f: {"wildcard": {f: {"value": node.text, "rewrite": "scoring_boolean"}}}  # noqa: E731
-    return {"bool": {"should": [leaf(f) for f in node.fields]}}
+    kind, value = ("prefix", node.text[:-1]) if node.prefix_only else ("wildcard", node.text)
+    should = [{kind: {f: {"value": value, "rewrite": "scoring_boolean"}}} for f in node.fields]
+    return {"bool": {"should": should}}
 
 
 def check_expansions(es, index: str, node: ast.Node) -> None:

@@ -105,18 +105,13 @@ class Evaluator:
         self._vocab()
         stem = node.text.split("*")[0].split("?")[0]
         marks = ",".join("?" * len(node.fields))
-        if node.prefix_only:
-            sql = f"SELECT DISTINCT term FROM temp.prism_ql_col WHERE term >= ? AND term < ? AND col IN ({marks})"
-            args = (stem, stem + _TOP, *node.fields)
-        else:
-            glob = node.text.replace("[", "[[]")
-            sql = (f"SELECT DISTINCT term FROM temp.prism_ql_col WHERE term >= ? AND term < ? AND term GLOB ? "
-                   f"AND col IN ({marks})")
-            args = (stem, stem + _TOP, glob, *node.fields)
-        terms = [r[0] for r in self.conn.execute(sql + f" LIMIT {MAX_EXPANSIONS + 1}", args)]
+        glob = node.text.replace("[", "[[]")     # GLOB: * any letters, ? one letter
+        sql = (f"SELECT DISTINCT term FROM temp.prism_ql_col WHERE term >= ? AND term < ? AND term GLOB ? "
+               f"AND col IN ({marks}) LIMIT {MAX_EXPANSIONS + 1}")
+        terms = [r[0] for r in self.conn.execute(sql, (stem, stem + _TOP, glob, *node.fields))]
         if len(terms) > MAX_EXPANSIONS:
-            raise QueryError(f"{node.text} matches more than {MAX_EXPANSIONS} different words: give more letters",
-                             node.position)
+            raise QueryError(f"{node.text} matches more than {MAX_EXPANSIONS} different words: give more "
+                             "letters", node.position)
         return terms
 
     def check_expansions(self, node: ast.Node) -> None:
@@ -134,18 +129,18 @@ class Evaluator:
         return [r[0] for r in rows]
 
     def _offsets(self, term: str, prefix: bool, fields, docs: set[int]) -> dict[tuple[int, str], list[int]]:
+        sql = "SELECT doc, col, offset FROM temp.prism_ql_instance WHERE "
         if prefix:
-            rows = self.conn.execute("SELECT doc, col, offset FROM temp.prism_ql_instance WHERE term >= ? AND "
-                                     "term < ?", (term, term + _TOP))
+            rows = self.conn.execute(sql + "term >= ? AND term < ?", (term, term + _TOP))
         else:
-            rows = self.conn.execute("SELECT doc, col, offset FROM temp.prism_ql_instance WHERE term = ?", (term,))
+            rows = self.conn.execute(sql + "term = ?", (term,))
         out: dict[tuple[int, str], list[int]] = defaultdict(list)
         for doc, col, off in rows:
             if doc in docs and col in fields:
                 out[(doc, col)].append(off)
         return out
 
-    def _spans(self, node: ast.Word | ast.Phrase, fields, docs: set[int]) -> dict[tuple[int, str], list[tuple]]:
+    def _spans(self, node: ast.Word | ast.Phrase, fields, docs: set[int]) -> dict[tuple, list[tuple]]:
         """(doc, column) -> [(first offset, last offset)] of the operand's occurrences."""
         if isinstance(node, ast.Word) and node.prefix_only:
             hits = self._offsets(node.text[:-1], True, fields, docs)   # FTS5 does not stem a prefix either
@@ -157,7 +152,8 @@ class Evaluator:
         out: dict[tuple[int, str], list[tuple]] = {}
         for key, starts in per[0].items():
             rest = [set(p.get(key, ())) for p in per[1:]]
-            spans = [(s, s + len(tokens) - 1) for s in starts if all(s + i + 1 in r for i, r in enumerate(rest))]
+            spans = [(s, s + len(tokens) - 1) for s in starts
+                     if all(s + i + 1 in r for i, r in enumerate(rest))]
             if spans:
                 out[key] = spans
         return out
@@ -198,8 +194,8 @@ class Evaluator:
             if not terms:
                 return np.zeros(len(self.snap), dtype=bool)
             marks = ",".join("?" * len(terms))
-            rows = self.conn.execute(f"SELECT DISTINCT doc, col FROM temp.prism_ql_instance WHERE term IN ({marks})",
-                                     terms)
+            rows = self.conn.execute(
+                f"SELECT DISTINCT doc, col FROM temp.prism_ql_instance WHERE term IN ({marks})", terms)
             return self._rowids_mask(doc for doc, col in rows if col in node.fields)
         if isinstance(node, ast.Prox):       # ordered: FTS5 NEAR finds candidates, offsets check the order
             docs = set(self._match(leaf_expr(node)))
@@ -237,16 +233,13 @@ def rows(conn, table: str, snap, node: ast.Node, weights: str, tokenize: str) ->
     text leaves (0 for a figure matched by fields only, e.g. ``cpc:A47C``)."""
     evaluator = Evaluator(conn, table, snap, tokenize)
     evaluator.check_expansions(node)
+    ranked = f"SELECT rowid, bm25({table}, {weights}) FROM {table} WHERE {table} MATCH ?"
     whole = expr(node)
     if whole is not None:   # one FTS5 query; a NOT phrase never occurs in a match, so adds nothing to bm25
-        return conn.execute(f"SELECT rowid, bm25({table}, {weights}) FROM {table} WHERE {table} MATCH ?",
-                            (whole,)).fetchall()
+        return conn.execute(ranked, (whole,)).fetchall()
     mask = evaluator.mask(node)
-    scores: dict[int, float] = {}
     expression = score_expr(node)
-    if expression:
-        scores = dict(conn.execute(f"SELECT rowid, bm25({table}, {weights}) FROM {table} WHERE {table} MATCH ?",
-                                   (expression,)).fetchall())
+    scores = dict(conn.execute(ranked, (expression,)).fetchall()) if expression else {}
     return [(int(r), scores.get(int(r), 0.0)) for r in snap.ids[mask].tolist()]
 
 
@@ -257,11 +250,12 @@ def snippets(conn, table: str, columns: tuple[str, ...], expression: str, rowids
     if not rowids or not expression:
         return {}
     parts = ", ".join(f"highlight({table}, {i}, char(1), char(2))" if c == "title" else
-                      f"snippet({table}, {i}, char(1), char(2), '…', {tokens})" for i, c in enumerate(columns))
+                      f"snippet({table}, {i}, char(1), char(2), '…', {tokens})"
+                      for i, c in enumerate(columns))
     marks = ",".join("?" * len(rowids))
     out: dict[str, dict[str, str]] = {}
-    for row in conn.execute(f"SELECT rowid, {parts} FROM {table} WHERE {table} MATCH ? AND rowid IN ({marks})",
-                            (expression, *rowids)):
+    sql = f"SELECT rowid, {parts} FROM {table} WHERE {table} MATCH ? AND rowid IN ({marks})"
+    for row in conn.execute(sql, (expression, *rowids)):
         found = {c: _marked(text) for c, text in zip(columns, row[1:]) if text and "\x01" in text}
         if found:
             out[rowids[row[0]]] = found
