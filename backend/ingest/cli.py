@@ -12,10 +12,15 @@ import click
 @click.option("--timeout", "timeout_s", type=float, default=None, help="celery mode: give up waiting after N s.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("-v", "--verbose", is_flag=True, help="List every skipped and failed document.")
-def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet: bool, verbose: bool) -> None:
-    """Ingest USPTO XML (files, weekly bulk files, zips), DeepPatent2 JSON or JSONL manifests.
+@click.option("--no-resume", is_flag=True,
+              help="Weekly .tar archives: ingest every member again, also those a finished job already did.")
+def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet: bool, verbose: bool,
+           no_resume: bool) -> None:
+    """Ingest USPTO XML (files, weekly bulk files, zips, weekly .tar archives of zips), DeepPatent2 JSON
+    or JSONL manifests.
 
-    Folders are searched recursively. Re-ingesting a patent replaces it.
+    Folders are searched recursively. Re-ingesting a patent replaces it; a weekly archive run again
+    resumes: members already ingested from the same archive (path, size, mtime) are not redone.
     """
     from backend.ingest.service import ingest_paths
     from backend.settings import get_settings
@@ -24,7 +29,7 @@ def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet
     _ready_database(settings.resolved_database_url)
     try:
         summary = ingest_paths(list(paths), settings, wait=not no_wait, progress=not quiet and sys.stderr.isatty(),
-                               timeout_s=timeout_s)
+                               timeout_s=timeout_s, resume=not no_resume)
     except TimeoutError as exc:
         raise click.ClickException(str(exc)) from None
     from rich.table import Table
@@ -35,10 +40,10 @@ def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet
     if no_wait and settings.task_mode == "celery":
         console.print(f"queued {len(summary.job_ids)} job(s); follow them with GET /jobs")
     table = Table(title="ingest summary", show_header=True)
-    for col in ("ingested", "updated", "failed", "skipped", "figures", "seconds"):
+    for col in ("ingested", "updated", "failed", "skipped", "already done", "figures", "seconds"):
         table.add_column(col, justify="right")
     table.add_row(str(summary.ingested), str(summary.updated), str(summary.failed), str(summary.skipped),
-                  str(summary.figures), f"{summary.seconds:.1f}")
+                  str(summary.resumed), str(summary.figures), f"{summary.seconds:.1f}")
     console.print(table)
     limit = None if verbose else 10
     for title, rows in (("failed", summary.failures), ("skipped", summary.skips)):

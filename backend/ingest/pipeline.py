@@ -29,6 +29,7 @@ from backend.ingest import blobstore, images
 from backend.ingest.captioning import CaptioningError, FigureContext, get_captioner
 from backend.ingest.errors import is_transient
 from backend.ingest.parsers.load import load_source
+from backend.ingest.parsers.weekly_tar import open_zip
 from backend.ingest.records import FigureRecord, ImageRef, IngestError, ParseError, PatentRecord
 from backend.search.documents import text_document_id
 
@@ -218,7 +219,7 @@ class Pipeline:
             if ref.blob:
                 return self.blobs.get(ref.blob), ext
             if ref.zip:
-                with zipfile.ZipFile(ref.zip) as zf:
+                with open_zip(ref.zip, ref.tar_offset) as zf:
                     return zf.read(ref.member), ext
             return Path(ref.path).read_bytes(), ext
         except (OSError, KeyError, zipfile.BadZipFile) as exc:

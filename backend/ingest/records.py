@@ -29,17 +29,22 @@ class UnsupportedFormat(IngestError):
 
 @dataclass
 class ImageRef:
-    """Where a figure's image lives: a file, a zip member, or a blob-store key (API uploads)."""
+    """Where a figure's image lives: a file, a zip member, or a blob-store key (API uploads). With
+    ``tar_offset`` the zip is itself a member of the tar ``zip`` (USPTO's weekly archive), the one whose
+    header starts at that byte."""
 
     path: str | None = None
     zip: str | None = None
     member: str | None = None
     blob: str | None = None
     name: str | None = None  # original file name, for messages
+    tar_offset: int | None = None
 
     def describe(self) -> str:
         if self.blob:
             return f"upload {self.name or self.blob}"
+        if self.zip and self.tar_offset is not None:
+            return f"{self.zip}@{self.tar_offset}!{self.member}"
         if self.zip:
             return f"{self.zip}!{self.member}"
         return str(self.path)
@@ -132,6 +137,7 @@ class Summary:
     updated: int = 0
     failed: int = 0
     skipped: int = 0
+    resumed: int = 0     # documents of an archive member a finished job already ingested (not redone)
     figures: int = 0
     seconds: float = 0.0
     job_ids: list[str] = field(default_factory=list)
@@ -147,5 +153,6 @@ class Summary:
         return dataclasses.asdict(self)
 
     def __str__(self) -> str:
+        resumed = f", already done {self.resumed}" if self.resumed else ""
         return (f"ingested {self.ingested}, updated {self.updated}, failed {self.failed}, "
-                f"skipped {self.skipped} ({self.figures} figures, {self.seconds:.1f}s)")
+                f"skipped {self.skipped}{resumed} ({self.figures} figures, {self.seconds:.1f}s)")

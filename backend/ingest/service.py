@@ -137,10 +137,12 @@ def enqueue(job_ids: list[str], settings: Settings) -> None:
 # -- the CLI entry point -------------------------------------------------------------------------------
 def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, *, wait: bool = True,
                  progress: bool | None = None, timeout_s: float | None = None,
-                 on_item: Callable[[Item], None] | None = None) -> Summary:
+                 on_item: Callable[[Item], None] | None = None, resume: bool = True) -> Summary:
     """Ingest every document found under ``paths``; returns what happened.
 
     ``wait=False`` (celery mode only) returns after enqueueing, with ``summary.job_ids`` set.
+    ``resume``: documents of a weekly archive's members that a finished job of the same archive already
+    ingested are not done again (:mod:`backend.ingest.archive_resume`; counted as ``summary.resumed``).
     """
     settings = settings or get_settings()
     started = time.monotonic()
@@ -157,6 +159,12 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, 
             summary.failures.append((item.origin, item.error))
         else:
             items.append(item)
+    if resume:
+        from backend.ingest.archive_resume import finished_origins
+
+        done = finished_origins(settings.resolved_database_url, items)
+        summary.resumed = sum(1 for item in items if item.origin[:512] in done)
+        items = [item for item in items if item.origin[:512] not in done]
     if not items:
         summary.seconds = time.monotonic() - started
         return summary
@@ -171,7 +179,8 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, 
     show = _show_progress() if progress is None else progress
     from tqdm import tqdm
 
-    bar = tqdm(total=len(job_ids), unit="doc", desc="ingest", disable=not show, dynamic_ncols=True)
+    bar = _MemberProgress(tqdm(total=len(job_ids), unit="doc", desc="ingest", disable=not show,
+                               dynamic_ncols=True), [i.origin for i in items])
     try:
         if settings.task_mode == "eager":
             run_eager_overlapped(groups, settings, bar)
@@ -187,6 +196,23 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, 
     _tally(summary, job_ids, origins, settings)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+class _MemberProgress:
+    """The ingest bar, naming the document (an archive's member: ``weekly.tar!US...ZIP``) reached."""
+
+    def __init__(self, bar, origins: list[str]):
+        self.bar, self.origins, self.done = bar, origins, 0
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if 0 < self.done <= len(self.origins):
+            self.bar.set_postfix_str(self.origins[self.done - 1].rsplit("!", 1)[-1].rsplit("/", 1)[-1],
+                                     refresh=False)
+        self.bar.update(n)
+
+    def close(self) -> None:
+        self.bar.close()
 
 
 def _show_progress() -> bool:

@@ -1,7 +1,7 @@
 """Walk the paths given to ``prism ingest`` and yield one :class:`Item` per document.
 
 Recognised: USPTO ICE XML (``.xml``; single documents or weekly bulk files), ``.zip`` archives of them
-(drawings inside the zip), DeepPatent2 annotations (``.json``), JSONL manifests (``.jsonl``).
+(drawings inside the zip), ``.tar`` weekly archives of such ZIPs (:mod:`weekly_tar`), DeepPatent2 annotations (``.json``), JSONL manifests (``.jsonl``).
 Folders are walked recursively; files of other types inside folders (drawings, READMEs, CSVs) are
 ignored, while a file named explicitly with an unknown type is reported as skipped.
 """
@@ -13,11 +13,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.ingest.parsers import deeppatent2, uspto_aps, uspto_xml
+from backend.ingest.parsers import deeppatent2, uspto_aps, uspto_xml, weekly_tar
 from backend.ingest.records import IngestError, UnsupportedFormat
 
 XML_SUFFIXES = (".xml", ".sgm", ".sgml")
-KNOWN_SUFFIXES = (*XML_SUFFIXES, ".zip", ".json", ".jsonl", ".txt", ".greenbook")
+KNOWN_SUFFIXES = (*XML_SUFFIXES, ".zip", ".json", ".jsonl", ".txt", ".greenbook", ".tar")
 
 
 @dataclass
@@ -50,6 +50,8 @@ def _file(path: Path, explicit: bool = False) -> Iterator[Item]:
             yield from _xml_items(path.read_bytes(), str(path), {"path": str(path), "member": None})
         elif suffix == ".zip":
             yield from _zip(path)
+        elif weekly_tar.is_tar_name(path):
+            yield from _tar(path)
         elif suffix == ".json":
             yield from _deeppatent2(path)
         elif suffix == ".jsonl":
@@ -69,7 +71,7 @@ def _file(path: Path, explicit: bool = False) -> Iterator[Item]:
                 except UnsupportedFormat as exc:
                     yield Item(str(path), skip=str(exc))
         elif explicit:
-            yield Item(str(path), skip=f"unknown file type {suffix or '(none)'}; expected .xml, .zip, .json, .jsonl")
+            yield Item(str(path), skip=f"unknown file type {suffix or '(none)'}; expected .xml, .zip, .tar, .json, .jsonl")
     except IngestError as exc:
         yield Item(str(path), error=str(exc))
     except (OSError, zipfile.BadZipFile) as exc:
@@ -93,6 +95,28 @@ def _zip(path: Path) -> Iterator[Item]:
         for member in sorted(zf.namelist()):
             if member.lower().endswith(XML_SUFFIXES) and not member.endswith("/"):
                 yield from _xml_items(zf.read(member), f"{path}!{member}", {"path": str(path), "member": member})
+
+
+def _tar(path: Path) -> Iterator[Item]:
+    """One item per document of each member ZIP; members that are not documents are skipped with the
+    reason, a broken archive ends the walk with an error item (the members before it still ingest)."""
+    where = {"path": str(path), **weekly_tar.stamp(path)}
+    try:
+        for m in weekly_tar.members(path):
+            origin = f"{path}!{m.name}"
+            if m.skip or m.error:
+                yield Item(origin, skip=m.skip, error=m.error)
+                continue
+            try:
+                with weekly_tar.open_zip(str(path), m.offset) as zf:
+                    xmls = weekly_tar.xml_members(zf)
+                    for xml in xmls:
+                        yield from _xml_items(zf.read(xml), origin if len(xmls) == 1 else f"{origin}!{xml}",
+                                              {**where, "tar_offset": m.offset, "tar_member": m.name, "member": xml})
+            except (OSError, zipfile.BadZipFile, IngestError) as exc:
+                yield Item(origin, error=f"cannot read: {exc}")
+    except weekly_tar.ArchiveError as exc:
+        yield Item(str(path), error=str(exc))
 
 
 def _deeppatent2(path: Path) -> Iterator[Item]:

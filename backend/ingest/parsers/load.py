@@ -8,16 +8,18 @@ from pathlib import Path, PurePosixPath
 
 from backend.ingest.metadata import record_from_metadata
 from backend.ingest.parsers import deeppatent2, uspto_aps, uspto_xml
+from backend.ingest.parsers.weekly_tar import open_zip
 from backend.ingest.records import ImageRef, ParseError, PatentRecord
 
 
 @functools.lru_cache(maxsize=4)
-def _documents(path: str, member: str | None, mtime: float) -> tuple[bytes, ...]:
-    """Split documents of one file (cached: a bulk file's documents are loaded one job after another)."""
+def _documents(path: str, member: str | None, mtime: float, tar_offset: int | None = None) -> tuple[bytes, ...]:
+    """Split documents of one file (cached: a bulk file's documents are loaded one job after another).
+    With ``tar_offset`` the zip is a member of the tar ``path`` (a weekly archive)."""
     if member is None:
         data = Path(path).read_bytes()
     else:
-        with zipfile.ZipFile(path) as zf:
+        with open_zip(path, tar_offset) as zf:
             data = zf.read(member)
     return tuple(uspto_xml.split_documents(data))
 
@@ -47,8 +49,12 @@ def load_source(locator: dict) -> PatentRecord:
     mtime = _mtime(path)
     if fmt == "uspto-xml":
         member = locator.get("member")
+        tar_offset = locator.get("tar_offset")
+        if tar_offset is not None and locator.get("archive_size") not in (None, Path(path).stat().st_size):
+            raise ParseError(f"{path}: the archive changed since this job was queued (size "
+                             f"{locator['archive_size']} then); ingest it again")
         try:
-            docs = _documents(path, member, mtime)
+            docs = _documents(path, member, mtime, tar_offset)
         except (OSError, KeyError, zipfile.BadZipFile) as exc:
             raise ParseError(f"{path}: cannot read {member or ''}: {exc}") from None
         index = int(locator.get("index") or 0)
@@ -58,8 +64,9 @@ def load_source(locator: dict) -> PatentRecord:
             base = ImageRef(path=str(Path(path).parent))
         else:
             parent = str(PurePosixPath(member).parent)
-            base = ImageRef(zip=path, member="" if parent == "." else parent)
-        origin = f"{path}{'!' + member if member else ''}"
+            base = ImageRef(zip=path, member="" if parent == "." else parent, tar_offset=tar_offset)
+        inner = f"!{locator['tar_member']}" if locator.get("tar_member") else ""
+        origin = f"{path}{inner}{'!' + member if member else ''}"
         return uspto_xml.parse_document(docs[index], base, origin)
     if fmt == "uspto-aps":
         docs = _aps_patents(path, mtime)

@@ -259,7 +259,8 @@ def _image_ref(base: ImageRef | None, file: str) -> ImageRef | None:
     # indexed by its text, without an image
     if base.zip:
         member = str(PurePosixPath(base.member or "") / file) if base.member else file
-        return ImageRef(zip=base.zip, member=member, name=file) if _zip_has(base.zip, member) else None
+        return ImageRef(zip=base.zip, member=member, name=file, tar_offset=base.tar_offset) \
+            if _zip_has(base.zip, member, base.tar_offset) else None
     from pathlib import Path
 
     folder = Path(base.path or ".")
@@ -269,11 +270,13 @@ def _image_ref(base: ImageRef | None, file: str) -> ImageRef | None:
     return None
 
 
-def _zip_has(path: str, member: str) -> bool:
+def _zip_has(path: str, member: str, tar_offset: int | None = None) -> bool:
     import zipfile
 
+    from backend.ingest.parsers.weekly_tar import open_zip
+
     try:
-        with zipfile.ZipFile(path) as zf:
+        with open_zip(path, tar_offset) as zf:
             zf.getinfo(member)
         return True
     except (KeyError, OSError, zipfile.BadZipFile):
