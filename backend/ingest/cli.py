@@ -45,6 +45,9 @@ def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet
     table.add_row(str(summary.ingested), str(summary.updated), str(summary.failed), str(summary.skipped),
                   str(summary.resumed), str(summary.figures), f"{summary.seconds:.1f}")
     console.print(table)
+    if summary.resumed:
+        console.print(f"already done: {summary.resumed} document(s) of archive members a finished job ingested "
+                      f"(not redone; --no-resume redoes them)", markup=False, highlight=False)
     limit = None if verbose else 10
     for title, rows in (("failed", summary.failures), ("skipped", summary.skips)):
         for origin, reason in rows[:limit]:

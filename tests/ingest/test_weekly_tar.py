@@ -186,3 +186,33 @@ def test_a_replaced_archive_is_not_taken_for_the_finished_one(pipeline_one_doc_p
     _weekly_tar(tar, zips[:3])     # same path, another size: a new archive
     summary = ingest_paths([tar], settings, progress=False)
     assert (summary.resumed, summary.updated, summary.ingested) == (0, 2, 1)
+
+
+def test_prism_ingest_of_a_weekly_tar_summarises_skips_and_resumes(fake_pipeline, tmp_path):
+    """Synthetic patents (no shared data needed): the CLI names the skipped member and, run again,
+    says how many documents it did not redo."""
+    from click.testing import CliRunner
+
+    from backend.cli import _register, cli
+
+    from .helpers import write_patent_folder
+
+    zips = []
+    for number, seed in (("D0999301", 1), ("D0999302", 2)):
+        folder = write_patent_folder(tmp_path / "src", number, "Stool", figures=2, seed=seed)
+        zpath = tmp_path / f"{folder.name}.ZIP"
+        with zipfile.ZipFile(zpath, "w") as zf:
+            for f in sorted(folder.iterdir()):
+                zf.write(f, f"{folder.name}/{f.name}")
+        zips.append(zpath)
+    tar = _weekly_tar(tmp_path / "weekly.tar", zips, extra={"20210105/notes.txt": b"not a patent"})
+    _register()
+    first = CliRunner().invoke(cli, ["ingest", "--quiet", str(tar)])
+    assert first.exit_code == 0, first.output
+    assert any(line.startswith(f"skipped: {tar.resolve()}!20210105/notes.txt: not a ZIP")
+               for line in first.output.splitlines()), first.output
+    assert sorted(fake_pipeline[1].backend.docs) == ["USD0999301-F1", "USD0999301-F2", "USD0999302-F1",
+                                                     "USD0999302-F2"]
+    again = CliRunner().invoke(cli, ["ingest", "--quiet", str(tar)])
+    assert again.exit_code == 0, again.output
+    assert any(line.startswith("already done: 2 document(s)") for line in again.output.splitlines()), again.output
