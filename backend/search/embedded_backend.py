@@ -50,6 +50,9 @@ CREATE TABLE IF NOT EXISTS figures (
     text_vector BLOB
 );
 CREATE INDEX IF NOT EXISTS figures_publication ON figures (publication_number);
+-- encoder ids of the figures with vectors (index_encoder.py asks before every ingest batch): no JSON parsing
+CREATE INDEX IF NOT EXISTS figures_model_id ON figures (json_extract(doc, '$.model_id'))
+    WHERE image_vector IS NOT NULL OR text_vector IS NOT NULL;
 CREATE VIRTUAL TABLE IF NOT EXISTS figures_fts USING fts5(
     {", ".join(FTS_COLUMNS)}, tokenize = '{FTS_TOKENIZE}'
 );
