@@ -56,6 +56,7 @@ class PreparedJob:
     record: PatentRecord
     figures: list[PreparedFigure]
     upload_keys: list[str] = field(default_factory=list)
+    dense_text_vector: np.ndarray | None = None     # MiniLM, title + abstract + first claim
 
 
 @dataclass
@@ -136,6 +137,8 @@ class Pipeline:
         """Embed, store (commit), index, mark done."""
         self._refuse_encoder_mix(batch)
         self._embed([f for p in batch.prepared for f in p.figures])
+        if getattr(self.settings, "dense_text_at_ingest", False):
+            self._embed_dense_text(batch.prepared)
         stored = []
         for job in batch.prepared:
             outcome, seq = self._store(job)
@@ -254,6 +257,16 @@ class Pipeline:
             for i, fig in enumerate(figures):
                 if norms[i, 0] > 0:
                     fig.text_vector = sums[i] / norms[i, 0]
+
+    def _embed_dense_text(self, jobs: list[PreparedJob]) -> None:
+        """One MiniLM text vector per patent (backend/search/dense_text.py), stored on every figure."""
+        from backend.search import dense_text
+
+        texts = [dense_text.patent_text(j.record.title, j.record.abstract, j.record.claims) for j in jobs]
+        if not any(texts):
+            return
+        for job, vec in zip(jobs, dense_text.encode(texts, self.settings)):
+            job.dense_text_vector = vec if np.any(vec) else None
 
     def _store(self, job: PreparedJob) -> tuple[str, int]:
         for attempt in range(2):
@@ -379,6 +392,14 @@ def figure_id(publication_number: str, number: int) -> str:
     return f"{publication_number}-F{number}"
 
 
+def _patent_fields(rec: PatentRecord, seq: int) -> dict:
+    return {"publication_number": rec.publication_number, "kind": rec.kind, "country": rec.country,
+            "title": rec.title, "abstract": rec.abstract, "claims": rec.claims, "applicants": list(rec.applicants),
+            "cpc": list(rec.cpc), "ipc": list(rec.ipc), "locarno": list(rec.locarno),
+            "filing_date": rec.filing_date, "publication_date": rec.publication_date,
+            "priority_date": rec.priority_date, "ingest_seq": seq, "family_id": rec.family_id}
+
+
 def figure_documents(job: PreparedJob, seq: int, model_id: str | None = None) -> list[dict]:
     """The figure documents of docs/contracts.md, patent fields denormalised onto every figure. A patent
     without figures gets one text-only document (``<number>-TEXT``, no image, no vectors, no invented
@@ -390,6 +411,8 @@ def figure_documents(job: PreparedJob, seq: int, model_id: str | None = None) ->
         doc.update(figure_id=text_document_id(rec.publication_number), figure_number=0, description="",
                    viewpoint=None, object_name=None, captions=[], image_vector=None, text_vector=None,
                    image_key=None, thumb_key=None)
+        if job.dense_text_vector is not None:
+            doc["dense_text_vector"] = job.dense_text_vector.astype(float).tolist()
         if model_id:
             doc["model_id"] = model_id
         return [doc]
@@ -407,16 +430,9 @@ def figure_documents(job: PreparedJob, seq: int, model_id: str | None = None) ->
             "text_vector": f.text_vector.astype(float).tolist() if f.text_vector is not None else None,
             "image_key": f.image_key, "thumb_key": f.thumb_key, "ingest_seq": seq, "family_id": rec.family_id,
         }
+        if job.dense_text_vector is not None:
+            doc["dense_text_vector"] = job.dense_text_vector.astype(float).tolist()
         if model_id:
             doc["model_id"] = model_id
         docs.append(doc)
     return docs
-
-
-def _patent_fields(rec: PatentRecord, seq: int) -> dict:
-    return {"publication_number": rec.publication_number, "kind": rec.kind, "country": rec.country,
-            "title": rec.title, "abstract": rec.abstract, "claims": rec.claims, "applicants": list(rec.applicants),
-            "cpc": list(rec.cpc), "ipc": list(rec.ipc), "locarno": list(rec.locarno),
-            "filing_date": rec.filing_date, "publication_date": rec.publication_date,
-            "priority_date": rec.priority_date, "ingest_seq": seq, "family_id": rec.family_id}
-

@@ -23,11 +23,13 @@ CONTRACT_FIELDS: tuple[str, ...] = (
     "figure_id", "publication_number", "figure_number", "kind", "country", "title", "abstract", "claims",
     "description", "viewpoint", "object_name", "captions", "applicants", "cpc", "ipc", "locarno",
     "filing_date", "publication_date", "priority_date", "image_vector", "text_vector", "image_key",
-    "thumb_key", "ingest_seq", "model_id", "family_id",
+    "thumb_key", "ingest_seq", "model_id", "dense_text_vector", "family_id",
 )
 TEXT_FIELDS = ("title", "abstract", "claims", "description", "captions")
 DATE_FIELDS = {"filing": "filing_date", "publication": "publication_date", "priority": "priority_date"}
 VECTOR_FIELDS = ("image_vector", "text_vector")
+#: the patent's MiniLM text vector (backend/search/dense_text.py): its own fixed dimension
+DENSE_FIELD, DENSE_DIMS = "dense_text_vector", 384
 HIER_LEVELS = ("section", "class", "subclass", "main_group", "symbol")
 #: Fields a hit shows (also what the ES backend fetches for every candidate).
 HIT_FIELDS = ("figure_id", "publication_number", "figure_number", "title", "description", "kind", "country",
@@ -41,8 +43,6 @@ _CORPORATE_SUFFIXES = {
 }
 
 
-class InvalidDocument(ValueError):
-    """A figure document that breaks the contract; the message names the figure and the field."""
 #: a patent without figures is indexed as one text-only document with this figure id suffix
 TEXT_DOCUMENT_SUFFIX = "-TEXT"
 
@@ -56,6 +56,8 @@ def is_text_document(figure_id: str) -> bool:
     return str(figure_id).endswith(TEXT_DOCUMENT_SUFFIX)
 
 
+class InvalidDocument(ValueError):
+    """A figure document that breaks the contract; the message names the figure and the field."""
 
 
 def normalise_applicant(name: str) -> str:
@@ -173,6 +175,7 @@ def prepare(doc: dict, dims: int | None = None) -> dict:
         out[field] = _date(doc.get(field), figure_id, field)
     for field in VECTOR_FIELDS:
         out[field] = _vector(doc.get(field), figure_id, field, dims)
+    out[DENSE_FIELD] = _vector(doc.get(DENSE_FIELD), figure_id, DENSE_FIELD, DENSE_DIMS)
     for scheme in ("cpc", "ipc"):
         symbols, levels = _symbols(_strings(doc.get(scheme), figure_id, scheme), scheme, figure_id)
         out[scheme] = symbols
@@ -192,6 +195,6 @@ def public(stored: dict, with_vectors: bool = True) -> dict:
     for field in ("captions", "applicants", "cpc", "ipc", "locarno"):
         out[field] = list(out[field] or [])
     if not with_vectors:
-        for field in VECTOR_FIELDS:
+        for field in (*VECTOR_FIELDS, DENSE_FIELD):
             out.pop(field, None)
     return out

@@ -182,6 +182,8 @@ class EmbeddedBackend(SearchBackend):
         self._snapshot: _Snapshot | None = None
         self._snapshot_gen: int | None = None
         self._conn().executescript(_SCHEMA)
+        self._ensure_dense_column()
+        self._dense_cache: tuple[int, np.ndarray, np.ndarray] | None = None
         with self._write() as conn:
             version = self._meta(conn, "schema_version")
             if version is None:
@@ -250,13 +252,17 @@ class EmbeddedBackend(SearchBackend):
                     conn.execute("DELETE FROM figures_fts WHERE rowid = ?", (old[0],))
                     conn.execute("DELETE FROM figures WHERE id = ?", (old[0],))
                 keys = {f: doc.get(f) for f in (*KEYWORD_FIELDS, *documents.DATE_FIELDS.values())}
-                stored = {k: v for k, v in doc.items() if k not in documents.VECTOR_FIELDS}
+                stored = {k: v for k, v in doc.items()
+                          if k not in documents.VECTOR_FIELDS and k != documents.DENSE_FIELD}
                 cur = conn.execute(
                     "INSERT INTO figures (figure_id, publication_number, figure_number, doc, keys, image_vector, "
                     "text_vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (doc["figure_id"], doc["publication_number"], doc["figure_number"],
                      json.dumps(stored, ensure_ascii=False), json.dumps(keys, ensure_ascii=False),
                      _blob(doc["image_vector"]), _blob(doc["text_vector"])))
+                if doc[documents.DENSE_FIELD] is not None:
+                    conn.execute("UPDATE figures SET dense_vector = ? WHERE id = ?",
+                                 (_blob(doc[documents.DENSE_FIELD]), cur.lastrowid))
                 conn.execute(f"INSERT INTO figures_fts (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
                              (cur.lastrowid, *(_fts_text(doc[c]) for c in FTS_COLUMNS)))
             self._bump(conn)
@@ -564,6 +570,59 @@ class EmbeddedBackend(SearchBackend):
             seen: set[str] = set()
             chosen = [c for c in chosen if not (c.key(query.group_field) in seen or seen.add(c.key(query.group_field)))]
         return chosen
+
+    # -- dense text vectors (backend/search/dense_text.py) --------------------------------------
+    def _ensure_dense_column(self) -> None:
+        """Indexes made before the MiniLM text vectors gain the column (an additive change: old rows
+        simply have none until re-ingested)."""
+        conn = self._conn()
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(figures)")}
+        if "dense_vector" not in columns:
+            with self._write() as wconn:
+                columns = {r[1] for r in wconn.execute("PRAGMA table_info(figures)")}
+                if "dense_vector" not in columns:
+                    wconn.execute("ALTER TABLE figures ADD COLUMN dense_vector BLOB")
+
+    def _dense_matrix(self, snap: _Snapshot) -> tuple[np.ndarray, np.ndarray]:
+        """(snapshot positions, normalised vectors) of the figures that have a dense text vector."""
+        gen = self._snapshot_gen
+        cached = self._dense_cache
+        if cached is not None and cached[0] == gen:
+            return cached[1], cached[2]
+        rows = self._conn().execute("SELECT id, dense_vector FROM figures WHERE dense_vector IS NOT NULL "
+                                    "ORDER BY id").fetchall()
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        pos = np.searchsorted(snap.ids, ids)
+        ok = (pos < len(snap)) & (snap.ids[np.minimum(pos, max(len(snap) - 1, 0))] == ids)
+        mat = np.zeros((int(ok.sum()), documents.DENSE_DIMS), dtype=np.float32)
+        for i, j in enumerate(np.flatnonzero(ok).tolist()):
+            mat[i] = np.frombuffer(rows[j][1], dtype=np.float32)
+        norms = np.linalg.norm(mat, axis=1, keepdims=True)
+        mat /= np.where(norms > 0, norms, 1.0)
+        self._dense_cache = (gen, pos[ok], mat)
+        return pos[ok], mat
+
+    def _dense(self, query: Query, vector: np.ndarray) -> list[Candidate]:
+        snap = self._current()
+        if not len(snap):
+            return []
+        pos, mat = self._dense_matrix(snap)
+        mask = snap.mask(query.spec)
+        if mask is not None:
+            keep = mask[pos]
+            pos, mat = pos[keep], mat[keep]
+        if not len(pos):
+            return []
+        sims = mat @ vector
+        floor = self.settings.search_dense_min_similarity
+        keep = sims >= floor
+        pos, sims = pos[keep], sims[keep]
+        order = snap.ordered(pos, sims)
+        chosen = [int(pos[i]) for i in order]
+        if query.group:   # every figure of a patent has its vector: the patent's first figure stands for it
+            chosen = _dedupe_positions(chosen, snap.pubs, query.window)
+        by_pos = dict(zip(pos.tolist(), sims.tolist()))
+        return [snap.candidate(p, by_pos[p]) for p in chosen[:query.window]]
 
     def _hydrate(self, figure_ids: list[str]) -> dict[str, dict]:
         out = {}

@@ -33,7 +33,8 @@ from pydantic import ValidationError
 from backend.errors import ProblemError
 from backend.search import filters as filters_mod, paging, query_language
 from backend.search.documents import TEXT_FIELDS
-from backend.search.fusion import TEXT, VECTOR, Fused, Ranked, fuse
+from backend.search.fusion import DENSE, TEXT, VECTOR, Fused, Ranked, fuse
+from backend.search.plain_query import is_plain_words
 from backend.search.request import (
     BM25Explain, Explain, FacetBucket, Hit, SearchRequest, SearchResponse, VectorExplain,
 )
@@ -223,12 +224,17 @@ class SearchBackend(abc.ABC):
                       self.settings.knn_similarity_floor, node, group_field)
         bm25, knn = self._retrieve(query) if (query.text or query.vector is not None) else ([], [])
         bm25, knn = bm25[:window], knn[:window]
+        dense = self._dense_list(request, query)
         if group:
-            bm25, knn = _dedupe(bm25, group_field), _dedupe(knn, group_field)
+            bm25, knn, dense = _dedupe(bm25, group_field), _dedupe(knn, group_field), _dedupe(dense, group_field)
         keyof = (lambda c: c.key(group_field)) if group else (lambda c: c.figure_id)
         by_list = {TEXT: {keyof(c): c for c in bm25}, VECTOR: {keyof(c): c for c in knn}}
         lists = {TEXT: [Ranked(keyof(c), c.score) for c in bm25], VECTOR: [Ranked(keyof(c), c.score) for c in knn]}
         weights = {TEXT: request.weights.text, VECTOR: request.weights.image}
+        if dense:
+            by_list[DENSE] = {keyof(c): c for c in dense}
+            lists[DENSE] = [Ranked(keyof(c), c.score) for c in dense]
+            weights[DENSE] = request.weights.text
         fused = fuse(request.fusion, lists, weights, self.settings.rrf_k)
         checks, verified = {}, {}
         if knn and self.settings.search_verify_top_k > 0:   # second stage: geometric verification (rerank.py)
@@ -240,7 +246,7 @@ class SearchBackend(abc.ABC):
         # past the window: the rest of the text ranking (paging.py); the vector list has no tail
         total, relation, tail_start, skip = len(fused), "eq", None, set()
         if query.terms and len(bm25) >= window:
-            skip = {k for k in by_list[VECTOR] if k not in by_list[TEXT]}
+            skip = {k for name in (VECTOR, DENSE) for k in by_list.get(name, {}) if k not in by_list[TEXT]}
             n_text, relation, matching = self._text_count(query, sorted(skip))
             total = len(fused) + max(0, n_text - len(bm25) - len(matching))
             tail_start = (bm25[-1].score, bm25[-1].figure_id)
@@ -303,6 +309,23 @@ class SearchBackend(abc.ABC):
         Backends override this; the default marks nothing."""
         return {}
 
+    def _dense_list(self, request: SearchRequest, query: Query) -> list[Candidate]:
+        """The dense text list: only for plain-word queries, and only with PRISM_SEARCH_DENSE_TEXT on."""
+        if not (self.settings.search_dense_text and query.terms and is_plain_words(request.text)):
+            return []
+        from backend.search import dense_text
+
+        vector = dense_text.encode_query(request.text, self.settings)
+        if vector is None:
+            return []
+        found = self._dense(query, vector)[:query.window]
+        return _dedupe(found) if query.group else found
+
+    def _dense(self, query: Query, vector: np.ndarray) -> list[Candidate]:
+        """Figures nearest ``vector`` by their patent's MiniLM text vector (filtered; grouped by patent when
+        asked), best first, at most ``query.window``. Backends without dense vectors return none."""
+        return []
+
     def family_members(self, family_id: str) -> list[dict]:
         """One entry per publication of the family: :data:`FAMILY_MEMBER_FIELDS` of its first figure."""
         return []
@@ -347,7 +370,10 @@ class SearchBackend(abc.ABC):
                 bm25=BM25Explain(rank=item.ranks[TEXT], score=item.scores[TEXT]) if TEXT in item.ranks else None,
                 vector=(VectorExplain(rank=item.ranks[VECTOR], similarity=item.scores[VECTOR])
                         if VECTOR in item.ranks else None),
-                fused=item.score, text_share=round(item.share(TEXT), 6), image_share=round(item.share(VECTOR), 6))
+                dense=(VectorExplain(rank=item.ranks[DENSE], similarity=item.scores[DENSE])
+                       if DENSE in item.ranks else None),
+                fused=item.score, text_share=round(item.share(TEXT) + item.share(DENSE), 6),
+                image_share=round(item.share(VECTOR), 6))
         return hit
 
     @staticmethod

@@ -370,6 +370,27 @@ class ElasticsearchBackend(SearchBackend):
             lists[name] = sorted(cands, key=lambda c: (-c.score, c.figure_id))
         return lists["bm25"], lists["knn"]
 
+    def _dense(self, query: Query, vector) -> list[Candidate]:
+        """kNN over the patents' MiniLM text vectors (filters in ``knn.filter``, grouped by collapse)."""
+        filters = es_filters(query.spec)
+        knn = {"field": documents.DENSE_FIELD, "query_vector": [float(x) for x in vector], "k": query.window,
+               "num_candidates": min(MAX_NUM_CANDIDATES, max(self.settings.es_num_candidates, query.window)),
+               "rescore_vector": {"oversample": RESCORE_OVERSAMPLE},
+               "similarity": self.settings.search_dense_min_similarity}
+        if filters:
+            knn["filter"] = {"bool": {"filter": filters}}
+        body = {"size": query.window, "_source": list(documents.HIT_FIELDS), "track_total_hits": False, "knn": knn}
+        if query.group:
+            body["collapse"] = {"field": "publication_number"}
+        try:
+            resp = self.es.search(index=self.alias, **body)
+        except NotFoundError:
+            return []
+        except (TransportError, ApiError) as exc:
+            raise SearchBackendError(f"Elasticsearch dense text search failed: {exc}") from exc
+        cands = [self._candidate(h, "knn") for h in resp["hits"]["hits"]]
+        return sorted(cands, key=lambda c: (-c.score, c.figure_id))
+
     @staticmethod
     def _candidate(hit: dict, name: str) -> Candidate:
         src = hit.get("_source") or {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 TEXT, VECTOR = "bm25", "vector"
+DENSE = "dense"          # the dense text list (MiniLM text vectors), fused with BM25 for plain words
 
 
 @dataclass(frozen=True)

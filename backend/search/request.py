@@ -196,6 +196,7 @@ class VerificationExplain(BaseModel):
 class Explain(BaseModel):
     bm25: BM25Explain | None = None
     vector: VectorExplain | None = None
+    dense: VectorExplain | None = None     # the MiniLM text-vector list (PRISM_SEARCH_DENSE_TEXT)
     fused: float
     text_share: float
     image_share: float

@@ -43,11 +43,11 @@ def test_create_puts_a_versioned_index_behind_the_alias(es_settings):
     settings, es = es_settings
     name = index_admin.ensure_index(es, settings, dims=DIMS)
     prefix = settings.es_index_prefix
-    assert name.startswith(f"{prefix}-figures-v1-")
+    assert name.startswith(f"{prefix}-figures-v{index_admin.MAPPING_VERSION}-")
     assert index_admin.concrete_indices(es, f"{prefix}-figures") == [name]
     assert index_admin.ensure_index(es, settings) == name           # idempotent
     mapping = es.indices.get_mapping(index=name)[name]["mappings"]
-    assert mapping["dynamic"] == "strict" and mapping["_meta"]["mapping_version"] == 1
+    assert mapping["dynamic"] == "strict" and mapping["_meta"]["mapping_version"] == index_admin.MAPPING_VERSION
     assert mapping["properties"]["image_vector"]["dims"] == DIMS
     assert mapping["properties"]["image_vector"]["index_options"]["type"] == "int8_hnsw"
 
@@ -81,7 +81,7 @@ def test_failed_reindex_leaves_the_alias_and_drops_the_new_index(es_settings):
         index_admin.reindex(es, settings, dims=DIMS + 1)   # 8-dim vectors do not fit a 9-dim mapping
     alias = index_admin.alias_name(settings.es_index_prefix)
     assert index_admin.concrete_indices(es, alias) == [old]
-    leftovers = [i for i in es.indices.get(index=f"{alias}-v1-*").body]
+    leftovers = [i for i in es.indices.get(index=f"{alias}-v{index_admin.MAPPING_VERSION}-*").body]
     assert leftovers == []
     assert not es.indices.exists(index=index_admin.lock_name(settings.es_index_prefix))
 
@@ -93,7 +93,7 @@ def test_a_second_reindex_is_kept_out(es_settings):
     with pytest.raises(ReindexInProgress, match="--break-lock"):
         index_admin.reindex(es, settings)
     result = index_admin.reindex(es, settings, break_lock=True)
-    assert result["new"].startswith(f"{settings.es_index_prefix}-figures-v1-")
+    assert result["new"].startswith(f"{settings.es_index_prefix}-figures-v{index_admin.MAPPING_VERSION}-")
 
 
 def test_cli_create_status_reindex(es_settings):
@@ -107,7 +107,7 @@ def test_cli_create_status_reindex(es_settings):
     out = runner.invoke(cli, ["index", "create", "--dims", str(DIMS)])
     assert out.exit_code == 0, out.output
     out = runner.invoke(cli, ["index", "reindex"])
-    assert out.exit_code == 0 and "mapping v1, dims 8" in out.output
+    assert out.exit_code == 0 and f"mapping v{index_admin.MAPPING_VERSION}, dims 8" in out.output
     out = runner.invoke(cli, ["index", "status", "--json"])
     info = json.loads(out.stdout)
     assert info["ok"] and info["indices"][0]["dims"] == DIMS
