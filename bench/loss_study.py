@@ -17,6 +17,12 @@ Variants (``VARIANTS``; the recipe's terms, class-balanced weights, uncertainty 
 * ``cb-only``   ("text",) with class-balanced weights (optional),
 * ``full``      the packaged recipe's four terms (optional).
 
+Training is short on purpose: one epoch (22 steps of 64 drawings) by default, because the 2-core machine
+is shared; ``--epochs 3`` or more on a quiet machine. The recipe encodes both jittered views every
+step though only the ``instance`` term reads the second: for variants without that term the bench
+encodes the first half only (``skip_unused_second_view``; half the CPU, same losses, BatchNorm batch
+statistics over 64 instead of 128 images) - a hook in ``drawing_recipe.train`` would make this unneeded.
+
 Views: the training drawings' prepared view 0 from the lead's cache
 (``var/cache/realdata/views-impact-usdesign-kr-grants-v2-s0-128-n*.npy``, rows of the two sets), twice:
 the recipe jitters each copy (no re-publication views). Dev drawings are rendered once
@@ -283,7 +289,7 @@ def render_markdown(report: dict) -> str:
     variants = s["variants"]
     others = [v for v in variants if v != "clip"]
     lines = [f"usdesign + kr: train {report['train_drawings']} drawings, dev {report['dev_drawings']} "
-             f"drawings ({report['dev_patents']} held-out patents). Each model: {report['epochs']} epochs, "
+             f"drawings ({report['dev_patents']} held-out patents). Each model: {report['epochs']} epoch(s), "
              f"batch {report['batch_size']}, init {report['init']}, seeds {s['seeds']}; "
              f"{report['seconds']:.0f} s in all "
              f"on {report['device']} (mean {report['train_seconds_mean']:.0f} s per training).", "",
