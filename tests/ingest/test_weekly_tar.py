@@ -23,7 +23,7 @@ GRANTS = "uspto_grants_2025"
 
 
 @pytest.fixture
-def pipeline_one_doc_per_batch(make_settings):
+def one_doc_batches(make_settings):
     """Eager SQLite settings with fake encoder/backend; an embed batch of 8 makes every patent its own
     batch, so an interruption leaves a known prefix of the archive finished."""
     from backend.ingest import service
@@ -71,11 +71,12 @@ def _patents(settings) -> dict[str, tuple[int, int]]:
         return {p.publication_number: (p.ingest_seq, len(p.figures)) for p in s.scalars(select(Patent))}
 
 
-def test_nine_grants_in_a_tar_ingest_with_their_drawing_sheets(pipeline_one_doc_per_batch, shared_data, tmp_path):
-    settings, pipe = pipeline_one_doc_per_batch
+def test_nine_grants_in_a_tar_ingest_with_their_drawing_sheets(one_doc_batches, shared_data, tmp_path):
+    settings, pipe = one_doc_batches
     tar = _weekly_tar(tmp_path / "I20251021.tar", _zips(shared_data))
     summary = ingest_paths([tar], settings, progress=False)
-    assert (summary.ingested, summary.failed, summary.skipped, summary.resumed) == (9, 0, 0, 0), summary.failures
+    counts = (summary.ingested, summary.failed, summary.skipped, summary.resumed)
+    assert counts == (9, 0, 0, 0), summary.failures
     assert summary.figures == 43    # the same as the nine ZIPs ingested from a folder
     with session_scope(settings.resolved_database_url) as s:
         keys = [f.image_key for f in s.scalars(select(Figure))]
@@ -95,8 +96,8 @@ def test_figures_point_into_the_tar_and_chemistry_images_are_not_figures(shared_
     assert record.figures[0].image.zip == str(tar.resolve())
 
 
-def test_junk_members_are_skipped_with_the_reason(pipeline_one_doc_per_batch, shared_data, tmp_path):
-    settings, _ = pipeline_one_doc_per_batch
+def test_junk_members_are_skipped_with_the_reason(one_doc_batches, shared_data, tmp_path):
+    settings, _ = one_doc_batches
     no_xml = io.BytesIO()
     with zipfile.ZipFile(no_xml, "w") as zf:
         zf.writestr("US0000001-20251021/US0000001-20251021-D00001.TIF", b"II*\x00")
@@ -114,9 +115,9 @@ def test_junk_members_are_skipped_with_the_reason(pipeline_one_doc_per_batch, sh
     assert origin.endswith("US0000002-20251021.ZIP") and why.startswith("corrupt ZIP")
 
 
-def test_truncated_tar_ingests_the_complete_members_and_names_the_cut(pipeline_one_doc_per_batch, shared_data,
+def test_truncated_tar_ingests_the_complete_members_and_names_the_cut(one_doc_batches, shared_data,
                                                                       tmp_path):
-    settings, _ = pipeline_one_doc_per_batch
+    settings, _ = one_doc_batches
     zips = _zips(shared_data)
     tar = _weekly_tar(tmp_path / "weekly.tar", zips)
     with tarfile.open(tar) as tf:
@@ -126,15 +127,16 @@ def test_truncated_tar_ingests_the_complete_members_and_names_the_cut(pipeline_o
     summary = ingest_paths([tar], settings, progress=False)
     assert summary.ingested == 4 and summary.failed == 1
     (origin, why), = summary.failures
-    assert origin == str(tar.resolve()) and why.startswith("truncated: member 20251021/UTIL0448/" + zips[4].name)
+    assert origin == str(tar.resolve())
+    assert why.startswith("truncated: member 20251021/UTIL0448/" + zips[4].name)
 
 
 @pytest.mark.parametrize("name, content, reason", [
     ("weekly.tar.gz", b"\x1f\x8b\x08\x00", "compressed tar"),
     ("weekly.tar", b"this is no tar archive at all" * 40, "not a tar archive"),
 ])
-def test_an_unreadable_archive_is_one_clear_failure(pipeline_one_doc_per_batch, tmp_path, name, content, reason):
-    settings, _ = pipeline_one_doc_per_batch
+def test_an_unreadable_archive_is_one_clear_failure(one_doc_batches, tmp_path, name, content, reason):
+    settings, _ = one_doc_batches
     path = tmp_path / name
     path.write_bytes(content)
     summary = ingest_paths([path], settings, progress=False)
@@ -142,9 +144,9 @@ def test_an_unreadable_archive_is_one_clear_failure(pipeline_one_doc_per_batch, 
     assert summary.failures[0][1].startswith(reason)
 
 
-def test_interrupted_archive_resumes_without_redoing_finished_members(pipeline_one_doc_per_batch, shared_data,
+def test_interrupted_archive_resumes_without_redoing_finished_members(one_doc_batches, shared_data,
                                                                      tmp_path, monkeypatch):
-    settings, _ = pipeline_one_doc_per_batch
+    settings, _ = one_doc_batches
     zips = _zips(shared_data)
     tar = _weekly_tar(tmp_path / "weekly.tar", zips)
     with tarfile.open(tar) as tf:
@@ -178,8 +180,8 @@ def test_interrupted_archive_resumes_without_redoing_finished_members(pipeline_o
     assert (redo.resumed, redo.updated) == (0, 9)
 
 
-def test_a_replaced_archive_is_not_taken_for_the_finished_one(pipeline_one_doc_per_batch, shared_data, tmp_path):
-    settings, _ = pipeline_one_doc_per_batch
+def test_a_replaced_archive_is_not_taken_for_the_finished_one(one_doc_batches, shared_data, tmp_path):
+    settings, _ = one_doc_batches
     zips = _zips(shared_data)
     tar = _weekly_tar(tmp_path / "weekly.tar", zips[:2])
     assert ingest_paths([tar], settings, progress=False).ingested == 2
@@ -215,4 +217,5 @@ def test_prism_ingest_of_a_weekly_tar_summarises_skips_and_resumes(fake_pipeline
                                                      "USD0999302-F2"]
     again = CliRunner().invoke(cli, ["ingest", "--quiet", str(tar)])
     assert again.exit_code == 0, again.output
-    assert any(line.startswith("already done: 2 document(s)") for line in again.output.splitlines()), again.output
+    lines = again.output.splitlines()
+    assert any(line.startswith("already done: 2 document(s)") for line in lines), again.output

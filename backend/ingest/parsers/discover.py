@@ -1,7 +1,8 @@
 """Walk the paths given to ``prism ingest`` and yield one :class:`Item` per document.
 
 Recognised: USPTO ICE XML (``.xml``; single documents or weekly bulk files), ``.zip`` archives of them
-(drawings inside the zip), ``.tar`` weekly archives of such ZIPs (:mod:`weekly_tar`), DeepPatent2 annotations (``.json``), JSONL manifests (``.jsonl``).
+(drawings inside the zip), ``.tar`` weekly archives of such ZIPs (:mod:`weekly_tar`), DeepPatent2
+annotations (``.json``), JSONL manifests (``.jsonl``).
 Folders are walked recursively; files of other types inside folders (drawings, READMEs, CSVs) are
 ignored, while a file named explicitly with an unknown type is reported as skipped.
 """
@@ -71,7 +72,8 @@ def _file(path: Path, explicit: bool = False) -> Iterator[Item]:
                 except UnsupportedFormat as exc:
                     yield Item(str(path), skip=str(exc))
         elif explicit:
-            yield Item(str(path), skip=f"unknown file type {suffix or '(none)'}; expected .xml, .zip, .tar, .json, .jsonl")
+            yield Item(str(path), skip=f"unknown file type {suffix or '(none)'}; "
+                                      f"expected .xml, .zip, .tar, .json, .jsonl")
     except IngestError as exc:
         yield Item(str(path), error=str(exc))
     except (OSError, zipfile.BadZipFile) as exc:
@@ -111,8 +113,9 @@ def _tar(path: Path) -> Iterator[Item]:
                 with weekly_tar.open_zip(str(path), m.offset) as zf:
                     xmls = weekly_tar.xml_members(zf)
                     for xml in xmls:
-                        yield from _xml_items(zf.read(xml), origin if len(xmls) == 1 else f"{origin}!{xml}",
-                                              {**where, "tar_offset": m.offset, "tar_member": m.name, "member": xml})
+                        locator = {**where, "tar_offset": m.offset, "tar_member": m.name, "member": xml}
+                        name = origin if len(xmls) == 1 else f"{origin}!{xml}"
+                        yield from _xml_items(zf.read(xml), name, locator)
             except (OSError, zipfile.BadZipFile, IngestError) as exc:
                 yield Item(origin, error=f"cannot read: {exc}")
     except weekly_tar.ArchiveError as exc:

@@ -13,7 +13,8 @@ from backend.ingest.records import ImageRef, ParseError, PatentRecord
 
 
 @functools.lru_cache(maxsize=4)
-def _documents(path: str, member: str | None, mtime: float, tar_offset: int | None = None) -> tuple[bytes, ...]:
+def _documents(path: str, member: str | None, mtime: float,
+               tar_offset: int | None = None) -> tuple[bytes, ...]:
     """Split documents of one file (cached: a bulk file's documents are loaded one job after another).
     With ``tar_offset`` the zip is a member of the tar ``path`` (a weekly archive)."""
     if member is None:

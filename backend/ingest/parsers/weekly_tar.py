@@ -94,7 +94,8 @@ def _classify(tf: tarfile.TarFile, info: tarfile.TarInfo) -> Member:
 
 
 def xml_members(zf: zipfile.ZipFile) -> list[str]:
-    return sorted(n for n in zf.namelist() if n.lower().endswith((".xml", ".sgm", ".sgml")) and not n.endswith("/"))
+    return sorted(n for n in zf.namelist()
+                  if n.lower().endswith((".xml", ".sgm", ".sgml")) and not n.endswith("/"))
 
 
 @contextmanager
@@ -114,6 +115,7 @@ def open_zip(path: str, tar_offset: int | None = None) -> Iterator[zipfile.ZipFi
             tf.fileobj.seek(int(tar_offset))
             info = tarfile.TarInfo.fromtarfile(tf)
         except (tarfile.TarError, ValueError) as exc:
-            raise OSError(f"{path}: no tar member at byte {tar_offset} ({exc}); was the archive replaced?") from None
+            raise OSError(f"{path}: no tar member at byte {tar_offset} ({exc}); "
+                          f"was the archive replaced?") from None
         with zipfile.ZipFile(tf.extractfile(info)) as zf:
             yield zf
