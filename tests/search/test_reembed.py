@@ -137,6 +137,15 @@ def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
     # search by drawing: the figure's own vector finds its patent first
     hits = backend.search({"image_figure_id": victim["figure_id"], "group_by_patent": True}).hits
     assert hits[0].publication_number == victim["publication_number"]
+    # search by an uploaded drawing (encoded by B): its own patent comes first for most of them
+    from backend.search import service
+
+    firsts = []
+    for folder in first:
+        drawing = sorted(folder.glob("*-D00001.TIF"))[0].read_bytes()
+        found = service.search({"group_by_patent": True, "size": 3}, settings, image=drawing)["hits"]
+        firsts.append(found[0]["publication_number"] == _number(folder))
+    assert sum(firsts) >= 2, firsts
     # a query vector of the old dims is a 400 naming both dims
     with pytest.raises(ProblemError) as exc:
         backend.search({"vector": [1.0] * 128})
@@ -147,6 +156,10 @@ def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
     assert (again.ingested, again.failed) == (1, 0), again.failures
     code, info, _ = _status()
     assert code == 0 and list(info["encoder"]["index"]["model_ids"]) == [b.model_id]
+
+
+def _number(folder) -> str:
+    return folder.name.split("-")[0]
 
 
 def _pubs(backend) -> list[str]:
