@@ -21,7 +21,7 @@ from backend.ingest.records import (
 )
 
 SUPPORTED_ROOTS = {"us-patent-grant": "ice", "us-patent-application": "ice", "PATDOC": "st32",
-                   "patent-application-publication": "pap"}
+                   "patent-application-publication": "pap", "ep-patent-document": "epo"}
 NON_PATENT_ROOTS = {
     "class-scheme": "a CPC scheme file, not a patent document",
     "CPCMasterClassificationFile": "a CPC master classification file, not a patent document",
@@ -159,6 +159,10 @@ def parse_document(doc: bytes, image_base: ImageRef | None = None, origin: str =
         from backend.ingest.parsers.uspto_pap import parse_pap
 
         return parse_pap(doc, image_base, origin)
+    if fmt == "epo":
+        from backend.ingest.parsers.epo import parse_epo
+
+        return parse_epo(doc, image_base, origin)
     root = parse_xml(doc, origin, ".//publication-reference")
     biblio = root.find("us-bibliographic-data-grant")
     if biblio is None:
