@@ -50,6 +50,20 @@ def _pick_query(settings):
     raise click.ClickException("the corpus has no patent with two or more drawings to query with")
 
 
+def _reembed_if_stale(settings, console) -> None:
+    """A demo index left by an earlier encoder is re-embedded first (ingest would refuse to mix)."""
+    from backend.search import get_backend
+    from backend.search.index_encoder import index_state
+    from backend.search.reembed import reembed
+
+    state = index_state(get_backend(settings), settings)
+    if state["stale"]:
+        console.print(f"[bold]0. Re-embed[/] the existing demo index ({state['reason']}) with "
+                      f"{state['current']['model_id']} (`prism index reembed`)")
+        done = reembed(settings, drop_missing=True)
+        console.print(f"   {done['encoded']} figures re-embedded")
+
+
 @click.command("demo")
 @click.option("--corpus", type=click.Path(exists=True, path_type=Path), default=None,
               help="Folder or file to ingest (default: ../shared/data/impact, else a generated corpus).")
@@ -79,6 +93,7 @@ def demo(corpus: Path | None, data_dir: Path, size: int) -> None:
         else:
             console.print(f"[yellow]{impact} not found: generating a corpus of patent-style drawings[/]")
             corpus = write_synthetic_corpus(data_dir / "synthetic")
+    _reembed_if_stale(settings, console)
     console.print(f"[bold]1. Ingest[/] {corpus} -> {data_dir} (embedded backend, in-process tasks)")
     summary = ingest_paths([corpus], settings)
     console.print(f"   ingested {summary.ingested}, updated {summary.updated}, failed {summary.failed}, "

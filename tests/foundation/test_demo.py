@@ -21,3 +21,25 @@ def test_demo_on_two_impact_patents(shared_data, tmp_path):
     assert "are drawings of the query's own patent" in result.output
     first_row = next(line for line in result.output.splitlines() if line.startswith("│ 1 "))
     assert first_row.split("│")[2].strip().startswith(result.output.split("own patent ")[1].split(".")[0][:8])
+
+
+@pytest.mark.shared_data
+def test_demo_again_after_the_encoder_changed_reembeds_first(shared_data, tmp_path, monkeypatch):
+    """A demo index built by another encoder is re-embedded before the demo ingests into it."""
+    from backend.cli import _register, cli
+
+    for name in ("PRISM_DATA_DIR", "PRISM_SEARCH_BACKEND", "PRISM_TASK_MODE"):   # the demo sets them
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    corpus = tmp_path / "corpus"
+    folder = sorted(p for p in (shared_data / "impact").iterdir() if p.is_dir())[0]
+    shutil.copytree(folder, corpus / folder.name)
+    _register()
+    args = ["demo", "--corpus", str(corpus), "--data-dir", str(tmp_path / "var")]
+    monkeypatch.setenv("PRISM_MODEL_NAME", "prism-tiny")
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0 and "failed 0" in first.output and "Re-embed" not in first.output, first.output
+    monkeypatch.setenv("PRISM_MODEL_NAME", "prism-draw")
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0, again.output
+    assert "Re-embed" in again.output and "prism-draw@" in again.output and "failed 0" in again.output
