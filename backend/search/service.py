@@ -69,6 +69,16 @@ def _upload_features(data: bytes, settings: Settings):
     return upload_features(decode(data, "image", settings.max_image_pixels))
 
 
+def _check_index_dims(dims: int, settings: Settings) -> None:
+    """An uploaded drawing is encoded by the current encoder: an index of other dims was built by another one
+    (not the request's fault: 503 until the index is re-embedded)."""
+    index_dims = get_backend(settings).dims()
+    if index_dims is not None and index_dims != dims:
+        raise ProblemError(503, f"image: the search index holds {index_dims}-dim vectors of another encoder, the "
+                                f"current encoder makes {dims}-dim ones; drawing search is unavailable until the "
+                                f"index is re-embedded (`prism index reembed`)")
+
+
 def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> SearchRequest:
     """A validated request; an uploaded ``image`` becomes the query vector."""
     if body is None:
@@ -80,6 +90,7 @@ def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> 
         if body.get("image_figure_id") or body.get("vector"):
             raise ProblemError(400, "image: send an image, image_figure_id or vector, not several")
         body["vector"] = _encode_image(image, settings)
+        _check_index_dims(len(body["vector"]), settings)
     try:
         request = SearchRequest.model_validate(body)
     except ValidationError as exc:

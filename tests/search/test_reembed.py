@@ -110,6 +110,14 @@ def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
     assert a.model_id in message and b.model_id in message and "prism index reembed" in message
     assert get_backend(settings).count() == n
 
+    # a drawing uploaded meanwhile is encoded by B: 503 (the index is not ready for it), naming the command
+    from backend.search import service
+
+    drawing = sorted(first[0].glob("*-D00001.TIF"))[0].read_bytes()
+    with pytest.raises(ProblemError) as exc:
+        service.search({}, settings, image=drawing)
+    assert exc.value.status == 503 and "128-dim" in exc.value.detail and "prism index reembed" in exc.value.detail
+
     # a figure whose stored image went missing stops the re-embedding; the old index stays as it was
     backend = get_backend(settings)
     figures = [f for p in _pubs(backend) for f in backend.get_patent_figures(p)]
@@ -138,8 +146,6 @@ def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
     hits = backend.search({"image_figure_id": victim["figure_id"], "group_by_patent": True}).hits
     assert hits[0].publication_number == victim["publication_number"]
     # search by an uploaded drawing (encoded by B): its own patent comes first for most of them
-    from backend.search import service
-
     firsts = []
     for folder in first:
         drawing = sorted(folder.glob("*-D00001.TIF"))[0].read_bytes()
