@@ -235,3 +235,38 @@ def test_progress_names_the_archive_member_reached():
     bar.update(2)
     bar.close()
     assert "3/3" in out.getvalue() and out.getvalue().rstrip().endswith("one.xml]")
+
+
+def test_walking_an_archive_holds_one_member_at_a_time(tmp_path):
+    """The archive is never loaded: walking 120 members of 256 KB (30 MB) allocates well under one
+    member's size at its peak, and reading one member's document reads that member only."""
+    import os
+    import tracemalloc
+
+    from backend.ingest.parsers import weekly_tar
+
+    zip_bytes = []
+    for n in range(120):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
+            zf.writestr(f"US{n:07d}-20251021/US{n:07d}-20251021.XML", b"<us-patent-grant/>")
+            zf.writestr(f"US{n:07d}-20251021/US{n:07d}-20251021-D00001.TIF", os.urandom(256 * 1024))
+        zip_bytes.append(buf.getvalue())
+    tar = tmp_path / "big.tar"
+    with tarfile.open(tar, "w") as tf:
+        for n, data in enumerate(zip_bytes):
+            _add_bytes(tf, f"20251021/US{n:07d}-20251021.ZIP", data)
+    del zip_bytes
+    tracemalloc.start()
+    try:
+        found = list(weekly_tar.members(tar))
+        _, walk_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        with weekly_tar.open_zip(str(tar), found[77].offset) as zf:
+            xml = zf.read(weekly_tar.xml_members(zf)[0])
+        _, read_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(found) == 120 and not any(m.skip or m.error for m in found)
+    assert xml == b"<us-patent-grant/>"
+    assert walk_peak < 256 * 1024 and read_peak < 256 * 1024, (walk_peak, read_peak)
