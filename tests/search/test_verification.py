@@ -176,3 +176,44 @@ def test_republished_upload_ranks_first_elasticsearch(make_settings, shared_data
         _check_answer(_ingest_and_query(settings, shared_data), settings)
     finally:
         index_admin.delete_all(index_admin.make_client(settings), prefix)
+
+
+# -- small pieces, no data needed ----------------------------------------------------------------------
+
+def test_keypoints_are_spread_over_the_drawing():
+    rng = np.random.default_rng(0)
+    # 900 strong keypoints crowded in one corner (lettering), 100 weak ones over the rest
+    crowd = rng.uniform(0, 60, size=(900, 2))
+    rest = rng.uniform(80, 640, size=(100, 2))     # outside the corner's grid cell
+    points = np.concatenate([crowd, rest]).astype(np.float32)
+    responses = np.concatenate([rng.uniform(10, 20, 900), rng.uniform(0, 1, 100)]).astype(np.float32)
+    keep = V.spread(points, responses, (640, 640), 200)
+    assert len(keep) == 200 == len(set(keep.tolist()))
+    assert (keep >= 900).sum() == 100           # every weak keypoint elsewhere is kept
+    assert V.spread(points[:10], responses[:10], (640, 640), 200).tolist() == list(range(10))
+
+
+def test_verified_items_go_first_with_their_verified_figure():
+    from backend.search.engine import Candidate
+    from backend.search.fusion import Fused
+    from backend.search.rerank import verified_first
+
+    fused = [Fused(k, s) for k, s in (("P1", 0.05), ("P2", 0.04), ("P3", 0.03), ("P4", 0.02))]
+    checked = [Candidate("P1-F1", "P1", 0.9), Candidate("P3-F2", "P3", 0.8), Candidate("P3-F5", "P3", 0.7),
+               Candidate("P4-F1", "P4", 0.6)]
+    checks = {"P1-F1": V.Verification(3, 2, V.score(2)), "P3-F2": V.Verification(9, 7, V.score(7)),
+              "P3-F5": V.Verification(40, 16, V.score(16)), "P4-F1": V.Verification(12, 8, V.score(8))}
+    order, verified = verified_first(fused, checks, checked, lambda c: c.publication_number)
+    assert [f.key for f in order] == ["P3", "P4", "P1", "P2"]
+    assert verified["P3"].figure_id == "P3-F5" and set(verified) == {"P3", "P4"}
+    assert verified_first(fused, {}, checked, lambda c: c.publication_number) == (fused, {})
+
+
+def test_blob_gc_counts_features_as_belonging_to_their_image():
+    from backend.ingest import blob_gc, blobstore
+
+    digest = "ab" + "0" * 62
+    key = blobstore.features_key(digest)
+    assert blobstore.check_key(key) == key and blobstore.hash_of_key(key) == digest
+    assert blob_gc._ORIGINAL.match(key).group(1) == digest
+    assert blobstore.hash_of_key(blobstore.figure_key(digest)) == digest and blobstore.hash_of_key("x/y") is None
