@@ -159,19 +159,23 @@ def fit_logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(w[0]), float(-w[1] / w[0])
 
 
-def calibration(payloads, real_feats, originals_idx, top_feats_idx) -> dict:
+def calibration(payloads, real_feats, originals_idx, top_feats_idx, patents) -> dict:
+    """Positives: a query against its original; negatives: against the nearest drawings of *other*
+    patents (another sheet of the same patent is often the same view again, e.g. embodiments differing in
+    shading: those pairs are counted apart, as ``same_patent``)."""
     from PIL import Image
 
     from backend.search import verification as V
 
-    pos, neg, pair_s = [], [], []
+    pos, neg, same, pair_s = [], [], [], []
     for data, i, cands in zip(payloads, originals_idx, top_feats_idx):
         q = V.extract(Image.open(io.BytesIO(data)))
         for j in cands:
             t = time.perf_counter()
             v = V.verify(q, V.DrawingFeatures.from_bytes(real_feats[j]))
             pair_s.append(time.perf_counter() - t)
-            (pos if j == i else neg).append(v.cells)
+            (pos if j == i else same if patents[j] == patents[i] else neg).append(v.cells)
+    same_verified = sum(V.score(c) >= V.VERIFIED_SCORE for c in same)
     x = np.array(pos + neg, dtype=float)
     y = np.array([1] * len(pos) + [0] * len(neg), dtype=float)
     slope, mid = fit_logistic(x, y)
@@ -179,6 +183,7 @@ def calibration(payloads, real_feats, originals_idx, top_feats_idx) -> dict:
             "neg_cells_max": int(max(neg)), "neg_cells_pct_99_99.9": np.percentile(neg, [99, 99.9]).tolist(),
             "pos_verified": round(float(np.mean([V.score(c) >= V.VERIFIED_SCORE for c in pos])), 3),
             "neg_verified": round(float(np.mean([V.score(c) >= V.VERIFIED_SCORE for c in neg])), 4),
+            "same_patent_pairs": len(same), "same_patent_verified": int(same_verified),
             "fit_slope": round(slope, 2), "fit_midpoint": round(mid, 2),
             "code_slope": V.SCORE_SLOPE, "code_midpoint": V.SCORE_MIDPOINT,
             "verify_pair_ms_p50": round(1000 * statistics.median(pair_s), 2),
@@ -238,7 +243,7 @@ def main() -> None:
         qv = encoder.encode_images([Image.open(io.BytesIO(p)) for p in payloads])
         top = np.argsort(-(qv @ vectors.T), axis=1)[:, :50]
         top_idx = [sorted(set(row.tolist()) | {int(i)}) for row, i in zip(top, chosen)]
-        calib = calibration(payloads, feats, [int(i) for i in chosen], top_idx)
+        calib = calibration(payloads, feats, [int(i) for i in chosen], top_idx, [r.patent for r in records])
     report = {
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}",
