@@ -279,6 +279,12 @@ def main() -> None:
                     from backend.search import index_admin
 
                     index_admin.delete_all(index_admin.make_client(settings), settings.es_index_prefix)
+            save(results, args)     # after each backend, so a long Elasticsearch run keeps the embedded rows
+    print(markdown(results))
+    print(f"wrote {args.out}.json, .md, .png")
+
+
+def save(results: dict, args) -> None:
     from backend.search import text_fields
 
     results.update({
@@ -291,8 +297,6 @@ def main() -> None:
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=2) + "\n")
     args.out.with_suffix(".md").write_text(markdown(results))
     plot(results, args.out.with_suffix(".png"))
-    print(markdown(results))
-    print(f"wrote {args.out}.json, .md, .png")
 
 
 def _line(row: dict) -> str:
