@@ -89,7 +89,7 @@ def _drawing_paragraphs(root) -> list[str]:
 
 
 def parse_epo(doc: bytes, image_base: ImageRef | None = None, origin: str = "") -> PatentRecord:
-    from backend.ingest.parsers.uspto_xml import build_figures, parse_xml
+    from backend.ingest.parsers.uspto_xml import build_figures, drawing_sheets, parse_xml
 
     root = parse_xml(doc, origin, ".//SDOBI")
     sdobi = root.find("SDOBI")
@@ -109,15 +109,7 @@ def parse_epo(doc: bytes, image_base: ImageRef | None = None, origin: str = "") 
     claimed = _priority_claims(sdobi)
     priorities = [d for _c, _n, d in claimed if d]
     application = _text(sdobi.find(".//B210")) or None
-    sheets = []
-    for fig in root.iterfind("drawings/figure"):
-        img = fig.find("img")
-        try:
-            num = int(fig.get("num") or 0)
-        except ValueError:
-            continue
-        if img is not None and img.get("file"):
-            sheets.append((num, img.get("file")))
+    sheets = drawing_sheets(root)
     record = PatentRecord(
         publication_number=number, kind=kind, country=country, application_number=application,
         filing_date=filing, publication_date=iso_date(_text(sdobi.find(".//B140/date"))),

@@ -210,6 +210,12 @@ def parse_document(doc: bytes, image_base: ImageRef | None = None, origin: str =
         family_id=from_filings(claims, (_first(app, "country") or country, _first(app, "doc-number"))
                                if app is not None else None),
     )
+    record.figures = build_figures(_description_paragraphs(root), drawing_sheets(root), image_base)
+    return record
+
+
+def drawing_sheets(root) -> list[tuple[int, str]]:
+    """``(figure number, image file)`` of every ``drawings/figure`` with an image (USPTO and EPO XML)."""
     sheets = []
     for fig in root.iterfind("drawings/figure"):
         img = fig.find("img")
@@ -219,8 +225,7 @@ def parse_document(doc: bytes, image_base: ImageRef | None = None, origin: str =
             continue
         if img is not None and img.get("file"):
             sheets.append((num, img.get("file")))
-    record.figures = build_figures(_description_paragraphs(root), sheets, image_base)
-    return record
+    return sheets
 
 
 _SHEET_NUMBER = re.compile(r"-D(\d{5})\.TIF$", re.IGNORECASE)
