@@ -1,7 +1,10 @@
 """The research claim: plain CLIP loss vs distribution-aware losses on long-tailed real classes.
 
     .venv/bin/python bench/loss_study.py [--seeds 0 1 2 3 4] [--epochs 1] [--variants clip dist]
-                                         [--init prism-tiny|none] [--resume]
+                                         [--init prism-tiny|none] [--resume] [--merge JSON ...]
+
+Measured (README "Research claim", docs/model.md): ``bench/loss_study.py`` (1 epoch) and
+``bench/loss_study.py --epochs 3 --variants clip dist cb-only --out bench/results/loss_study_3epochs``.
 
 Data: the usdesign (827 US designs, USPC class) and kr (771 Korean drawings, IPC subclass) sets of
 ``../shared/data``, fixed by-patent split (``backend/model/realdata.py``). Every variant trains the
