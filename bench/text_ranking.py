@@ -222,6 +222,8 @@ def main() -> None:
                         help="try the dense list's similarity floor on the dev half")
     parser.add_argument("--modes", nargs="+", default=["title", "title+abstract"],
                         choices=["title", "title+abstract", "first_claim"])
+    parser.add_argument("--backends", nargs="+", choices=["embedded", "elasticsearch"],
+                        help="which Prism backends to run (default: embedded, plus elasticsearch with --es)")
     parser.add_argument("--no-dense", action="store_true", help="skip the MiniLM text vectors")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results path without suffix")
     args = parser.parse_args()
@@ -234,7 +236,7 @@ def main() -> None:
     print("collection:", json.dumps(collection.summary()))
     reference = ReferenceBM25(collection.corpus)
     results: dict = {"collection": collection.summary(), "runs": [], "ingest": {}}
-    backends = ["embedded"] + (["elasticsearch"] if args.es else [])
+    backends = args.backends or (["embedded"] + (["elasticsearch"] if args.es else []))
     with tempfile.TemporaryDirectory(prefix="prism-textrank-") as tmp:
         for name in backends:
             workdir = Path(tmp) / name
@@ -263,7 +265,7 @@ def main() -> None:
                     results["dense_floor_dev"] = tune_dense(backend, collection, "title")
                 for mode in args.modes:
                     for label, rank in systems(backend, reference, not args.no_dense):
-                        if name != "embedded" and label == "bm25-reference":
+                        if name != backends[0] and label == "bm25-reference":
                             continue
                         for half in ("dev", "test"):
                             runs = run_system(rank, collection.queries[half], mode, f"{name} {label} {mode} {half}")
