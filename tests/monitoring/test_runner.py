@@ -61,8 +61,8 @@ def test_run_reports_new_matches_once_and_moves_the_mark(env):
     assert summary.status == "done" and (summary.from_seq, summary.to_seq) == (5, 8) and summary.examined == 3
     assert _alerts(env, wid) == ["USD1", "USD3"]
     # the search was restricted to exactly the new filings, one hit per patent, explained
-    req = fake.requests[0]
-    assert sorted(req["filters"]["publication_numbers"]) == ["USD1", "USD2", "USD3"]
+    req = fake.requests[0]          # (the request normalised the numbers: USD1 -> USD0000001)
+    assert sorted(req["filters"]["publication_numbers"]) == ["USD0000001", "USD0000002", "USD0000003"]
     assert req["group_by_patent"] is True and req["explain"] is True
     row = _watch_row(env, wid)
     assert row.high_water_seq == 8 and row.next_run_at is not None
