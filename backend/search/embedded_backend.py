@@ -226,7 +226,7 @@ class EmbeddedBackend(SearchBackend):
         conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
 
     # -- storage ------------------------------------------------------------------------------
-    def dims(self) -> int | None:
+    def dims(self, fresh: bool = False) -> int | None:   # always read from the database
         value = self._meta(self._conn(), "dims")
         return int(value) if value else None
 

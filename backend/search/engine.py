@@ -153,8 +153,8 @@ class SearchBackend(abc.ABC):
     def get_patent_figures(self, publication_number: str) -> list[dict]: ...
 
     @abc.abstractmethod
-    def dims(self) -> int | None:
-        """The vector dimension of the index (None while unknown)."""
+    def dims(self, fresh: bool = False) -> int | None:
+        """The vector dimension of the index (None while unknown); ``fresh`` skips any cached value."""
 
     @abc.abstractmethod
     def count(self) -> int: ...

@@ -80,11 +80,12 @@ class ElasticsearchBackend(SearchBackend):
     def ensure_index(self, dims: int | None = None) -> str:
         return index_admin.ensure_index(self.es, self.settings, dims)
 
-    def dims(self) -> int | None:
+    def dims(self, fresh: bool = False) -> int | None:
         """The vector dims of the index behind the alias (re-read when the alias moves, e.g. after
-        ``prism index reembed`` swapped in an index of other dims)."""
+        ``prism index reembed`` swapped in an index of other dims; checked at most every
+        ``DIMS_RECHECK_S`` seconds unless ``fresh``)."""
         now = time.monotonic()
-        if self._dims is None or now - self._dims_at > DIMS_RECHECK_S:
+        if self._dims is None or fresh or now - self._dims_at > DIMS_RECHECK_S:
             indices = index_admin.concrete_indices(self.es, self.alias)
             index = indices[0] if indices else None
             if self._dims is None or index != self._dims_index:

@@ -81,6 +81,8 @@ def check_writable(backend, model_id: str | None, dims: int | None) -> None:
     """Refuse to write vectors of encoder ``model_id`` (``dims``) into an index holding another's."""
     index_dims = backend.dims()
     others = sorted(m for m in backend.encoder_ids() if m and model_id and m != model_id)
+    if not others and index_dims not in (None, dims) and dims is not None:
+        index_dims = backend.dims(fresh=True)   # the alias may have moved since (prism index reembed)
     if not others and (index_dims is None or dims is None or index_dims == dims):
         return
     held = f"holds vectors of {', '.join(others)} ({index_dims} dims)" if others else \

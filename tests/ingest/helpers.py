@@ -143,7 +143,7 @@ class FakeBackend:
     def refresh(self):
         pass
 
-    def dims(self):
+    def dims(self, fresh=False):
         return next((len(d[f]) for d in self.docs.values() for f in ("image_vector", "text_vector") if d.get(f)),
                     None)
 
