@@ -46,6 +46,8 @@ test-fast: install
 bench: install services
 	$(BIN)/python bench/search_bench.py
 	$(BIN)/python bench/ingest_bench.py
+	$(BIN)/python bench/drawing_retrieval.py
+	$(BIN)/python bench/text_ranking.py
 
 clean:
 	rm -rf var artifacts .pytest_cache
