@@ -138,8 +138,9 @@ def test_search_by_drawing_filter_open_more_like_this_export_watch(corpus_server
     assert mlt.status == 200, mlt.text()
     assert mlt.request.post_data_json["image_figure_id"] == figure_id
     assert "text" not in mlt.request.post_data_json
+    page.wait_for_url(corpus_server.url + "/")      # the click navigates: wait for the new page before polling it
+    page.wait_for_load_state("load")
     _wait_search_done(page)
-    page.wait_for_url(corpus_server.url + "/")
     assert page.is_visible("#similar-to")
     assert figure_id == page.get_attribute("#similar-to", "data-figure-id")
     mlt_hits = mlt.json()["hits"]
