@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 
 from backend.cli_db import upgrade_database
@@ -7,14 +9,14 @@ from backend.cli_db import upgrade_database
 from .helpers import FakeBackend, FakeEncoder
 
 
-@pytest.fixture
-def fake_pipeline(make_settings):
-    """Eager settings on SQLite with the pipeline's encoder and search backend replaced by fakes
-    (unit level; the real encoder and backends run in test_end_to_end.py)."""
+@contextlib.contextmanager
+def faked_pipeline(make_settings, **overrides):
+    """Eager settings on SQLite (plus ``overrides``) with the pipeline's encoder and search backend
+    replaced by fakes, installed as the service's pipeline while the block runs."""
     from backend.ingest import service
     from backend.ingest.pipeline import Pipeline
 
-    settings = make_settings(task_mode="eager")
+    settings = make_settings(task_mode="eager", **overrides)
     upgrade_database(settings.resolved_database_url)
     pipe = Pipeline(settings, encoder=FakeEncoder(), backend=FakeBackend())
     original = service.get_pipeline
@@ -23,3 +25,10 @@ def fake_pipeline(make_settings):
         yield settings, pipe
     finally:
         service.get_pipeline = original
+
+
+@pytest.fixture
+def fake_pipeline(make_settings):
+    """Unit level; the real encoder and backends run in test_end_to_end.py."""
+    with faked_pipeline(make_settings) as pair:
+        yield pair

@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from backend.cli_db import upgrade_database
 from backend.db.models import Figure, Patent
 from backend.db.session import session_scope
 from backend.ingest.parsers import load
 from backend.ingest.parsers.discover import discover
 from backend.ingest.service import ingest_paths
 
-from .helpers import FakeBackend, FakeEncoder
+from .conftest import faked_pipeline
 
 GRANTS = "uspto_grants_2025"
 
@@ -26,18 +25,8 @@ GRANTS = "uspto_grants_2025"
 def one_doc_batches(make_settings):
     """Eager SQLite settings with fake encoder/backend; an embed batch of 8 makes every patent its own
     batch, so an interruption leaves a known prefix of the archive finished."""
-    from backend.ingest import service
-    from backend.ingest.pipeline import Pipeline
-
-    settings = make_settings(task_mode="eager", embed_batch_size=8)
-    upgrade_database(settings.resolved_database_url)
-    pipe = Pipeline(settings, encoder=FakeEncoder(), backend=FakeBackend())
-    original = service.get_pipeline
-    service.get_pipeline = lambda s: pipe
-    try:
-        yield settings, pipe
-    finally:
-        service.get_pipeline = original
+    with faked_pipeline(make_settings, embed_batch_size=8) as pair:
+        yield pair
 
 
 def _zips(shared_data: Path) -> list[Path]:

@@ -344,17 +344,18 @@ def _date_span(raw: str, field: str, pos: int) -> tuple[dt.date, dt.date]:
         raise QueryError(f"{field}:{raw}: not a date (YYYY, YYYY-MM or YYYY-MM-DD)", pos) from None
 
 
-def _or(nodes: list) -> ast.Node:
+def _flat(kind: type, nodes: list) -> ast.Node:
+    """``kind`` (ast.Or / ast.And) of ``nodes``, nested nodes of the same kind merged, duplicates dropped."""
     flat = []
     for n in nodes:
-        flat.extend(n.children if isinstance(n, ast.Or) else [n])
+        flat.extend(n.children if isinstance(n, kind) else [n])
     flat = list(dict.fromkeys(flat))
-    return flat[0] if len(flat) == 1 else ast.Or(tuple(flat))
+    return flat[0] if len(flat) == 1 else kind(tuple(flat))
+
+
+def _or(nodes: list) -> ast.Node:
+    return _flat(ast.Or, nodes)
 
 
 def _and(nodes: list) -> ast.Node:
-    flat = []
-    for n in nodes:
-        flat.extend(n.children if isinstance(n, ast.And) else [n])
-    flat = list(dict.fromkeys(flat))
-    return flat[0] if len(flat) == 1 else ast.And(tuple(flat))
+    return _flat(ast.And, nodes)
