@@ -20,6 +20,7 @@ BLUEPRINTS: list[str] = [
     "backend.api.search",
     "backend.api.patents",
     "backend.api.classifications",
+    "backend.api.figures",
 ]
 
 

@@ -3,7 +3,7 @@
 Keys are content addressed, so re-ingesting a patent with new drawings leaves the old renditions
 behind. A blob is *referenced* when a figure row names it (``image_key``, ``thumb_key``), when it is the
 original of a figure's ``image_hash`` (``originals/<h[:2]>/<h>.*``) or its drawing features
-(``features/<h[:2]>/<h>.orb``), or when an unfinished ingest job's
+(``features/<h[:2]>/<h>.orb``) or a viewer's cached size of it (``renditions/<h[:2]>/<h>.*``), or when an unfinished ingest job's
 payload names it (``uploads/…``). Unreferenced blobs younger than ``older_than`` are kept: an ingest in
 flight writes its blobs before it commits the rows that name them.
 """
@@ -23,7 +23,7 @@ from backend.ingest.blobstore import get_blob_store
 from backend.settings import Settings
 
 _UPLOAD = re.compile(r"uploads/[0-9a-f]{2}/[0-9a-f]{64}(?:\.[0-9a-f]{32})?")
-_ORIGINAL = re.compile(r"^(?:originals|features)/[0-9a-f]{2}/([0-9a-f]{64})\.")
+_ORIGINAL = re.compile(r"^(?:originals|features|renditions)/[0-9a-f]{2}/([0-9a-f]{64})\.")
 
 
 @dataclass

@@ -1,0 +1,130 @@
+"""Drawings at the size a viewer needs: figure renditions and the preview of an uploaded drawing.
+
+A rendition is the drawing cropped to its ink (the same framing as the stored display image, so that
+sizes can be swapped under a zoomed view without a jump), grey, with its longer side at most ``w`` px:
+400, 800 or 1600, or ``full`` (the original's own resolution). It is made from the original file as
+received (``originals/<h[:2]>/<h>.<ext>``), or from the display image when no original is stored, and
+never upscaled: a request above the source's size gets the source's size. Renditions are cached in the
+blob store as ``renditions/<h[:2]>/<h>.<size>`` (kept by ``prism blobs gc`` while the figure lives).
+
+The preview of an upload (``POST /search/preview``) is rendered the same way, after the same checks as a
+search's upload (pixel limit 413, format 415, unreadable or damaged 400).
+"""
+from __future__ import annotations
+
+import io
+import logging
+
+import numpy as np
+from PIL import Image
+
+from backend.errors import ProblemError
+from backend.ingest import blobstore
+from backend.ingest.images import ImageRejected, crop_to_ink, decode, to_grey
+from backend.settings import Settings
+
+log = logging.getLogger(__name__)
+
+#: the sizes a client may ask for (longer side in px; None: the source's own resolution)
+SIZES: dict[str, int | None] = {"400": 400, "800": 800, "1600": 1600, "full": None}
+#: extensions an original may have been stored under (blobstore.original_key of the received name)
+ORIGINAL_EXTS = ("tif", "tiff", "png", "jpg", "jpeg", "bin")
+
+
+def size_of(value: str) -> int | None:
+    """The longer side for a ``w`` value; 400 problem naming the choices otherwise."""
+    if value not in SIZES:
+        raise ProblemError(400, f"w: must be one of {', '.join(SIZES)}, got {value!r}")
+    return SIZES[value]
+
+
+def render_png(im: Image.Image, max_side: int | None) -> bytes:
+    """The drawing cropped to its ink, grey, longer side at most ``max_side`` (never enlarged), as PNG.
+
+    Shrinking more than 2x first takes the minimum over integer blocks (thin lines survive), then a
+    Lanczos resize to the exact size (lines stay smooth grey instead of the display's 1-bit steps)."""
+    grey = crop_to_ink(im if im.mode == "1" else to_grey(im))
+    long_side = max(grey.size)
+    if max_side and long_side > max_side:
+        pool = long_side // (2 * max_side)
+        if pool >= 2:
+            arr = np.asarray(grey)
+            h, w = arr.shape
+            arr = np.pad(arr, ((0, (-h) % pool), (0, (-w) % pool)), constant_values=255)
+            hh, ww = arr.shape
+            grey = Image.fromarray(np.ascontiguousarray(arr.reshape(hh // pool, pool, ww // pool, pool)
+                                                        .min(axis=(1, 3))), "L")
+        scale = max_side / max(grey.size)
+        size = (max(1, round(grey.width * scale)), max(1, round(grey.height * scale)))
+        grey = grey.resize(size, Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    grey.save(buf, "PNG", compress_level=3)
+    return buf.getvalue()
+
+
+def _rejected(exc: ImageRejected) -> ProblemError:
+    return ProblemError(exc.status, str(exc))
+
+
+def preview_png(data: bytes | None, settings: Settings, max_side: int | None = 1600) -> bytes:
+    """A PNG of an uploaded drawing (any accepted format, TIFF included) as the viewer shows it."""
+    if data is None:
+        raise ProblemError(400, "image: send the drawing as the multipart file field 'image'")
+    if not data:
+        raise ProblemError(400, "image: the uploaded file is empty")
+    try:
+        im = decode(data, "image", settings.max_image_pixels)
+    except ImageRejected as exc:
+        raise _rejected(exc) from None
+    return render_png(im, max_side)
+
+
+def _source(store, figure: dict, figure_id: str, settings: Settings) -> Image.Image:
+    """The original as received, else the display image; decoded with the upload limits."""
+    image_key = figure.get("image_key")
+    digest = blobstore.hash_of_key(image_key or "")
+    if not digest:
+        raise ProblemError(404, f"figure {figure_id!r} has no stored image")
+    candidates = [blobstore.original_key(digest, ext) for ext in ORIGINAL_EXTS] + [image_key]
+    for key in candidates:
+        try:
+            data = store.get(key)
+        except (blobstore.BlobNotFound, ValueError):
+            continue
+        try:
+            return decode(data, figure_id, settings.max_image_pixels)
+        except ImageRejected as exc:   # stored, but cannot be read back: try the next source
+            log.warning("rendition source %s of %s unreadable: %s", key, figure_id, exc)
+    raise ProblemError(404, f"the image of figure {figure_id!r} is missing from the blob store")
+
+
+def figure_rendition(figure_id: str, size: str, settings: Settings) -> tuple[bytes, str]:
+    """(PNG bytes, ETag) of a figure at ``size`` (a key of :data:`SIZES`), from the cache when made before."""
+    from backend.search import get_backend
+
+    max_side = size_of(size)
+    figure = get_backend(settings).get_figure(figure_id)
+    if figure is None:
+        raise ProblemError(404, f"no figure {figure_id!r}")
+    digest = blobstore.hash_of_key(figure.get("image_key") or "")
+    if not digest:
+        raise ProblemError(404, f"figure {figure_id!r} has no stored image")
+    store = blobstore.get_blob_store(settings)
+    key = rendition_key(digest, size)
+    etag = f"{digest[:32]}-{size}"
+    try:
+        return store.get(key), etag
+    except (blobstore.BlobNotFound, ValueError):
+        pass
+    except Exception as exc:  # noqa: BLE001 - the store is down or refuses us
+        raise ProblemError(503, f"the blob store cannot be read right now ({type(exc).__name__})") from None
+    png = render_png(_source(store, figure, figure_id, settings), max_side)
+    try:
+        store.put(key, png, "image/png")
+    except Exception:  # noqa: BLE001 - a cache write that fails only costs the next request a render
+        log.warning("rendition cache write %s failed", key, exc_info=True)
+    return png, etag
+
+
+def rendition_key(digest: str, size: str) -> str:
+    return f"renditions/{digest[:2]}/{digest}.{'full' if size == 'full' else 'w' + size}"
