@@ -7,7 +7,7 @@ export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo services services-down browser test test-fast test-cluster bench clean
+.PHONY: install demo services services-down browser ocr test test-fast test-cluster bench clean
 
 install: $(VENV)/.installed
 
@@ -31,8 +31,12 @@ services-down:
 browser:
 	bash tests/ui/install_browser.sh
 
+## Debian's tesseract OCR (scanned PDFs, figure labels on drawing sheets); ingest works without it, reading less
+ocr:
+	bash docker/install_ocr.sh
+
 ## the whole test suite against the real services and a headless Chromium
-test: install services browser
+test: install services browser ocr
 	$(BIN)/pytest
 
 ## node failures on a real 3-node Elasticsearch cluster on loopback (too heavy for CI's 2 cores next to the rest)

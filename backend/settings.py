@@ -75,6 +75,14 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=20.0, gt=0)
     max_image_pixels: int = Field(default=60_000_000, ge=1)
 
+    # -- ingest of scanned and multi-figure drawing sheets (issue 14) -----------------------------
+    ingest_sheet_ocr: bool = Field(default=True, description=(
+        "Read the FIG. labels printed on USPTO drawing sheets (OCR, tesseract) when the description does "
+        "not tell which figures a sheet holds (fewer sheets than figures); off: the order decides."))
+    max_pdf_pages: int = Field(default=500, ge=1, description=(
+        "A scanned PDF with more pages is refused (prism ingest file.pdf); patents rarely pass 200."))
+    pdf_dpi: int = Field(default=200, ge=72, le=600, description="Resolution scanned PDF pages are rendered at.")
+
     # -- monitoring: watches, alerts, webhooks (issue 6) ------------------------------------------
     watch_beat_interval_s: float = Field(default=60.0, gt=0, description="How often beat enqueues run_due.")
     watch_min_schedule_s: int = Field(default=300, ge=1, description="Shortest schedule a watch may have.")

@@ -16,8 +16,8 @@ import click
               help="Weekly .tar archives: ingest every member again, also those a finished job already did.")
 def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet: bool, verbose: bool,
            no_resume: bool) -> None:
-    """Ingest USPTO XML (files, weekly bulk files, zips, weekly .tar archives of zips), DeepPatent2 JSON
-    or JSONL manifests.
+    """Ingest USPTO XML (files, weekly bulk files, zips, weekly .tar archives of zips), scanned patent
+    PDFs (OCR), DeepPatent2 JSON or JSONL manifests.
 
     Folders are searched recursively. Re-ingesting a patent replaces it; a weekly archive run again
     resumes: members already ingested from the same archive (path, size, mtime) are not redone.
@@ -49,7 +49,7 @@ def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet
         console.print(f"already done: {summary.resumed} document(s) of archive members a finished job ingested "
                       f"(not redone; --no-resume redoes them)", markup=False, highlight=False)
     limit = None if verbose else 10
-    for title, rows in (("failed", summary.failures), ("skipped", summary.skips)):
+    for title, rows in (("failed", summary.failures), ("skipped", summary.skips), ("incomplete", summary.notes)):
         for origin, reason in rows[:limit]:
             console.print(f"{title}: {origin}: {reason}", markup=False, highlight=False)
         if limit and len(rows) > limit:

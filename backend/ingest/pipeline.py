@@ -221,6 +221,10 @@ class Pipeline:
         try:
             if ref.blob:
                 return self.blobs.get(ref.blob), ext
+            if ref.page is not None:   # a scanned PDF's drawing sheet, rendered again
+                from backend.ingest.parsers.scanned_pdf import page_png
+
+                return page_png(ref.path, ref.page, self.settings.pdf_dpi, self.settings.max_pdf_pages), "png"
             if ref.zip:
                 with open_zip(ref.zip, ref.tar_offset) as zf:
                     return zf.read(ref.member), ext
@@ -311,6 +315,9 @@ class Pipeline:
                 outcome = "ingested"   # this job's earlier attempt stored it, then failed (ES down): still new
             row.publication_number = rec.publication_number
             row.outcome = outcome
+            # what the source did not tell for sure (an OCR'd scan, a guessed sheet mapping): on the job
+            row.payload = {**{k: v for k, v in (row.payload or {}).items() if k != "notes"},
+                           **({"notes": list(rec.notes)} if rec.notes else {})}
         return outcome, seq
 
     def _index(self, stored: list[tuple[PreparedJob, str, int]]) -> None:

@@ -29,7 +29,7 @@ class UnsupportedFormat(IngestError):
 
 @dataclass
 class ImageRef:
-    """Where a figure's image lives: a file, a zip member, or a blob-store key (API uploads). With
+    """Where a figure's image lives: a file, a zip member, a PDF page, or a blob-store key (API uploads). With
     ``tar_offset`` the zip is itself a member of the tar ``zip`` (USPTO's weekly archive), the one whose
     header starts at that byte."""
 
@@ -39,8 +39,11 @@ class ImageRef:
     blob: str | None = None
     name: str | None = None  # original file name, for messages
     tar_offset: int | None = None
+    page: int | None = None  # a page (0-based) of the PDF ``path``: a scanned drawing sheet
 
     def describe(self) -> str:
+        if self.page is not None:
+            return f"{self.path}#page{self.page + 1}"
         if self.blob:
             return f"upload {self.name or self.blob}"
         if self.zip and self.tar_offset is not None:
@@ -80,6 +83,7 @@ class PatentRecord:
     figures: list[FigureRecord] = field(default_factory=list)
     source: str = ""                      # format name, e.g. "uspto-xml-v4.5"
     family_id: str | None = None          # the patent family (backend/ingest/family.py)
+    notes: list[str] = field(default_factory=list)   # what the source did not tell for sure (job notes)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -143,6 +147,7 @@ class Summary:
     job_ids: list[str] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)   # (source, reason)
     skips: list[tuple[str, str]] = field(default_factory=list)      # (source, reason)
+    notes: list[tuple[str, str]] = field(default_factory=list)      # (source, what was not read for sure)
     publication_numbers: list[str] = field(default_factory=list)
 
     @property

@@ -251,6 +251,8 @@ def _tally(summary: Summary, job_ids: list[str], origins: dict[str, str], settin
         for chunk in range(0, len(job_ids), 500):
             for job in session.scalars(select(IngestJob).where(IngestJob.id.in_(job_ids[chunk:chunk + 500]))):
                 rows[job.id] = (job.status, job.outcome, job.last_error, job.publication_number)
+                for note in (job.payload or {}).get("notes") or []:
+                    summary.notes.append((origins.get(job.id, job.id), note))
         pubs = [r[3] for r in rows.values() if r[0] == JobStatus.done and r[3]]
         if pubs:
             summary.figures = session.scalar(select(func.count()).select_from(Figure).join(Patent)
@@ -367,6 +369,7 @@ def job_dict(job: IngestJob) -> dict:
         "job_id": job.id, "status": job.status.value if hasattr(job.status, "value") else str(job.status),
         "outcome": job.outcome, "publication_number": job.publication_number, "source": job.source,
         "attempts": job.attempts or 0, "last_error": job.last_error,
+        "notes": list((job.payload or {}).get("notes") or []),
         "created_at": _iso(job.created_at), "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at),
     }
 

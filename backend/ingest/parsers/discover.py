@@ -1,7 +1,8 @@
 """Walk the paths given to ``prism ingest`` and yield one :class:`Item` per document.
 
 Recognised: USPTO ICE XML (``.xml``; single documents or weekly bulk files), ``.zip`` archives of them
-(drawings inside the zip), ``.tar`` weekly archives of such ZIPs (:mod:`weekly_tar`), DeepPatent2
+(drawings inside the zip), ``.tar`` weekly archives of such ZIPs (:mod:`weekly_tar`), scanned patent
+PDFs (``.pdf``, :mod:`scanned_pdf`), DeepPatent2
 annotations (``.json``), JSONL manifests (``.jsonl``).
 Folders are walked recursively; files of other types inside folders (drawings, READMEs, CSVs) are
 ignored, while a file named explicitly with an unknown type is reported as skipped.
@@ -18,7 +19,7 @@ from backend.ingest.parsers import deeppatent2, uspto_aps, uspto_xml, weekly_tar
 from backend.ingest.records import IngestError, UnsupportedFormat
 
 XML_SUFFIXES = (".xml", ".sgm", ".sgml")
-KNOWN_SUFFIXES = (*XML_SUFFIXES, ".zip", ".json", ".jsonl", ".txt", ".greenbook", ".tar")
+KNOWN_SUFFIXES = (*XML_SUFFIXES, ".zip", ".json", ".jsonl", ".txt", ".greenbook", ".tar", ".pdf")
 
 
 @dataclass
@@ -55,6 +56,8 @@ def _file(path: Path, explicit: bool = False) -> Iterator[Item]:
             yield from _tar(path)
         elif suffix == ".json":
             yield from _deeppatent2(path)
+        elif suffix == ".pdf":   # a scanned patent (parsers/scanned_pdf.py): one document per file
+            yield Item(str(path), {"format": "scanned-pdf", "path": str(path)})
         elif suffix == ".jsonl":
             yield from _manifest(path)
         elif suffix in (".txt", ".greenbook"):
@@ -73,7 +76,7 @@ def _file(path: Path, explicit: bool = False) -> Iterator[Item]:
                     yield Item(str(path), skip=str(exc))
         elif explicit:
             yield Item(str(path), skip=f"unknown file type {suffix or '(none)'}; "
-                                      f"expected .xml, .zip, .tar, .json, .jsonl")
+                                      f"expected .xml, .zip, .tar, .pdf, .json, .jsonl")
     except IngestError as exc:
         yield Item(str(path), error=str(exc))
     except (OSError, zipfile.BadZipFile) as exc:

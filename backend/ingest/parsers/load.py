@@ -75,6 +75,12 @@ def load_source(locator: dict) -> PatentRecord:
         if index >= len(docs):
             raise ParseError(f"{path}: patent #{index + 1} not found (file has {len(docs)})")
         return uspto_aps.parse_aps(docs[index], ImageRef(path=str(Path(path).parent)), path)
+    if fmt == "scanned-pdf":
+        from backend.ingest.parsers.scanned_pdf import parse_pdf
+        from backend.settings import get_settings
+
+        settings = get_settings()
+        return parse_pdf(path, settings.pdf_dpi, settings.max_pdf_pages)
     if fmt == "deeppatent2":
         entries = list(_deeppatent2_entries(path, mtime))
         return deeppatent2.build_record(entries, str(locator["patent"]), Path(path).parent)

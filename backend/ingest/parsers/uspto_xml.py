@@ -13,6 +13,7 @@ from pathlib import PurePosixPath
 from lxml import etree
 
 from backend.ingest.figure_text import parse_descriptions
+from backend.ingest.sheet_figures import figure_records
 from backend.ingest.parsers.classification import compact_symbol, locarno_symbol, symbol_from_parts
 from backend.ingest.family import from_filings
 from backend.ingest.records import (
@@ -210,8 +211,43 @@ def parse_document(doc: bytes, image_base: ImageRef | None = None, origin: str =
         family_id=from_filings(claims, (_first(app, "country") or country, _first(app, "doc-number"))
                                if app is not None else None),
     )
-    record.figures = build_figures(_description_paragraphs(root), drawing_sheets(root), image_base)
+    sheets = [s for s in drawing_sheets(root) if s[0] > 0]
+    if sheets and image_base is not None:   # a sheet may hold several figures: map them (sheet_figures)
+        refs = [(num, _image_ref(image_base, file)) for num, file in sheets]
+        record.figures = figure_records(_description_paragraphs(root), refs,
+                                        _sheet_reader(refs) if _read_sheet_labels() else None, record.notes)
+    else:
+        record.figures = build_figures(_description_paragraphs(root), drawing_sheets(root), image_base)
     return record
+
+
+def _read_sheet_labels() -> bool:
+    from backend.settings import get_settings
+
+    return bool(get_settings().ingest_sheet_ocr)
+
+
+def _sheet_reader(refs: list[tuple[int, ImageRef | None]]):
+    def read() -> list[bytes | None]:
+        import zipfile
+
+        from backend.ingest.parsers.weekly_tar import open_zip
+
+        out: list[bytes | None] = []
+        for _num, ref in refs:
+            try:
+                if ref is None:
+                    out.append(None)
+                elif ref.zip:
+                    with open_zip(ref.zip, ref.tar_offset) as zf:
+                        out.append(zf.read(ref.member))
+                else:
+                    with open(ref.path, "rb") as fh:
+                        out.append(fh.read())
+            except (OSError, KeyError, zipfile.BadZipFile):
+                out.append(None)   # rendering the sheet fails the job with the reason
+        return out
+    return read
 
 
 def drawing_sheets(root) -> list[tuple[int, str]]:
