@@ -18,6 +18,7 @@ from backend.classification.symbols import Symbol, SymbolError, parse
 
 log = logging.getLogger(__name__)
 LOCARNO_FILE = Path(__file__).with_name("data") / "locarno_classes.json"
+LOCARNO_SUBCLASS_FILE = Path(__file__).with_name("data") / "locarno_subclasses.json"
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,18 @@ def locarno_classes() -> dict[str, str]:
     return dict(json.loads(LOCARNO_FILE.read_text(encoding="utf-8"))["classes"])
 
 
+@functools.lru_cache(maxsize=1)
+def locarno_subclasses() -> dict[str, str]:
+    """``"02-04"`` -> ``"Footwear, socks and stockings"`` (the data file names its source)."""
+    return dict(json.loads(LOCARNO_SUBCLASS_FILE.read_text(encoding="utf-8"))["subclasses"])
+
+
+def locarno_title(symbol: str) -> str | None:
+    """The title of a Locarno class (``02``) or subclass (``02-04``; its class heading when the subclass is
+    not in the list)."""
+    return locarno_subclasses().get(symbol) or locarno_classes().get(symbol[:2])
+
+
 def validate(raw: str, scheme: str, catalog: CpcCatalog | None = None) -> Symbol:
     """Parse ``raw`` and check it against the official list where we have one.
 
@@ -128,7 +141,7 @@ def validate(raw: str, scheme: str, catalog: CpcCatalog | None = None) -> Symbol
 
 def title(symbol: Symbol, catalog: CpcCatalog | None = None) -> str | None:
     if symbol.scheme == "locarno":
-        return locarno_classes().get(symbol.klass)
+        return locarno_title(symbol.symbol)
     if symbol.scheme == "cpc":
         return (catalog or default_cpc_catalog()).title(symbol.symbol)
     return None

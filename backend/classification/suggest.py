@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from backend.classification.catalog import CpcCatalog, locarno_classes
+from backend.classification.catalog import CpcCatalog, locarno_classes, locarno_subclasses, locarno_title
 from backend.classification.symbols import parse_hierarchical, parse_locarno, SymbolError
 
 _SYMBOLISH_CPC = re.compile(r"^[A-HY](\d{0,2}([A-Z](\s*\d{0,4}(\s*/\s*\d{0,6})?)?)?)?$", re.IGNORECASE)
@@ -47,23 +47,36 @@ def _level_name(entry) -> str:
     return "main_group" if entry.level == "0" else "subgroup"
 
 
+def _locarno_entry(symbol: str, title: str, classes: dict[str, str]) -> dict:
+    if "-" not in symbol:
+        return {"symbol": symbol, "title": title, "level": "class"}
+    return {"symbol": symbol, "title": title, "level": "subclass", "class_title": classes.get(symbol[:2])}
+
+
 def _suggest_locarno(q: str, limit: int) -> list[dict]:
-    classes = locarno_classes()
-    out = []
+    """Classes and subclasses (:func:`locarno_subclasses`): by symbol (``02``, ``02-04``, ``0204``, ``LOC (13)
+    Cl. 02-04``) or by title words (each word starts a word of the subclass or class title: ``footwear``,
+    ``sock``); a class comes before its subclasses."""
+    classes, subclasses = locarno_classes(), locarno_subclasses()
+    entries = sorted([(k, t) for k, t in classes.items()] + list(subclasses.items()))
     if _SYMBOLISH_LOC.match(q):
-        digits = re.sub(r"\D", "", re.sub(r"^LOC\s*\(\d+\)\s*(CL\.?)?", "", q, flags=re.IGNORECASE))
         try:
             sym = parse_locarno(q)
             if sym.level == "subclass" and sym.klass in classes:
-                return [{"symbol": sym.symbol, "title": classes[sym.klass], "level": "subclass"}]
+                return [_locarno_entry(sym.symbol, locarno_title(sym.symbol), classes)]
         except SymbolError:
             pass
-        for klass, title in classes.items():
-            if klass.startswith(digits[:2]) or (len(digits) == 1 and klass == digits.zfill(2)):
-                out.append({"symbol": klass, "title": title, "level": "class"})
+        digits = re.sub(r"\D", "", re.sub(r"^LOC\s*\(\d+\)\s*(CL\.?)?", "", q, flags=re.IGNORECASE))
+        klass = digits.zfill(2) if len(digits) == 1 else digits[:2]
+        found = [(k, t) for k, t in entries if k.startswith(klass) or (len(digits) == 1 and k[:1] == digits)]
     else:
-        words = [w.casefold() for w in q.split()]
-        for klass, title in classes.items():
-            if all(w in title.casefold() for w in words):
-                out.append({"symbol": klass, "title": title, "level": "class"})
-    return out[:limit]
+        words = [w.casefold() for w in re.findall(r"\w+", q)]
+
+        def matches(title: str) -> bool:
+            title_words = re.findall(r"\w+", title.casefold())
+            return all(any(t.startswith(w) for t in title_words) for w in words)
+
+        found = [(k, t) for k, t in entries if matches(t)]
+        if not found:   # words from the class heading and the subclass title together ("clothing footwear")
+            found = [(k, t) for k, t in entries if "-" in k and matches(f"{classes.get(k[:2], '')} {t}")]
+    return [_locarno_entry(k, t, classes) for k, t in found][:limit]

@@ -54,6 +54,14 @@ class SearchRequestDoc(Schema):
     cursor = String(allow_none=True)
     facets = Boolean()
     explain = Boolean()
+    languages = List(String(), metadata={"description": "Search the text in these languages: en, de, fr "
+                                                        "(default all)."})
+    lang = String(allow_none=True, metadata={"description": "The user's language: hit titles in it when the "
+                                                            "document has one (default: Accept-Language)."})
+    exclude_patents = List(String(), metadata={"description": "Publication numbers to leave out (at most "
+                                                              "1,000), e.g. the patent of a more-like-this figure."})
+    exclude_families = List(String(), metadata={"description": "Family ids (a hit's family_id) whose members "
+                                                               "are left out (at most 1,000)."})
 
 
 class SearchResponseDoc(Schema):
@@ -65,6 +73,13 @@ class SearchResponseDoc(Schema):
                                                  "text queries"})
     facets = Dict()
     parsed_query = String(metadata={"description": "the text query as understood (normalised query language)"})
+    warnings = List(String(), metadata={"description": "e.g. a classification filter on a scheme that no "
+                                                       "document of the index carries"})
+    partial = Boolean(metadata={"description": "true when Elasticsearch answered from some shards only (a node "
+                                               "down, a timeout): matches may be missing; never true on the "
+                                               "embedded backend"})
+    shards = Dict(metadata={"description": "when partial: total, successful, skipped, failed, timed_out, "
+                                           "failure_reasons"})
 
 
 class SuggestQuery(Schema):

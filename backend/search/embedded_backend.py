@@ -19,8 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from backend.patent_numbers import lookup_keys, pick
-from backend.search import documents, text_fields
-from backend.search.engine import FAMILY_MEMBER_FIELDS, MAX_FAMILY, Candidate, Query, SearchBackend
+from backend.search import documents, languages, text_fields
+from backend.search.engine import (
+    FAMILY_MEMBER_FIELDS, MAX_FAMILY, SCHEME_FIELDS, Candidate, Query, SearchBackend,
+)
 from backend.search.errors import IndexVersionError
 from backend.search.filters import Clause, FilterSpec
 from backend.settings import Settings
@@ -37,6 +39,9 @@ KEYWORD_FIELDS = tuple(f"{s}_{lvl}" for s in ("cpc", "ipc") for lvl in documents
 PREFIX_FIELDS = ("cpc_symbol", "ipc_symbol")
 
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
+#: the per-language fields (languages.FIELDS) hold analysed tokens: no stemming or folding here
+LANG_COLUMNS = languages.FIELDS
+LANG_TOKENIZE = "unicode61 remove_diacritics 0"
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS figures (
@@ -55,6 +60,10 @@ CREATE INDEX IF NOT EXISTS figures_model_id ON figures (json_extract(doc, '$.mod
     WHERE image_vector IS NOT NULL OR text_vector IS NOT NULL;
 CREATE VIRTUAL TABLE IF NOT EXISTS figures_fts USING fts5(
     {", ".join(FTS_COLUMNS)}, tokenize = '{FTS_TOKENIZE}'
+);
+-- German/French text, already analysed in Python (languages.py): only split on whitespace here
+CREATE VIRTUAL TABLE IF NOT EXISTS figures_lang USING fts5(
+    {", ".join(LANG_COLUMNS)}, tokenize = '{LANG_TOKENIZE}'
 );
 """
 
@@ -233,6 +242,14 @@ class EmbeddedBackend(SearchBackend):
     def count(self) -> int:
         return int(self._conn().execute("SELECT count(*) FROM figures").fetchone()[0])
 
+    def carries_scheme(self, scheme: str) -> bool:
+        return bool(self._current().postings.get(SCHEME_FIELDS[scheme]))
+
+    def any_match(self, spec: FilterSpec) -> bool:
+        snap = self._current()
+        mask = snap.mask(spec)
+        return bool(len(snap)) if mask is None else bool(mask.any())
+
     def index_figures(self, docs: list[dict]) -> None:
         if not docs:
             return
@@ -250,6 +267,7 @@ class EmbeddedBackend(SearchBackend):
                 old = conn.execute("SELECT id FROM figures WHERE figure_id = ?", (doc["figure_id"],)).fetchone()
                 if old:
                     conn.execute("DELETE FROM figures_fts WHERE rowid = ?", (old[0],))
+                    conn.execute("DELETE FROM figures_lang WHERE rowid = ?", (old[0],))
                     conn.execute("DELETE FROM figures WHERE id = ?", (old[0],))
                 keys = {f: doc.get(f) for f in (*KEYWORD_FIELDS, *documents.DATE_FIELDS.values())}
                 stored = {k: v for k, v in doc.items()
@@ -265,6 +283,7 @@ class EmbeddedBackend(SearchBackend):
                                  (_blob(doc[documents.DENSE_FIELD]), cur.lastrowid))
                 conn.execute(f"INSERT INTO figures_fts (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
                              (cur.lastrowid, *(_fts_text(doc[c]) for c in FTS_COLUMNS)))
+                _index_languages(conn, cur.lastrowid, doc)
             self._bump(conn)
 
     def delete_patent(self, publication_number: str) -> int:
@@ -274,6 +293,7 @@ class EmbeddedBackend(SearchBackend):
             ids = [r[0] for r in conn.execute(f"SELECT id FROM figures WHERE publication_number IN ({marks})", keys)]
             for rowid in ids:
                 conn.execute("DELETE FROM figures_fts WHERE rowid = ?", (rowid,))
+                conn.execute("DELETE FROM figures_lang WHERE rowid = ?", (rowid,))
             conn.execute(f"DELETE FROM figures WHERE publication_number IN ({marks})", keys)
             if ids:
                 self._bump(conn)
@@ -286,6 +306,7 @@ class EmbeddedBackend(SearchBackend):
     def clear(self) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM figures_fts")
+            conn.execute("DELETE FROM figures_lang")
             conn.execute("DELETE FROM figures")
             conn.execute("DELETE FROM meta WHERE key = 'dims'")
             self._bump(conn)
@@ -322,11 +343,13 @@ class EmbeddedBackend(SearchBackend):
         """Rebuild the full-text index from the stored documents (what ``prism index reindex`` does here)."""
         with self._write() as conn:
             conn.execute("DELETE FROM figures_fts")
+            conn.execute("DELETE FROM figures_lang")
             n = 0
             for rowid, doc_json in conn.execute("SELECT id, doc FROM figures").fetchall():
                 doc = json.loads(doc_json)
                 conn.execute(f"INSERT INTO figures_fts (rowid, {', '.join(FTS_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?)",
                              (rowid, *(_fts_text(doc.get(c)) for c in FTS_COLUMNS)))
+                _index_languages(conn, rowid, doc)
                 n += 1
             self._bump(conn)
         return n
@@ -425,8 +448,9 @@ class EmbeddedBackend(SearchBackend):
             return []
         if query.node is not None:      # the query language (operators, fields, phrases, truncation)
             return self._bm25_top(snap, self._ql_rows(snap, query), mask, query)
-        match = _match(query.terms)
-        weights = ", ".join(str(w) for w in text_fields.fts_weights())
+        sql, params = self._plain_sql(query)
+        if sql is None:
+            return []
         passing = len(snap) if mask is None else int(mask.sum())
         if passing == 0:
             return []
@@ -434,9 +458,7 @@ class EmbeddedBackend(SearchBackend):
         limit = int(query.window / selectivity * (2 if query.group else 1.2)) + 16
         conn = self._conn()
         while True:
-            rows = conn.execute(
-                f"SELECT rowid, bm25(figures_fts, {weights}) AS r FROM figures_fts WHERE figures_fts MATCH ? "
-                f"ORDER BY r LIMIT ?", (match, limit)).fetchall()
+            rows = conn.execute(f"{sql} ORDER BY r LIMIT ?", (*params, limit)).fetchall()
             chosen = self._bm25_top(snap, rows, mask, query)
             exhausted = len(rows) < limit
             if exhausted or len(chosen) >= query.window:
@@ -445,6 +467,29 @@ class EmbeddedBackend(SearchBackend):
                 if exhausted or not chosen or -rows[-1][1] < chosen[-1].score:
                     return chosen
             limit *= 4
+
+    def _plain_sql(self, query: Query) -> tuple[str | None, list[str]]:
+        """The SQL of (rowid, r = bm25) rows matching plain words in the request's languages: English in
+        ``figures_fts``, German/French tokens in ``figures_lang`` (scores of both added, as ES's bool
+        ``should`` does); (None, []) when nothing can match."""
+        parts, params = [], []
+        if query.english:
+            weights = ", ".join(str(w) for w in text_fields.fts_weights())
+            parts.append(f"SELECT rowid, bm25(figures_fts, {weights}) AS r FROM figures_fts WHERE figures_fts MATCH ?")
+            params.append(_match(query.terms))
+        if query.lang_terms and self._has_languages():
+            weights = ", ".join(str(languages.weight(c)) for c in LANG_COLUMNS)
+            parts.append(f"SELECT rowid, bm25(figures_lang, {weights}) AS r FROM figures_lang WHERE figures_lang "
+                         f"MATCH ?")
+            params.append(" OR ".join("{" + " ".join(languages.field(lang, p) for p in languages.PARTS) + "} : ("
+                                      + _match(tokens) + ")" for lang, tokens in query.lang_terms.items()))
+        if len(parts) < 2:
+            return (parts[0] if parts else None), params
+        return f"SELECT rowid, sum(r) AS r FROM ({' UNION ALL '.join(parts)}) GROUP BY rowid", params
+
+    def _has_languages(self) -> bool:
+        """Whether any figure has German or French text (else the per-language table is not asked)."""
+        return self._conn().execute("SELECT rowid FROM figures_lang LIMIT 1").fetchone() is not None
 
     @staticmethod
     def _bm25_top(snap: _Snapshot, rows: list, mask: np.ndarray | None, query: Query) -> list[Candidate]:
@@ -480,6 +525,8 @@ class EmbeddedBackend(SearchBackend):
     def _snippets(self, query: Query, figure_ids: list[str]) -> dict[str, dict[str, str]]:
         from backend.search.query_language import to_fts5
 
+        if not query.english:   # the snippets mark words of the main (English) fields
+            return {}
         expression = to_fts5.score_expr(query.node) if query.node is not None else _match(query.terms)
         marks = ",".join("?" * len(figure_ids))
         rowids = dict(self._conn().execute(f"SELECT id, figure_id FROM figures WHERE figure_id IN ({marks})",
@@ -489,8 +536,7 @@ class EmbeddedBackend(SearchBackend):
     def _matches(self, snap: _Snapshot, query: Query) -> np.ndarray:
         """Snapshot positions of every figure matching the text and passing the filters (no ranking)."""
         mask = snap.mask(query.spec)
-        rows = self._ql_rows(snap, query) if query.node is not None else self._conn().execute(
-            "SELECT rowid FROM figures_fts WHERE figures_fts MATCH ?", (_match(query.terms),)).fetchall()
+        rows = self._ql_rows(snap, query) if query.node is not None else self._plain_rows(query)
         rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         pos = np.searchsorted(snap.ids, rowids)
         ok = (pos < len(snap)) & (snap.ids[np.minimum(pos, max(len(snap) - 1, 0))] == rowids)
@@ -510,10 +556,7 @@ class EmbeddedBackend(SearchBackend):
         snap = self._current()
         if not len(snap) or not query.terms or limit <= 0:
             return []
-        weights = ", ".join(str(w) for w in text_fields.fts_weights())
-        rows = self._ql_rows(snap, query) if query.node is not None else self._conn().execute(
-            f"SELECT rowid, bm25(figures_fts, {weights}) FROM figures_fts WHERE figures_fts MATCH ?",
-            (_match(query.terms),)).fetchall()
+        rows = self._ql_rows(snap, query) if query.node is not None else self._plain_rows(query)
         rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         scores = -np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
         pos = np.searchsorted(snap.ids, rowids)
@@ -537,6 +580,11 @@ class EmbeddedBackend(SearchBackend):
             later[i] = snap.figure_ids[int(pos[i])] > fid
         idx = np.flatnonzero(later)[:limit]
         return [snap.candidate(int(pos[i]), float(scores[i])) for i in idx]
+
+    def _plain_rows(self, query: Query) -> list[tuple[int, float]]:
+        """(rowid, bm25) of every figure matching plain words (:meth:`_plain_sql`), unordered."""
+        sql, params = self._plain_sql(query)
+        return self._conn().execute(sql, params).fetchall() if sql else []
 
     def _knn(self, snap: _Snapshot, query: Query, mask: np.ndarray | None) -> list[Candidate]:
         if query.vector is None or not snap.dims:
@@ -640,6 +688,14 @@ class EmbeddedBackend(SearchBackend):
 def _match(terms: list[str]) -> str:
     """An FTS5 query matching any of ``terms`` (each quoted)."""
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def _index_languages(conn, rowid: int, doc: dict) -> None:
+    """The figure's analysed German/French fields into ``figures_lang`` (only when it has any)."""
+    values = [str(doc.get(c) or "") for c in LANG_COLUMNS]
+    if any(values):
+        conn.execute(f"INSERT INTO figures_lang (rowid, {', '.join(LANG_COLUMNS)}) VALUES "
+                     f"(?, {', '.join('?' * len(LANG_COLUMNS))})", (rowid, *values))
 
 
 def _blob(vector: list[float] | None) -> bytes | None:

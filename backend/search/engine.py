@@ -34,13 +34,19 @@ from backend.errors import ProblemError
 from backend.search import filters as filters_mod, paging, query_language
 from backend.search.documents import TEXT_FIELDS
 from backend.search.fusion import DENSE, TEXT, VECTOR, Fused, Ranked, fuse
+from backend.search import lang_analysis
+from backend.search.languages import ANALYSED, LANGUAGES, pick_title
 from backend.search.plain_query import is_plain_words
+from backend.search.shards import ShardReport
 from backend.search.request import (
     BM25Explain, Explain, FacetBucket, Hit, SearchRequest, SearchResponse, VectorExplain,
 )
 from backend.settings import Settings
 
 FACET_FIELDS = ("cpc_subclass", "locarno_class")
+#: the classification schemes as users name them; each one's field that every symbol of it sets
+SCHEME_LABELS = {"cpc": "CPC", "ipc": "IPC", "locarno": "Locarno"}
+SCHEME_FIELDS = {"cpc": "cpc_section", "ipc": "ipc_section", "locarno": "locarno_class"}
 #: what GET /patents/<n> lists per family member
 FAMILY_MEMBER_FIELDS = ("publication_number", "kind", "country", "title", "publication_date", "filing_date")
 MAX_FAMILY = 200
@@ -101,6 +107,11 @@ class Query:
     similarity_floor: float | None
     node: Any = None        # the query-language tree when the text is not plain words (query_language)
     group_field: str = "publication_number"     # or "family_id" (one_per_family)
+    english: bool = True    # search the main (English) text fields (request ``languages``)
+    #: plain words: German/French query tokens (lang_analysis) for the per-language fields, per language
+    lang_terms: dict[str, list[str]] = field(default_factory=dict)
+    #: what the shards said (Elasticsearch): failed / timed out shards make the result partial
+    shards: ShardReport = field(default_factory=ShardReport)
 
 
 def query_terms(text: str | None) -> list[str]:
@@ -111,6 +122,17 @@ def query_terms(text: str | None) -> list[str]:
         return []
     words = re.findall(r"\w+", text.casefold())
     return list(dict.fromkeys(w for w in words if w not in STOP_WORDS))
+
+
+def _language_terms(request: SearchRequest, node) -> tuple[bool, dict[str, list[str]]]:
+    """(search the English fields?, German/French query tokens) for the request's ``languages`` (default
+    all). The query language (``node``) searches the English fields only (the request validator refuses
+    it without "en")."""
+    wanted = request.languages or LANGUAGES
+    if node is not None or not request.text:
+        return "en" in wanted, {}
+    found = {lang: lang_analysis.query_tokens(request.text, lang) for lang in ANALYSED if lang in wanted}
+    return "en" in wanted, {lang: tokens for lang, tokens in found.items() if tokens}
 
 
 def _fingerprint(request: SearchRequest, window: int) -> str:
@@ -220,8 +242,10 @@ class SearchBackend(abc.ABC):
         if request.one_per_family:
             self._check_families()
         query = Query(request.text if terms else None, terms, vector if use_vector else None,
-                      filters_mod.build(request.filters), window, group,
-                      self.settings.knn_similarity_floor, node, group_field)
+                      filters_mod.build(request.filters, request.exclude_patents, request.exclude_families),
+                      window, group,
+                      self.settings.knn_similarity_floor, node, group_field,
+                      *_language_terms(request, node))
         bm25, knn = self._retrieve(query) if (query.text or query.vector is not None) else ([], [])
         bm25, knn = bm25[:window], knn[:window]
         dense = self._dense_list(request, query)
@@ -275,7 +299,7 @@ class SearchBackend(abc.ABC):
         hits = []
         for item, cand in entries:
             src = cand.source if cand.source is not None else sources.get(cand.figure_id, {})
-            hits.append(self._hit(item, cand, src, request.explain))
+            hits.append(self._hit(item, cand, src, request.explain, request.lang))
         if checks:
             from backend.search import rerank
 
@@ -290,7 +314,37 @@ class SearchBackend(abc.ABC):
                                         fingerprint)
         facets = self._facets([representative(item) for item in fused]) if request.facets else None
         return SearchResponse(total=total, total_relation=relation, next_cursor=next_cursor, hits=hits,
-                              facets=facets, parsed_query=parsed.render() if parsed is not None else None)
+                              facets=facets, parsed_query=parsed.render() if parsed is not None else None,
+                              warnings=self._scheme_warnings(request) or None, partial=query.shards.partial,
+                              shards=query.shards.to_json() if query.shards.partial else None)
+
+    def _scheme_warnings(self, request: SearchRequest) -> list[str]:
+        """A warning per included classification that no document of the index carries (whatever the
+        other filters): the scheme as a whole (CPC on a design-only corpus) or the symbol. Such a filter
+        alone explains an empty result."""
+        out = []
+        for scheme, label in SCHEME_LABELS.items():
+            include = getattr(request.filters, scheme).include
+            if not include:
+                continue
+            if not self.carries_scheme(scheme):
+                out.append(f"filters.{scheme}: no document in this index carries a {label} classification, "
+                           f"so the {label} filter matches nothing")
+                continue
+            absent = [s for s in include
+                      if not self.any_match(filters_mod.FilterSpec(must_any=[[filters_mod.symbol_clause(scheme, s)]]))]
+            if absent:
+                out.append(f"filters.{scheme}: no document in this index carries {label} {', '.join(absent)}")
+        return out
+
+    def carries_scheme(self, scheme: str) -> bool:
+        """Whether any document of the index has a symbol of ``scheme`` (cpc, ipc, locarno); backends
+        override it, the default assumes so."""
+        return True
+
+    def any_match(self, spec: filters_mod.FilterSpec) -> bool:
+        """Whether any document of the index passes ``spec``; backends override it, the default assumes so."""
+        return True
 
     def _add_snippets(self, query: Query, hits: list[Hit], explain: bool) -> None:
         """Matched words marked (``<mark>``, the rest HTML-escaped) per text field of each hit; with
@@ -311,7 +365,8 @@ class SearchBackend(abc.ABC):
 
     def _dense_list(self, request: SearchRequest, query: Query) -> list[Candidate]:
         """The dense text list: only for plain-word queries, and only with PRISM_SEARCH_DENSE_TEXT on."""
-        if not (self.settings.search_dense_text and query.terms and is_plain_words(request.text)):
+        if not (self.settings.search_dense_text and query.terms and query.english
+                and is_plain_words(request.text)):
             return []
         from backend.search import dense_text
 
@@ -354,11 +409,12 @@ class SearchBackend(abc.ABC):
         return out, after, rank, False
 
     @staticmethod
-    def _hit(item: Fused, cand: Candidate, src: dict, explain: bool) -> Hit:
+    def _hit(item: Fused, cand: Candidate, src: dict, explain: bool, lang: str | None = None) -> Hit:
         fid = cand.figure_id
+        titles = dict(src.get("titles") or {})
         hit = Hit(
             figure_id=fid, publication_number=cand.publication_number, figure_number=src.get("figure_number"),
-            title=src.get("title") or "", description=src.get("description") or "", kind=src.get("kind"),
+            title=pick_title(src.get("title") or "", titles, lang), titles=titles or None, description=src.get("description") or "", kind=src.get("kind"),
             country=src.get("country"), publication_date=src.get("publication_date"),
             cpc=list(src.get("cpc") or []), locarno=list(src.get("locarno") or []),
             applicants=list(src.get("applicants") or []), score=round(item.score, 8),

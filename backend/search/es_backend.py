@@ -14,10 +14,13 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 
 from backend.errors import ProblemError
 from backend.patent_numbers import lookup_keys, pick
-from backend.search import documents, index_admin, text_fields
-from backend.search.engine import FAMILY_MEMBER_FIELDS, MAX_FAMILY, Candidate, Query, SearchBackend
+from backend.search import documents, index_admin, languages, text_fields
+from backend.search.engine import (
+    FAMILY_MEMBER_FIELDS, MAX_FAMILY, SCHEME_FIELDS, Candidate, Query, SearchBackend,
+)
 from backend.search.errors import IndexVersionError, SearchBackendError
 from backend.search.filters import Clause, FilterSpec
+from backend.search.shards import ShardReport
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -116,6 +119,16 @@ class ElasticsearchBackend(SearchBackend):
             return int(self.es.count(index=self.alias)["count"])
         except NotFoundError:
             return 0
+
+    def carries_scheme(self, scheme: str) -> bool:
+        resp = self._call("scheme check", self.es.count, query={"exists": {"field": SCHEME_FIELDS[scheme]}},
+                          terminate_after=1)
+        return bool(resp and resp["count"])
+
+    def any_match(self, spec: FilterSpec) -> bool:
+        resp = self._call("filter check", self.es.count, query={"bool": {"filter": es_filters(spec)}},
+                          terminate_after=1)
+        return bool(resp and resp["count"])
 
     def index_figures(self, docs: list[dict]) -> None:
         if not docs:
@@ -217,12 +230,24 @@ class ElasticsearchBackend(SearchBackend):
             from backend.search.query_language.to_es import to_es
 
             return to_es(query.node)
-        return {"multi_match": {"query": query.text, "fields": text_fields.es_fields(), "type": "most_fields",
-                                "operator": "or"}}
+        english = {"multi_match": {"query": query.text, "fields": text_fields.es_fields(), "type": "most_fields",
+                                   "operator": "or"}}
+        if query.english and not query.lang_terms:
+            return english
+        # per-language fields hold analysed tokens (languages.py): the query's tokens, split on whitespace
+        should = [english] if query.english else []
+        should += [{"multi_match": {"query": " ".join(tokens), "fields": languages.es_fields(lang),
+                                    "type": "most_fields", "operator": "or"}}
+                   for lang, tokens in query.lang_terms.items()]
+        if not should:
+            return {"match_none": {}}
+        return should[0] if len(should) == 1 else {"bool": {"should": should, "minimum_should_match": 1}}
 
     def _snippets(self, query: Query, figure_ids: list[str]) -> dict[str, dict[str, str]]:
         from backend.search.query_language.to_es import highlight
 
+        if not query.english:   # the snippets mark words of the main (English) fields
+            return {}
         resp = self._call("highlight", self.es.search, query={"bool": {
             "must": [self._text_clause(query)], "filter": [{"ids": {"values": figure_ids}}]}},
             highlight=highlight(documents.TEXT_FIELDS), size=len(figure_ids), source=False,
@@ -230,9 +255,12 @@ class ElasticsearchBackend(SearchBackend):
         hits = resp["hits"]["hits"] if resp else []
         return {h["_id"]: {f: frags[0] for f, frags in (h.get("highlight") or {}).items() if frags} for h in hits}
 
-    def _call(self, what: str, fn, **kwargs):
+    def _call(self, what: str, fn, report: ShardReport | None = None, **kwargs):
         try:
-            return fn(index=self.alias, **kwargs)
+            resp = fn(index=self.alias, **kwargs)
+            if report is not None:
+                report.add(resp)
+            return resp
         except NotFoundError:
             return None
         except (TransportError, ApiError) as exc:
@@ -253,14 +281,14 @@ class ElasticsearchBackend(SearchBackend):
             hits = resp["hits"]["hits"] if resp else []
             matching = {(h.get("_source") or {}).get(field) for h in hits} & set(keys)
         if not query.group:
-            resp = self._call("count", self.es.count, query=self._text_query(query, filters))
+            resp = self._call("count", self.es.count, query.shards, query=self._text_query(query, filters))
             return (int(resp["count"]) if resp else 0), "eq", matching
         count, after = 0, None
         for _ in range(MAX_COUNT_PAGES):
             comp = {"size": COUNT_PAGE, "sources": [{"p": {"terms": {"field": field}}}]}
             if after:
                 comp["after"] = after
-            resp = self._call("count", self.es.search, query=self._text_query(query, filters), size=0,
+            resp = self._call("count", self.es.search, query.shards, query=self._text_query(query, filters), size=0,
                               track_total_hits=False, aggs={"pubs": {"composite": comp}})
             if resp is None:
                 return 0, "eq", matching
@@ -282,7 +310,7 @@ class ElasticsearchBackend(SearchBackend):
         cursor = [after[0], after[1]]
         while len(out) < limit:
             size = max(limit - len(out), 10) * (3 if query.group else 1)
-            resp = self._call("text ranking", self.es.search, query=self._text_query(query, filters),
+            resp = self._call("text ranking", self.es.search, query.shards, query=self._text_query(query, filters),
                               sort=TEXT_SORT, search_after=cursor, size=size, track_total_hits=False,
                               source=list(documents.HIT_FIELDS))
             hits = resp["hits"]["hits"] if resp else []
@@ -362,6 +390,7 @@ class ElasticsearchBackend(SearchBackend):
             raise SearchBackendError(f"Elasticsearch search failed: {exc}") from exc
         lists: dict[str, list[Candidate]] = {"bm25": [], "knn": []}
         for (name, _body), result in zip(bodies, resp["responses"]):
+            pass
             if "error" in result:
                 err = result["error"]
                 if isinstance(err, dict) and err.get("type") == "index_not_found_exception":
@@ -389,6 +418,7 @@ class ElasticsearchBackend(SearchBackend):
             return []
         except (TransportError, ApiError) as exc:
             raise SearchBackendError(f"Elasticsearch dense text search failed: {exc}") from exc
+        query.shards.add(resp)
         cands = [self._candidate(h, "knn") for h in resp["hits"]["hits"]]
         return sorted(cands, key=lambda c: (-c.score, c.figure_id))
 

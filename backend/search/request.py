@@ -19,6 +19,7 @@ from backend.search.documents import normalise_applicant, normalise_code
 
 MAX_PAGE_SIZE = 100
 MAX_EXPORT = 10_000
+MAX_EXCLUDED = 1000
 
 
 class _Strict(BaseModel):
@@ -132,6 +133,16 @@ class SearchRequest(_Strict):
     cursor: str | None = Field(None, max_length=1000)
     facets: bool = False
     explain: bool = False
+    languages: list[str] | None = Field(None, max_length=10, description="The languages whose text the query "
+                                        "searches: en (the main text fields), de, fr (each analysed in its own "
+                                        "way); default all.")
+    lang: str | None = Field(None, max_length=35, description="The user's language: each hit's title is the "
+                             "document's title in it when there is one (`titles` has them all).")
+    exclude_patents: list[str] = Field(default_factory=list, max_length=MAX_EXCLUDED, description=(
+        "Publication numbers left out of the results (any spelling; without a kind code every kind), e.g. the "
+        "patent of a more-like-this figure."))
+    exclude_families: list[str] = Field(default_factory=list, max_length=MAX_EXCLUDED, description=(
+        "Patent family ids (a hit's family_id) whose members are left out of the results."))
     #: the uploaded query drawing's local features (service.parse_request), for geometric verification
     _query_drawing: Any = PrivateAttr(default=None)
 
@@ -149,6 +160,45 @@ class SearchRequest(_Strict):
             except QueryError as exc:
                 raise ValueError(str(exc)) from None
         return v
+
+    @field_validator("exclude_patents")
+    @classmethod
+    def _excluded_patents(cls, v: list[str]) -> list[str]:
+        out = []
+        for raw in v:
+            number = normalise_lenient(raw) if isinstance(raw, str) and "\x00" not in raw else ""
+            if not number:
+                raise ValueError(f"{raw!r} is not a publication number")
+            out.append(number)
+        return list(dict.fromkeys(out))
+
+    @field_validator("exclude_families")
+    @classmethod
+    def _excluded_families(cls, v: list[str]) -> list[str]:
+        out = []
+        for raw in v:
+            family = raw.strip()
+            if not family or len(family) > 200 or "\x00" in family:
+                raise ValueError(f"{raw[:40]!r} is not a family id (1 to 200 characters)")
+            out.append(family)
+        return list(dict.fromkeys(out))
+
+    @field_validator("languages")
+    @classmethod
+    def _languages(cls, v: list[str] | None) -> list[str] | None:
+        from backend.search.languages import check_languages
+
+        return None if v is None else check_languages(v)
+
+    @field_validator("lang")
+    @classmethod
+    def _lang(cls, v: str | None) -> str | None:
+        from backend.search.languages import LANGUAGES
+
+        code = (v or "").strip().split("-")[0].lower() or None
+        if code is not None and code not in LANGUAGES:
+            raise ValueError(f"unknown language {v!r} (documents have titles in: {', '.join(LANGUAGES)})")
+        return code
 
     @field_validator("image_figure_id")
     @classmethod
@@ -170,11 +220,18 @@ class SearchRequest(_Strict):
     def _something_to_search(self):
         if not (self.text or self.image_figure_id or self.vector):
             raise ValueError("give text, image_figure_id, an image or a vector to search with")
+        if self.text and self.languages is not None and "en" not in self.languages:
+            from backend.search.plain_query import is_plain_words
+
+            if not is_plain_words(self.text):
+                raise ValueError("languages: the query language (operators, fields, phrases, truncation) searches "
+                                 "the English text only; include \"en\" or search German/French with plain words")
         return self
 
     def fingerprint_payload(self) -> dict[str, Any]:
-        """What identifies the result list (not the page): everything but cursor, size, facets, explain."""
-        return self.model_dump(mode="json", exclude={"cursor", "size", "facets", "explain"})
+        """What identifies the result list (not the page): everything but cursor, size, facets, explain and
+        the display language."""
+        return self.model_dump(mode="json", exclude={"cursor", "size", "facets", "explain", "lang"})
 
 
 class BM25Explain(BaseModel):
@@ -209,7 +266,8 @@ class Hit(BaseModel):
     figure_id: str
     publication_number: str
     figure_number: int | None = None
-    title: str = ""
+    title: str = ""          # in the request's ``lang`` when the document has a title in it
+    titles: dict[str, str] | None = None    # language -> title, for documents published with several
     description: str = ""
     kind: str | None = None
     country: str | None = None
@@ -241,6 +299,12 @@ class SearchResponse(BaseModel):
     hits: list[Hit] = Field(default_factory=list)
     facets: dict[str, list[FacetBucket]] | None = None
     parsed_query: str | None = None           # the text query as understood (query language, normalised)
+    #: what the client should know about the request, e.g. a filter on a scheme no document carries
+    warnings: list[str] | None = None
+    #: Elasticsearch answered from some shards only (a node down, a timeout): matches may be missing
+    partial: bool = False
+    #: the shard counts when ``partial`` (total, successful, skipped, failed, timed_out, failure_reasons)
+    shards: dict | None = None
 
     def to_json(self) -> dict:
         data = self.model_dump(mode="json")
@@ -249,8 +313,14 @@ class SearchResponse(BaseModel):
                 hit.pop("explain", None)
             if hit.get("snippets") is None:
                 hit.pop("snippets", None)
+            if hit.get("titles") is None:
+                hit.pop("titles", None)
         if data.get("facets") is None:
             data.pop("facets", None)
         if data.get("parsed_query") is None:
             data.pop("parsed_query", None)
+        if not data.get("warnings"):
+            data.pop("warnings", None)
+        if data.get("shards") is None:
+            data.pop("shards", None)
         return data
