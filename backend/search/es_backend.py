@@ -390,7 +390,7 @@ class ElasticsearchBackend(SearchBackend):
             raise SearchBackendError(f"Elasticsearch search failed: {exc}") from exc
         lists: dict[str, list[Candidate]] = {"bm25": [], "knn": []}
         for (name, _body), result in zip(bodies, resp["responses"]):
-            pass
+            query.shards.add(result)
             if "error" in result:
                 err = result["error"]
                 if isinstance(err, dict) and err.get("type") == "index_not_found_exception":

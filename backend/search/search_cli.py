@@ -40,6 +40,16 @@ def plain_snippet(snippet: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(text)).strip()
 
 
+def partial_line(shards: dict) -> str:
+    """The API's ``shards`` counts of a partial result as one line."""
+    parts = []
+    if shards.get("failed"):
+        parts.append(f"{shards['failed']} of {shards.get('total', '?')} shards failed")
+    if shards.get("timed_out"):
+        parts.append("the search timed out")
+    return f"partial results: {' and '.join(parts) or 'some shards did not answer'} (some matches may be missing)"
+
+
 def _fail(message: str) -> None:
     click.echo(f"prism search: {message}", err=True)
     sys.exit(2)
@@ -81,6 +91,8 @@ def search_command(query, cpc, ipc, locarno, date_from, date_to, date_kind, appl
         return
     click.echo(f"query: {result.get('parsed_query', '')}")
     click.echo(f"{result['total']}{'+' if result.get('total_relation') == 'gte' else ''} results")
+    if result.get("partial"):
+        click.echo(f"warning: {partial_line(result.get('shards') or {})}")
     for rank, hit in enumerate(result["hits"], 1):
         fig = f" fig {hit['figure_number']}" if hit.get("figure_number") else ""
         title = hit.get("title") or ""

@@ -48,6 +48,13 @@ const snapshot = () => ({ ...state, classifications: state.classifications.map((
 function showError(text, el = $("error")) { setMessage(el, text); }
 function showNotice(text) { setMessage($("notice"), text); }
 function setStatus(text) { $("status").textContent = text; }
+// Elasticsearch answered from some shards only (a node down, a timeout): say so beside the results
+function partialText(shards) {
+  const parts = [];
+  if (shards.failed) parts.push(`${shards.failed} of ${shards.total} shards did not answer`);
+  if (shards.timed_out) parts.push("the search timed out");
+  return `Partial results: ${parts.join(" and ") || "some shards did not answer"}; some matches may be missing.`;
+}
 
 function explainError(err) {
   if (err.status === 401 || err.status === 403) {
@@ -300,6 +307,8 @@ async function runSearch({ append = false } = {}) {
     if (!append) {
       $("parsed-query").textContent = data.parsed_query ? `Query: ${data.parsed_query}` : "";
       $("parsed-query").hidden = !data.parsed_query;
+      $("partial-notice").textContent = data.partial ? partialText(data.shards || {}) : "";
+      $("partial-notice").hidden = !data.partial;
     }
     setMessage($("empty"), last.shownHits ? "" : emptyMessage(current));
     setStatus(last.shownHits ? describeTotal(last.total, last) : "No results");
