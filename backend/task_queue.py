@@ -20,6 +20,7 @@ ROUTES = {
 INGEST_PROCESS = "prism.ingest.process"          # args: [job_ids]
 JOBS_RECONCILE = "prism.jobs.reconcile"          # no args
 WATCHES_CHECK_NEW = "prism.watches.check_new"    # args: [publication_numbers]
+WATCHES_RUN = "prism.watches.run"                # args: [watch_id, force]
 WEBHOOKS_DELIVER = "prism.webhooks.deliver"      # args: [alert_id]
 
 

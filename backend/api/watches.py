@@ -7,6 +7,7 @@ from backend.api.common import db_session, row_id
 from backend.app import app_settings
 from backend.auth import current_principal, require_scope
 from backend.monitoring import alerts as alert_service
+from backend.monitoring import run_now as run_service
 from backend.monitoring import watches as service
 from backend.monitoring.schemas import (
     AlertList, PageQuery, WatchIn, WatchList, WatchListQuery, WatchOut, WatchPatch,
@@ -69,6 +70,19 @@ def delete_watch(watch_id: int):
     with db_session() as session:
         service.delete_watch(session, current_principal(), row_id(watch_id, "watch"))
     return "", 204
+
+
+@bp.post("/watches/<int:watch_id>/run")
+@require_scope("search")
+@bp.doc(summary="Run a watch now", description="Runs the watch over the filings ingested since its last run, "
+        "paused or not and whatever its schedule. With a worker (task_mode=celery) the run is queued: 202 "
+        "{status: queued}; in task_mode=eager it runs in the request: 200 with the run's summary (status, "
+        "examined, alerts).", responses={200: "the run's summary", 202: "queued", 404: "no such watch"})
+def run_watch_now(watch_id: int):
+    with db_session() as session:
+        service.get_watch(session, current_principal(), row_id(watch_id, "watch"))
+    summary, status = run_service.run_now(watch_id, app_settings())
+    return summary, status
 
 
 @bp.get("/watches/<int:watch_id>/alerts")
