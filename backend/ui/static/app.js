@@ -4,11 +4,18 @@
 import * as api from "./api.js";
 import { Combobox } from "./autocomplete.js";
 import { h, setMessage } from "./dom.js";
-import { figureLabel, imageUrl, patentHref } from "./format.js";
+import { figureLabel, patentHref } from "./format.js";
 import { renderAlerts, renderWatches } from "./monitor.js";
 import { renderPatent } from "./patent.js";
 import { buildRequest, defaultWatchName, SCHEMES, validate, watchQuery } from "./query.js";
 import { renderFacets, renderResults } from "./results.js";
+import { decorateCards } from "./card_tools.js";
+import { openCompare, setQuery } from "./compare.js";
+import { remember } from "./hits.js";
+import { initKeyboard } from "./keyboard.js";
+import { initShortlist, toggle as toggleShortlist } from "./shortlist.js";
+import { forgetUpload, renderUpload } from "./upload_preview.js";
+import { openZoom } from "./zoom.js";
 
 const $ = (id) => document.getElementById(id);
 const body = document.body;
@@ -124,17 +131,21 @@ function setImageFile(file) {
   clearSimilar(false);
   state.imageFile = file;
   const img = $("image-preview-img");
-  if (img.src.startsWith("blob:")) URL.revokeObjectURL(img.src);
+  img.removeAttribute("src");
   img.hidden = false;
-  img.onerror = () => { img.hidden = true; }; // e.g. TIFF: browsers cannot show it; the server can read it
-  img.src = URL.createObjectURL(file);
   img.alt = `Uploaded drawing ${file.name || ""}`.trim();
+  setQuery(null);
+  // rendered by the server (TIFF included), as the search reads it; the compare view shows the same PNG
+  renderUpload(file, img).then((url) => {
+    if (url) setQuery({ kind: "upload", url, name: file.name || "pasted image" });
+  }, (err) => showError(`The drawing cannot be shown: ${explainError(err)}`));
   $("image-preview-name").textContent = `${file.name || "pasted image"} (${Math.max(1, Math.round(file.size / 1024))} KB)`;
   $("image-preview").hidden = false;
   $("dropzone-label").hidden = true;
 }
 
 function clearImage(focus = true) {
+  if (state.imageFile) { forgetUpload(); setQuery(null); }
   state.imageFile = null;
   $("image-input").value = "";
   $("image-preview").hidden = true;
@@ -145,6 +156,7 @@ function clearImage(focus = true) {
 function setSimilar(hit) {
   clearImage(false);
   state.imageFigureId = hit.figure_id;
+  setQuery({ kind: "figure", hit });
   $("similar-to-id").textContent = `${hit.publication_number || ""} ${figureLabel(hit)}`.trim();
   $("similar-to").dataset.figureId = hit.figure_id;
   api.loadImage($("similar-to-img"), hit.thumbnail_url || `/figures/${encodeURIComponent(hit.figure_id)}/thumbnail`);
@@ -154,6 +166,7 @@ function setSimilar(hit) {
 }
 
 function clearSimilar(focus = true) {
+  if (state.imageFigureId) setQuery(null);
   state.imageFigureId = null;
   $("similar-to").hidden = true;
   $("dropzone-label").hidden = !$("image-preview").hidden;
@@ -234,13 +247,15 @@ function clearFilters() {
 
 // ---- search -------------------------------------------------------------------------------------
 function zoom(hit) {
-  $("figure-dialog-title").textContent = `${hit.publication_number || ""} ${figureLabel(hit)}`.trim();
-  $("figure-dialog-desc").textContent = hit.description || "";
-  const img = $("figure-dialog-img");
-  img.removeAttribute("src");
-  img.alt = $("figure-dialog-title").textContent;
-  api.loadImage(img, imageUrl(hit));
-  $("figure-dialog").showModal();
+  openZoom(hit, { onCompare: compare });
+}
+
+/** The compare view on `hit`; closing it puts the focus back on the hit's card. */
+function compare(hit) {
+  openCompare(hit, { onClose: (shown) => {
+    const figure = document.querySelector(`#results [data-figure-id="${CSS.escape(shown.figure_id)}"]`);
+    figure?.closest("article")?.querySelector(".card-title a")?.focus();
+  } });
 }
 
 const handlers = {
@@ -297,7 +312,9 @@ async function runSearch({ append = false } = {}) {
     const data = await api.search(requestBody, imageFile, controller.signal);
     const hits = data.hits || [];
     const shownGroups = append ? last.shownGroups : 0;
+    remember(hits);
     const added = renderResults($("results"), hits, { append, startRank: shownGroups + 1, ...handlers });
+    decorateCards($("results"), { onCompare: compare });
     last = {
       state: current, body: requestBody, imageFile, nextCursor: data.next_cursor || null,
       shownGroups: shownGroups + added, shownHits: (append ? last.shownHits : 0) + hits.length,
@@ -508,6 +525,7 @@ async function showPatent(number, { push = false } = {}) {
   try {
     const data = await api.patent(number);
     const patent = renderPatent(container, data, { onMoreLikeThis: (hit) => moreLikeThis(hit), onZoom: zoom });
+    remember(patent.figures, patent.publication_number);
     document.title = `${patent.publication_number || number} ${patent.title || ""} — Prism`.trim();
     const heading = $("patent-title");
     heading.tabIndex = -1;
@@ -563,6 +581,12 @@ function initRouting() {
 }
 
 // ---- start --------------------------------------------------------------------------------------
+function shortlistBar() {
+  const bar = h("div", { id: "shortlist-bar", class: "shortlist-bar", role: "region", "aria-label": "Shortlist", hidden: true });
+  $("results").before(bar);
+  return bar;
+}
+
 function init() {
   initKeyDialog();
   initImageInput();
@@ -581,6 +605,13 @@ function init() {
   document.addEventListener("keydown", (e) => {
     const typing = /^(INPUT|TEXTAREA|SELECT)$/.test(document.activeElement?.tagName) || document.querySelector("dialog[open]");
     if (e.key === "/" && !typing && !$("search-view").hidden) { e.preventDefault(); $("q-text").focus(); }
+  });
+  initShortlist(shortlistBar());
+  initKeyboard({
+    isSearchView: () => !$("search-view").hidden,
+    onOpen: (number) => handlers.onOpenPatent(number),
+    onCompare: compare,
+    onShortlist: (hit) => toggleShortlist(hit),
   });
   refreshKeyStatus();
   history.replaceState({ view: body.dataset.view, number: body.dataset.publicationNumber || null }, "");

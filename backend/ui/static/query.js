@@ -62,6 +62,8 @@ export function buildRequest(state, { cursor = null } = {}) {
   body.cursor = cursor;
   body.facets = true;
   body.explain = true;
+  if (state.excludePatents?.length) body.exclude_patents = [...state.excludePatents];
+  if (state.excludeFamilies?.length) body.exclude_families = [...state.excludeFamilies];
   return body;
 }
 

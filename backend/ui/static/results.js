@@ -87,6 +87,46 @@ export function snippetLine(hit) {
   return h("p", { class: "snippet" }, h("span", { class: "snippet-field" }, `${SNIPPET_FIELDS[field]}: `), parts);
 }
 
+/** "Exclude patent" / "Exclude family" buttons (drawing and more-like-this queries: leave a patent, or its
+ *  whole family, out of the results). */
+function excludeButtons(hit, handlers) {
+  if (!handlers.canExclude?.()) return null;
+  const number = hit.publication_number;
+  return h("p", { class: "exclude-actions" },
+    h("button", { type: "button", class: "btn btn-small btn-link exclude-patent",
+                  "aria-label": `Exclude patent ${number} from the results`,
+                  onclick: () => handlers.onExclude({ patent: number }) }, "Exclude patent"),
+    hit.family_id ? h("button", { type: "button", class: "btn btn-small btn-link exclude-family",
+                                  "aria-label": `Exclude the family of ${number} from the results`,
+                                  onclick: () => handlers.onExclude({ family: hit.family_id, patent: number }) },
+                      "Exclude family") : null);
+}
+
+function titleLink(number, text, handlers, matched) {
+  return h("a", { href: patentHref(number), class: "patent-link",
+                  onclick: (event) => {
+                    if (event.ctrlKey || event.metaKey || event.shiftKey || event.button) return;
+                    event.preventDefault();
+                    handlers.onOpenPatent(number, matched);
+                  } }, text || number);
+}
+
+/** Ungrouped mode: one tile per figure in a regular grid, each with its own reason. */
+export function figureTile(hit, rank, handlers) {
+  const number = hit.publication_number;
+  const titleId = `hit-title-${hit.figure_id.replace(/[^A-Za-z0-9_-]/g, "_")}-${rank}`;
+  return h("article", { class: "card figure-card", "aria-labelledby": titleId,
+                        dataset: { publicationNumber: number, figureId: hit.figure_id } },
+    h("div", { class: "thumbs" }, thumbnail(hit, handlers)),
+    h("div", { class: "card-body" },
+      h("h3", { class: "card-title", id: titleId },
+        h("span", { class: "rank" }, `${rank}.`), " ", titleLink(number, hit.title, handlers, [hit.figure_id])),
+      h("p", { class: "bib" }, [number, figureLabel(hit), dateText(hit)].filter(Boolean).join(" · ")),
+      snippetLine(hit),
+      reasonBlock(hit),
+      excludeButtons(hit, handlers)));
+}
+
 export function patentCard(group, rank, handlers) {
   const best = group.hits[0];
   const number = group.publication_number;
@@ -99,22 +139,24 @@ export function patentCard(group, rank, handlers) {
     h("div", { class: "card-body" },
       h("h3", { class: "card-title", id: titleId },
         h("span", { class: "rank" }, `${rank}.`), " ",
-        h("a", { href: patentHref(number), class: "patent-link",
-                 onclick: (event) => {
-                   if (event.ctrlKey || event.metaKey || event.shiftKey || event.button) return;
-                   event.preventDefault();
-                   handlers.onOpenPatent(number);
-                 } }, best.title || number)),
+        titleLink(number, best.title, handlers, group.hits.map((hit) => hit.figure_id))),
       snippetLine(best),
       h("p", { class: "bib" }, bib.join(" · ")),
       classificationText(best) ? h("p", { class: "cls" }, classificationText(best)) : null,
       applicants.length ? h("p", { class: "applicants" }, applicants.join("; ")) : null,
-      reasonBlock(best)));
+      reasonBlock(best),
+      excludeButtons(best, handlers)));
 }
 
-/** Render groups into the container (appending when `startRank` > 1). */
-export function renderResults(container, hits, { append = false, startRank = 1, ...handlers }) {
+/** Render the hits into the container (appending when `append`): grouped, one card per patent; ungrouped
+ *  (`figures`), one tile per figure. Returns the number of cards added. */
+export function renderResults(container, hits, { append = false, startRank = 1, figures = false, ...handlers }) {
   if (!append) container.replaceChildren();
+  container.classList.toggle("figure-results", figures);
+  if (figures) {
+    hits.forEach((hit, i) => container.append(figureTile(hit, startRank + i, handlers)));
+    return hits.length;
+  }
   const groups = groupByPatent(hits);
   groups.forEach((group, i) => container.append(patentCard(group, startRank + i, handlers)));
   return groups.length;
