@@ -117,6 +117,15 @@ export function listWatches() {
   return callJson("GET", "/watches?limit=200");
 }
 
+export function updateWatch(id, changes) {
+  return callJson("PATCH", `/watches/${encodeURIComponent(id)}`, { json: changes });
+}
+
+/** Run a watch now: its summary ({status, examined, alerts}) or {status: "queued"}. */
+export function runWatch(id) {
+  return callJson("POST", `/watches/${encodeURIComponent(id)}/run`);
+}
+
 export function deleteWatch(id) {
   return callJson("DELETE", `/watches/${encodeURIComponent(id)}`);
 }

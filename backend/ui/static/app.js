@@ -6,7 +6,7 @@ import { Combobox } from "./autocomplete.js";
 import { h, setMessage } from "./dom.js";
 import { figureLabel, patentHref } from "./format.js";
 import { renderAlerts, renderWatches } from "./monitor.js";
-import { renderPatent } from "./patent.js";
+import { markMatched, renderPatent } from "./patent.js";
 import { buildRequest, defaultWatchName, SCHEMES, validate, watchQuery } from "./query.js";
 import { renderFacets, renderResults } from "./results.js";
 import { decorateCards } from "./card_tools.js";
@@ -28,7 +28,9 @@ const state = {
   text: "", imageFile: null, imageFigureId: null, classifications: [],
   dateType: "publication", dateFrom: "", dateTo: "", applicants: "", countries: "", kinds: "",
   weightText: 1, weightImage: 1, fusion: "rrf", groupByPatent: true, size: 20,
+  excludePatents: [], excludeFamilies: [],
 };
+const matchedFigures = new Map();   // publication number -> figure ids of the results shown, best first
 let last = null;          // the search on screen: {state, body, imageFile, nextCursor, shownGroups, shownHits, total}
 let inFlight = null;      // AbortController of the running search
 let pendingAfterKey = null;
@@ -49,7 +51,8 @@ function readForm() {
   state.size = $("page-size").value;
 }
 
-const snapshot = () => ({ ...state, classifications: state.classifications.map((c) => ({ ...c })) });
+const snapshot = () => ({ ...state, classifications: state.classifications.map((c) => ({ ...c })),
+                          excludePatents: [...state.excludePatents], excludeFamilies: [...state.excludeFamilies] });
 
 // ---- messages ------------------------------------------------------------------------------------
 function showError(text, el = $("error")) { setMessage(el, text); }
@@ -162,6 +165,7 @@ function setSimilar(hit) {
   api.loadImage($("similar-to-img"), hit.thumbnail_url || `/figures/${encodeURIComponent(hit.figure_id)}/thumbnail`);
   $("similar-to-img").alt = `Figure ${hit.figure_id}`;
   $("similar-to").hidden = false;
+  renderSimilarExcludes(hit);
   $("dropzone-label").hidden = true;
 }
 
@@ -173,11 +177,31 @@ function clearSimilar(focus = true) {
   if (focus) $("image-input").focus();
 }
 
+/** The results on screen were found with the drawing just removed: search again with the text, or clear
+ *  them (they must not stay under a query that no longer asks for them). */
+function drawingRemoved() {
+  if (!last) return;
+  if ($("q-text").value.trim()) { runSearch(); return; }
+  inFlight?.abort();
+  last = null;
+  matchedFigures.clear();
+  $("results").replaceChildren();
+  $("facets").hidden = true;
+  $("parsed-query").hidden = true;
+  $("more-button").hidden = true;
+  $("export-button").disabled = true;
+  $("watch-button").disabled = true;
+  setStatus("");
+  showNotice("");
+  setMessage($("empty"), "The drawing was removed: type a description or add a drawing, then search.");
+  body.dataset.searchState = "cleared";
+}
+
 function initImageInput() {
   const zone = $("dropzone");
   $("image-input").addEventListener("change", (e) => setImageFile(e.target.files[0]));
-  $("image-clear").addEventListener("click", () => clearImage());
-  $("similar-clear").addEventListener("click", () => clearSimilar());
+  $("image-clear").addEventListener("click", () => { clearImage(); drawingRemoved(); });
+  $("similar-clear").addEventListener("click", () => { clearSimilar(); drawingRemoved(); });
   for (const type of ["dragenter", "dragover"]) {
     zone.addEventListener(type, (e) => { e.preventDefault(); zone.classList.add("dragging"); });
   }
@@ -198,8 +222,51 @@ function initImageInput() {
 }
 
 // ---- classification filters --------------------------------------------------------------------
+function exclusionChip(kind, value, index) {
+  const label = kind === "family" ? `not family ${value}` : `not patent ${value}`;
+  return h("li", { class: "chip chip-exclude chip-exclusion", dataset: { exclude: kind, value } },
+    h("span", { class: "chip-text" }, label),
+    h("button", { type: "button", class: "chip-remove", "aria-label": `Remove the exclusion ${label}`,
+                  onclick: () => {
+                    (kind === "family" ? state.excludeFamilies : state.excludePatents).splice(index, 1);
+                    renderChips();
+                    $("cls-input").focus();
+                    if (last) runSearch();
+                  } }, "×"));
+}
+
 function renderChips() {
   const ul = $("cls-chips");
+  renderClassificationChips(ul);
+  ul.append(...state.excludePatents.map((p, i) => exclusionChip("patent", p, i)),
+            ...state.excludeFamilies.map((f, i) => exclusionChip("family", f, i)));
+}
+
+/** Leave a patent, or its family, out of the results (drawing and more-like-this queries). */
+function exclude({ patent = null, family = null }) {
+  const list = family ? state.excludeFamilies : state.excludePatents;
+  const value = family || patent;
+  if (!value || list.includes(value)) return;
+  list.push(value);
+  renderChips();
+  showNotice(family ? `Left out the family of ${patent || family} (${family}).` : `Left out ${patent}.`);
+  if (last) runSearch();
+}
+
+/** "Exclude this patent / its family" for the figure a more-like-this search starts from. */
+function renderSimilarExcludes(hit) {
+  document.getElementById("similar-exclude")?.remove();
+  const number = hit.publication_number;
+  if (!number) return;
+  $("similar-to").append(h("p", { id: "similar-exclude", class: "exclude-actions" },
+    h("button", { type: "button", class: "btn btn-small btn-link", id: "similar-exclude-patent",
+                  onclick: () => exclude({ patent: number }) }, "Exclude this patent"),
+    hit.family_id ? h("button", { type: "button", class: "btn btn-small btn-link", id: "similar-exclude-family",
+                                  onclick: () => exclude({ patent: number, family: hit.family_id }) },
+                      "Exclude its family") : null));
+}
+
+function renderClassificationChips(ul) {
   ul.replaceChildren(...state.classifications.map((chip, i) => {
     const label = `${chip.mode === "exclude" ? "not " : ""}${SCHEMES[chip.scheme]} ${chip.symbol}`;
     return h("li", { class: `chip chip-${chip.mode}`, dataset: { scheme: chip.scheme, symbol: chip.symbol, mode: chip.mode } },
@@ -240,6 +307,8 @@ function initClassifications() {
 
 function clearFilters() {
   state.classifications = [];
+  state.excludePatents = [];
+  state.excludeFamilies = [];
   renderChips();
   for (const id of ["date-from", "date-to", "applicants", "countries", "kinds"]) $(id).value = "";
   if (last) runSearch();
@@ -260,6 +329,7 @@ function compare(hit) {
 
 const handlers = {
   onOpenPatent: (number) => { lastOpener = document.activeElement; showPatent(number, { push: true }); },
+  onExclude: (what) => exclude(what),
   onMoreLikeThis: (hit) => moreLikeThis(hit),
   onZoom: zoom,
 };
@@ -272,16 +342,31 @@ function moreLikeThis(hit) {
   $("q-text").focus({ preventScroll: true });
 }
 
+/** "30 patents · showing 20" / "110 figures · showing 20": the server's total (what Load more reaches and
+ *  Export CSV writes) and what is on screen, in the unit of the list (patents grouped, figures not). */
 function describeTotal(total, search) {
   const grouped = search.state.groupByPatent;
   const shown = grouped ? search.shownGroups : search.shownHits;
   const noun = grouped ? (total === 1 ? "patent" : "patents") : (total === 1 ? "figure" : "figures");
-  const status = shown < total ? `${total} ${noun} · showing ${shown}` : `${total} ${noun}`;
-  return grouped ? status : `${status} of ${search.shownGroups} patent${search.shownGroups === 1 ? "" : "s"}`;
+  const count = search.relation === "gte" ? `at least ${total}` : String(total);
+  return shown < total ? `${count} ${noun} · showing ${shown}` : `${count} ${noun}`;
 }
 
-function emptyMessage(s) {
+/** The figures of each patent the results show, best first (the patent page marks them). */
+function rememberMatches(hits, append) {
+  if (!append) matchedFigures.clear();
+  for (const hit of hits) {
+    const list = matchedFigures.get(hit.publication_number) || [];
+    if (!list.includes(hit.figure_id)) list.push(hit.figure_id);
+    matchedFigures.set(hit.publication_number, list);
+  }
+}
+
+const warningText = (warnings) => (warnings || []).map((w) => w.replace(/^filters\.\w+: /, "")).join("; ");
+
+function emptyMessage(s, warnings) {
   const tips = [];
+  const why = warningText(warnings);
   const filterCount = s.classifications.length + (s.dateFrom || s.dateTo ? 1 : 0)
     + (s.applicants.trim() ? 1 : 0) + (s.countries.trim() ? 1 : 0) + (s.kinds.trim() ? 1 : 0);
   if (filterCount === 1) tips.push("remove the active filter");
@@ -289,7 +374,8 @@ function emptyMessage(s) {
   if (!s.text.trim()) tips.push("add a description");
   if (!s.imageFile && !s.imageFigureId) tips.push("add a drawing");
   tips.push("use broader words");
-  return `No patents match this search. Try to ${tips.join(", or ")}.`;
+  const head = why ? `No results: ${why}.` : "No patents match this search.";
+  return `${head} Try to ${tips.join(", or ")}.`;
 }
 
 async function runSearch({ append = false } = {}) {
@@ -313,7 +399,11 @@ async function runSearch({ append = false } = {}) {
     const hits = data.hits || [];
     const shownGroups = append ? last.shownGroups : 0;
     remember(hits);
-    const added = renderResults($("results"), hits, { append, startRank: shownGroups + 1, ...handlers });
+    const figures = !current.groupByPatent;
+    const startRank = (figures ? (append ? last.shownHits : 0) : shownGroups) + 1;
+    const added = renderResults($("results"), hits, {
+      append, startRank, figures, ...handlers, canExclude: () => Boolean(current.imageFile || current.imageFigureId) });
+    rememberMatches(hits, append);
     decorateCards($("results"), { onCompare: compare });
     last = {
       state: current, body: requestBody, imageFile, nextCursor: data.next_cursor || null,
@@ -321,13 +411,15 @@ async function runSearch({ append = false } = {}) {
       total: data.total ?? hits.length,
     };
     if (!append) renderFacets($("facets"), data.facets, (chip) => addChip(chip));
+    if (!append && data.warnings?.length) showNotice(`Note: ${warningText(data.warnings)}.`);
     if (!append) {
       $("parsed-query").textContent = data.parsed_query ? `Query: ${data.parsed_query}` : "";
       $("parsed-query").hidden = !data.parsed_query;
       $("partial-notice").textContent = data.partial ? partialText(data.shards || {}) : "";
       $("partial-notice").hidden = !data.partial;
     }
-    setMessage($("empty"), last.shownHits ? "" : emptyMessage(current));
+    last.relation = data.total_relation || "eq";
+    setMessage($("empty"), last.shownHits ? "" : emptyMessage(current, data.warnings));
     setStatus(last.shownHits ? describeTotal(last.total, last) : "No results");
     $("more-button").hidden = !last.nextCursor;
     $("watch-button").disabled = false;
@@ -452,7 +544,8 @@ async function loadMonitor() {
     const [alerts, watches] = await Promise.all([
       api.listAlerts({ unread: $("alerts-unread").checked }), api.listWatches()]);
     renderAlerts($("alerts-list"), alerts.items || [], { onRead: markRead });
-    renderWatches($("watches-list"), watches.items || [], { onDelete: removeWatch });
+    renderWatches($("watches-list"), watches.items || [], { onDelete: removeWatch, onRun: runWatchNow,
+                                                            onUpdate: updateWatch });
     refreshAlertBadge();
   } catch (err) {
     setMessage($("watches-error"), explainError(err));
@@ -468,6 +561,38 @@ async function markRead(alert, button) {
   } catch (err) {
     button.disabled = false;
     setMessage($("watches-error"), explainError(err));
+  }
+}
+
+async function runWatchNow(watch, button) {
+  button.disabled = true;
+  setMessage($("watches-error"), "");
+  try {
+    const run = await api.runWatch(watch.id);
+    const text = run.status === "queued" ? `Queued a run of “${watch.name}”.`
+      : run.status === "failed" ? `The run of “${watch.name}” failed: ${run.error || "unknown error"}`
+      : `Ran “${watch.name}”: ${run.examined} new filing${run.examined === 1 ? "" : "s"} checked, ` +
+        `${run.alerts} new alert${run.alerts === 1 ? "" : "s"}.`;
+    setMessage($("watches-notice"), text);
+    await loadMonitor();
+  } catch (err) {
+    button.disabled = false;
+    setMessage($("watches-error"), explainError(err));
+  }
+}
+
+async function updateWatch(watch, changes, errorEl) {
+  setMessage($("watches-error"), "");
+  try {
+    const saved = await api.updateWatch(watch.id, changes);
+    const what = "active" in changes && Object.keys(changes).length === 1
+      ? (saved.active ? "Resumed" : "Paused") : "Saved";
+    setMessage($("watches-notice"), `${what} the watch “${saved.name}”.`);
+    await loadMonitor();
+  } catch (err) {
+    if (errorEl) { setMessage(errorEl, explainError(err)); return; }   // keep the form and what was typed
+    setMessage($("watches-error"), explainError(err));
+    await loadMonitor();
   }
 }
 
@@ -529,7 +654,8 @@ async function showPatent(number, { push = false } = {}) {
     document.title = `${patent.publication_number || number} ${patent.title || ""} — Prism`.trim();
     const heading = $("patent-title");
     heading.tabIndex = -1;
-    heading.focus();
+    const matched = markMatched(container, matchedFigures.get(patent.publication_number || number) || []);
+    heading.focus({ preventScroll: matched > 0 });
   } catch (err) {
     container.replaceChildren();
     setMessage($("patent-error"), explainError(err));

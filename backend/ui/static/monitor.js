@@ -1,5 +1,6 @@
 // The "Watches and alerts" view: the caller's alerts (newest first, unread marked, mark read) and
-// watches (schedule, last run, delete). Data from GET /alerts and GET /watches; text only, no markup.
+// watches (schedule, last run; run now, edit, pause/resume, delete). Data from GET /alerts and GET /watches;
+// text only, no markup.
 
 import { h } from "./dom.js";
 import { patentHref } from "./format.js";
@@ -57,8 +58,39 @@ export function renderAlerts(container, alerts, { onRead }) {
   })));
 }
 
-/** Watches as a list; ``onDelete(watch, button)`` deletes one. */
-export function renderWatches(container, watches, { onDelete }) {
+/** The inline editor of a watch: query text, schedule, webhook. ``onSave(changes, form)`` sends a PATCH. */
+function editForm(watch, onSave, onCancel) {
+  const id = `watch-${watch.id}`;
+  const schedule = h("select", { id: `${id}-schedule`, name: "schedule" },
+    Object.entries(SCHEDULES).map(([s, label]) => h("option", { value: s }, label)));
+  if (!SCHEDULES[watch.schedule_s]) schedule.append(h("option", { value: watch.schedule_s }, scheduleText(watch.schedule_s)));
+  schedule.value = String(watch.schedule_s);
+  const text = h("input", { id: `${id}-text`, name: "text", type: "text", value: watch.query?.text || "" });
+  const webhook = h("input", { id: `${id}-webhook`, name: "webhook", type: "url", value: watch.webhook_url || "",
+                               placeholder: "https://… (empty: no webhook)" });
+  const error = h("p", { class: "error", role: "alert", hidden: true });
+  const form = h("form", { class: "watch-edit", "aria-label": `Edit the watch ${watch.name}` },
+    h("label", { for: text.id }, "Query text"), text,
+    h("label", { for: schedule.id }, "Schedule"), schedule,
+    h("label", { for: webhook.id }, "Webhook URL"), webhook,
+    error,
+    h("div", { class: "watch-edit-actions" },
+      h("button", { type: "submit", class: "btn btn-small btn-primary" }, "Save changes"),
+      h("button", { type: "button", class: "btn btn-small btn-ghost", onclick: onCancel }, "Cancel")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const query = { ...(watch.query || {}) };
+    const words = text.value.trim();
+    if (words) query.text = words; else delete query.text;
+    const changes = { query, schedule_s: Number(schedule.value), webhook_url: webhook.value.trim() || null };
+    onSave(changes, error);
+  });
+  return form;
+}
+
+/** Watches as a list; ``onDelete(watch, button)`` deletes one, ``onRun(watch, button)`` runs it now,
+ *  ``onUpdate(watch, changes, errorEl)`` saves an edit or a pause/resume. */
+export function renderWatches(container, watches, { onDelete, onRun = null, onUpdate = null }) {
   if (!watches.length) {
     container.replaceChildren(h("p", { class: "empty" },
       "No watches yet. Run a search, then choose “Save as watch”."));
@@ -69,12 +101,37 @@ export function renderWatches(container, watches, { onDelete }) {
       "aria-label": `Delete the watch ${watch.name}` }, "Delete");
     button.addEventListener("click", () => onDelete(watch, button));
     const run = watch.last_run;
-    return h("li", { class: "monitor-item", dataset: { watchId: watch.id } },
+    const item = h("li", { class: `monitor-item${watch.active ? "" : " paused"}`, dataset: { watchId: watch.id } },
       h("div", { class: "monitor-main" }, h("strong", {}, watch.name), ` — ${querySummary(watch.query)}`),
       h("div", { class: "monitor-meta" },
         `${scheduleText(watch.schedule_s)} · next ${when(watch.next_run_at)}`,
         run ? ` · last run ${run.status}${run.alerts_created ? `, ${run.alerts_created} new` : ""}` : " · not run yet",
-        watch.webhook_url ? " · webhook" : "", watch.active ? "" : " · paused"),
-      button);
+        watch.webhook_url ? " · webhook" : "", watch.active ? "" : " · paused"));
+    const actions = h("div", { class: "watch-actions" });
+    if (onRun) {
+      const runButton = h("button", { type: "button", class: "btn btn-small watch-run",
+                                      "aria-label": `Run the watch ${watch.name} now` }, "Run now");
+      runButton.addEventListener("click", () => onRun(watch, runButton));
+      actions.append(runButton);
+    }
+    if (onUpdate) {
+      const pause = h("button", { type: "button", class: "btn btn-small watch-pause",
+                                  "aria-label": `${watch.active ? "Pause" : "Resume"} the watch ${watch.name}` },
+                      watch.active ? "Pause" : "Resume");
+      pause.addEventListener("click", () => { pause.disabled = true; onUpdate(watch, { active: !watch.active }, null); });
+      const edit = h("button", { type: "button", class: "btn btn-small watch-edit-button",
+                                 "aria-label": `Edit the watch ${watch.name}` }, "Edit");
+      edit.addEventListener("click", () => {
+        const form = editForm(watch, (changes, error) => onUpdate(watch, changes, error),
+                              () => { form.remove(); edit.hidden = false; edit.focus(); });
+        edit.hidden = true;
+        item.append(form);
+        form.querySelector("input")?.focus();
+      });
+      actions.append(pause, edit);
+    }
+    actions.append(button);
+    item.append(actions);
+    return item;
   })));
 }

@@ -44,6 +44,21 @@ function familySection(members) {
       m.title ? ` ${m.title}` : "", m.publication_date ? ` (${m.publication_date})` : ""))));
 }
 
+/** Mark the figures the search matched (`matched`: figure ids, best first) and scroll to the best one. */
+export function markMatched(container, matched = []) {
+  const found = matched.map((id) => container.querySelector(`.patent-figure[data-figure-id="${CSS.escape(id)}"]`))
+    .filter(Boolean);
+  found.forEach((el, i) => {
+    el.classList.add("matched");
+    el.dataset.matchRank = String(i + 1);
+    el.querySelector("figcaption")?.prepend(h("span", { class: "match-badge" }, i === 0 ? "Best match" : "Matched"));
+  });
+  const status = container.querySelector("#figures-heading");
+  if (status && found.length) status.append(h("span", { class: "match-count" }, ` · ${found.length} matched the search`));
+  if (found.length) found[0].scrollIntoView({ block: "center" });
+  return found.length;
+}
+
 export function renderPatent(container, data, { onMoreLikeThis, onZoom }) {
   const patent = normalisePatent(data);
   const number = patent.publication_number || "";
