@@ -57,7 +57,19 @@ def _body_and_image() -> tuple[object, bytes | None]:
         responses={400: "invalid request (names the field or symbol)", 404: "unknown image_figure_id"})
 def search(_doc=None):
     body, image = _body_and_image()
-    return service.search(body, app_settings(), image)
+    return service.search(_with_accept_language(body), app_settings(), image)
+
+
+def _with_accept_language(body):
+    """Without ``lang`` in the body, the titles are shown in the first language of ``Accept-Language``
+    that documents can have (en, de, fr)."""
+    from backend.search.languages import from_accept_language
+
+    if isinstance(body, dict) and body.get("lang") is None:
+        lang = from_accept_language(request.headers.get("Accept-Language"))
+        if lang:
+            body = {**body, "lang": lang}
+    return body
 
 
 @bp.post("/search/export")

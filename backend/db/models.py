@@ -74,6 +74,9 @@ class Patent(Base):
     ingest_seq: Mapped[int | None] = mapped_column(Integer, index=True)
     # the patent family (backend/ingest/family.py): DOCDB id, listed members or the earliest filing
     family_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    # the publication's own language, and per language its title, abstract and claims (EPO: en/de/fr)
+    language: Mapped[str | None] = mapped_column(String(8))
+    texts: Mapped[dict | None] = mapped_column(JSON)
 
     figures: Mapped[list["Figure"]] = relationship(
         back_populates="patent", cascade="all, delete-orphan", order_by="Figure.number"

@@ -294,8 +294,9 @@ class Pipeline:
                 patent.figures.clear()
                 session.flush()
             for name in ("kind", "country", "application_number", "title", "abstract", "claims", "applicants",
-                         "inventors", "cpc", "ipc", "locarno", "family_id"):
+                         "inventors", "cpc", "ipc", "locarno", "family_id", "language"):
                 setattr(patent, name, getattr(rec, name))
+            patent.texts = rec.texts or None
             for name in ("filing_date", "publication_date", "priority_date"):
                 value = getattr(rec, name)
                 setattr(patent, name, _date(value))
@@ -418,6 +419,7 @@ def figure_documents(job: PreparedJob, seq: int, model_id: str | None = None) ->
         doc.update(figure_id=text_document_id(rec.publication_number), figure_number=0, description="",
                    viewpoint=None, object_name=None, captions=[], image_vector=None, text_vector=None,
                    image_key=None, thumb_key=None)
+        doc.update(_language_fields(rec, ""))
         if job.dense_text_vector is not None:
             doc["dense_text_vector"] = job.dense_text_vector.astype(float).tolist()
         if model_id:
@@ -437,9 +439,26 @@ def figure_documents(job: PreparedJob, seq: int, model_id: str | None = None) ->
             "text_vector": f.text_vector.astype(float).tolist() if f.text_vector is not None else None,
             "image_key": f.image_key, "thumb_key": f.thumb_key, "ingest_seq": seq, "family_id": rec.family_id,
         }
+        doc.update(_language_fields(rec, f.record.description))
         if job.dense_text_vector is not None:
             doc["dense_text_vector"] = job.dense_text_vector.astype(float).tolist()
         if model_id:
             doc["model_id"] = model_id
         docs.append(doc)
     return docs
+
+
+def _language_fields(rec: PatentRecord, figure_description: str) -> dict:
+    """For a record with per-language texts (EPO): ``language``, ``texts`` (with the figure's description
+    under the document's language) and the main fields limited to English, so that a search restricted to
+    other languages does not find the document by its English fields and vice versa
+    (backend/search/languages.py). Other records: nothing to change."""
+    if not rec.texts:
+        return {}
+    texts = {lang: dict(parts) for lang, parts in rec.texts.items()}
+    lang = rec.language or "en"
+    if figure_description:
+        texts.setdefault(lang, {})["description"] = figure_description
+    english = texts.get("en", {})
+    return {"language": rec.language, "texts": texts, "abstract": english.get("abstract", ""),
+            "claims": english.get("claims", ""), "description": english.get("description", "")}

@@ -83,6 +83,9 @@ class PatentRecord:
     figures: list[FigureRecord] = field(default_factory=list)
     source: str = ""                      # format name, e.g. "uspto-xml-v4.5"
     family_id: str | None = None          # the patent family (backend/ingest/family.py)
+    language: str | None = None           # the publication's own language (en, de, fr), when the source says
+    #: per language (en/de/fr): {"title", "abstract", "claims"} in that language (EPO publications)
+    texts: dict[str, dict[str, str]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)   # what the source did not tell for sure (job notes)
 
     def to_dict(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ CONTRACT_FIELDS: tuple[str, ...] = (
     "figure_id", "publication_number", "figure_number", "kind", "country", "title", "abstract", "claims",
     "description", "viewpoint", "object_name", "captions", "applicants", "cpc", "ipc", "locarno",
     "filing_date", "publication_date", "priority_date", "image_vector", "text_vector", "image_key",
-    "thumb_key", "ingest_seq", "model_id", "dense_text_vector", "family_id",
+    "thumb_key", "ingest_seq", "model_id", "dense_text_vector", "family_id", "language", "texts",
 )
 TEXT_FIELDS = ("title", "abstract", "claims", "description", "captions")
 DATE_FIELDS = {"filing": "filing_date", "publication": "publication_date", "priority": "priority_date"}
@@ -34,7 +34,7 @@ HIER_LEVELS = ("section", "class", "subclass", "main_group", "symbol")
 #: Fields a hit shows (also what the ES backend fetches for every candidate).
 HIT_FIELDS = ("figure_id", "publication_number", "figure_number", "title", "description", "kind", "country",
               "publication_date", "cpc", "locarno", "applicants", "cpc_subclass", "locarno_class", "image_key",
-              "family_id")
+              "family_id", "titles")
 
 _CORPORATE_SUFFIXES = {
     "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "llp", "lp",
@@ -186,7 +186,25 @@ def prepare(doc: dict, dims: int | None = None) -> dict:
     out["locarno_class"] = levels.get("class", [])
     out["locarno_subclass"] = levels.get("subclass", [])
     out["applicant_keys"] = sorted({k for k in (normalise_applicant(a) for a in out["applicants"]) if k})
+    _languages(doc, out, figure_id)
     return out
+
+
+def _languages(doc: dict, out: dict, figure_id: str) -> None:
+    """``language``, ``texts`` (per language: title, abstract, claims, description) and what they give the
+    index: ``titles`` and the analysed German/French fields (:mod:`.languages`)."""
+    from backend.search import languages
+
+    language = str(doc.get("language") or "").strip().lower() or None
+    if language is not None and language not in languages.LANGUAGES:
+        raise InvalidDocument(f"figure {figure_id}: language {doc.get('language')!r} is not one of "
+                              f"{', '.join(languages.LANGUAGES)}")
+    try:
+        texts = languages.check_texts(doc.get("texts"), f"figure {figure_id}")
+    except ValueError as exc:
+        raise InvalidDocument(str(exc)) from None
+    out["language"], out["texts"] = language, texts
+    out.update(languages.derived(texts))
 
 
 def public(stored: dict, with_vectors: bool = True) -> dict:
@@ -194,6 +212,7 @@ def public(stored: dict, with_vectors: bool = True) -> dict:
     out = {field: stored.get(field) for field in CONTRACT_FIELDS}
     for field in ("captions", "applicants", "cpc", "ipc", "locarno"):
         out[field] = list(out[field] or [])
+    out["texts"] = dict(out["texts"] or {})
     if not with_vectors:
         for field in (*VECTOR_FIELDS, DENSE_FIELD):
             out.pop(field, None)

@@ -69,8 +69,11 @@ def _fail(message: str) -> None:
 @click.option("--applicant", multiple=True, help="Applicant name (normalised: 'ACME Corp.' = 'Acme').")
 @click.option("--country", multiple=True, help="Publication country code, e.g. US (repeatable).")
 @click.option("--limit", type=click.IntRange(1, 100), default=20, show_default=True, help="Results to show.")
+@click.option("--lang", "langs", multiple=True, metavar="LANG",
+              help="Search the text in these languages only: en, de, fr (repeatable or comma-separated; default "
+                   "all). Titles are shown in the first one when a document has it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the API's JSON response.")
-def search_command(query, cpc, ipc, locarno, date_from, date_to, date_kind, applicant, country, limit,
+def search_command(query, cpc, ipc, locarno, date_from, date_to, date_kind, applicant, country, limit, langs,
                    as_json) -> None:
     """Search with QUERY: plain words, or the query language (docs/search.md), e.g.
 
@@ -80,6 +83,9 @@ def search_command(query, cpc, ipc, locarno, date_from, date_to, date_kind, appl
     from backend.search.errors import SearchBackendError
 
     body = build_body(query, cpc, ipc, locarno, date_from, date_to, date_kind, applicant, country, limit)
+    if langs:
+        body["languages"] = [code.strip() for value in langs for code in value.split(",")]
+        body["lang"] = body["languages"][0] or None
     try:
         result = service.search(body, get_settings())
     except ProblemError as exc:

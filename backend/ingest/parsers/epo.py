@@ -5,8 +5,9 @@ inventors), abstract, claims (every language's claim set) and figures from the d
 description of the drawings.
 
 The record keeps one title (English when the document has one, else the document's language) and all
-claim sets, the document's language first; per-language titles and designated states (B840) are read by
-:func:`titles` / :func:`designated_states` but have no place in the record yet (see docs/ingest.md).
+claim sets, the document's language first, and per language (``record.texts``) the title, abstract and
+claims in that language, with ``record.language`` the document's own; designated states (B840) are read by
+:func:`designated_states` but have no place in the record yet (see docs/ingest.md).
 """
 from __future__ import annotations
 
@@ -14,6 +15,9 @@ import re
 
 from backend.ingest.family import from_filings
 from backend.ingest.records import ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number
+
+#: the languages of EPO publications (and of the search index's per-language fields)
+LANGUAGES = ("en", "de", "fr")
 
 _IPC_IN_TEXT = re.compile(r"([A-HY])\s?(\d{2})\s?([A-Z])\s*(\d{1,4})\s*/\s*(\d{1,6})")
 # the heading before the brief description of the drawings, in the three languages
@@ -121,4 +125,22 @@ def parse_epo(doc: bytes, image_base: ImageRef | None = None, origin: str = "") 
         family_id=from_filings(claimed, ("EP", application.split(".")[0]) if application else None),
     )
     record.figures = build_figures(_drawing_paragraphs(root), sheets, image_base)
+    record.language = lang if lang in LANGUAGES else None
+    record.texts = _texts(root, by_lang, claim_sets, lang)
     return record
+
+
+def _texts(root, by_lang: dict[str, str], claim_sets: list, lang: str) -> dict[str, dict[str, str]]:
+    """Per language (en/de/fr): title (B540), abstract and claims (each element's ``lang``, else the
+    document's)."""
+    out: dict[str, dict[str, str]] = {}
+    for code, title in by_lang.items():
+        out.setdefault(code, {})["title"] = title
+    for part, elements in (("abstract", root.iterfind("abstract")), ("claims", claim_sets)):
+        for el in elements:
+            text = _text(el)
+            code = (el.get("lang") or lang).lower()
+            if text and code:
+                slot = out.setdefault(code, {})
+                slot[part] = f"{slot[part]}\n\n{text}" if slot.get(part) else text
+    return {code: parts for code, parts in out.items() if code in LANGUAGES and parts}
