@@ -13,7 +13,9 @@ bp = APIBlueprint("jobs", __name__, tag="ingest")
 
 
 class JobListQuery(Schema):
-    status = String(load_default=None, validate=OneOf(["queued", "running", "done", "failed"]))
+    status = String(load_default=None, validate=OneOf(["queued", "running", "done", "failed", "stuck"]),
+                    metadata={"description": "stuck: queued or running with no live owner (the reconciler's "
+                                             "rule; `prism jobs recover` or POST /jobs/<id>/retry re-drives it)"})
     limit = Integer(load_default=50, validate=Range(min=1, max=500))
     offset = Integer(load_default=0, validate=Range(min=0, max=10_000_000))
 
@@ -21,7 +23,8 @@ class JobListQuery(Schema):
 @bp.get("/jobs")
 @require_scope("ingest")
 @bp.input(JobListQuery, location="query", arg_name="params")
-@bp.doc(summary="List ingest jobs (newest first), e.g. ?status=failed")
+@bp.doc(summary="List ingest jobs (newest first), e.g. ?status=failed or ?status=stuck; each job says whether "
+                "it is stuck (queued or running with no live owner) and why")
 def list_jobs(params: dict):
     return service.list_jobs(app_settings(), params.get("status"), params["limit"], params["offset"])
 

@@ -125,4 +125,20 @@ def jobs_recover(dry_run: bool) -> None:
     click.echo(f"examined {report.examined} unfinished jobs: {len(report.stale)} stuck, {verb} {count}")
 
 
+@jobs.command("list")
+@click.option("--status", type=click.Choice(["queued", "running", "done", "failed", "stuck"]),
+              help="Only these; stuck: queued or running with no live owner.")
+@click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
+def jobs_list(status: str | None, limit: int) -> None:
+    """Ingest jobs, newest first, one a line; a stuck job says why (`prism jobs recover` re-drives it)."""
+    from backend.ingest.service import list_jobs
+    from backend.settings import get_settings
+
+    page = list_jobs(get_settings(), status, limit)
+    for job in page["items"]:
+        state = f"{job['status']} STUCK ({job['stuck_reason']})" if job["stuck"] else job["status"]
+        click.echo(f"{job['job_id']} {state} {job.get('publication_number') or '-'} {job.get('source') or ''}".rstrip())
+    click.echo(f"{len(page['items'])} of {page['total']} jobs")
+
+
 commands = [ingest, blobs, jobs]

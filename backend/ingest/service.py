@@ -364,14 +364,38 @@ def start_jobs(job_ids: list[str], settings: Settings) -> None:
         enqueue(job_ids, settings)
 
 
-def job_dict(job: IngestJob) -> dict:
+def job_dict(job: IngestJob, stuck_reason: str | None = None) -> dict:
     return {
         "job_id": job.id, "status": job.status.value if hasattr(job.status, "value") else str(job.status),
         "outcome": job.outcome, "publication_number": job.publication_number, "source": job.source,
         "attempts": job.attempts or 0, "last_error": job.last_error,
         "notes": list((job.payload or {}).get("notes") or []),
         "created_at": _iso(job.created_at), "started_at": _iso(job.started_at), "finished_at": _iso(job.finished_at),
+        "stuck": stuck_reason is not None, "stuck_reason": stuck_reason,
     }
+
+
+def stuck_reasons(jobs: list[IngestJob], settings: Settings) -> dict[str, str]:
+    """job id -> why it is stuck, for the queued or running ``jobs`` with no live owner (the
+    reconciler's rule, :func:`backend.ingest.reconcile.staleness`; the broker is read only when a queued
+    job without a recorded process needs it)."""
+    from backend.db.models import utcnow
+    from backend.ingest.reconcile import broker_job_ids, staleness
+
+    unfinished = [j for j in jobs if j.status in (JobStatus.queued, JobStatus.running)]
+    if not unfinished:
+        return {}
+    in_broker = None
+    if settings.task_mode == "celery" and any(j.status == JobStatus.queued and not (j.payload or {}).get("worker")
+                                              for j in unfinished):
+        in_broker = broker_job_ids(settings)
+    now = utcnow()
+    out = {}
+    for job in unfinished:
+        why = staleness(job, settings, now=now, in_broker=in_broker)
+        if why:
+            out[job.id] = why
+    return out
 
 
 def _iso(value):
@@ -383,19 +407,32 @@ def get_job(job_id: str, settings: Settings) -> dict:
         job = session.get(IngestJob, job_id)
         if job is None:
             raise ProblemError(404, f"no ingest job {job_id!r}")
-        return job_dict(job)
+        return job_dict(job, stuck_reasons([job], settings).get(job.id))
 
 
 def list_jobs(settings: Settings, status: str | None = None, limit: int = 50, offset: int = 0) -> dict:
+    """Jobs, newest first; each says whether it is ``stuck`` (queued or running with no live owner, see
+    :mod:`backend.ingest.reconcile`) and why. ``status="stuck"`` lists only those."""
     with session_scope(settings.resolved_database_url) as session:
+        order = (IngestJob.created_at.desc(), IngestJob.id)
+        if status == "stuck":
+            unfinished = list(session.scalars(select(IngestJob).where(
+                IngestJob.status.in_([JobStatus.queued, JobStatus.running])).order_by(*order)))
+            reasons = stuck_reasons(unfinished, settings)
+            stuck = [j for j in unfinished if j.id in reasons]
+            page = stuck[offset:offset + limit]
+            return {"items": [job_dict(j, reasons[j.id]) for j in page], "total": len(stuck), "limit": limit,
+                    "offset": offset}
         query = select(IngestJob)
         count = select(func.count()).select_from(IngestJob)
         if status:
             query = query.where(IngestJob.status == JobStatus(status))
             count = count.where(IngestJob.status == JobStatus(status))
         total = session.scalar(count) or 0
-        rows = session.scalars(query.order_by(IngestJob.created_at.desc(), IngestJob.id).limit(limit).offset(offset))
-        return {"items": [job_dict(j) for j in rows], "total": total, "limit": limit, "offset": offset}
+        rows = list(session.scalars(query.order_by(*order).limit(limit).offset(offset)))
+        reasons = stuck_reasons(rows, settings)
+        return {"items": [job_dict(j, reasons.get(j.id)) for j in rows], "total": total, "limit": limit,
+                "offset": offset}
 
 
 def retry_job(job_id: str, settings: Settings) -> dict:

@@ -327,7 +327,7 @@ def test_with_keys_required_the_pasted_key_is_used_for_search_and_drawings(corpu
         stop()
 
 
-def test_all_matching_figures_are_grouped_under_their_patent(corpus_server, page_factory):
+def test_ungrouped_results_are_a_grid_of_figures_each_with_its_reason(corpus_server, page_factory):
     page = page_factory(corpus_server.url)
     page.click("details.advanced summary")
     page.uncheck("#group-by-patent")
@@ -337,15 +337,16 @@ def test_all_matching_figures_are_grouped_under_their_patent(corpus_server, page
     assert info.value.request.post_data_json["group_by_patent"] is False
     hits = info.value.json()["hits"]
     _wait_search_done(page)
-    numbers = list(dict.fromkeys(h["publication_number"] for h in hits))
-    assert _card_numbers(page) == numbers
-    assert page.locator("#results .thumb").count() == len(hits)
-    for number in numbers:
-        figure_ids = [h["figure_id"] for h in hits if h["publication_number"] == number]
-        card = page.locator(f"#results .card[data-publication-number='{number}']")
-        assert card.locator(".thumb").evaluate_all("els => els.map(e => e.dataset.figureId)") == figure_ids
-    assert re.match(r"\d+ figures?", page.inner_text("#status"))
-    page.shots("figures-grouped-by-patent")
+    tiles = page.locator("#results article.figure-card")
+    assert tiles.evaluate_all("els => els.map(e => e.dataset.figureId)") == [h["figure_id"] for h in hits]
+    assert page.locator("#results .thumb").count() == len(hits), "one figure per tile"
+    assert page.locator("#results article .reason-label").count() == len(hits), "each figure has its own reason"
+    widths = tiles.evaluate_all("els => els.map(e => Math.round(e.getBoundingClientRect().width))")
+    assert len(set(widths)) == 1, f"a regular grid: every tile as wide as the others ({widths})"
+    total = info.value.json()["total"]
+    status = page.inner_text("#status")
+    assert re.fullmatch(rf"{total} figures?( · showing {len(hits)})?", status), status
+    page.shots("figures-grid")
 
 
 def test_query_language_shows_parsed_query_snippets_and_syntax_errors(corpus_server, page_factory):
