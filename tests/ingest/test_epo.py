@@ -44,6 +44,13 @@ def test_claims_of_every_language_and_the_english_title(shared_data):
     doc = (shared_data / EPO / "grant" / "v1-5-B2.xml").read_bytes()
     sdobi = parse_xml(doc, "v1-5-B2", ".//SDOBI").find("SDOBI")
     assert set(titles(sdobi)) == {"de", "en", "fr"} and "DE" in designated_states(sdobi)
+    # per language: title, abstract and claims in that language, and the document's own language
+    assert german.language == "de" and set(german.texts) == {"de", "en", "fr"}
+    assert german.texts["de"]["title"] == "Druckmaschine mit Verkleidung"
+    assert [german.texts[lang]["claims"][:14] for lang in ("de", "en", "fr")] == [c[:14] for c in sets]
+    application = records["application/v1-2-A2.xml"]    # German application: abstract and claims in German only
+    assert application.language == "de" and sorted(application.texts["de"]) == ["abstract", "claims", "title"]
+    assert application.texts["en"] == {"title": "Chipboard screw"}
 
 
 def test_figures_from_the_brief_description_without_images(shared_data):
@@ -58,3 +65,17 @@ def test_all_33_ingest(fake_pipeline, shared_data):
     summary = ingest_paths([shared_data / EPO], settings, progress=False)
     assert (summary.ingested, summary.failed, summary.skipped) == (33, 0, 0), summary.failures
     assert "EP3404678B1" in summary.publication_numbers
+    # stored per language on the patent row, and indexed with the English text in the main fields only
+    from sqlalchemy import select
+
+    from backend.db.models import Patent
+    from backend.db.session import session_scope
+
+    with session_scope(settings.resolved_database_url) as session:
+        row = session.scalar(select(Patent).where(Patent.publication_number == "EP1873405A2"))
+        assert row.language == "de" and row.texts["de"]["title"] == "Spanplattenschraube"
+    doc = next(d for d in pipe.backend.docs.values() if d["publication_number"] == "EP1873405A2")
+    assert doc["language"] == "de" and doc["texts"]["de"]["claims"].startswith(row.texts["de"]["claims"][:40])
+    assert doc["abstract"] == "" and doc["claims"] == "" and doc["title"] == "Chipboard screw"
+    figure = next(d for d in pipe.backend.docs.values() if d["publication_number"] == "EP2007181A2")
+    assert figure["language"] == "en" and figure["description"].startswith("Fig. 1 is a front view")
