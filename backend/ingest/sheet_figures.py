@@ -37,12 +37,17 @@ def described_figures(paragraphs: list[str]) -> list[Described]:
     """Every described figure label in order, letter ranges spelled out ("FIGS. 3A-3D": 3A, 3B, 3C, 3D)."""
     out: dict[str, Described] = {}
     group = 0
+    last_object: str | None = None
     for para in paragraphs:
         for part in (s for chunk in _SENTENCE_FIG.split(para or "") for s in _split_figures(chunk)):
             parsed = parse_figure_text(part)
             if parsed is None:
                 continue
             group += 1
+            if parsed.object_name:   # "... view thereof": the object named last (as parse_descriptions does)
+                last_object = parsed.object_name
+            else:
+                parsed.object_name = last_object
             keys = [label_key(*_KEY.match(lab.replace("FIG. ", "")).groups())
                     for lab in parsed.labels if _KEY.match(lab.replace("FIG. ", ""))]
             for m in _LETTER_RANGE.finditer(part[:120]):

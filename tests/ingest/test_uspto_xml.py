@@ -65,8 +65,8 @@ def test_formats_are_sniffed_and_the_unsupported_skipped_with_a_reason(tmp_path)
     with pytest.raises(ParseError, match="B110"):
         parse_document(sgml)                     # an ST.32 grant without its document number
     (tmp_path / "old.txt").write_bytes(b"PATN\nWKU  039327092\n")
-    (tmp_path / "notes.pdf").write_bytes(b"%PDF")
-    items = list(discover([tmp_path / "old.txt", tmp_path / "notes.pdf", tmp_path / "missing.xml"]))
+    (tmp_path / "notes.docx").write_bytes(b"PK")
+    items = list(discover([tmp_path / "old.txt", tmp_path / "notes.docx", tmp_path / "missing.xml"]))
     assert "unknown file type" in items[1].skip and "no such file" in items[2].error
 
 
