@@ -177,3 +177,69 @@ def test_two_celery_workers_one_killed_and_a_node_killed_nothing_lost_or_doubled
     finally:
         es.options(ignore_status=404).indices.delete(index=f"{prefix}-*", allow_no_indices=True,
                                                      expand_wildcards="all")
+
+
+def test_a_shard_whose_only_copy_is_on_a_dead_node_flags_partial_results(make_settings, cluster):
+    """A 0-replica index of three shards: the node holding one primary is SIGKILLed; searches (service,
+    HTTP API) still answer from the other shards and say ``partial: true`` with the shard counts."""
+    import numpy as np
+
+    from backend.app import create_app
+    from backend.search import get_backend, index_admin
+    from backend.search import service as search_service
+    from backend.search.errors import SearchBackendError
+
+    prefix = f"cp{uuid.uuid4().hex[:10]}"
+    settings = make_settings(search_backend="elasticsearch", es_url=",".join(cluster), es_index_prefix=prefix,
+                             search_dense_text=False, search_verify_top_k=0)
+    es = index_admin.make_client(settings)
+    body = index_admin.definition_for(es, 8)
+    body["settings"].update({"number_of_shards": 3, "number_of_replicas": 0})
+    body["settings"].pop("auto_expand_replicas", None)
+    es.indices.create(index=index_admin.new_index_name(prefix), settings=body["settings"],
+                      mappings=body["mappings"], aliases={index_admin.alias_name(prefix): {"is_write_index": True}})
+    try:
+        health = requests.get(f"{cluster[0]}/_cluster/health/{prefix}-*?wait_for_status=green&timeout=120s",
+                              timeout=130).json()
+        assert health["status"] == "green" and health["active_shards"] == 3            # no replicas
+        rng = np.random.default_rng(5)
+        docs = []
+        for i in range(30):
+            v = rng.normal(size=8)
+            docs.append({"figure_id": f"USD09997{i:02d}-F1", "publication_number": f"USD09997{i:02d}",
+                         "figure_number": 1, "title": f"Folding chair {i}", "kind": "S1", "country": "US",
+                         "image_vector": (v / np.linalg.norm(v)).tolist()})
+        backend = get_backend(settings)
+        backend.index_figures(docs)
+        backend.refresh()
+        whole = search_service.search({"text": "chair", "size": 50}, settings)
+        assert whole["partial"] is False and "shards" not in whole and whole["total"] == 30
+
+        shards = requests.get(f"{cluster[0]}/_cat/shards/{prefix}-*?format=json", timeout=10).json()
+        holders = [int(s["node"].rsplit("-", 1)[1]) for s in shards if s["prirep"] == "p"]
+        assert len(set(holders)) > 1, shards                     # the other nodes keep some of the shards
+        victim = holders[0]
+        lost = holders.count(victim)
+        devcluster.kill_node(victim, signal.SIGKILL)
+
+        out, deadline = None, time.monotonic() + 120
+        while time.monotonic() < deadline:                       # a master election may refuse a moment
+            try:
+                out = search_service.search({"text": "chair", "size": 50}, settings)
+                if out["partial"]:
+                    break
+            except SearchBackendError:
+                pass
+            time.sleep(0.5)
+        print(f"\nkilled es-node-{victim} ({lost} of 3 shards, no replicas): {out and out.get('shards')}")
+        assert out is not None and out["partial"] is True, out
+        assert out["shards"]["total"] == 3 and out["shards"]["failed"] == lost
+        assert out["shards"]["successful"] == 3 - lost
+        assert 0 < len(out["hits"]) < 30                         # what the live shards hold, nothing more
+
+        api = create_app(settings).test_client().post("/search", json={"text": "chair", "size": 50})
+        assert api.status_code == 200, api.json
+        assert api.json["partial"] is True and api.json["shards"]["failed"] == lost
+    finally:
+        es.options(ignore_status=404).indices.delete(index=f"{prefix}-*", allow_no_indices=True,
+                                                     expand_wildcards="all")
