@@ -70,9 +70,10 @@ CLASS_OF = {"usdesign": "USPC class", "kr": "IPC subclass"}
 BUCKETS = ("head", "medium", "tail")
 VARIANTS = {
     "clip": {"terms": ("text",), "class_balanced": False, "uncertainty": False},
-    "dist": {"terms": ("text", "class"), "class_balanced": True, "uncertainty": True},
-    "cb-only": {"terms": ("text",), "class_balanced": True, "uncertainty": False},
-    "full": {"terms": ("instance", "patent", "class", "text"), "class_balanced": True, "uncertainty": True},
+    "dist": {"terms": ("text", "class"), "class_balanced": True, "text_balanced": True, "uncertainty": True},
+    "cb-only": {"terms": ("text",), "class_balanced": True, "text_balanced": True, "uncertainty": False},
+    "full": {"terms": ("instance", "patent", "class", "text"), "class_balanced": True, "text_balanced": True,
+             "uncertainty": True},
 }
 
 

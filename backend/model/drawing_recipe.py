@@ -69,7 +69,9 @@ class Recipe:
     temperature: float = 0.1        # instance / patent terms
     class_temperature: float = 0.2
     terms: tuple[str, ...] = ("instance", "patent", "class", "text")
-    class_balanced: bool = True     # False: the plain (unweighted) class and text terms
+    class_balanced: bool = True     # False: the plain (unweighted) class term
+    text_balanced: bool = False     # True: class-balanced weights on the text term too (bench/loss_study.py:
+                                    # they cost text->drawing R@10 -0.020 [-0.034, -0.007], so off by default)
     uncertainty: bool = True        # False: plain sum of the terms
     init_checkpoint: str | None = "prism-tiny"   # synthetic-drawing pretraining (packaged), or None
     seed: int = 0
@@ -315,7 +317,8 @@ def train(records: Sequence[FigureRecord], views: np.ndarray, recipe: Recipe, de
                 t_ids = torch.tensor(chosen, device=dev)
                 zt = F.normalize(model.text.proj(pooled[t_ids]), dim=-1)
                 scale = model.logit_scale.exp().clamp(max=100)
-                terms["text"] = clip_loss(za, zt, scale, t_ids[:, None] == t_ids[None, :], w)
+                terms["text"] = clip_loss(za, zt, scale, t_ids[:, None] == t_ids[None, :],
+                                          w if recipe.text_balanced else None)
             if recipe.uncertainty:
                 loss = sum(torch.exp(-log_vars[k]) * terms[name] + log_vars[k]
                            for k, name in enumerate(recipe.terms))

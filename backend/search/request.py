@@ -145,6 +145,7 @@ class SearchRequest(_Strict):
         "Patent family ids (a hit's family_id) whose members are left out of the results."))
     #: the uploaded query drawing's local features (service.parse_request), for geometric verification
     _query_drawing: Any = PrivateAttr(default=None)
+    _turned_vectors: Any = PrivateAttr(default=None)
 
     @field_validator("text")
     @classmethod

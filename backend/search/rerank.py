@@ -66,6 +66,19 @@ def upload_features(image) -> DrawingFeatures:
     return extract(image)
 
 
+def turned(image) -> list:
+    """The uploaded drawing turned by 90 and by 270 degrees: their vectors find the figures to verify
+    when the other office printed the sheet the other way up (the encoder is not rotation invariant;
+    the verification is)."""
+    return [image.rotate(angle, expand=True, fillcolor=_paper(image)) for angle in (90, 270)]
+
+
+def _paper(image):
+    """White in the image's mode (the fill of the corners a turn uncovers: none for 90-degree turns)."""
+    bands = len(image.getbands())
+    return 255 if bands == 1 else (255,) * bands
+
+
 def load_features(settings, image_key: str | None) -> DrawingFeatures | None:
     """The stored features of the figure whose display image is ``image_key`` (computed from that image
     and saved when missing); None when the figure has no image or the store cannot be read."""
@@ -106,10 +119,11 @@ def query_features(backend: "SearchBackend", request: "SearchRequest") -> Drawin
     return None
 
 
-def nearest_figures(backend: "SearchBackend", query: "Query", k: int) -> list["Candidate"]:
+def nearest_figures(backend: "SearchBackend", query: "Query", k: int, always: bool = False) -> list["Candidate"]:
     """The ``k`` figures nearest the query vector, filtered like the query, not grouped by patent (a
-    patent's re-published drawing need not be its figure nearest the query vector)."""
-    if not query.group and query.window >= k:
+    patent's re-published drawing need not be its figure nearest the query vector); [] when the query's
+    own vector list already holds them, unless ``always``."""
+    if not always and not query.group and query.window >= k:
         return []
     _bm25, knn = backend._retrieve(dataclasses.replace(query, text=None, terms=[], group=False, window=k,
                                                        node=None))
@@ -128,6 +142,11 @@ def verify_nearest(backend: "SearchBackend", request: "SearchRequest", query: "Q
     if drawing is None or len(drawing) == 0:
         return {}, []
     candidates = nearest_figures(backend, query, k) or knn[:k]
+    turned_k = backend.settings.search_verify_turned_k
+    for vector in (getattr(request, "_turned_vectors", None) or []) if turned_k > 0 else []:
+        seen = {c.figure_id for c in candidates}
+        candidates = candidates + [c for c in nearest_figures(backend, dataclasses.replace(query, vector=vector),
+                                                              turned_k, always=True) if c.figure_id not in seen]
     missing = [c.figure_id for c in candidates if c.source is None or "image_key" not in c.source]
     hydrated = backend._hydrate(missing) if missing else {}
     keys = [(hydrated.get(c.figure_id) or c.source or {}).get("image_key") for c in candidates]

@@ -33,7 +33,7 @@ FIGURE_FIELDS = ("figure_id", "figure_number", "description", "viewpoint", "obje
                  "image_key", "thumb_key")
 
 
-def _encode_image(data: bytes, settings: Settings) -> list[float]:
+def _decode_upload(data: bytes, settings: Settings):
     # the same checks as POST /documents: pixels counted from the header before decoding (413), then
     # format (415), corrupt or damaged data (400)
     from backend.ingest.images import ImageRejected, decode
@@ -41,12 +41,15 @@ def _encode_image(data: bytes, settings: Settings) -> list[float]:
     if not data:
         raise ProblemError(400, "image: the uploaded file is empty")
     try:
-        image = decode(data, "image", settings.max_image_pixels)
+        return decode(data, "image", settings.max_image_pixels)
     except ImageRejected as exc:
         raise ProblemError(exc.status, str(exc)) from None
+
+
+def _encode_image(data: bytes, settings: Settings) -> list[float]:
     from backend.model.encoder import get_encoder
 
-    return get_encoder(settings).encode_images([image])[0].tolist()
+    return get_encoder(settings).encode_images([_decode_upload(data, settings)])[0].tolist()
 
 
 def embed_upload(data: bytes | None, settings: Settings) -> dict:
@@ -59,14 +62,19 @@ def embed_upload(data: bytes | None, settings: Settings) -> dict:
     return {"vector": vector, "dims": len(vector), "model": getattr(get_encoder(settings), "model_id", None)}
 
 
-def _upload_features(data: bytes, settings: Settings):
-    """Local features of an uploaded drawing for the geometric verification (None when it is off)."""
-    if settings.search_verify_top_k <= 0:
-        return None
-    from backend.ingest.images import decode
-    from backend.search.rerank import upload_features
+def _upload_drawing(data: bytes, settings: Settings):
+    """(query vector, vectors of the drawing turned 90 and 270 degrees, local features) of an uploaded
+    drawing; the last two only when the geometric verification is on (backend/search/rerank.py)."""
+    from backend.model.encoder import get_encoder
 
-    return upload_features(decode(data, "image", settings.max_image_pixels))
+    image = _decode_upload(data, settings)
+    if settings.search_verify_top_k <= 0:
+        return get_encoder(settings).encode_images([image])[0].tolist(), [], None
+    from backend.search.rerank import turned, upload_features
+
+    turns = turned(image) if settings.search_verify_turned_k > 0 else []
+    vectors = get_encoder(settings).encode_images([image, *turns])
+    return vectors[0].tolist(), [v.tolist() for v in vectors[1:]], upload_features(image)
 
 
 def _check_index_dims(dims: int, settings: Settings) -> None:
@@ -89,14 +97,14 @@ def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> 
     if image is not None:
         if body.get("image_figure_id") or body.get("vector"):
             raise ProblemError(400, "image: send an image, image_figure_id or vector, not several")
-        body["vector"] = _encode_image(image, settings)
+        body["vector"], turned_vectors, features = _upload_drawing(image, settings)
         _check_index_dims(len(body["vector"]), settings)
     try:
         request = SearchRequest.model_validate(body)
     except ValidationError as exc:
         raise validation_problem(exc) from None
-    if image is not None:   # the drawing's local features, for the geometric verification (rerank.py)
-        request._query_drawing = _upload_features(image, settings)
+    if image is not None:   # for the geometric verification (rerank.py)
+        request._query_drawing, request._turned_vectors = features, turned_vectors
     if settings.search_text_to_image and request.text and not (request.vector or request.image_figure_id):
         request = _with_text_vector(request, settings)
     return request

@@ -217,3 +217,42 @@ def test_blob_gc_counts_features_as_belonging_to_their_image():
     assert blobstore.check_key(key) == key and blobstore.hash_of_key(key) == digest
     assert blob_gc._ORIGINAL.match(key).group(1) == digest
     assert blobstore.hash_of_key(blobstore.figure_key(digest)) == digest and blobstore.hash_of_key("x/y") is None
+
+
+def test_a_sideways_upload_has_the_figures_nearest_it_turned_verified_too(shared_data, make_settings, monkeypatch):
+    """The encoder is not rotation invariant: the original of a re-published sideways sheet can be far from
+    the query vector, yet near the vector of the query turned back; those figures are verified as well."""
+    from types import SimpleNamespace
+
+    from backend.search import filters as filters_mod, rerank
+    from backend.search.engine import Candidate, Query
+    from backend.search.request import Filters
+
+    original = _png(shared_data, PNG_DRAWINGS[0])
+    query = republished(original, seed=2)              # turned sideways (92 degrees) among other changes
+    other = _png(shared_data, PNG_DRAWINGS[1])
+    features = {"orig": V.extract(original), "other": V.extract(other)}
+    monkeypatch.setattr(rerank, "load_features", lambda settings, key: features[key])
+    upright, turned_90, turned_270 = np.array([1.0, 0.0]), np.array([0.0, 1.0]), np.array([0.6, 0.8])
+    lists = {upright.tobytes(): [Candidate("B-1", "B", 0.9, source={"image_key": "other"})],
+             turned_90.tobytes(): [Candidate("A-1", "A", 0.8, source={"image_key": "orig"})],
+             turned_270.tobytes(): [Candidate("B-1", "B", 0.7, source={"image_key": "other"})]}
+
+    class Backend:
+        def __init__(self, settings):
+            self.settings = settings
+
+        def _retrieve(self, q):
+            return [], lists[np.asarray(q.vector).tobytes()]
+
+    request = SimpleNamespace(image_figure_id=None, _query_drawing=V.extract(query),
+                              _turned_vectors=[turned_90, turned_270])
+    q = Query(None, [], upright, filters_mod.build(Filters()), 100, True, None)
+
+    checks, checked = rerank.verify_nearest(Backend(make_settings(search_verify_top_k=1, search_verify_turned_k=1)),
+                                            request, q, [])
+    assert [c.figure_id for c in checked] == ["B-1", "A-1"]         # the union, each figure once
+    assert checks["A-1"].verified and not checks["B-1"].verified
+    checks, checked = rerank.verify_nearest(Backend(make_settings(search_verify_top_k=1, search_verify_turned_k=0)),
+                                            request, q, [])
+    assert [c.figure_id for c in checked] == ["B-1"] and not checks["B-1"].verified
