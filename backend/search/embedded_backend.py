@@ -477,7 +477,7 @@ class EmbeddedBackend(SearchBackend):
             weights = ", ".join(str(w) for w in text_fields.fts_weights())
             parts.append(f"SELECT rowid, bm25(figures_fts, {weights}) AS r FROM figures_fts WHERE figures_fts MATCH ?")
             params.append(_match(query.terms))
-        if query.lang_terms and self._has_languages():
+        if query.other_languages and self._has_languages() and query.lang_terms:
             weights = ", ".join(str(languages.weight(c)) for c in LANG_COLUMNS)
             parts.append(f"SELECT rowid, bm25(figures_lang, {weights}) AS r FROM figures_lang WHERE figures_lang "
                          f"MATCH ?")

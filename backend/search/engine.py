@@ -108,10 +108,21 @@ class Query:
     node: Any = None        # the query-language tree when the text is not plain words (query_language)
     group_field: str = "publication_number"     # or "family_id" (one_per_family)
     english: bool = True    # search the main (English) text fields (request ``languages``)
-    #: plain words: German/French query tokens (lang_analysis) for the per-language fields, per language
-    lang_terms: dict[str, list[str]] = field(default_factory=dict)
+    #: plain words: the German/French languages searched in their own fields (tokens: :attr:`lang_terms`)
+    other_languages: tuple[str, ...] = ()
     #: what the shards said (Elasticsearch): failed / timed out shards make the result partial
     shards: ShardReport = field(default_factory=ShardReport)
+    _lang_terms: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def lang_terms(self) -> dict[str, list[str]]:
+        """German/French query tokens (lang_analysis) per searched language that has any; computed on first
+        use (the German word list loads then: the embedded backend asks only when it holds such text)."""
+        if self._lang_terms is None:
+            found = {lang: lang_analysis.query_tokens(self.text, lang) for lang in self.other_languages} \
+                if self.text else {}
+            self._lang_terms = {lang: tokens for lang, tokens in found.items() if tokens}
+        return self._lang_terms
 
 
 def query_terms(text: str | None) -> list[str]:
@@ -124,15 +135,13 @@ def query_terms(text: str | None) -> list[str]:
     return list(dict.fromkeys(w for w in words if w not in STOP_WORDS))
 
 
-def _language_terms(request: SearchRequest, node) -> tuple[bool, dict[str, list[str]]]:
-    """(search the English fields?, German/French query tokens) for the request's ``languages`` (default
-    all). The query language (``node``) searches the English fields only (the request validator refuses
-    it without "en")."""
+def _languages(request: SearchRequest, node) -> tuple[bool, tuple[str, ...]]:
+    """(search the English fields?, the German/French languages searched) for the request's ``languages``
+    (default all). The query language (``node``) searches the English fields only (the request validator
+    refuses it without "en")."""
     wanted = request.languages or LANGUAGES
-    if node is not None or not request.text:
-        return "en" in wanted, {}
-    found = {lang: lang_analysis.query_tokens(request.text, lang) for lang in ANALYSED if lang in wanted}
-    return "en" in wanted, {lang: tokens for lang, tokens in found.items() if tokens}
+    others = () if node is not None or not request.text else tuple(lang for lang in ANALYSED if lang in wanted)
+    return "en" in wanted, others
 
 
 def _fingerprint(request: SearchRequest, window: int) -> str:
@@ -245,7 +254,7 @@ class SearchBackend(abc.ABC):
                       filters_mod.build(request.filters, request.exclude_patents, request.exclude_families),
                       window, group,
                       self.settings.knn_similarity_floor, node, group_field,
-                      *_language_terms(request, node))
+                      *_languages(request, node))
         bm25, knn = self._retrieve(query) if (query.text or query.vector is not None) else ([], [])
         bm25, knn = bm25[:window], knn[:window]
         dense = self._dense_list(request, query)
