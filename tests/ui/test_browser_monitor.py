@@ -69,7 +69,7 @@ def test_alerts_and_watches_view(corpus_server, page_factory):
     # delete a watch (after confirming): it and its alert are gone
     page.uncheck("#alerts-unread")
     page.on("dialog", lambda dialog: dialog.accept())
-    page.click(f"#watches-list li[data-watch-id='{made['Golf clubs']}'] button")
+    page.click(f"#watches-list li[data-watch-id='{made['Golf clubs']}'] button:text-is('Delete')")
     page.wait_for_selector(f"#watches-list li[data-watch-id='{made['Golf clubs']}']", state="detached")
     assert "Deleted the watch “Golf clubs”" in page.inner_text("#watches-notice")
     page.wait_for_function(f"() => ![...document.querySelectorAll('#alerts-list a.alert-patent')]"
