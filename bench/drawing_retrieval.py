@@ -10,9 +10,12 @@ Encoders, each on the same queries and gallery:
 * ``random``      the ``prism-draw`` architecture with random drawing weights (text tower: MiniLM + random
                   projection),
 * ``prism-tiny``  the previous packaged checkpoint (synthetic drawings only),
-* ``prism-draw``  the packaged checkpoint (or ``--checkpoint``),
-* ``+verify``     ``prism-draw`` with the second-stage geometric verification of the top candidates
-                  (task a only; when ``backend.search.verification`` is installed).
+* ``prism-draw encoder``  the packaged checkpoint (or ``--checkpoint``): its learnt embedding alone,
+* ``prism-draw``  the vectors search stores and queries: that embedding plus the 16 px sheet-thumbnail
+                  channel (``backend/model/thumbnail.py``),
+* ``+verify``     ``prism-draw`` with the search's second-stage geometric verification (task a only; the
+                  ``PRISM_SEARCH_VERIFY_TOP_K`` nearest + ``PRISM_SEARCH_VERIFY_TURNED_K`` nearest the query
+                  turned 90/270 degrees, as ``POST /search`` runs it for an upload).
 
 Tasks:
 
@@ -43,7 +46,7 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backend.model import realdata, registry  # noqa: E402
+from backend.model import realdata, registry, thumbnail  # noqa: E402
 from backend.model.drawing import to_grey  # noqa: E402
 from backend.model.metrics import per_query, rank_relevance  # noqa: E402
 from backend.model.republish import republish  # noqa: E402
@@ -58,25 +61,18 @@ HEAD_MIN, TAIL_MAX = 20, 5
 
 def thumbnail_vectors(images: list[Image.Image], side: int = 24) -> np.ndarray:
     """The naive baseline: ink bounding box, padded square, 24 px grey, centred, L2-normalised."""
-    from PIL import ImageOps
-
-    out = []
-    for im in images:
-        g = to_grey(im)
-        box = g.point(lambda v: 255 if v < 245 else 0).getbbox()
-        if box:
-            g = g.crop(box)
-        g = ImageOps.pad(g, (max(g.size),) * 2, color=255)
-        v = 255.0 - np.asarray(g.resize((side, side), Image.Resampling.BOX), dtype=np.float32).ravel()
-        v -= v.mean()
-        out.append(v / (np.linalg.norm(v) + 1e-6))
-    return np.stack(out)
+    return thumbnail.thumbnail_vectors(images, side)
 
 
-def load_encoder(name: str, checkpoint: Path | None):
+def load_encoder(name: str, checkpoint: Path | None, with_thumbnail: bool = True):
+    """The encoder as search uses it; ``with_thumbnail=False``: its learnt embedding alone (no sheet-thumbnail
+    channel, backend/model/thumbnail.py)."""
     from backend.model.encoder import Encoder
 
-    return Encoder(registry.load_model(name, checkpoint, "cpu"), batch_size=64)
+    enc = Encoder(registry.load_model(name, checkpoint, "cpu"), batch_size=64)
+    if not with_thumbnail:
+        enc.thumbnail, enc.dim = None, enc.embed_dim
+    return enc
 
 
 # ------------------------------------------------------------------------------------------------
@@ -190,19 +186,22 @@ def main(argv=None) -> int:
     print(f"loaded and re-published in {time.time() - t0:.0f} s", flush=True)
 
     checkpoint = args.checkpoint or registry.default_checkpoint("prism-draw")
-    encoders = [("thumbnail", None, None), ("random", "prism-draw", None)]
+    # (label, config, checkpoint, with the sheet-thumbnail channel)
+    encoders = [("thumbnail", None, None, False), ("random", "prism-draw", None, False)]
     if registry.default_checkpoint("prism-tiny"):
-        encoders.append(("prism-tiny", "prism-tiny", registry.default_checkpoint("prism-tiny")))
+        encoders.append(("prism-tiny", "prism-tiny", registry.default_checkpoint("prism-tiny"), False))
     if checkpoint:
-        encoders.append(("prism-draw", "prism-draw", checkpoint))
+        encoders.append(("prism-draw encoder", "prism-draw", checkpoint, False))
+        if thumbnail.channel("prism-draw"):
+            encoders.append(("prism-draw", "prism-draw", checkpoint, True))
     report = {"dev_drawings": len(dev), "dev_patents": len({r.patent for r in dev}),
               "checkpoint": str(checkpoint) if checkpoint else None, "encoders": {}}
-    for label, model_name, ckpt in encoders:
+    for label, model_name, ckpt, with_thumb in encoders:
         t1 = time.time()
         if model_name is None:
             gal, qry, txt = thumbnail_vectors(originals), thumbnail_vectors(published), None
         else:
-            enc = load_encoder(model_name, ckpt)
+            enc = load_encoder(model_name, ckpt, with_thumb)
             gal, qry = enc.encode_images(originals), enc.encode_images(published)
             txt = enc.encode_texts(texts)
         res = {"republished": republished_task(gal, qry), "other_views": other_views_task(gal, dev),

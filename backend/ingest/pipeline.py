@@ -243,7 +243,8 @@ class Pipeline:
             if encode_prepared is not None and all(f.rendered.prepared is not None and f.rendered.model_size == size
                                                    for f in with_images):
                 # prepared in the image threads: the encoder skips its own drawing preparation
-                vectors = encode_prepared([f.rendered.prepared for f in with_images])
+                vectors = encode_prepared([f.rendered.prepared for f in with_images],
+                                          [f.rendered.model for f in with_images])
             else:
                 vectors = encoder.encode_images([f.rendered.model for f in with_images])
             for fig, vec in zip(with_images, vectors):

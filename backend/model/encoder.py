@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from backend.model import registry
+from backend.model import registry, thumbnail
 from backend.model.drawing import input_size, prepare_drawing
 
 log = logging.getLogger(__name__)
@@ -33,9 +33,12 @@ class Encoder:
         self.device = loaded.device
         self.batch_size = batch_size
         self.model_name = loaded.model_name
+        #: the sheet-thumbnail channel of the drawing vectors (backend/model/thumbnail.py), or None
+        self.thumbnail = thumbnail.channel(loaded.model_name)
         self.model_id: str = loaded.model_id
         self.image_size = input_size(self.preprocess)
-        self.dim: int = int(registry.model_config(loaded.model_name)["embed_dim"])
+        self.embed_dim = int(registry.model_config(loaded.model_name)["embed_dim"])
+        self.dim: int = thumbnail.vector_dims(loaded.model_name, self.embed_dim)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -70,16 +73,26 @@ class Encoder:
         return batch
 
     def encode_images(self, images: list[Image.Image]) -> np.ndarray:
-        return self._encode_images(images, prepared=False)
+        return self._with_thumbnails(self._encode_images(images, prepared=False), images)
 
-    def encode_prepared(self, images: list[Image.Image]) -> np.ndarray:
+    def encode_prepared(self, images: list[Image.Image], originals: list[Image.Image] | None = None) -> np.ndarray:
         """Like :meth:`encode_images` for images that already are
         ``backend.model.drawing.prepare_drawing(image, self.image_size)`` (ingest prepares them in its
-        image threads); the result is the same as ``encode_images`` on the original images."""
-        return self._encode_images(images, prepared=True)
+        image threads); the result is the same as ``encode_images`` on the ``originals`` (which the
+        thumbnail channel needs: required when the encoder has one)."""
+        if self.thumbnail is not None and (originals is None or len(originals) != len(images)):
+            raise ValueError(f"{self.model_id}: encode_prepared needs the original of each prepared image "
+                             "(its vectors carry a sheet thumbnail)")
+        return self._with_thumbnails(self._encode_images(images, prepared=True), originals)
+
+    def _with_thumbnails(self, embeddings: np.ndarray, images) -> np.ndarray:
+        if self.thumbnail is None:
+            return embeddings
+        return thumbnail.combine(embeddings, thumbnail.thumbnail_vectors(images, self.thumbnail.side),
+                                 self.thumbnail)
 
     def _encode_images(self, images: list[Image.Image], prepared: bool) -> np.ndarray:
-        out = [np.zeros((0, self.dim), dtype=np.float32)]
+        out = [np.zeros((0, self.embed_dim), dtype=np.float32)]
         for start in range(0, len(images), self.batch_size):
             batch = self._batch(images[start:start + self.batch_size], prepared)
             with self._lock, torch.inference_mode():
@@ -91,13 +104,14 @@ class Encoder:
         for t in texts:
             if not isinstance(t, str):
                 raise TypeError(f"encode_texts expects strings, got {type(t).__name__}")
-        out = [np.zeros((0, self.dim), dtype=np.float32)]
+        out = [np.zeros((0, self.embed_dim), dtype=np.float32)]
         for start in range(0, len(texts), self.batch_size):
             tokens = self.tokenizer(list(texts[start:start + self.batch_size]))
             with self._lock, torch.inference_mode():
                 feats = self.model.encode_text(tokens.to(self.device))
                 out.append(F.normalize(feats.float(), dim=-1).cpu().numpy())
-        return np.concatenate(out).astype(np.float32, copy=False)
+        vectors = np.concatenate(out).astype(np.float32, copy=False)
+        return vectors if self.thumbnail is None else thumbnail.text_vectors(vectors, self.thumbnail)
 
 
 def _split_transform(preprocess) -> tuple[list | None, list]:

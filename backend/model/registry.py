@@ -110,6 +110,21 @@ def model_config(model_name: str) -> dict:
     return cfg
 
 
+def vector_dims(model_name: str) -> int:
+    """The dimension of the vectors the encoder of ``model_name`` stores (backend/model/thumbnail.py)."""
+    from backend.model import thumbnail
+
+    return thumbnail.vector_dims(model_name, int(model_config(model_name)["embed_dim"]))
+
+
+def vector_tag(model_name: str) -> str:
+    """What the model id says beyond config and weights: the sheet-thumbnail channel, when it has one."""
+    from backend.model import thumbnail
+
+    ch = thumbnail.channel(model_name)
+    return f"+{ch.tag}" if ch else ""
+
+
 def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -221,9 +236,9 @@ def load_model(
                 raise ModelError(f"checkpoint {ckpt} does not fit model config {model_name!r}: "
                                  f"missing or unexpected keys {stray[:5]}")
         log.info("loaded checkpoint %s into %s (%s)", ckpt, model_name, incompatible)
-        model_id = f"{model_name}@{file_digest(ckpt)}"
+        model_id = f"{model_name}@{file_digest(ckpt)}" + vector_tag(model_name)
     else:
-        model_id = f"{model_name}@random-seed{RANDOM_INIT_SEED}"
+        model_id = f"{model_name}@random-seed{RANDOM_INIT_SEED}" + vector_tag(model_name)
     model.to(dev)
     tokenizer = open_clip.get_tokenizer(model_name)
     return LoadedModel(model, preprocess_train, preprocess_val, tokenizer, model_name, model_id, dev, ckpt)

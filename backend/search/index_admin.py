@@ -63,7 +63,7 @@ def default_dims(settings: Settings) -> int:
     try:
         from backend.model import registry
 
-        return int(registry.model_config(settings.model_name)["embed_dim"])
+        return registry.vector_dims(settings.model_name)
     except Exception:  # noqa: BLE001 - fall back to loading the encoder itself
         from backend.model.encoder import get_encoder
 

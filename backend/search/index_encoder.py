@@ -52,7 +52,7 @@ def current_encoder(settings) -> EncoderIdentity:
         model_id = f"{name}@{_digest(str(checkpoint), stat.st_size, stat.st_mtime_ns)}"
     else:
         model_id = f"{name}@random-seed{registry.RANDOM_INIT_SEED}"
-    return EncoderIdentity(model_id, int(registry.model_config(name)["embed_dim"]))
+    return EncoderIdentity(model_id + registry.vector_tag(name), registry.vector_dims(name))
 
 
 def index_state(backend, settings=None, current: EncoderIdentity | None = None) -> dict:

@@ -63,7 +63,7 @@ class Reembedder:
             if p is None:
                 d["image_vector"] = None
         if images:
-            vectors = self.encoder.encode_prepared([p for _d, p in images])
+            vectors = self.encoder.encode_prepared([p[0] for _d, p in images], [p[1] for _d, p in images])
             for (d, _p), vec in zip(images, vectors):
                 d["image_vector"] = vec.astype(float).tolist()
         self._text_vectors(todo)
@@ -73,7 +73,8 @@ class Reembedder:
         return out
 
     def _model_input(self, doc: dict):
-        """``prepare_drawing`` of the model rendition ingest would derive from the stored display PNG."""
+        """(``prepare_drawing`` of the model rendition, the model rendition) as ingest would derive them from
+        the stored display PNG."""
         from backend.ingest import blobstore, images
 
         key = doc.get("image_key")
@@ -86,7 +87,7 @@ class Reembedder:
             return self._missing(fid, f"its stored image {key} is not in the blob store")
         size = int(getattr(self.encoder, "image_size", 224) or 224)
         rendered = images.render(data, key, self.settings.max_image_pixels, size)
-        return rendered.prepared
+        return rendered.prepared, rendered.model
 
     def _missing(self, figure_id: str, why: str):
         if not self.drop_missing:

@@ -91,5 +91,7 @@ def test_tiny_training_run_learns_and_loads_without_the_frozen_text_tower(tmp_pa
 
     enc = Encoder(loaded)
     vecs = enc.encode_images([r.image for r in records[:2]])
-    assert vecs.shape == (2, 256) and np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-3)
-    assert enc.encode_texts(["a chair"]).shape == (1, 256)
+    dims = 256 + 16 * 16                                # the learnt embedding + the sheet-thumbnail channel
+    assert enc.dim == dims == registry.vector_dims("prism-draw")
+    assert vecs.shape == (2, dims) and np.allclose(np.linalg.norm(vecs, axis=1), 1, atol=1e-3)
+    assert enc.encode_texts(["a chair"]).shape == (1, dims)

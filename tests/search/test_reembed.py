@@ -1,8 +1,8 @@
 """Encoder versions of an index, both backends, real encoders: drawings ingested with encoder A
 (prism-tiny, packaged) make a current index; switching to encoder B (prism-draw: its packaged
-checkpoint when there is one, else seeded random weights; 256 dims) makes it stale, ingest refuses to
-mix B's vectors in, ``prism index reembed`` converts it (atomically: a missing image stops it and leaves
-the old index), and afterwards the index is current with B, 256 dims, and search by drawing works."""
+checkpoint when there is one, else seeded random weights; 512 dims: its 256-dim embedding and the 16 px
+sheet thumbnail) makes it stale, ingest refuses to mix B's vectors in, ``prism index reembed`` converts it (atomically: a missing image stops it and leaves
+the old index), and afterwards the index is current with B, 512 dims, and search by drawing works."""
 from __future__ import annotations
 
 import json
@@ -95,10 +95,10 @@ def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
 
     settings = switch(ENCODER_B)
     b = current_encoder(settings)
-    assert b.dims == 256 and b.model_id != a.model_id
+    assert b.dims == 512 and b.model_id != a.model_id
     code, info, err = _status()
     assert code == 1 and info["stale"] is True and info["encoder"]["current"] == {"model_id": b.model_id,
-                                                                                   "dims": 256}
+                                                                                   "dims": 512}
     assert "STALE" in err and "prism index reembed" in err and a.model_id in err
     checked = _cli("check")
     assert checked.exit_code == 1 and "STALE index" in checked.stdout and "prism index reembed" in checked.stdout
@@ -133,15 +133,15 @@ def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
 
     out = _cli("index", "reembed")
     assert out.exit_code == 0, out.output
-    assert f"re-embedded with {b.model_id} (dims 256)" in out.stdout
+    assert f"re-embedded with {b.model_id} (dims 512)" in out.stdout
     code, info, _ = _status()
     assert code == 0 and info["stale"] is False
-    assert info["encoder"]["index"] == {"model_ids": {b.model_id: n}, "unknown_model_id": 0, "dims": 256}
+    assert info["encoder"]["index"] == {"model_ids": {b.model_id: n}, "unknown_model_id": 0, "dims": 512}
 
     backend = get_backend(settings)
     probe = backend.get_figure(victim["figure_id"])
-    assert probe["model_id"] == b.model_id and len(probe["image_vector"]) == 256
-    assert len(probe["text_vector"]) == 256 and probe["captions"]
+    assert probe["model_id"] == b.model_id and len(probe["image_vector"]) == 512
+    assert len(probe["text_vector"]) == 512 and probe["captions"]
     # search by drawing: the figure's own vector finds its patent first
     hits = backend.search({"image_figure_id": victim["figure_id"], "group_by_patent": True}).hits
     assert hits[0].publication_number == victim["publication_number"]
@@ -155,7 +155,7 @@ def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
     # a query vector of the old dims is a 400 naming both dims
     with pytest.raises(ProblemError) as exc:
         backend.search({"vector": [1.0] * 128})
-    assert exc.value.status == 400 and "128 dimensions" in exc.value.detail and "expects 256" in exc.value.detail
+    assert exc.value.status == 400 and "128 dimensions" in exc.value.detail and "expects 512" in exc.value.detail
 
     # now B's ingest goes in
     again = ingest_paths([late], settings, progress=False)
@@ -198,6 +198,7 @@ def test_reembedding_the_display_rendition_reproduces_ingest(make_settings, tmp_
 
 
 def test_embedded_reembed_resumes_after_an_interruption(make_settings, tmp_path):
+    from backend.model import registry
     from backend.search import reset_backends
     from backend.search.embedded_backend import EmbeddedBackend
     from backend.search.index_encoder import index_state
@@ -223,9 +224,9 @@ def test_embedded_reembed_resumes_after_an_interruption(make_settings, tmp_path)
         return transform(batch)
 
     with pytest.raises(RuntimeError, match="interrupted"):
-        backend.reembed(flaky, transform.model_id, 256, batch=5)
+        backend.reembed(flaky, transform.model_id, registry.vector_dims(ENCODER_B), batch=5)
     assert index_state(backend, settings)["stale"]          # nothing swapped in yet
-    result = backend.reembed(transform, transform.model_id, 256, batch=5)
+    result = backend.reembed(transform, transform.model_id, registry.vector_dims(ENCODER_B), batch=5)
     assert result["resumed"] == 5 and result["documents"] == 13
     state = index_state(backend, settings)
     assert not state["stale"] and state["index"]["model_ids"] == {transform.model_id: 12}
