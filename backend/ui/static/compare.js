@@ -4,7 +4,7 @@
 // the hits on screen; the query stays.
 
 import { h } from "./dom.js";
-import { figureLabel, patentHref } from "./format.js";
+import { figureLabel, patentHref, thumbnailUrl } from "./format.js";
 import { visibleFigures } from "./hits.js";
 import { Viewer } from "./viewer.js";
 
@@ -123,7 +123,8 @@ function showQuery() {
     ui.queryViewer.show({ url: query.url, alt: `Query drawing ${query.name || ""}`.trim() });
     caption.textContent = `Query: ${query.name || "uploaded drawing"}`;
   } else if (query?.kind === "figure") {
-    ui.queryViewer.show({ figureId: query.hit.figure_id, alt: `Query ${describe(query.hit)}` });
+    ui.queryViewer.show({ figureId: query.hit.figure_id, alt: `Query ${describe(query.hit)}`,
+                          placeholder: thumbnailUrl(query.hit) });
     caption.textContent = `Query: more like ${describe(query.hit)}`;
   } else {
     ui.queryViewer.show({});
@@ -135,7 +136,7 @@ function showQuery() {
 function showHit() {
   const hit = hits[index];
   const caption = ui.dialog.querySelector("#compare-hit-caption");
-  ui.hitViewer.show({ figureId: hit.figure_id, alt: `Hit ${describe(hit)}` });
+  ui.hitViewer.show({ figureId: hit.figure_id, alt: `Hit ${describe(hit)}`, placeholder: thumbnailUrl(hit) });
   if (ui.sync.checked || ui.dialog.dataset.mode !== "side") ui.hitViewer.follow(ui.queryViewer);
   caption.replaceChildren(`Hit ${index + 1}: `,
     h("a", { href: patentHref(hit.publication_number), target: "_blank", rel: "noopener" }, describe(hit)),

@@ -73,7 +73,7 @@ export class Viewer {
   }
 
   /** Show a figure (sized renditions) or a fixed image URL (an uploaded drawing's preview). */
-  show({ figureId = null, url = null, alt = "", originalUrl = null, remember = true } = {}) {
+  show({ figureId = null, url = null, alt = "", originalUrl = null, remember = true, placeholder = null } = {}) {
     this.figureId = remember ? figureId : null;
     this.source = figureId ? (size) => renditionUrl(figureId, size) : () => url;
     ({ rotation: this.rotation, flip: this.flip } = savedView(this.figureId));
@@ -91,7 +91,23 @@ export class Viewer {
       imageSource(original).then((src) => { this.original.href = src; }, () => {});
     }
     this.render();
-    return this.load(figureId ? sizeFor(this.neededPixels()) : "fixed");
+    const loading = this.load(figureId ? sizeFor(this.neededPixels()) : "fixed");
+    if (placeholder) this.showPlaceholder(placeholder, this.token);
+    return loading;
+  }
+
+  /** The thumbnail (usually cached already) while the rendition is on its way. */
+  async showPlaceholder(url, token) {
+    try {
+      const src = await imageSource(url);
+      const probe = new Image();
+      probe.src = src;
+      await probe.decode();
+      if (token !== this.token || this.img.dataset.state !== "loading") return;
+      this.aspect = probe.naturalWidth / probe.naturalHeight || 1;
+      this.img.src = src;
+      this.render();
+    } catch { /* no thumbnail: the rendition will come */ }
   }
 
   /** Load a rendition (kept off screen until decoded, so a sharper one replaces the image without a blink). */

@@ -1,7 +1,7 @@
 // The zoom dialog: one figure in the viewer (zoom, pan, rotate, flip, the original), ← → to the previous or
 // next figure of the view it was opened from (the results, or the patent's figures).
 
-import { figureLabel } from "./format.js";
+import { figureLabel, thumbnailUrl } from "./format.js";
 import { visibleFigures } from "./hits.js";
 import { Viewer } from "./viewer.js";
 
@@ -20,7 +20,7 @@ function show() {
   $("figure-prev").disabled = index === 0;
   $("figure-next").disabled = index >= figures.length - 1;
   $("figure-dialog").dataset.figureId = hit.figure_id;
-  viewer.show({ figureId: hit.figure_id, alt: title });
+  viewer.show({ figureId: hit.figure_id, alt: title, placeholder: thumbnailUrl(hit) });
 }
 
 function step(delta) {
