@@ -161,7 +161,7 @@ def prepared_figures(corpus: Corpus, d: int, n: int):
 def vector_json(vec: np.ndarray) -> str:
     """A unit vector as a JSON array of 5-decimal numbers written as integers with an exponent
     (``12345e-5``): formatting ints is several times faster than ``json.dumps`` of floats."""
-    return "[" + ",".join([f"{i}e-5" for i in np.rint(vec * 1e5).astype(np.int32).tolist()]) + "]"
+    return "[" + "e-5,".join(map(str, np.rint(vec * 1e5).astype(np.int32).tolist())) + "e-5]"
 
 
 def figure_line(fid: str, src: dict, vec: np.ndarray) -> str:
@@ -193,16 +193,18 @@ def corpus_lines(d: int, seed: int, n: int):
         for fid, src, vec in prepared_figures(Corpus(d, seed), d, n):
             yield figure_line(fid, src, vec)
         return
-    with out:
-        for fid, src, vec in prepared_figures(Corpus(d, seed), d, n):
-            line = figure_line(fid, src, vec)
-            out.write(line)
-            yield line
-    tmp.replace(path)
+    try:
+        with out:
+            for fid, src, vec in prepared_figures(Corpus(d, seed), d, n):
+                line = figure_line(fid, src, vec)
+                out.write(line)
+                yield line
+    finally:   # also when the reader stops early (a time budget): the file holds the first figures
+        tmp.replace(path)
 
 
 # -- Elasticsearch: index -----------------------------------------------------------------------------
-def es_index(target: str, n: int, seed: int, grow: bool = False) -> None:
+def es_index(target: str, n: int, seed: int, grow: bool = False, max_minutes: float | None = None) -> None:
     from tqdm import tqdm
 
     from backend.search import index_admin
@@ -227,7 +229,8 @@ def es_index(target: str, n: int, seed: int, grow: bool = False) -> None:
         es.indices.create(index=name, settings=body["settings"], mappings=body["mappings"],
                           aliases={alias: {"is_write_index": True}})
     heap_before = node_stats(es)
-    lines = itertools.islice(corpus_lines(d, seed, n), start, None)
+    source = corpus_lines(d, seed, n)
+    lines = itertools.islice(source, start, None)
     n_new = n - start
     log(f"{target}: indexing figures {start:,}..{n - 1:,} of {d} dims into {name} ({t['shards']} shards)")
     t0 = time.perf_counter()
@@ -241,9 +244,13 @@ def es_index(target: str, n: int, seed: int, grow: bool = False) -> None:
         errs = [i for i in resp["items"] if i["index"].get("error")] if resp["errors"] else []
         return len(chunk), errs
 
+    stop_at = time.monotonic() + max_minutes * 60 if max_minutes else None
     with ThreadPoolExecutor(2) as pool:
         pending = deque()
         for chunk in _chunks(lines, BULK_CHUNK):
+            if stop_at and time.monotonic() > stop_at:
+                log(f"time budget of {max_minutes} min spent: stopping at {start + done + len(pending) * BULK_CHUNK:,}")
+                break
             pending.append(pool.submit(send, chunk))
             while len(pending) >= 4 or (pending and pending[0].done()):
                 count, errs = pending.popleft().result()
@@ -256,6 +263,8 @@ def es_index(target: str, n: int, seed: int, grow: bool = False) -> None:
             done, failed = done + count, failed + len(errs)
             bar.update(count)
     bar.close()
+    source.close()
+    n = start + done
     bulk_s = time.perf_counter() - t0
     log(f"bulk done: {done:,} in {bulk_s:.0f} s ({done / bulk_s:.0f} fig/s), {failed} failed; refresh + merge")
     es.indices.put_settings(index=name, settings={"index": {"refresh_interval": "1s", "translog.durability": "request"}})
@@ -330,7 +339,9 @@ def latency(kind: str, arg: str, qs: list[dict]) -> dict:
     out = {}
     for filtered in (False, True):
         for clients in CLIENTS:
-            with mp.get_context("spawn").Pool(clients, _init_worker, (kind, arg)) as pool:
+            # fork: the clients inherit the imported modules (a spawn re-imports them all, costly on a
+            # loaded machine); each builds its own backend (connections) after the fork
+            with mp.get_context("fork").Pool(clients, _init_worker, (kind, arg)) as pool:
                 pool.map(_client, [(qs[:10], filtered, c) for c in range(clients)])  # warm-up
                 t0 = time.perf_counter()
                 parts = pool.map(_client, [(qs, filtered, c * 7) for c in range(clients)])
@@ -548,6 +559,7 @@ def main(argv=None) -> None:
     a.add_argument("--target", choices=TARGETS, required=True)
     a.add_argument("--n", type=int, default=1_000_000)
     a.add_argument("--grow", action="store_true", help="add to the index of a smaller earlier run")
+    a.add_argument("--max-minutes", type=float, help="stop sending after this long (the index keeps what it got)")
     b = sub.add_parser("es-query")
     b.add_argument("--target", choices=TARGETS, required=True)
     c = sub.add_parser("embedded")
@@ -562,7 +574,7 @@ def main(argv=None) -> None:
         s.add_argument("--recall-queries", type=int, default=50)
     args = p.parse_args(argv)
     if args.cmd == "es-index":
-        es_index(args.target, args.n, args.seed, args.grow)
+        es_index(args.target, args.n, args.seed, args.grow, args.max_minutes)
     elif args.cmd == "es-query":
         es_query(args.target, args.queries, args.recall_queries, args.seed)
     elif args.cmd == "embedded":
