@@ -130,6 +130,7 @@ class Watch(Base):
     owner: Mapped[str] = mapped_column(String(255), index=True)
     query: Mapped[dict] = mapped_column(JSON, default=dict)  # a search request (see backend.search)
     query_image_key: Mapped[str | None] = mapped_column(String(255))
+    shortlist: Mapped[list | None] = mapped_column(JSON)   # publication numbers picked from the results
     min_score: Mapped[float | None] = mapped_column(Float)
     max_rank: Mapped[int | None] = mapped_column(Integer)
     schedule_s: Mapped[int] = mapped_column(Integer, default=7 * 24 * 3600)

@@ -6,7 +6,7 @@ from apiflask.fields import URL, Boolean, DateTime, Dict, Float, Integer, List, 
 from apiflask.validators import Length, Range
 from marshmallow import ValidationError, validates_schema
 
-from backend.monitoring.watches import MAX_SCHEDULE_S
+from backend.monitoring.watches import MAX_SCHEDULE_S, MAX_SHORTLIST
 
 MAX_DB_INT = 2**31 - 1
 
@@ -44,6 +44,10 @@ class WatchIn(Schema):
     webhook_secret = _strings(allow_none=True, length=Length(16, 128), load_only=True, metadata={
         "description": "HMAC secret for X-Prism-Signature; generated (and shown once) when omitted."})
     active = Boolean(metadata={"description": "Paused watches do not run."})
+    shortlist = List(_strings(length=Length(1, 64)), allow_none=True, validate=Length(max=MAX_SHORTLIST),
+                     metadata={"description": "Publication numbers the examiner shortlisted from the results "
+                                              "(kept with the watch, canonical spelling, each once).",
+                               "example": ["USD0917866", "USD0917867"]})
 
 
 class WatchPatch(WatchIn):
@@ -78,6 +82,7 @@ class WatchOut(Schema):
     has_webhook_secret = Boolean()
     webhook_secret = String(metadata={"description": "Present only in the answer that generated it."})
     active = Boolean()
+    shortlist = List(String(), metadata={"description": "Shortlisted publication numbers (may be empty)."})
     high_water_seq = Integer(metadata={"description": "Ingest sequence up to which filings were checked."})
     next_run_at = DateTime(allow_none=True)
     created_at = DateTime()

@@ -17,7 +17,8 @@ from backend.settings import Settings
 MAX_SCHEDULE_S = 366 * 24 * 3600
 SECRET_PREFIX = "whsec_"
 UPDATABLE = ("name", "query", "min_score", "max_rank", "schedule_s", "webhook_url", "webhook_secret",
-             "active")
+             "active", "shortlist")
+MAX_SHORTLIST = 1000
 
 
 def new_webhook_secret() -> str:
@@ -60,7 +61,24 @@ def _check(settings: Settings, data: dict) -> dict:
         out["webhook_url"] = _check_url(out["webhook_url"], settings)
     if out.get("webhook_secret") is not None and len(out["webhook_secret"]) < 16:
         raise ProblemError(400, "webhook_secret: must be at least 16 characters")
+    if out.get("shortlist") is not None:
+        out["shortlist"] = _shortlist(out["shortlist"])
     return out
+
+
+def _shortlist(numbers: list[str]) -> list[str]:
+    """Canonical publication numbers, each once, in the order given (400 naming the first bad one)."""
+    from backend.patent_numbers import InvalidNumber, normalise
+
+    if len(numbers) > MAX_SHORTLIST:
+        raise ProblemError(400, f"shortlist: at most {MAX_SHORTLIST} publication numbers (got {len(numbers)})")
+    out: dict[str, None] = {}
+    for raw in numbers:
+        try:
+            out[normalise(raw)] = None
+        except InvalidNumber as exc:
+            raise ProblemError(400, f"shortlist: {raw!r} is not a publication number ({exc})") from None
+    return list(out)
 
 
 def aware(value: dt.datetime | None) -> dt.datetime | None:
@@ -77,7 +95,7 @@ def watch_to_dict(watch: Watch, last_run: WatchRun | None = None, secret: str | 
         "webhook_url": watch.webhook_url, "has_webhook_secret": bool(watch.webhook_secret),
         "active": bool(watch.active), "high_water_seq": watch.high_water_seq,
         "next_run_at": aware(watch.next_run_at), "created_at": aware(watch.created_at),
-        "updated_at": aware(watch.updated_at),
+        "updated_at": aware(watch.updated_at), "shortlist": list(watch.shortlist or []),
         "last_run": None,
     }
     if last_run is not None:
@@ -110,7 +128,7 @@ def create_watch(session: Session, settings: Settings, principal: Principal, dat
                   max_rank=data.get("max_rank"), schedule_s=schedule,
                   webhook_url=data.get("webhook_url") or None,
                   webhook_secret=secret if data.get("webhook_url") else None, active=data.get("active", True),
-                  high_water_seq=current_high_water(session),
+                  high_water_seq=current_high_water(session), shortlist=data.get("shortlist") or None,
                   next_run_at=now + dt.timedelta(seconds=schedule), created_at=now, updated_at=now)
     session.add(watch)
     session.flush()

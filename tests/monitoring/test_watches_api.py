@@ -117,3 +117,21 @@ def test_keys_see_only_their_own_watches_admin_sees_all(make_settings, redis_db_
     assert client.post(f"/alerts/{aid}/read", headers=h("alice")).status_code == 200
     with session_scope(settings.resolved_database_url) as s:
         assert s.scalar(select(Alert.read)) is True
+
+
+def test_a_watch_keeps_a_shortlist(client):
+    """The shortlist saved with a watch: canonical numbers, each once, in order; PATCH replaces or clears it;
+    a bad number is a 400 naming it."""
+    created = client.post("/watches", json={**WATCH, "shortlist": ["US D917866 S", "USD0917867", "USD917866S"]})
+    assert created.status_code == 201, created.json
+    wid = created.json["id"]
+    assert created.json["shortlist"] == ["USD0917866", "USD0917867"]
+    assert client.get(f"/watches/{wid}").json["shortlist"] == ["USD0917866", "USD0917867"]
+    assert client.post("/watches", json=WATCH).json["shortlist"] == []
+    patched = client.patch(f"/watches/{wid}", json={"shortlist": ["EP0049154B2"]})
+    assert patched.status_code == 200 and patched.json["shortlist"] == ["EP0049154B2"]
+    assert client.patch(f"/watches/{wid}", json={"shortlist": None}).json["shortlist"] == []
+    bad = client.post("/watches", json={**WATCH, "shortlist": ["USD0917866", "not a number!"]})
+    assert bad.status_code == 400 and "shortlist" in bad.json["detail"] and "not a number!" in bad.json["detail"]
+    too_long = client.post("/watches", json={**WATCH, "shortlist": ["x" * 65]})
+    assert too_long.status_code == 400 and "shortlist" in str(too_long.json)
