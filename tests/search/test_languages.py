@@ -136,6 +136,8 @@ def test_api_title_from_accept_language(app, client, shared_data):
     assert hit["titles"]["de"] == "Spanplattenschraube"
     resp = client.post("/search", json={"text": "Kopf", "lang": "de"}, headers={"Accept-Language": "fr"})
     assert resp.get_json()["hits"][0]["title"] == "Spanplattenschraube"      # the body wins
+    resp = client.post("/search/export", json={"text": "Kopf", "languages": ["de"]}, headers={"Accept-Language": "de"})
+    assert resp.status_code == 200 and "Spanplattenschraube" in resp.get_data(as_text=True)
     resp = client.post("/search", json={"text": "Kopf", "languages": ["de", "es"]})
     assert resp.status_code == 400 and resp.mimetype == "application/problem+json"
     assert resp.get_json()["detail"] == "languages: unknown language 'es' (known: en, de, fr)"
