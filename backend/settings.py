@@ -107,10 +107,10 @@ class Settings(BaseSettings):
     # -- search core (issue 4) --------------------------------------------------------------------
     search_rank_window: int = Field(default=100, ge=10, le=10000, description=(
         "Entries each ranked list (BM25, vector) contributes before fusion; pages walk the fused list."))
-    search_verify_top_k: int = Field(default=150, ge=0, le=1000, description=(
+    search_verify_top_k: int = Field(default=75, ge=0, le=1000, description=(
         "A drawing query re-ranks this many nearest figures by geometric verification (local features + "
         "RANSAC, backend/search/verification.py): re-published copies of the drawing go first; 0: off."))
-    search_verify_turned_k: int = Field(default=50, ge=0, le=1000, description=(
+    search_verify_turned_k: int = Field(default=25, ge=0, le=1000, description=(
         "An uploaded drawing also has this many figures nearest it turned by 90 and by 270 degrees verified "
         "(a sideways sheet published upright, or the other way round); 0: off."))
     search_text_to_image: bool = Field(default=False, description=(
