@@ -324,7 +324,8 @@ class SearchBackend(abc.ABC):
         facets = self._facets([representative(item) for item in fused]) if request.facets else None
         return SearchResponse(total=total, total_relation=relation, next_cursor=next_cursor, hits=hits,
                               facets=facets, parsed_query=parsed.render() if parsed is not None else None,
-                              warnings=self._scheme_warnings(request) or None, partial=query.shards.partial,
+                              warnings=self._scheme_warnings(request) + self._language_warnings(request) or None,
+                              partial=query.shards.partial,
                               shards=query.shards.to_json() if query.shards.partial else None)
 
     def _scheme_warnings(self, request: SearchRequest) -> list[str]:
@@ -345,6 +346,19 @@ class SearchBackend(abc.ABC):
             if absent:
                 out.append(f"filters.{scheme}: no document in this index carries {label} {', '.join(absent)}")
         return out
+
+    def _language_warnings(self, request: SearchRequest) -> list[str]:
+        """A warning when the request names German or French and the index has no fields for them (an
+        Elasticsearch index created before the per-language fields): that alone explains no such hit."""
+        wanted = [lang for lang in (request.languages or ()) if lang in ANALYSED]
+        if wanted and request.text and not self.has_language_fields():
+            return [f"languages: this index was created before the German/French fields, so {', '.join(wanted)} "
+                    f"finds nothing; run `prism index reindex` and ingest the EPO documents again"]
+        return []
+
+    def has_language_fields(self) -> bool:
+        """Whether the index can hold German/French text (:mod:`.languages`); backends override it."""
+        return True
 
     def carries_scheme(self, scheme: str) -> bool:
         """Whether any document of the index has a symbol of ``scheme`` (cpc, ipc, locarno); backends

@@ -351,6 +351,10 @@ class ElasticsearchBackend(SearchBackend):
             self._fields = set.intersection(*props) if props else None
         return self._fields
 
+    def has_language_fields(self) -> bool:
+        known = self._mapped_fields()
+        return known is None or set(languages.FIELDS) <= known
+
     def family_members(self, family_id: str) -> list[dict]:
         known = self._mapped_fields()
         if known is not None and "family_id" not in known:

@@ -141,3 +141,34 @@ def test_api_title_from_accept_language(app, client, shared_data):
     resp = client.post("/search", json={"text": "Kopf", "languages": ["de", "es"]})
     assert resp.status_code == 400 and resp.mimetype == "application/problem+json"
     assert resp.get_json()["detail"] == "languages: unknown language 'es' (known: en, de, fr)"
+
+
+def test_an_older_es_index_without_language_fields_says_so(make_settings, es_url):
+    import uuid
+
+    from backend.search import index_admin, languages
+    from backend.search.es_backend import ElasticsearchBackend
+    from tests.search.conftest import DIMS, figure
+
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    settings = make_settings(search_backend="elasticsearch", es_url=es_url, es_index_prefix=prefix)
+    es = index_admin.make_client(settings)
+    body = index_admin.definition_for(es, DIMS)
+    for name in (*languages.FIELDS, "language", "texts", "titles"):
+        del body["mappings"]["properties"][name]
+    es.indices.create(index=index_admin.new_index_name(prefix), settings=body["settings"],
+                      mappings=body["mappings"], aliases={index_admin.alias_name(prefix): {"is_write_index": True}})
+    try:
+        backend = ElasticsearchBackend(settings, es)
+        # ingest still works: the fields this index lacks are left out of the writes
+        backend.index_figures([figure("EP1B1", 1, None, title="Chipboard screw", language="de",
+                                      texts={"de": {"title": "Spanplattenschraube"}})])
+        backend.refresh()
+        assert [h.publication_number for h in backend.search({"text": "chipboard"}).hits] == ["EP0000001B1"]
+        assert backend.search({"text": "chipboard"}).warnings is None
+        response = backend.search({"text": "Schraube", "languages": ["de"]})
+        assert response.total == 0 and response.warnings == [
+            "languages: this index was created before the German/French fields, so de finds nothing; run "
+            "`prism index reindex` and ingest the EPO documents again"]
+    finally:
+        index_admin.delete_all(es, prefix)
