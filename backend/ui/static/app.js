@@ -411,7 +411,8 @@ async function runSearch({ append = false } = {}) {
       total: data.total ?? hits.length,
     };
     if (!append) renderFacets($("facets"), data.facets, (chip) => addChip(chip));
-    if (!append && data.warnings?.length) showNotice(`Note: ${warningText(data.warnings)}.`);
+    // with results the warning is a note above them; without, the empty message says it (not twice)
+    if (!append && data.warnings?.length && hits.length) showNotice(`Note: ${warningText(data.warnings)}.`);
     if (!append) {
       $("parsed-query").textContent = data.parsed_query ? `Query: ${data.parsed_query}` : "";
       $("parsed-query").hidden = !data.parsed_query;
