@@ -18,6 +18,9 @@ from backend import devservices
 from backend.settings import REPO_ROOT, SHARED_DATA, Settings, reset_settings_cache
 
 OPT_OUT = os.environ.get("PRISM_TEST_SKIP_SERVICES") == "1"
+# reading the FIG. labels on drawing sheets (OCR, 1-2 s a sheet) is for the tests that check it
+# (tests/ingest/test_sheet_figures.py turn it on); everywhere else the order maps figures to sheets
+os.environ.setdefault("PRISM_INGEST_SHEET_OCR", "false")
 
 
 def _service(name: str) -> str:

@@ -52,7 +52,7 @@ EXPECTED = {
 
 @pytest.mark.skipif(not ocr.available(), reason=ocr.missing_reason())
 def test_the_nine_grants_sheets_hold_their_figures(shared_data, make_settings):
-    make_settings()
+    make_settings(ingest_sheet_ocr=True)
     folder = shared_data / "uspto_grants_2025"
     records = {r.publication_number: r for r in (load_source(i.locator) for i in discover([folder]))}
     if len(records) != 9:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from backend.ingest.parsers.uspto_sgml import ipc7_symbol
+from backend.ingest.parsers.xml_common import build_figures
 from backend.ingest.records import ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number
 
 _SECTION = re.compile(r"^[A-Z]{4}\s*$")
@@ -74,8 +75,6 @@ def publication_number(wku: str) -> str:
 
 
 def parse_aps(doc: bytes, image_base: ImageRef | None = None, origin: str = "") -> PatentRecord:
-    from backend.ingest.parsers.uspto_xml import build_figures
-
     sections = _sections(doc.decode("latin-1"))
     wku = _first(sections, "PATN", "WKU")
     if not wku:

@@ -11,6 +11,7 @@ from lxml import etree
 
 from backend.ingest.parsers.classification import compact_symbol
 from backend.ingest.family import from_filings
+from backend.ingest.parsers.xml_common import build_figures, parse_xml, sheet_number
 from backend.ingest.records import (
     ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number, party_name,
 )
@@ -34,8 +35,6 @@ def _person(name) -> str:
 
 
 def parse_pap(doc: bytes, image_base: ImageRef | None = None, origin: str = "") -> PatentRecord:
-    from backend.ingest.parsers.uspto_xml import build_figures, parse_xml, sheet_number
-
     root = parse_xml(doc, origin, ".//document-id")
     biblio = root.find("subdoc-bibliographic-information")
     number = _text(biblio.find("document-id/doc-number")) if biblio is not None else ""

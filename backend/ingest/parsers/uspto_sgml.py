@@ -9,6 +9,7 @@ import re
 
 from backend.ingest.parsers.classification import compact_symbol, locarno_symbol
 from backend.ingest.family import from_filings
+from backend.ingest.parsers.xml_common import build_figures, parse_xml, sheet_number
 from backend.ingest.records import (
     ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number, party_name,
 )
@@ -37,8 +38,6 @@ def _name(party) -> str:
 
 
 def parse_st32(doc: bytes, image_base: ImageRef | None = None, origin: str = "") -> PatentRecord:
-    from backend.ingest.parsers.uspto_xml import build_figures, parse_xml, sheet_number
-
     root = parse_xml(doc, origin, ".//B110")
     biblio = root.find("SDOBI")
     number = _text(root.find("SDOBI/B100/B110"))

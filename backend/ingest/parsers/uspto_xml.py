@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import PurePosixPath
 
 from lxml import etree
 
-from backend.ingest.figure_text import parse_descriptions
-from backend.ingest.sheet_figures import figure_records
+from backend.ingest.parsers import epo, uspto_pap, uspto_sgml
 from backend.ingest.parsers.classification import compact_symbol, locarno_symbol, symbol_from_parts
+from backend.ingest.parsers.xml_common import (  # noqa: F401 - build_figures etc. re-exported for callers
+    _image_ref, _parser, build_figures, drawing_sheets, parse_xml, sheet_number,
+)
+from backend.ingest.sheet_figures import figure_records
 from backend.ingest.family import from_filings
 from backend.ingest.records import (
-    FigureRecord, ImageRef, ParseError, PatentRecord, UnsupportedFormat, iso_date, normalise_publication_number,
+    ImageRef, ParseError, PatentRecord, UnsupportedFormat, iso_date, normalise_publication_number,
     party_name,
 )
 
@@ -30,13 +32,11 @@ NON_PATENT_ROOTS = {
     "SpecificationDocument": "a USPTO XML4IP file-wrapper part (specification), not a published patent document",
 }
 
+# sniffed format -> parser (this module parses "ice" itself); each parser imports only xml_common
+OTHER_PARSERS = {"st32": uspto_sgml.parse_st32, "pap": uspto_pap.parse_pap, "epo": epo.parse_epo}
+
 _XML_DECL = re.compile(rb"<\?xml[^>]*\?>")
 _ROOT = re.compile(rb"<(?!\?|!)([A-Za-z_][\w:.-]*)")
-
-
-def _parser(recover: bool = False) -> etree.XMLParser:
-    return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True,
-                           recover=recover, remove_pis=False)
 
 
 def split_documents(data: bytes) -> list[bytes]:
@@ -133,37 +133,13 @@ def _ipc(biblio) -> list[str]:
     return out
 
 
-def parse_xml(doc: bytes, origin: str, must_have: str) -> etree._Element:
-    """The document's root; a damaged document is read in recovery mode if ``must_have`` survives."""
-    try:
-        return etree.fromstring(doc, _parser())
-    except etree.XMLSyntaxError as exc:
-        try:
-            root = etree.fromstring(doc, _parser(recover=True))
-        except etree.XMLSyntaxError:
-            root = None
-        if root is None or root.find(must_have) is None:
-            raise ParseError(f"{origin or 'document'}: malformed XML: {exc}") from None
-        return root
-
-
 def parse_document(doc: bytes, image_base: ImageRef | None = None, origin: str = "") -> PatentRecord:
     """Parse one USPTO XML document (any supported format). ``image_base`` says where drawings live:
     ``ImageRef(path=dir)`` or ``ImageRef(zip=file, member=dir-inside-zip)``; None for documents without
     their drawings."""
     fmt = sniff(doc)
-    if fmt == "st32":
-        from backend.ingest.parsers.uspto_sgml import parse_st32
-
-        return parse_st32(doc, image_base, origin)
-    if fmt == "pap":
-        from backend.ingest.parsers.uspto_pap import parse_pap
-
-        return parse_pap(doc, image_base, origin)
-    if fmt == "epo":
-        from backend.ingest.parsers.epo import parse_epo
-
-        return parse_epo(doc, image_base, origin)
+    if fmt in OTHER_PARSERS:
+        return OTHER_PARSERS[fmt](doc, image_base, origin)
     root = parse_xml(doc, origin, ".//publication-reference")
     biblio = root.find("us-bibliographic-data-grant")
     if biblio is None:
@@ -248,84 +224,6 @@ def _sheet_reader(refs: list[tuple[int, ImageRef | None]]):
                 out.append(None)   # rendering the sheet fails the job with the reason
         return out
     return read
-
-
-def drawing_sheets(root) -> list[tuple[int, str]]:
-    """``(figure number, image file)`` of every ``drawings/figure`` with an image (USPTO and EPO XML)."""
-    sheets = []
-    for fig in root.iterfind("drawings/figure"):
-        img = fig.find("img")
-        try:
-            num = int(fig.get("num") or 0)
-        except ValueError:
-            continue
-        if img is not None and img.get("file"):
-            sheets.append((num, img.get("file")))
-    return sheets
-
-
-_SHEET_NUMBER = re.compile(r"-D(\d{5})\.TIF$", re.IGNORECASE)
-
-
-def sheet_number(file: str) -> int:
-    """``US...-D00003.TIF`` -> 3 (0 when the name has no sheet number)."""
-    m = _SHEET_NUMBER.search(file or "")
-    return int(m.group(1)) if m else 0
-
-
-def build_figures(paragraphs: list[str], sheets: list[tuple[int, str]],
-                  image_base: ImageRef | None) -> list[FigureRecord]:
-    """Figures from the brief description of the drawings and the drawing sheets ``(number, file)``."""
-    descriptions = parse_descriptions(paragraphs)
-    numbered = [s for s in sheets if s[0] > 0] or sheets   # D00000 is the front-page copy of a drawing
-    figures = []
-    if numbered:
-        for i, (num, file) in enumerate(numbered, start=1):
-            number = num or i
-            parsed = descriptions.get(number)
-            figures.append(FigureRecord(
-                number=number, label=parsed.labels[0] if parsed else f"Sheet {number}",
-                description=parsed.description if parsed else "",
-                viewpoint=parsed.viewpoint if parsed else None,
-                object_name=parsed.object_name if parsed else None,
-                image=_image_ref(image_base, file)))
-    else:   # text-only documents (weekly bulk files ship without drawings): index the described figures
-        for number, parsed in sorted(descriptions.items()):
-            figures.append(FigureRecord(number=number, label=parsed.labels[0], description=parsed.description,
-                                        viewpoint=parsed.viewpoint, object_name=parsed.object_name))
-    # nothing drawn or described: no figure (the pipeline indexes a text-only document instead)
-    return figures
-
-
-def _image_ref(base: ImageRef | None, file: str) -> ImageRef | None:
-    if base is None:
-        return None
-    # a drawing the document names but the delivery lacks (weekly text-only files): the figure is still
-    # indexed by its text, without an image
-    if base.zip:
-        member = str(PurePosixPath(base.member or "") / file) if base.member else file
-        return ImageRef(zip=base.zip, member=member, name=file, tar_offset=base.tar_offset) \
-            if _zip_has(base.zip, member, base.tar_offset) else None
-    from pathlib import Path
-
-    folder = Path(base.path or ".")
-    for candidate in (folder / file, folder / file.upper(), folder / file.lower()):
-        if candidate.is_file():
-            return ImageRef(path=str(candidate), name=file)
-    return None
-
-
-def _zip_has(path: str, member: str, tar_offset: int | None = None) -> bool:
-    import zipfile
-
-    from backend.ingest.parsers.weekly_tar import open_zip
-
-    try:
-        with open_zip(path, tar_offset) as zf:
-            zf.getinfo(member)
-        return True
-    except (KeyError, OSError, zipfile.BadZipFile):
-        return False
 
 
 def iter_documents(data: bytes) -> Iterator[tuple[int, bytes]]:
