@@ -184,13 +184,15 @@ def format_rows(formats: list[str], limit: float) -> list[dict]:
         rows = []
         ctx = multiprocessing.get_context("spawn")
         for what, path, ocr_on in jobs:
+            load_before = os.getloadavg()[0]
             with ctx.Pool(1) as pool:
                 figures, seconds, rss_kb = pool.apply(_ingest_one, (str(path), ocr_on))
             size_mb = path.stat().st_size / 1e6
             rows.append({"what": what, "figures": figures, "seconds": round(seconds, 3),
                          "figures_per_s": round(figures / seconds, 2), "share_of_limit": round(figures / seconds / limit, 3),
                          "input_mb": round(size_mb, 2), "mb_per_s": round(size_mb / seconds, 3),
-                         "peak_rss_mb": round(rss_kb / 1024, 1)})
+                         "peak_rss_mb": round(rss_kb / 1024, 1),
+                         "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)]})
     return rows
 
 
