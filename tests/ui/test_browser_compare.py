@@ -285,6 +285,25 @@ def test_keyboard_on_results_and_the_shortlist(corpus_server, page_factory, arti
     assert [r["publication_number"] for r in rows] == cards[:2]
     assert all(r["title"] and r["figure_id"] for r in rows), rows
 
+    # saved with a watch: the dialog offers it, the watch keeps it, the watches page lists it
+    page.click("#watch-button")
+    page.wait_for_selector("#watch-dialog[open]")
+    assert page.is_visible("#watch-shortlist-row") and page.is_checked("#watch-shortlist")
+    assert "2 patents" in page.inner_text("#watch-shortlist-row")
+    page.fill("#watch-name", "shoes shortlist")
+    with page.expect_response(lambda r: r.url.endswith("/watches") and r.request.method == "POST") as saved:
+        page.click("#watch-save")
+    assert saved.value.status == 201, saved.value.text()
+    assert saved.value.request.post_data_json["shortlist"] == cards[:2]
+    assert saved.value.json()["shortlist"] == cards[:2]
+    page.wait_for_selector("#notice:not([hidden])")
+    assert "shortlist (2)" in page.inner_text("#notice")
+    page.click("#watches-link")
+    page.wait_for_selector("#watches-items .watch-shortlist")
+    assert all(n in page.inner_text("#watches-items .watch-shortlist") for n in cards[:2])
+    page.go_back()
+    page.wait_for_selector("#search-view:not([hidden])")
+
     # the shortlist survives a reload (this browser's storage)
     page.reload()
     page.wait_for_selector("body[data-ready=true]")

@@ -13,7 +13,7 @@ import { decorateCards } from "./card_tools.js";
 import { openCompare, setQuery } from "./compare.js";
 import { remember } from "./hits.js";
 import { initKeyboard } from "./keyboard.js";
-import { initShortlist, toggle as toggleShortlist } from "./shortlist.js";
+import { initShortlist, numbers as shortlisted, toggle as toggleShortlist } from "./shortlist.js";
 import { forgetUpload, renderUpload } from "./upload_preview.js";
 import { openZoom } from "./zoom.js";
 
@@ -492,6 +492,9 @@ function openWatchDialog() {
   setMessage($("watch-error"), "");
   $("watch-name").value = defaultWatchName(last.state);
   $("watch-webhook").value = "";
+  const kept = shortlisted().length;
+  $("watch-shortlist-row").hidden = !kept;
+  $("watch-shortlist-count").textContent = `${kept} patent${kept === 1 ? "" : "s"}`;
   $("watch-dialog").showModal();
   $("watch-name").select();
 }
@@ -507,11 +510,14 @@ async function saveWatch(event) {
     if (needsVector) ({ query } = watchQuery(last.state, (await api.embedImage(last.state.imageFile)).vector));
     const payload = { name, query, schedule_s: Number($("watch-schedule").value) };
     if (webhook) payload.webhook_url = webhook;
+    const shortlist = !$("watch-shortlist-row").hidden && $("watch-shortlist").checked ? shortlisted() : [];
+    if (shortlist.length) payload.shortlist = shortlist;
     const watch = await api.createWatch(payload);
     $("watch-dialog").close();
     let text = `Saved watch “${watch?.name || name}”${watch?.id != null ? ` (#${watch.id})` : ""}. ` +
       "New filings that match will appear as alerts.";
     if (needsVector) text += " The uploaded drawing is kept with the watch as its image vector.";
+    if (watch?.shortlist?.length) text += ` The shortlist (${watch.shortlist.length}) is kept with it.`;
     if (watch?.webhook_secret) text += ` Webhook signing secret (shown once): ${watch.webhook_secret}`;
     showNotice(text);
     $("watch-button").focus();

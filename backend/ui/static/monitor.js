@@ -106,7 +106,9 @@ export function renderWatches(container, watches, { onDelete, onRun = null, onUp
       h("div", { class: "monitor-meta" },
         `${scheduleText(watch.schedule_s)} · next ${when(watch.next_run_at)}`,
         run ? ` · last run ${run.status}${run.alerts_created ? `, ${run.alerts_created} new` : ""}` : " · not run yet",
-        watch.webhook_url ? " · webhook" : "", watch.active ? "" : " · paused"));
+        watch.webhook_url ? " · webhook" : "", watch.active ? "" : " · paused"),
+      watch.shortlist?.length ? h("div", { class: "monitor-meta watch-shortlist" }, "Shortlist: ",
+        watch.shortlist.map((n, i) => [i ? ", " : "", h("a", { href: `/ui/patents/${encodeURIComponent(n)}` }, n)])) : null);
     const actions = h("div", { class: "watch-actions" });
     if (onRun) {
       const runButton = h("button", { type: "button", class: "btn btn-small watch-run",
