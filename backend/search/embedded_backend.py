@@ -14,6 +14,7 @@ import logging
 import sqlite3
 import threading
 from contextlib import contextmanager
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -115,6 +116,11 @@ class _Snapshot:
 
     def __len__(self) -> int:
         return len(self.figure_ids)
+
+    @cached_property
+    def pos_of(self) -> dict[str, int]:
+        """figure id -> position (built on first use)."""
+        return {fid: pos for pos, fid in enumerate(self.figure_ids)}
 
     def _positions(self, clause: Clause) -> list[np.ndarray]:
         table = self.postings.get(clause.field, {})
@@ -468,23 +474,27 @@ class EmbeddedBackend(SearchBackend):
                     return chosen
             limit *= 4
 
-    def _plain_sql(self, query: Query) -> tuple[str | None, list[str]]:
+    def _plain_sql(self, query: Query, ranked: bool = True) -> tuple[str | None, list[str]]:
         """The SQL of (rowid, r = bm25) rows matching plain words in the request's languages: English in
         ``figures_fts``, German/French tokens in ``figures_lang`` (scores of both added, as ES's bool
-        ``should`` does); (None, []) when nothing can match."""
+        ``should`` does); (None, []) when nothing can match. Not ``ranked``: (rowid,) rows, each once, no
+        bm25 computed (what counting needs: several times cheaper on common words)."""
         parts, params = [], []
         if query.english:
             weights = ", ".join(str(w) for w in text_fields.fts_weights())
-            parts.append(f"SELECT rowid, bm25(figures_fts, {weights}) AS r FROM figures_fts WHERE figures_fts MATCH ?")
+            score = f", bm25(figures_fts, {weights}) AS r" if ranked else ""
+            parts.append(f"SELECT rowid{score} FROM figures_fts WHERE figures_fts MATCH ?")
             params.append(_match(query.terms))
         if query.other_languages and self._has_languages() and query.lang_terms:
             weights = ", ".join(str(languages.weight(c)) for c in LANG_COLUMNS)
-            parts.append(f"SELECT rowid, bm25(figures_lang, {weights}) AS r FROM figures_lang WHERE figures_lang "
-                         f"MATCH ?")
+            score = f", bm25(figures_lang, {weights}) AS r" if ranked else ""
+            parts.append(f"SELECT rowid{score} FROM figures_lang WHERE figures_lang MATCH ?")
             params.append(" OR ".join("{" + " ".join(languages.field(lang, p) for p in languages.PARTS) + "} : ("
                                       + _match(tokens) + ")" for lang, tokens in query.lang_terms.items()))
         if len(parts) < 2:
             return (parts[0] if parts else None), params
+        if not ranked:
+            return " UNION ".join(parts), params
         return f"SELECT rowid, sum(r) AS r FROM ({' UNION ALL '.join(parts)}) GROUP BY rowid", params
 
     def _has_languages(self) -> bool:
@@ -536,7 +546,7 @@ class EmbeddedBackend(SearchBackend):
     def _matches(self, snap: _Snapshot, query: Query) -> np.ndarray:
         """Snapshot positions of every figure matching the text and passing the filters (no ranking)."""
         mask = snap.mask(query.spec)
-        rows = self._ql_rows(snap, query) if query.node is not None else self._plain_rows(query)
+        rows = self._ql_rows(snap, query) if query.node is not None else self._plain_rows(query, ranked=False)
         rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         pos = np.searchsorted(snap.ids, rowids)
         ok = (pos < len(snap)) & (snap.ids[np.minimum(pos, max(len(snap) - 1, 0))] == rowids)
@@ -548,7 +558,11 @@ class EmbeddedBackend(SearchBackend):
         if not len(snap) or not query.terms:
             return 0, "eq", set()
         pos = self._matches(snap, query)
-        values = set((snap.groups(query.group_field) if query.group else snap.figure_ids)[p] for p in pos.tolist())
+        if not query.group:   # one row per figure: positions are distinct; only the few keys are looked up
+            hit = set(pos.tolist())
+            return len(pos), "eq", {k for k in keys if snap.pos_of.get(k) in hit}
+        groups = snap.groups(query.group_field)
+        values = {groups[p] for p in pos.tolist()}
         return len(values), "eq", {k for k in keys if k in values}
 
     def _text_after(self, query: Query, after: tuple[float, str], limit: int) -> list[Candidate]:
@@ -581,9 +595,10 @@ class EmbeddedBackend(SearchBackend):
         idx = np.flatnonzero(later)[:limit]
         return [snap.candidate(int(pos[i]), float(scores[i])) for i in idx]
 
-    def _plain_rows(self, query: Query) -> list[tuple[int, float]]:
-        """(rowid, bm25) of every figure matching plain words (:meth:`_plain_sql`), unordered."""
-        sql, params = self._plain_sql(query)
+    def _plain_rows(self, query: Query, ranked: bool = True) -> list[tuple]:
+        """(rowid, bm25) of every figure matching plain words (:meth:`_plain_sql`), unordered; (rowid,)
+        when not ``ranked``."""
+        sql, params = self._plain_sql(query, ranked)
         return self._conn().execute(sql, params).fetchall() if sql else []
 
     def _knn(self, snap: _Snapshot, query: Query, mask: np.ndarray | None) -> list[Candidate]:
