@@ -193,7 +193,10 @@ def test_export_csv(client, indexed):
 
 def test_suggest_locarno(client):
     data = client.get("/classifications/suggest?q=furn&scheme=locarno").get_json()
-    assert data["items"] == [{"symbol": "06", "title": "Furnishing", "level": "class"}]
+    assert data["items"][0] == {"symbol": "06", "title": "Furnishing", "level": "class"}
+    # then the subclasses of that class (whose titles are not "furn..." themselves), each with its class title
+    assert all(i["level"] == "subclass" and i["symbol"].startswith("06-") and i["class_title"] == "Furnishing"
+               for i in data["items"][1:]) and len(data["items"]) > 1
     assert client.get("/classifications/suggest?q=x&scheme=ipc").status_code == 400
     assert client.get("/classifications/suggest").status_code == 400
 
