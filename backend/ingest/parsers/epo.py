@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from backend.ingest.family import from_filings
+from backend.ingest.parsers.xml_common import build_figures, drawing_sheets, parse_xml
 from backend.ingest.records import ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number
 
 #: the languages of EPO publications (and of the search index's per-language fields)
@@ -93,8 +94,6 @@ def _drawing_paragraphs(root) -> list[str]:
 
 
 def parse_epo(doc: bytes, image_base: ImageRef | None = None, origin: str = "") -> PatentRecord:
-    from backend.ingest.parsers.uspto_xml import build_figures, drawing_sheets, parse_xml
-
     root = parse_xml(doc, origin, ".//SDOBI")
     sdobi = root.find("SDOBI")
     if sdobi is None:
