@@ -17,12 +17,17 @@ bp = APIBlueprint("figures", __name__, tag="patents")
 _SIZE_DOC = "Longer side in px (400, 800, 1600) or `full` (the original's resolution); never enlarged."
 
 
+def _size(default: str) -> String:
+    return String(load_default=default, validate=OneOf(list(renditions.SIZES)),
+                  metadata={"description": _SIZE_DOC})
+
+
 class RenditionQuery(Schema):
-    w = String(load_default="800", validate=OneOf(list(renditions.SIZES)), metadata={"description": _SIZE_DOC})
+    w = _size("800")
 
 
 class PreviewQuery(Schema):
-    w = String(load_default="1600", validate=OneOf(list(renditions.SIZES)), metadata={"description": _SIZE_DOC})
+    w = _size("1600")
 
 
 def _png(data: bytes) -> Response:
@@ -32,8 +37,8 @@ def _png(data: bytes) -> Response:
 @bp.get("/figures/<path:figure_id>/rendition")
 @bp.input(RenditionQuery, location="query", arg_name="params")
 @bp.doc(summary="The figure's drawing at a viewer's size",
-        description="Cropped to the drawing, grey PNG, longer side at most `w` px, made from the original file "
-                    "and cached; never upscaled (a size above the original's answers the original's).",
+        description="Cropped to the drawing, grey PNG, longer side at most `w` px, made from the original "
+                    "file and cached; never upscaled (a size above the original's answers the original's).",
         responses={200: {"description": "PNG", "content": {"image/png": {}}}, 400: "bad w",
                    404: "unknown figure or no stored image"})
 def figure_rendition(figure_id: str, params: dict):

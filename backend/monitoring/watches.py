@@ -71,7 +71,8 @@ def _shortlist(numbers: list[str]) -> list[str]:
     from backend.patent_numbers import InvalidNumber, normalise
 
     if len(numbers) > MAX_SHORTLIST:
-        raise ProblemError(400, f"shortlist: at most {MAX_SHORTLIST} publication numbers (got {len(numbers)})")
+        raise ProblemError(400, f"shortlist: at most {MAX_SHORTLIST} publication numbers "
+                                f"(got {len(numbers)})")
     out: dict[str, None] = {}
     for raw in numbers:
         try:

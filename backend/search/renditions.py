@@ -92,7 +92,8 @@ def _source(store, figure: dict, figure_id: str, settings: Settings) -> Image.Im
         except (blobstore.BlobNotFound, ValueError):
             continue
         except Exception as exc:  # noqa: BLE001 - the store is down or refuses us
-            raise ProblemError(503, f"the blob store cannot be read right now ({type(exc).__name__})") from None
+            raise ProblemError(503, f"the blob store cannot be read right now ({type(exc).__name__})") \
+                from None
         try:
             return decode(data, figure_id, settings.max_image_pixels)
         except ImageRejected as exc:   # stored, but cannot be read back: try the next source

@@ -52,7 +52,8 @@ def figures(app):
         settings = app_settings(app)
     store = blobstore.get_blob_store(settings)
     docs = []
-    for n, (size, with_original) in enumerate((((2000, 1500), True), ((300, 200), True), ((900, 600), False)), 1):
+    sheets = (((2000, 1500), True), ((300, 200), True), ((900, 600), False))
+    for n, (size, with_original) in enumerate(sheets, 1):
         original = _g4_tiff(_sheet(*size))
         digest = hashlib.sha256(original).hexdigest()
         display = _encoded(_sheet(*size).resize((size[0] // 2, size[1] // 2)), "PNG")
@@ -70,7 +71,7 @@ def test_sizes_from_the_original_cropped_and_never_upscaled(client, figures):
     full = client.get("/figures/USD0000009-F1/rendition?w=full")
     assert full.status_code == 200 and full.mimetype == "image/png"
     full_w, full_h = _png_size(full.data)
-    assert 1600 < full_w < 1700 and 1200 < full_h < 1300, "full = the original's resolution, cropped to the ink"
+    assert 1600 < full_w < 1700 and 1200 < full_h < 1300, "full: the original's resolution, cropped to ink"
     for w in (400, 800, 1600):
         resp = client.get(f"/figures/USD0000009-F1/rendition?w={w}")
         assert resp.status_code == 200, resp.get_json()
@@ -103,7 +104,8 @@ def test_renditions_are_cached_and_conditional(client, figures):
     digest = blobstore.hash_of_key(docs[0]["image_key"])
     assert store.get(rendition_key(digest, "800")) == first.data, "the rendition is kept in the blob store"
     assert first.headers["ETag"] and "max-age=86400" in first.headers["Cache-Control"]
-    again = client.get("/figures/USD0000009-F1/rendition?w=800", headers={"If-None-Match": first.headers["ETag"]})
+    again = client.get("/figures/USD0000009-F1/rendition?w=800",
+                       headers={"If-None-Match": first.headers["ETag"]})
     assert again.status_code == 304
     other = client.get("/figures/USD0000009-F1/rendition?w=400")
     assert other.headers["ETag"] != first.headers["ETag"]

@@ -60,7 +60,8 @@ def _blur(page):
 
 def _visible_figure_ids(page) -> list[str]:
     """Figures with a drawing in page order (what the compare view steps through)."""
-    return page.evaluate("""() => [...new Set([...document.querySelectorAll('#results .thumb:not(.thumb-text)')]
+    return page.evaluate("""() => [...new Set(
+        [...document.querySelectorAll('#results .thumb:not(.thumb-text)')]
         .map(e => e.dataset.figureId))]""")
 
 
@@ -98,7 +99,8 @@ def test_tiff_upload_is_shown_and_stays_in_view(corpus_server, page_factory):
     # scrolled to the bottom of the results, the query drawing is still on screen
     page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")
     _until(page, "window.scrollY > 100")
-    box = page.evaluate("(() => { const r = document.getElementById('image-preview-img').getBoundingClientRect();"
+    box = page.evaluate("(() => { const r = document.getElementById('image-preview-img')"
+                        ".getBoundingClientRect();"
                         " return [r.top, r.bottom, window.innerHeight]; })()")
     assert 0 <= box[0] and box[1] <= box[2], f"the query drawing scrolled away: {box}"
     page.shots("scrolled-query-still-visible")
@@ -377,6 +379,35 @@ def test_zoom_dialog_steps_through_figures_and_remembers_rotation(corpus_server,
     assert page.get_attribute("#figure-viewer", "data-rotation") == "0"
     assert page.evaluate(f"localStorage.getItem('prism.view.{figure_ids[1]}')") is None
     assert page.console_errors == []
+
+
+def test_cards_on_a_high_density_screen_get_sharper_drawings(corpus_server, chromium, artifacts):
+    """At 2 device pixels per CSS pixel a 256 px thumbnail would be enlarged in a 170 px card: the cards
+    load the 400 px rendition instead; at 1, the thumbnail."""
+    results = {}
+    for scale in (1, 2):
+        context = chromium.new_context(base_url=corpus_server.url, viewport={"width": 1360, "height": 900},
+                                       device_scale_factor=scale)
+        try:
+            page = context.new_page()
+            page.set_default_timeout(60_000)
+            page.goto("/")
+            page.wait_for_selector("body[data-ready=true]")
+            page.fill("#q-text", "shoe")
+            with page.expect_response(lambda r: r.url.endswith("/search")):
+                page.click("#search-button")
+            _search_done(page)
+            images = "[...document.querySelectorAll('#results .thumb:not(.thumb-text) img')]"
+            _until(page, f"{images}.every(img => img.dataset.state === 'loaded')")
+            results[scale] = page.evaluate(
+                f"() => {images}.map(img => [img.src, img.naturalWidth, img.naturalHeight])")
+            if scale == 2:
+                page.screenshot(path=str(artifacts / "cards-at-2x.png"))
+        finally:
+            context.close()
+    assert results[1] and all("/thumbnail" in src for src, *_ in results[1])
+    assert results[2] and all("/rendition?w=400" in src for src, *_ in results[2])
+    assert max(max(w, h) for _, w, h in results[2]) > max(max(w, h) for _, w, h in results[1])
 
 
 def test_more_like_this_figure_is_the_query_in_compare(corpus_server, page_factory):
