@@ -19,7 +19,7 @@ from backend.ingest import ocr
 from backend.ingest.parsers import scanned_pdf
 from backend.ingest.parsers.discover import discover
 from backend.ingest.records import ParseError
-from backend.ingest.service import ingest_paths
+from backend.ingest.service import get_job, ingest_paths
 
 from .conftest import faked_pipeline
 
@@ -183,3 +183,5 @@ def test_ingest_pdfs_bad_ones_fail_alone_with_notes(make_settings, tmp_path, sca
             assert sorted(f.number for f in patent.figures) == [1, 2] and patent.cpc == ["A47C7/402"]
             job = s.scalar(select(IngestJob).where(IngestJob.publication_number == "US7123456B2"))
             assert job.payload["notes"] == ["1 text page(s) not read (pages 2)"]
+            job_id = job.id
+        assert get_job(job_id, settings)["notes"] == ["1 text page(s) not read (pages 2)"]   # GET /jobs/<id>
