@@ -69,3 +69,21 @@ def test_cli_blobs_gc(reingested):
     assert _keys(settings) == current
     bad = runner.invoke(cli, ["blobs", "gc", "--older-than-hours", "-1"])
     assert bad.exit_code == 2 and "--older-than-hours" in bad.output
+
+
+def test_gc_keeps_the_renditions_of_live_figures_only(reingested):
+    """A viewer's cached sizes (renditions/<h>.w800 ...) live as long as their figure."""
+    from backend.search.renditions import rendition_key
+
+    settings, before, current = reingested
+    store = blobstore.get_blob_store(settings)
+    live = {blobstore.hash_of_key(k) for k in current if k.startswith("figures/")}
+    dead = {blobstore.hash_of_key(k) for k in before if k.startswith("figures/")}
+    assert live and dead
+    kept = {rendition_key(h, size) for h in live for size in ("800", "full")}
+    gone = {rendition_key(h, "800") for h in dead}
+    for key in kept | gone:
+        store.put(key, b"png")
+    report = collect(settings, older_than=dt.timedelta(0))
+    assert gone <= set(report.deleted) and not kept & set(report.deleted)
+    assert _keys(settings) == current | kept
