@@ -251,6 +251,12 @@ def test_keyboard_on_results_and_the_shortlist(corpus_server, page_factory, arti
     assert not page.is_visible("#keys-dialog") and not page.is_visible("#compare-dialog")
     assert page.locator("#results article[data-current]").count() == 0
     page.fill("#q-text", "")
+    page.click("details.advanced > summary")   # a slider keeps its arrow keys
+    page.focus("#w-text")
+    page.keyboard.press("ArrowDown")
+    assert page.input_value("#w-text") == "0.9"
+    assert page.locator("#results article[data-current]").count() == 0
+    page.click("details.advanced > summary")
 
     # j / ↓ / k / ↑ move between hits
     _blur(page)

@@ -23,7 +23,8 @@ export function isTyping(el = document.activeElement) {
   if (!el) return false;
   if (el.isContentEditable) return true;
   if (el.tagName === "TEXTAREA" || el.tagName === "SELECT") return true;
-  return el.tagName === "INPUT" && !["checkbox", "radio", "button", "submit", "reset", "range"].includes(el.type);
+  // sliders and radio buttons take the arrow keys themselves; a checkbox or a button takes none of ours
+  return el.tagName === "INPUT" && !["checkbox", "button", "submit", "reset"].includes(el.type);
 }
 
 function keysDialog() {
