@@ -176,14 +176,16 @@ def corpus_lines(d: int, seed: int, n: int):
     if path.is_file():
         with path.open() as fh:
             have = sum(1 for _ in fh)
-        if have >= n:
-            log(f"corpus: reading {n:,} of {have:,} prepared figures from {path}")
-            with path.open() as fh:
-                for count, line in enumerate(fh):
-                    if count >= n:
-                        return
-                    yield line
-            return
+        log(f"corpus: reading {min(n, have):,} of {have:,} prepared figures from {path}")
+        with path.open() as fh:
+            for count, line in enumerate(fh):
+                if count >= n:
+                    return
+                yield line
+        if have < n:   # the rest is generated (the stream is deterministic), not kept
+            for fid, src, vec in itertools.islice(prepared_figures(Corpus(d, seed), d, n), have, None):
+                yield figure_line(fid, src, vec)
+        return
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".partial")
     try:
@@ -204,7 +206,8 @@ def corpus_lines(d: int, seed: int, n: int):
 
 
 # -- Elasticsearch: index -----------------------------------------------------------------------------
-def es_index(target: str, n: int, seed: int, grow: bool = False, max_minutes: float | None = None) -> None:
+def es_index(target: str, n: int, seed: int, grow: bool = False, max_minutes: float | None = None,
+             merge: bool = True) -> None:
     from tqdm import tqdm
 
     from backend.search import index_admin
@@ -270,9 +273,10 @@ def es_index(target: str, n: int, seed: int, grow: bool = False, max_minutes: fl
     es.indices.put_settings(index=name, settings={"index": {"refresh_interval": "1s", "translog.durability": "request"}})
     es.indices.refresh(index=name)
     t1 = time.perf_counter()
-    es.indices.forcemerge(index=name, max_num_segments=1)
+    if merge:
+        es.indices.forcemerge(index=name, max_num_segments=1)
     merge_s = time.perf_counter() - t1
-    log(f"force-merged in {merge_s:.0f} s")
+    log(f"force-merged in {merge_s:.0f} s" if merge else "not force-merged")
     t2 = time.perf_counter()
     if t["replicas"]:
         es.indices.put_settings(index=name, settings={"index": {"number_of_replicas": t["replicas"]}})
@@ -283,7 +287,7 @@ def es_index(target: str, n: int, seed: int, grow: bool = False, max_minutes: fl
         "backend": "elasticsearch", "target": target, "n": n, "dims": d, "seed": seed, "shards": t["shards"],
         "replicas": t["replicas"], "index": {
             "grown_from": start, "bulk_s": round(bulk_s, 1), "figures_per_s": round(done / bulk_s), "failed": failed,
-            "forcemerge_s": round(merge_s, 1), "replica_s": round(replica_s, 1), **stats,
+            "forcemerge_s": round(merge_s, 1) if merge else None, "replica_s": round(replica_s, 1), **stats,
             "disk_per_million_gb": round(stats["store_primaries_mb"] / 1024 / (n / 1e6), 2),
             "heap_before": heap_before, "heap_after": node_stats(es)}})
     log(f"saved: {stats}")
@@ -401,6 +405,38 @@ def es_query(target: str, n_queries: int, n_recall: int, seed: int) -> None:
     res["heap_after_queries"] = node_stats(es)
     res["index_now"] = index_stats(es, alias)
     save(f"es_{target}_{n}", res)
+
+
+def es_took(target: str, n_queries: int, seed: int) -> None:
+    """Server-side time (``took``) of the retrieval ``_msearch`` (BM25 + kNN lists) of each hybrid query,
+    one client: what Elasticsearch itself spends, apart from the pipeline around it and the client's
+    scheduling on a loaded machine."""
+    from backend.search import index_admin
+
+    es = es_client(target)
+    alias = index_admin.alias_name(TARGETS[target]["prefix"])
+    n = int(es.count(index=alias)["count"])
+    qs = [q.__dict__ for q in Corpus(dims(), seed).queries(n_queries)]
+    backend = make_backend("es", target)
+    orig = backend.es.msearch
+    took: list[float] = []
+
+    def recorded(**kwargs):
+        resp = orig(**kwargs)
+        took.append(max(r.get("took", 0) for r in resp["responses"]) / 1000)
+        return resp
+
+    backend.es.msearch = recorded
+    res = {}
+    for filtered in (False, True):
+        for q in qs[:5]:
+            backend.search(request(q, filtered))
+        took.clear()
+        for q in qs:
+            backend.search(request(q, filtered))
+        res[f"{'filtered' if filtered else 'hybrid'}_c1"] = _pcts(took)
+        log(f"{target}: server took {list(res.items())[-1]}")
+    save(f"es_{target}_{n}", {"server_took": res})
 
 
 def es_drop(target: str) -> None:
@@ -560,10 +596,15 @@ def main(argv=None) -> None:
     a.add_argument("--n", type=int, default=1_000_000)
     a.add_argument("--grow", action="store_true", help="add to the index of a smaller earlier run")
     a.add_argument("--max-minutes", type=float, help="stop sending after this long (the index keeps what it got)")
+    a.add_argument("--no-merge", action="store_true", help="skip the force-merge to one segment")
     b = sub.add_parser("es-query")
     b.add_argument("--target", choices=TARGETS, required=True)
     c = sub.add_parser("embedded")
     c.add_argument("--n", type=int, nargs="+", default=[100_000, 300_000])
+    f = sub.add_parser("es-took")
+    f.add_argument("--target", choices=TARGETS, required=True)
+    f.add_argument("--queries", type=int, default=100)
+    f.add_argument("--seed", type=int, default=0)
     e = sub.add_parser("es-drop")
     e.add_argument("--target", choices=TARGETS, required=True)
     sub.add_parser("report")
@@ -574,12 +615,14 @@ def main(argv=None) -> None:
         s.add_argument("--recall-queries", type=int, default=50)
     args = p.parse_args(argv)
     if args.cmd == "es-index":
-        es_index(args.target, args.n, args.seed, args.grow, args.max_minutes)
+        es_index(args.target, args.n, args.seed, args.grow, args.max_minutes, not args.no_merge)
     elif args.cmd == "es-query":
         es_query(args.target, args.queries, args.recall_queries, args.seed)
     elif args.cmd == "embedded":
         for n in args.n:
             embedded(n, args.queries, args.recall_queries, args.seed)
+    elif args.cmd == "es-took":
+        es_took(args.target, args.queries, args.seed)
     elif args.cmd == "es-drop":
         es_drop(args.target)
     else:
