@@ -67,7 +67,7 @@ function editForm(watch, onSave, onCancel) {
   schedule.value = String(watch.schedule_s);
   const text = h("input", { id: `${id}-text`, name: "text", type: "text", value: watch.query?.text || "" });
   const webhook = h("input", { id: `${id}-webhook`, name: "webhook", type: "url", value: watch.webhook_url || "",
-                               placeholder: "https://… (empty: no webhook)" });
+                               placeholder: "an https URL (empty: no webhook)" });
   const error = h("p", { class: "error", role: "alert", hidden: true });
   const form = h("form", { class: "watch-edit", "aria-label": `Edit the watch ${watch.name}` },
     h("label", { for: text.id }, "Query text"), text,
