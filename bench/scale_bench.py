@@ -553,8 +553,8 @@ def report() -> None:
     lines = [f"Machine: {data.get('machine', '?')}", "",
              "| run | figures | index fig/s | hybrid p50/p95/p99 ms (1 client) | filtered p50/p95/p99 ms (1 client) "
              "| p95 4 / 8 clients (hybrid) | p95 4 / 8 clients (filtered) | recall@10 | recall@10 filtered "
-             "| disk GB / M figures | heap used MB (max) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| disk GB / M figures | heap used MB (max) | ES took p50/p95 ms hybrid; filtered |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     order = sorted(runs, key=lambda k: (not k.startswith("embedded"), runs[k].get("n", 0), k))
     for key in order:
         r = runs[key]
@@ -574,7 +574,11 @@ def report() -> None:
         if disk is None and "disk_mb" in idx:
             disk = round(idx["disk_mb"] / 1024 / (r["n"] / 1e6), 2)
         heap = r.get("heap_after_queries")
+        heap = heap or (r.get("index") or {}).get("heap_after")
         heap_text = f"{heap['heap_used_mb']} ({heap['heap_max_mb']})" if heap else "-"
+        took = r.get("server_took") or {}
+        took_text = "; ".join(f"{took[k]['p50_ms']:g} / {took[k]['p95_ms']:g}" for k in ("hybrid_c1", "filtered_c1")
+                              if k in took) or "-"
         label = key.replace("es_", "Elasticsearch ").replace("embedded_", "embedded ")
         if r.get("target") == "cluster":
             label = f"Elasticsearch 3 nodes ({r['shards']} shards, {r['replicas']} replica)"
@@ -586,7 +590,7 @@ def report() -> None:
             f"| {label} | {r['n']:,} | {idx.get('figures_per_s', '-')} | {trio('hybrid_c1')} | {trio('filtered_c1')} "
             f"| {p95('hybrid_c4')} / {p95('hybrid_c8')} | {p95('filtered_c4')} / {p95('filtered_c8')} "
             f"| {r.get('recall_at_10', '-')} | {r.get('recall_at_10_filtered', '-')} | {disk if disk is not None else '-'} "
-            f"| {heap_text} |")
+            f"| {heap_text} | {took_text} |")
     md = "\n".join(lines) + "\n"
     RESULTS.with_suffix(".md").write_text(md)
     plot(runs, RESULTS.with_suffix(".png"), order)
