@@ -67,9 +67,11 @@ def decode(data: bytes, name: str, max_pixels: int) -> Image.Image:
     """Open and fully load one image; first frame of a multi-page TIFF."""
     if not data:
         raise ImageRejected(f"{name}: empty file", status=400)
-    # Pillow's own guard (a warning above MAX_IMAGE_PIXELS, an error above twice that) follows our limit,
-    # so PRISM_MAX_IMAGE_PIXELS can be raised above Pillow's default of about 89 M pixels
-    Image.MAX_IMAGE_PIXELS = max_pixels
+    # Pillow's own guard (a warning above MAX_IMAGE_PIXELS, an error above twice that) must not stop what our
+    # limit allows, so PRISM_MAX_IMAGE_PIXELS can go above Pillow's default of about 89 M pixels; it is raised,
+    # never lowered (it is process-wide: other readers of images share it), and check_pixels enforces ours
+    if Image.MAX_IMAGE_PIXELS is not None and max_pixels > Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

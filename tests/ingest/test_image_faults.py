@@ -92,3 +92,15 @@ def test_an_image_between_the_limit_and_twice_the_limit_is_refused_before_decodi
     with pytest.raises(ImageRejected) as e:
         decode(bilevel_png(1500, 1500), "bomb.png", 1_000_000)
     assert e.value.status == 413 and "1000000" in str(e.value)
+
+
+def test_a_low_limit_does_not_lower_pillows_process_wide_guard():
+    """A request decoded under a small PRISM_MAX_IMAGE_PIXELS must not make later, unrelated image reads in the
+    same process (verification features, training, renditions) fail as decompression bombs."""
+    before = Image.MAX_IMAGE_PIXELS
+    buf = io.BytesIO()
+    Image.new("L", (300, 300), 255).save(buf, "PNG")
+    with pytest.raises(ImageRejected) as exc:
+        decode(buf.getvalue(), "image", 10_000)
+    assert exc.value.status == 413
+    assert Image.MAX_IMAGE_PIXELS == before

@@ -78,6 +78,24 @@ class Shots:
         return path
 
 
+def _polled_from_python(page, interval_ms: int = 50):
+    """``page.wait_for_function`` polled with ``page.evaluate`` from here: Playwright's own polling compiles the
+    predicate inside the page, which the app's CSP (script-src 'self', no eval) refuses now and then with an
+    EvalError; ``evaluate`` goes through the DevTools protocol, which the CSP does not govern."""
+    import time
+
+    def wait_for_function(expression: str, arg=None, timeout: float | None = None, **_ignored):
+        deadline = time.monotonic() + (60_000 if timeout is None else timeout) / 1000
+        while True:
+            if page.evaluate(expression, arg):
+                return True
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {expression!r}")
+            page.wait_for_timeout(interval_ms)
+
+    return wait_for_function
+
+
 @pytest.fixture
 def page_factory(chromium, artifacts):
     """Open a page (own context: own localStorage) that records console errors and failed requests."""
@@ -89,6 +107,7 @@ def page_factory(chromium, artifacts):
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(60_000)
+        page.wait_for_function = _polled_from_python(page)
         page.console_errors = []
         page.on("console", lambda m: m.type == "error" and page.console_errors.append(m.text))
         page.on("pageerror", lambda e: page.console_errors.append(f"pageerror: {e}"))
