@@ -15,12 +15,12 @@ from __future__ import annotations
 import io
 import logging
 
-import numpy as np
 from PIL import Image
 
 from backend.errors import ProblemError
 from backend.ingest import blobstore
 from backend.ingest.images import ImageRejected, crop_to_ink, decode, to_grey
+from backend.model.drawing import min_pool
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,14 +46,7 @@ def render_png(im: Image.Image, max_side: int | None) -> bytes:
     grey = crop_to_ink(im if im.mode == "1" else to_grey(im))
     long_side = max(grey.size)
     if max_side and long_side > max_side:
-        pool = long_side // (2 * max_side)
-        if pool >= 2:
-            arr = np.asarray(grey)
-            h, w = arr.shape
-            arr = np.pad(arr, ((0, (-h) % pool), (0, (-w) % pool)), constant_values=255)
-            hh, ww = arr.shape
-            grey = Image.fromarray(np.ascontiguousarray(arr.reshape(hh // pool, pool, ww // pool, pool)
-                                                        .min(axis=(1, 3))), "L")
+        grey = min_pool(grey, max_side)
         scale = max_side / max(grey.size)
         size = (max(1, round(grey.width * scale)), max(1, round(grey.height * scale)))
         grey = grey.resize(size, Image.Resampling.LANCZOS)
