@@ -70,13 +70,9 @@ def turned(image) -> list:
     """The uploaded drawing turned by 90 and by 270 degrees: their vectors find the figures to verify
     when the other office printed the sheet the other way up (the encoder is not rotation invariant;
     the verification is)."""
-    return [image.rotate(angle, expand=True, fillcolor=_paper(image)) for angle in (90, 270)]
+    from PIL import Image
 
-
-def _paper(image):
-    """White in the image's mode (the fill of the corners a turn uncovers: none for 90-degree turns)."""
-    bands = len(image.getbands())
-    return 255 if bands == 1 else (255,) * bands
+    return [image.transpose(Image.Transpose.ROTATE_90), image.transpose(Image.Transpose.ROTATE_270)]
 
 
 def load_features(settings, image_key: str | None) -> DrawingFeatures | None:
