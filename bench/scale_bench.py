@@ -171,38 +171,61 @@ def figure_line(fid: str, src: dict, vec: np.ndarray) -> str:
 
 def corpus_lines(d: int, seed: int, n: int):
     """``figure_id<TAB>json`` lines of the first ``n`` figures, from ``var/scale`` when generated before
-    (the cluster run reuses the single node's corpus), else generated and kept there."""
+    (the cluster run and the exact search reuse the single node's corpus), else generated and kept there;
+    a kept corpus shorter than ``n`` is extended (one run at a time: ``.lock`` beside it)."""
     path = CACHE / f"corpus-s{seed}-d{d}.tsv"
-    if path.is_file():
+    if not path.is_file():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        path.touch()
+    lock = path.with_suffix(".lock")
+    try:
+        lock_fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+    except FileExistsError:
+        lock_fd = None
+    try:
+        if lock_fd is not None:
+            _drop_torn_line(path)
         with path.open() as fh:
-            have = sum(1 for _ in fh)
+            have = sum(1 for line in fh if line.endswith("\n"))
         log(f"corpus: reading {min(n, have):,} of {have:,} prepared figures from {path}")
         with path.open() as fh:
             for count, line in enumerate(fh):
-                if count >= n:
-                    return
+                if count >= n or not line.endswith("\n"):
+                    break
                 yield line
-        if have < n:   # the rest is generated (the stream is deterministic), not kept
-            for fid, src, vec in itertools.islice(prepared_figures(Corpus(d, seed), d, n), have, None):
+        if have >= n:
+            return
+        rest = itertools.islice(prepared_figures(Corpus(d, seed), d, n), have, None)
+        if lock_fd is None:   # another run is extending it: generate without keeping
+            log(f"corpus: {lock} is held by another run; generating figures {have:,}.. without keeping")
+            for fid, src, vec in rest:
                 yield figure_line(fid, src, vec)
-        return
-    CACHE.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".partial")
-    try:
-        out = tmp.open("x")
-    except FileExistsError:   # another run is writing it: generate without keeping
-        log(f"corpus: {tmp} is being written by another run; generating without keeping")
-        for fid, src, vec in prepared_figures(Corpus(d, seed), d, n):
-            yield figure_line(fid, src, vec)
-        return
-    try:
-        with out:
-            for fid, src, vec in prepared_figures(Corpus(d, seed), d, n):
+            return
+        log(f"corpus: generating figures {have:,}..{n - 1:,} and appending them to {path}")
+        with path.open("a") as out:
+            for fid, src, vec in rest:
                 line = figure_line(fid, src, vec)
                 out.write(line)
                 yield line
-    finally:   # also when the reader stops early (a time budget): the file holds the first figures
-        tmp.replace(path)
+    finally:   # also when the reader stops early (a time budget): the file holds whole lines only
+        if lock_fd is not None:
+            os.close(lock_fd)
+            lock.unlink()
+
+
+def _drop_torn_line(path: Path) -> None:
+    """Cut a last line that a killed run left half written."""
+    with path.open("rb+") as fh:
+        fh.seek(0, os.SEEK_END)
+        size = fh.tell()
+        if not size:
+            return
+        fh.seek(max(0, size - 65536))
+        tail = fh.read()
+        if tail.endswith(b"\n"):
+            return
+        cut = tail.rfind(b"\n")
+        fh.truncate(size - len(tail) + cut + 1 if cut >= 0 else 0)
 
 
 # -- Elasticsearch: index -----------------------------------------------------------------------------
