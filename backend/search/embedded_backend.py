@@ -26,6 +26,7 @@ from backend.search.engine import (
 )
 from backend.search.errors import IndexVersionError
 from backend.search.filters import Clause, FilterSpec
+from backend.search.vector_scan import VectorScan
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class _Snapshot:
         self.postings = {f: {v: np.asarray(p, dtype=np.int64) for v, p in d.items()} for f, d in postings.items()}
         self.sorted_values = {f: sorted(self.postings[f]) for f in PREFIX_FIELDS}
         self.all_vectors = bool(self.has_vec.all())
+        self.scan = VectorScan(self.vectors, self.has_vec)
 
     def __len__(self) -> int:
         return len(self.figure_ids)
@@ -604,20 +606,8 @@ class EmbeddedBackend(SearchBackend):
     def _knn(self, snap: _Snapshot, query: Query, mask: np.ndarray | None) -> list[Candidate]:
         if query.vector is None or not snap.dims:
             return []
-        if mask is None and snap.all_vectors:
-            pos = None
-            sims = snap.vectors @ query.vector
-        else:
-            eligible = snap.has_vec if mask is None else (snap.has_vec & mask)
-            pos = np.flatnonzero(eligible)
-            if not len(pos):
-                return []
-            sims = snap.vectors[pos] @ query.vector
-        if pos is None:
-            pos = np.arange(len(snap))
-        if query.similarity_floor is not None:
-            keep = sims >= query.similarity_floor
-            pos, sims = pos[keep], sims[keep]
+        # exact: every figure that can be in the top window, with its float32 similarity (vector_scan.py)
+        pos, sims = snap.scan.search(query.vector, query.window, mask, query.similarity_floor)
         k = min(query.window, len(pos))
         if k == 0:
             return []
