@@ -109,36 +109,64 @@ def other_views_task(gallery: np.ndarray, records) -> dict | None:
     return summarise(ranked)
 
 
+def _class_ap(gallery: np.ndarray, records, source: str):
+    """Per-query AP@10 of same-class retrieval within one set, other patents only: (ap, has a relevant
+    figure, labels, patents, relevant-share chance) of the set's queries, or None for a set under 3 drawings."""
+    sources = np.array([realdata.source_of(r) for r in records])
+    idx = np.flatnonzero(sources == source)
+    if len(idx) < 3:
+        return None
+    labels = np.array([records[i].label for i in idx])
+    patents = np.array([records[i].patent for i in idx])
+    sim = gallery[idx] @ gallery[idx].T
+    same_patent = patents[:, None] == patents[None, :]
+    sim[same_patent] = -np.inf           # other patents only (and never the query itself)
+    rel = (labels[:, None] == labels[None, :]) & ~same_patent
+    # ranks beyond the other-patent gallery are the -inf entries: AP ignores them (they are not relevant)
+    ap = per_query(rank_relevance(sim, rel), k=10)["ap"]
+    chance = rel.sum(1) / np.maximum((~same_patent).sum(1), 1)
+    return ap, rel.any(axis=1), labels, patents, chance
+
+
 def same_class_task(gallery: np.ndarray, records, train_counts: dict[str, int]) -> dict:
     out = {}
-    sources = np.array([realdata.source_of(r) for r in records])
     for source, what in CLASS_SETS.items():
-        idx = np.flatnonzero(sources == source)
-        if len(idx) < 3:
+        got = _class_ap(gallery, records, source)
+        if got is None:
             continue
-        labels = np.array([records[i].label for i in idx])
-        patents = np.array([records[i].patent for i in idx])
-        sim = gallery[idx] @ gallery[idx].T
-        same_patent = patents[:, None] == patents[None, :]
-        sim[same_patent] = -np.inf           # other patents only (and never the query itself)
-        rel = (labels[:, None] == labels[None, :]) & ~same_patent
-        ranked_all = rank_relevance(sim, rel)
-        n_other = (~same_patent).sum(1)
-        keep = rel.any(axis=1)
-        res = {"what": what}
-        ap = per_query(ranked_all, k=10)["ap"]
-        # ranks beyond the other-patent gallery are the -inf entries: AP ignores them (they are not relevant)
-        res["mAP"] = float(np.nanmean(ap[keep]))
-        res["queries"] = int(keep.sum())
-        res["chance_mAP"] = float(np.mean((rel.sum(1) / np.maximum(n_other, 1))[keep]))
+        ap, keep, labels, _patents, chance = got
+        res = {"what": what, "mAP": float(np.nanmean(ap[keep])), "queries": int(keep.sum()),
+               "chance_mAP": float(np.mean(chance[keep]))}
         buckets = {}
+        counts = np.array([train_counts.get(lab, 0) for lab in labels])
         for name in ("head", "medium", "tail"):
-            counts = np.array([train_counts.get(lab, 0) for lab in labels])
             sel = {"head": counts >= HEAD_MIN, "tail": counts <= TAIL_MAX,
                    "medium": (counts > TAIL_MAX) & (counts < HEAD_MIN)}[name] & keep
             buckets[name] = {"mAP": float(np.nanmean(ap[sel])) if sel.any() else None, "queries": int(sel.sum())}
         res["buckets"] = buckets
         out[source] = res
+    return out
+
+
+def class_gap(model: np.ndarray, baseline: np.ndarray, records, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Same-class mAP of ``model`` minus ``baseline`` per set, with a 95 % paired bootstrap interval that
+    resamples *patents* (the queries of one patent are not independent)."""
+    rng = np.random.default_rng(seed)
+    out = {}
+    for source in CLASS_SETS:
+        a, b = _class_ap(model, records, source), _class_ap(baseline, records, source)
+        if a is None:
+            continue
+        keep = a[1]
+        ap_a, ap_b, patents = a[0][keep], b[0][keep], a[3][keep]
+        groups = [np.flatnonzero(patents == p) for p in np.unique(patents)]
+        diffs = []
+        for _ in range(n_boot):
+            sel = np.concatenate([groups[i] for i in rng.integers(0, len(groups), len(groups))])
+            diffs.append(np.nanmean(ap_a[sel]) - np.nanmean(ap_b[sel]))
+        lo, hi = np.percentile(diffs, [2.5, 97.5])
+        out[source] = {"diff": float(np.nanmean(ap_a) - np.nanmean(ap_b)), "ci95": [float(lo), float(hi)],
+                       "patents": len(groups)}
     return out
 
 
@@ -196,6 +224,7 @@ def main(argv=None) -> int:
             encoders.append(("prism-draw", "prism-draw", checkpoint, True))
     report = {"dev_drawings": len(dev), "dev_patents": len({r.patent for r in dev}),
               "checkpoint": str(checkpoint) if checkpoint else None, "encoders": {}}
+    galleries = {}
     for label, model_name, ckpt, with_thumb in encoders:
         t1 = time.time()
         if model_name is None:
@@ -210,11 +239,15 @@ def main(argv=None) -> int:
             res["text_to_drawing"] = text_task(gal, txt, dev, texts)
         res["seconds"] = round(time.time() - t1, 1)
         report["encoders"][label] = res
+        galleries[label] = gal
         print(f"  {label:11s} done in {res['seconds']} s", flush=True)
         if label == "prism-draw":
             verified = verify_task(originals, published, gal, qry, enc)
             if verified:
                 report["encoders"]["prism-draw+verify"] = {"republished": verified}
+    best = "prism-draw" if "prism-draw" in galleries else list(galleries)[-1]
+    report["class_gap"] = {"model": best, "baseline": "thumbnail",
+                           "sets": class_gap(galleries[best], galleries["thumbnail"], dev)}
     report["seconds"] = round(time.time() - t0, 1)
     text = render_markdown(report)
     print(text)
@@ -297,6 +330,12 @@ def render_markdown(report: dict) -> str:
         lines.append(f"Text → drawing chance: R@1 {t['chance_R@1']:.4f}, R@5 {t['chance_R@5']:.4f}, "
                      f"R@10 {t['chance_R@10']:.4f}, MRR@10 {t['chance_MRR@10']:.4f}. Same-class chance mAP: " +
                      ", ".join(f"{s} {_f(v.get('chance_mAP'))}" for s, v in enc['thumbnail']['same_class'].items()))
+    gap = report.get("class_gap")
+    if gap:
+        lines.append("")
+        lines.append(f"Same class, {gap['model']} minus {gap['baseline']} (mAP, 95 % paired bootstrap over patents): " +
+                     "; ".join(f"{CLASS_SETS[s]} {g['diff']:+.3f} [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}] "
+                               f"({g['patents']} patents)" for s, g in gap["sets"].items()))
     v = enc.get("prism-draw+verify", {}).get("republished")
     if v and "verifiable" in v:
         lines.append("")

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from backend.model.drawing import to_grey
 
-VERSION = 2      # bump when the transformations change (training-view caches are keyed by it)
+VERSION = 3      # bump when the transformations change (training-view caches are keyed by it)
 WORK_SIDE = 1024  # the sheet is worked on at about this long side (sheets are 1700-3300 px)
 
 _HEADERS = ("U.S. Patent   {m}. {d}, {y}   Sheet {s} of {n}   US D{num},{k} S",
@@ -41,17 +41,28 @@ def _header(rng: np.random.Generator) -> str:
                                             num=int(rng.integers(100, 999)), k=f"{int(rng.integers(0, 999)):03d}")
 
 
+INK = 128            # a pixel darker than this is ink (the realism guards below count it)
+
+
+def _ink_share(img: Image.Image) -> float:
+    return float((np.asarray(img) < INK).mean())
+
+
 def _working_copy(image: Image.Image) -> Image.Image:
     grey = to_grey(image)
     side = max(grey.size)
     if side > WORK_SIDE:
         factor = side / WORK_SIDE
-        # MinFilter before shrinking keeps one-pixel lines (the sheet stays a line drawing)
+        size = (max(1, round(grey.width / factor)), max(1, round(grey.height / factor)))
+        plain = grey.resize(size, Image.Resampling.BOX)
+        # MinFilter before shrinking keeps one-pixel lines (the sheet stays a line drawing) - but turns a
+        # dithered grey area (bilevel GUI and shading sheets) solid black: then the plain shrink is kept
         k = int(factor) | 1
         if k >= 3:
-            grey = grey.filter(ImageFilter.MinFilter(min(k, 5)))
-        grey = grey.resize((max(1, round(grey.width / factor)), max(1, round(grey.height / factor))),
-                           Image.Resampling.BOX)
+            kept = grey.filter(ImageFilter.MinFilter(min(k, 5))).resize(size, Image.Resampling.BOX)
+            if not _ink_share(kept) > max(0.25, 2 * _ink_share(plain)):
+                return kept
+        return plain
     return grey
 
 
@@ -64,7 +75,12 @@ def republish(image: Image.Image, rng: np.random.Generator, strength: float = 1.
     if maybe(0.25):                                   # a sideways sheet turned
         img = img.rotate(90 if rng.random() < 0.5 else 270, expand=True, fillcolor=255)
     if maybe(0.5):                                    # re-drawn strokes: thicker or thinner
-        img = img.filter(ImageFilter.MinFilter(3) if rng.random() < 0.6 else ImageFilter.MaxFilter(3))
+        thinner = img.filter(ImageFilter.MaxFilter(3))
+        # thinning that erases most of the drawing (one-pixel lines) is no re-drawing: thicker instead
+        if rng.random() < 0.6 or _ink_share(thinner) < 0.4 * _ink_share(img):
+            img = img.filter(ImageFilter.MinFilter(3))
+        else:
+            img = thinner
     if maybe(0.6):                                    # the figure label changed or moved
         draw = ImageDraw.Draw(img)
         w, h = img.size
@@ -110,7 +126,10 @@ def republish(image: Image.Image, rng: np.random.Generator, strength: float = 1.
         arr[dots] = 0
         img = Image.fromarray(arr, "L")
         if rng.random() < 0.7:
-            threshold = int(rng.uniform(110, 200))
+            # a scanner's threshold lies between ink and paper: below the sheet's paper grey (a light grey
+            # screen or shading stays paper, not a black sheet)
+            paper = float(np.percentile(arr, 90))
+            threshold = int(min(rng.uniform(110, 200), paper - 20))
             img = img.point(lambda v, t=threshold: 0 if v < t else 255)
     if maybe(0.5):
         buf = io.BytesIO()
