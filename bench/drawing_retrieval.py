@@ -13,7 +13,10 @@ Encoders, each on the same queries and gallery:
 * ``prism-draw encoder``  the packaged checkpoint (or ``--checkpoint``): its learnt embedding alone,
 * ``prism-draw``  the vectors search stores and queries: that embedding plus the 16 px sheet-thumbnail
                   channel (``backend/model/thumbnail.py``),
-* ``+verify``     ``prism-draw`` with the search's second-stage geometric verification (task a only; the
+* ``+consensus`` ``prism-draw`` with the search's class consensus (``backend/search/class_consensus.py``):
+                  the vector list re-ordered by the classes of the query's nearest drawings (each dev drawing's
+                  own set's class stands for the codes an index carries; the query's class is never used),
+* ``+verify``     ``+consensus`` with the search's second-stage geometric verification (task a only; the
                   ``PRISM_SEARCH_VERIFY_TOP_K`` nearest + ``PRISM_SEARCH_VERIFY_TURNED_K`` nearest the query
                   turned 90/270 degrees, as ``POST /search`` runs it for an upload).
 
@@ -91,12 +94,32 @@ def summarise(ranked: np.ndarray, ks=(1, 5, 10)) -> dict:
     return out
 
 
-def republished_task(gallery: np.ndarray, queries: np.ndarray) -> dict:
-    sim = queries @ gallery.T
+class Consensus:
+    """The search's class-consensus re-ordering of a vector list (backend/search/class_consensus.py) with
+    the gallery's class codes: each dev drawing's own set's class (USPC, IPC subclass, Locarno), as the
+    index would carry it."""
+
+    def __init__(self, records, k: int, weight: float):
+        self.codes = [{f"{realdata.source_of(r)}:{r.label}"} if r.label else set() for r in records]
+        self.k, self.weight = k, weight
+
+    def __call__(self, sim: np.ndarray, gallery_idx=None) -> np.ndarray:
+        from backend.search.class_consensus import consensus_rows
+
+        codes = self.codes if gallery_idx is None else [self.codes[i] for i in gallery_idx]
+        return consensus_rows(sim, codes, self.k, self.weight)
+
+
+def _adjusted(sim: np.ndarray, cons: Consensus | None, gallery_idx=None) -> np.ndarray:
+    return sim if cons is None else cons(sim, gallery_idx)
+
+
+def republished_task(gallery: np.ndarray, queries: np.ndarray, cons: Consensus | None = None) -> dict:
+    sim = _adjusted(queries @ gallery.T, cons)
     return summarise(rank_relevance(sim, np.eye(len(queries), dtype=bool)))
 
 
-def other_views_task(gallery: np.ndarray, records) -> dict | None:
+def other_views_task(gallery: np.ndarray, records, cons: Consensus | None = None) -> dict | None:
     patents = np.array([r.patent for r in records])
     rel = patents[:, None] == patents[None, :]
     np.fill_diagonal(rel, False)
@@ -105,11 +128,12 @@ def other_views_task(gallery: np.ndarray, records) -> dict | None:
         return None
     sim = gallery @ gallery.T
     np.fill_diagonal(sim, -np.inf)
+    sim = _adjusted(sim, cons)
     ranked = rank_relevance(sim[q], rel[q])
     return summarise(ranked)
 
 
-def _class_ap(gallery: np.ndarray, records, source: str):
+def _class_ap(gallery: np.ndarray, records, source: str, cons: Consensus | None = None):
     """Per-query AP@10 of same-class retrieval within one set, other patents only: (ap, has a relevant
     figure, labels, patents, relevant-share chance) of the set's queries, or None for a set under 3 drawings."""
     sources = np.array([realdata.source_of(r) for r in records])
@@ -121,6 +145,7 @@ def _class_ap(gallery: np.ndarray, records, source: str):
     sim = gallery[idx] @ gallery[idx].T
     same_patent = patents[:, None] == patents[None, :]
     sim[same_patent] = -np.inf           # other patents only (and never the query itself)
+    sim = _adjusted(sim, cons, idx)
     rel = (labels[:, None] == labels[None, :]) & ~same_patent
     # ranks beyond the other-patent gallery are the -inf entries: AP ignores them (they are not relevant)
     ap = per_query(rank_relevance(sim, rel), k=10)["ap"]
@@ -128,10 +153,11 @@ def _class_ap(gallery: np.ndarray, records, source: str):
     return ap, rel.any(axis=1), labels, patents, chance
 
 
-def same_class_task(gallery: np.ndarray, records, train_counts: dict[str, int]) -> dict:
+def same_class_task(gallery: np.ndarray, records, train_counts: dict[str, int],
+                    cons: Consensus | None = None) -> dict:
     out = {}
     for source, what in CLASS_SETS.items():
-        got = _class_ap(gallery, records, source)
+        got = _class_ap(gallery, records, source, cons)
         if got is None:
             continue
         ap, keep, labels, _patents, chance = got
@@ -148,13 +174,14 @@ def same_class_task(gallery: np.ndarray, records, train_counts: dict[str, int]) 
     return out
 
 
-def class_gap(model: np.ndarray, baseline: np.ndarray, records, n_boot: int = 2000, seed: int = 0) -> dict:
+def class_gap(model: np.ndarray, baseline: np.ndarray, records, n_boot: int = 2000, seed: int = 0,
+              cons: Consensus | None = None) -> dict:
     """Same-class mAP of ``model`` minus ``baseline`` per set, with a 95 % paired bootstrap interval that
     resamples *patents* (the queries of one patent are not independent)."""
     rng = np.random.default_rng(seed)
     out = {}
     for source in CLASS_SETS:
-        a, b = _class_ap(model, records, source), _class_ap(baseline, records, source)
+        a, b = _class_ap(model, records, source, cons), _class_ap(baseline, records, source)
         if a is None:
             continue
         keep = a[1]
@@ -170,11 +197,12 @@ def class_gap(model: np.ndarray, baseline: np.ndarray, records, n_boot: int = 20
     return out
 
 
-def text_task(gallery: np.ndarray, text_vectors: np.ndarray, records, texts: list[str]) -> dict:
+def text_task(gallery: np.ndarray, text_vectors: np.ndarray, records, texts: list[str],
+              cons: Consensus | None = None) -> dict:
     patents = np.array([r.patent for r in records])
     t = np.array(texts)
     rel = (patents[:, None] == patents[None, :]) & (t[:, None] == t[None, :])
-    sim = text_vectors @ gallery.T
+    sim = _adjusted(text_vectors @ gallery.T, cons)
     res = summarise(rank_relevance(sim, rel))
     n = len(records)
     n_rel = rel.sum(1)
@@ -242,12 +270,21 @@ def main(argv=None) -> int:
         galleries[label] = gal
         print(f"  {label:11s} done in {res['seconds']} s", flush=True)
         if label == "prism-draw":
-            verified = verify_task(originals, published, gal, qry, enc)
+            cons = search_consensus(dev)
+            if cons is not None:     # the search's vector list: class consensus on the stored vectors
+                report["encoders"]["prism-draw+consensus"] = {
+                    "republished": republished_task(gal, qry, cons), "other_views": other_views_task(gal, dev, cons),
+                    "same_class": same_class_task(gal, dev, train_counts, cons),
+                    "text_to_drawing": text_task(gal, txt, dev, texts, cons), "k": cons.k, "weight": cons.weight}
+                galleries["prism-draw+consensus"] = gal
+            verified = verify_task(originals, published, gal, qry, enc, cons)
             if verified:
-                report["encoders"]["prism-draw+verify"] = {"republished": verified}
-    best = "prism-draw" if "prism-draw" in galleries else list(galleries)[-1]
+                report["encoders"]["prism-draw+consensus+verify" if cons else "prism-draw+verify"] = {
+                    "republished": verified}
+    best = next(n for n in ("prism-draw+consensus", "prism-draw", list(galleries)[-1]) if n in galleries)
     report["class_gap"] = {"model": best, "baseline": "thumbnail",
-                           "sets": class_gap(galleries[best], galleries["thumbnail"], dev)}
+                           "sets": class_gap(galleries[best], galleries["thumbnail"], dev,
+                                             cons=search_consensus(dev) if best.endswith("consensus") else None)}
     report["seconds"] = round(time.time() - t0, 1)
     text = render_markdown(report)
     print(text)
@@ -259,10 +296,20 @@ def main(argv=None) -> int:
     return 0
 
 
-def verify_task(originals, published, gal, qry, enc) -> dict | None:
+def search_consensus(records) -> Consensus | None:
+    """The class consensus as the search runs it (settings), or None when it is off."""
+    from backend.settings import Settings
+
+    settings = Settings()
+    k, weight = settings.search_class_consensus_k, settings.search_class_consensus_weight
+    return Consensus(records, k, weight) if k > 0 and weight > 0 else None
+
+
+def verify_task(originals, published, gal, qry, enc, cons: Consensus | None = None) -> dict | None:
     """Task a with the search's second stage as ``POST /search`` runs it for an uploaded drawing: the
     ``search_verify_top_k`` figures nearest the query vector and the ``search_verify_turned_k`` nearest
-    the query turned by 90 and by 270 degrees are verified geometrically; verified ones go first."""
+    the query turned by 90 and by 270 degrees are verified geometrically; verified ones go first, the rest
+    in the vector list's order (class consensus, when ``cons``)."""
     try:
         from backend.search import rerank, verification
     except ImportError:
@@ -277,7 +324,7 @@ def verify_task(originals, published, gal, qry, enc) -> dict | None:
     if turned_k > 0:
         turns = [rerank.turned(im) for im in published]
         turned_sims = [enc.encode_images([t[k] for t in turns]) @ gal.T for k in range(2)]
-    out = np.array(sim, copy=True)
+    out = np.array(_adjusted(sim, cons), copy=True)
     checked, verifiable = 0, 0
     for i, im in enumerate(published):
         q = verification.extract(im)
@@ -288,7 +335,8 @@ def verify_task(originals, published, gal, qry, enc) -> dict | None:
         checked += len(candidates)
         for j in candidates:
             result = verification.verify(q, feats[j])
-            out[i, j] = 1.0 + result.score if result.verified else sim[i, j]
+            if result.verified:
+                out[i, j] = 1e3 + result.score     # verified first, whatever the consensus added
     res = summarise(rank_relevance(out, np.eye(len(qry), dtype=bool)))
     res.update(top_k=top_k, turned_k=turned_k, checked_per_query=round(checked / max(1, len(published)), 1),
                verifiable=round(verifiable / max(1, len(published)), 3))
@@ -336,7 +384,13 @@ def render_markdown(report: dict) -> str:
         lines.append(f"Same class, {gap['model']} minus {gap['baseline']} (mAP, 95 % paired bootstrap over patents): " +
                      "; ".join(f"{CLASS_SETS[s]} {g['diff']:+.3f} [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}] "
                                f"({g['patents']} patents)" for s, g in gap["sets"].items()))
-    v = enc.get("prism-draw+verify", {}).get("republished")
+    c = enc.get("prism-draw+consensus")
+    if c:
+        lines.append("")
+        lines.append(f"Class consensus (the search's vector list, backend/search/class_consensus.py): the {c['k']} "
+                     f"nearest drawings vote with their class; each drawing gains {c['weight']:g} x the share of "
+                     f"them in its class (the dev drawings' own USPC / IPC / Locarno classes, the query's never).")
+    v = (enc.get("prism-draw+consensus+verify") or enc.get("prism-draw+verify") or {}).get("republished")
     if v and "verifiable" in v:
         lines.append("")
         lines.append(f"Second stage: the {v['top_k']} figures nearest the query and the {v['turned_k']} nearest it turned "

@@ -95,7 +95,9 @@ def make_settings(tmp_path, monkeypatch):
     """Build Settings rooted in tmp_path; also exported to os.environ so get_settings() agrees."""
 
     def _make(**overrides) -> Settings:
-        base = {"data_dir": tmp_path / "var", "auth_required": False}
+        # the class consensus re-orders a vector list by its neighbours' classes: off unless a test asks for
+        # it (tests/search/test_class_consensus.py), so kNN tests see the cosine order they check
+        base = {"data_dir": tmp_path / "var", "auth_required": False, "search_class_consensus_k": 0}
         base.update(overrides)
         settings = Settings(**base)
         for key, value in settings_env(settings).items():

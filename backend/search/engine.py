@@ -31,7 +31,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from backend.errors import ProblemError
-from backend.search import filters as filters_mod, paging, query_language
+from backend.search import class_consensus, filters as filters_mod, paging, query_language
 from backend.search.documents import TEXT_FIELDS
 from backend.search.fusion import DENSE, TEXT, VECTOR, Fused, Ranked, fuse
 from backend.search import lang_analysis
@@ -261,8 +261,11 @@ class SearchBackend(abc.ABC):
         if group:
             bm25, knn, dense = _dedupe(bm25, group_field), _dedupe(knn, group_field), _dedupe(dense, group_field)
         keyof = (lambda c: c.key(group_field)) if group else (lambda c: c.figure_id)
+        nearest = knn                   # by cosine: the verification's candidates
+        knn, knn_scores, votes = self._class_consensus(knn, keyof)
         by_list = {TEXT: {keyof(c): c for c in bm25}, VECTOR: {keyof(c): c for c in knn}}
-        lists = {TEXT: [Ranked(keyof(c), c.score) for c in bm25], VECTOR: [Ranked(keyof(c), c.score) for c in knn]}
+        lists = {TEXT: [Ranked(keyof(c), c.score) for c in bm25],
+                 VECTOR: [Ranked(keyof(c), knn_scores[keyof(c)]) for c in knn]}
         weights = {TEXT: request.weights.text, VECTOR: request.weights.image}
         if dense:
             by_list[DENSE] = {keyof(c): c for c in dense}
@@ -273,7 +276,7 @@ class SearchBackend(abc.ABC):
         if knn and self.settings.search_verify_top_k > 0:   # second stage: geometric verification (rerank.py)
             from backend.search import rerank
 
-            checks, checked = rerank.verify_nearest(self, request, query, knn)
+            checks, checked = rerank.verify_nearest(self, request, query, nearest)
             fused, verified = rerank.verified_first(fused, checks, checked, keyof)
 
         # past the window: the rest of the text ranking (paging.py); the vector list has no tail
@@ -313,6 +316,8 @@ class SearchBackend(abc.ABC):
             from backend.search import rerank
 
             rerank.annotate(hits, checks)
+        if request.explain and votes:
+            self._explain_votes(hits, entries, by_list[VECTOR], votes, keyof)
         if query.terms and hits:
             self._add_snippets(query, hits, request.explain)
         end = cursor.offset + len(entries)
@@ -327,6 +332,32 @@ class SearchBackend(abc.ABC):
                               warnings=self._scheme_warnings(request) + self._language_warnings(request) or None,
                               partial=query.shards.partial,
                               shards=query.shards.to_json() if query.shards.partial else None)
+
+    def _class_consensus(self, knn: list[Candidate], keyof) -> tuple[list[Candidate], dict[str, float], dict]:
+        """The vector list re-ordered by class consensus (class_consensus.py): (list, score by key - the
+        cosine plus the weighted share -, vote by key; empty when off)."""
+        k, weight = self.settings.search_class_consensus_k, self.settings.search_class_consensus_weight
+        if not knn or k <= 0 or weight <= 0:
+            return knn, {keyof(c): c.score for c in knn}, {}
+        scores, votes = class_consensus.consensus(
+            [c.score for c in knn], [class_consensus.class_codes(c.cpc_subclass, c.locarno_class) for c in knn],
+            k, weight)
+        order = sorted(range(len(knn)), key=lambda i: (-scores[i], knn[i].figure_id))
+        return ([knn[i] for i in order], {keyof(knn[i]): float(scores[i]) for i in order},
+                {keyof(knn[i]): votes[i] for i in order})
+
+    @staticmethod
+    def _explain_votes(hits: list[Hit], entries, vector_list: dict[str, Candidate], votes: dict, keyof) -> None:
+        """``explain.vector``: the cosine itself (the list's score also holds the consensus) and the vote."""
+        for hit, (item, _cand) in zip(hits, entries):
+            cand = vector_list.get(item.key)
+            if hit.explain is None or hit.explain.vector is None or cand is None:
+                continue
+            vote = votes.get(keyof(cand))
+            hit.explain.vector.similarity = cand.score
+            if vote is not None and vote.code is not None:
+                hit.explain.vector.class_consensus = vote.share
+                hit.explain.vector.consensus_class = vote.code
 
     def _scheme_warnings(self, request: SearchRequest) -> list[str]:
         """A warning per included classification that no document of the index carries (whatever the

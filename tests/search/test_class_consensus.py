@@ -1,0 +1,90 @@
+"""Class consensus (backend/search/class_consensus.py) and its place in the engine's vector list."""
+from __future__ import annotations
+
+import uuid
+
+import numpy as np
+import pytest
+
+from backend.search import class_consensus as cc
+from backend.search.embedded_backend import EmbeddedBackend
+
+
+def test_the_nearest_figures_vote_and_the_cosine_is_kept():
+    sims = [0.9, 0.8, 0.7, 0.6, 0.5]
+    codes = [{"cpc:A47C"}, {"cpc:B60N"}, {"cpc:A47C"}, {"cpc:A47C", "locarno:06-01"}, set()]
+    scores, votes = cc.consensus(sims, codes, k=3, weight=2.0)
+    # voters: the three most similar - A47C twice, B60N once
+    assert [v.code for v in votes] == ["cpc:A47C", "cpc:B60N", "cpc:A47C", "cpc:A47C", None]
+    assert votes[0].share == pytest.approx(2 / 3) and votes[1].share == pytest.approx(1 / 3)
+    assert votes[4] == cc.NO_VOTE
+    assert np.allclose(scores, [0.9 + 4 / 3, 0.8 + 2 / 3, 0.7 + 4 / 3, 0.6 + 4 / 3, 0.5])
+    # the 4th figure (outside the voters) now ranks above the 2nd: it is in the neighbourhood's class
+    assert scores[3] > scores[1]
+
+
+def test_off_and_bad_input():
+    sims = [0.9, 0.1]
+    scores, votes = cc.consensus(sims, [{"cpc:A"}, {"cpc:A"}], k=0, weight=2.0)
+    assert list(scores) == sims and votes == [cc.NO_VOTE] * 2
+    with pytest.raises(ValueError, match="2 similarities but 1 code sets"):
+        cc.consensus(sims, [{"cpc:A"}], k=3, weight=1.0)
+
+
+def test_codes_are_scheme_qualified():
+    assert cc.class_codes(["A47C"], ["06-01"]) == {"cpc:A47C", "locarno:06-01"}
+    assert cc.class_codes(None, None) == set()
+
+
+def test_rows_skip_excluded_entries():
+    sim = np.array([[-np.inf, 0.9, 0.2, 0.1], [0.9, -np.inf, 0.3, 0.2]])
+    codes = [{"x:a"}, {"x:b"}, {"x:c"}, {"x:b"}]
+    out = cc.consensus_rows(sim, codes, k=1, weight=1.0)
+    assert out[0, 0] == -np.inf and out[1, 1] == -np.inf
+    assert out[0, 3] == pytest.approx(1.1) and out[0, 2] == pytest.approx(0.2)   # voter 1 carries x:b
+
+
+def _figure(fid: str, vec, cpc: list[str]) -> dict:
+    v = np.asarray(vec, dtype=np.float32)
+    return {"figure_id": fid, "publication_number": fid.split("-")[0], "figure_number": 1, "title": "a part",
+            "cpc": cpc, "image_vector": (v / np.linalg.norm(v)).tolist()}
+
+
+def _backend(request, make_settings, kind: str, k: int):
+    common = dict(search_class_consensus_k=k, search_class_consensus_weight=2.0, search_verify_top_k=0,
+                  search_dense_text=False)
+    if kind == "embedded":
+        return EmbeddedBackend(make_settings(search_backend="embedded", **common))
+    from backend.search import get_backend, index_admin
+
+    es_url = request.getfixturevalue("es_url")
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    settings = make_settings(search_backend="elasticsearch", es_url=es_url, es_index_prefix=prefix, **common)
+    es = index_admin.make_client(settings)
+    index_admin.create_index(es, prefix, 4)
+    request.addfinalizer(lambda: index_admin.delete_all(es, prefix))
+    return get_backend(settings)
+
+
+@pytest.mark.parametrize("kind", ["embedded", "elasticsearch"])
+@pytest.mark.parametrize("k", [0, 3])
+def test_engine_reorders_the_vector_list_and_explains_it(request, make_settings, kind, k):
+    backend = _backend(request, make_settings, kind, k)
+    backend.index_figures([
+        _figure("US1-F1", [1.0, 0.00, 0, 0], ["A47C 1/00"]),
+        _figure("US2-F1", [1.0, 0.10, 0, 0], ["B60N 2/00"]),
+        _figure("US3-F1", [1.0, 0.15, 0, 0], ["A47C 7/00"]),
+        _figure("US4-F1", [1.0, 0.20, 0, 0], ["A47C 3/00"]),
+        _figure("US5-F1", [1.0, 0.30, 0, 0], ["B60N 2/00"]),
+    ])
+    backend.refresh()
+    res = backend.search({"vector": [1.0, 0.0, 0.0, 0.0], "size": 5, "explain": True, "group_by_patent": False})
+    order = [h.figure_id for h in res.hits]
+    if k == 0:
+        assert order == ["US1-F1", "US2-F1", "US3-F1", "US4-F1", "US5-F1"]
+        assert all(h.explain.vector.class_consensus is None for h in res.hits)
+    else:   # voters US1, US2, US3: A47C twice -> the A47C figures (US4 too) go before B60N
+        assert order == ["US1-F1", "US3-F1", "US4-F1", "US2-F1", "US5-F1"]
+        us4 = res.hits[2].explain.vector
+        assert us4.consensus_class == "cpc:A47C" and us4.class_consensus == pytest.approx(2 / 3)
+        assert us4.similarity == pytest.approx(1 / np.sqrt(1.04), abs=2e-3)   # the cosine, not the boosted score
