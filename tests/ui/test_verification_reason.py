@@ -17,3 +17,13 @@ def test_reason_names_a_verified_drawing(live_server, page_factory):
     assert reasons[0]["detail"] == "visual rank 7 (similarity 0.56) · drawing match 100% (112 matching points)"
     assert reasons[1]["label"] == "Matched on drawing"
     assert reasons[1]["detail"] == "visual rank 1 (similarity 0.76) · drawing match 1%"
+
+
+def test_reason_names_the_class_consensus(live_server, page_factory):
+    page = page_factory(live_server().url)
+    reason = page.evaluate("""async () => {
+        const f = await import('/ui/static/format.js');
+        return f.reason({bm25: null, vector: {rank: 2, similarity: 0.41, class_consensus: 0.6,
+                                              consensus_class: "locarno:06-01"}, text_share: 0, image_share: 1});
+    }""")
+    assert reason["detail"] == "visual rank 2 (similarity 0.41) · 60% of the nearest drawings in Locarno 06-01"

@@ -80,6 +80,12 @@ export function reason(explain, score) {
   }
   if (vector && vector.rank != null) {
     details.push(`visual rank ${vector.rank}${vector.similarity != null ? ` (similarity ${Number(vector.similarity).toFixed(2)})` : ""}`);
+    // class consensus (docs/search.md): the share of the query's nearest drawings in this figure's class
+    if (vector.class_consensus != null && vector.consensus_class) {
+      const [scheme, code] = String(vector.consensus_class).split(/:(.*)/s);
+      const name = scheme === "locarno" ? "Locarno" : scheme.toUpperCase();
+      details.push(`${pct(vector.class_consensus)} of the nearest drawings in ${name} ${code}`);
+    }
   }
   const check = explain.verification;   // geometric verification against the query drawing (docs/search.md)
   if (check && check.score != null) {
