@@ -119,6 +119,9 @@ class Settings(BaseSettings):
         "(backend/search/class_consensus.py); 0: off."))
     search_class_consensus_weight: float = Field(default=2.0, ge=0, le=100, description=(
         "The weight of the class-consensus share against the cosine similarity (see search_class_consensus_k)."))
+    search_patent_consensus_weight: float = Field(default=2.0, ge=0, le=100, description=(
+        "The weight of the share of the class-consensus voters that come from a figure's own patent: a patent "
+        "with several sheets among the nearest lifts its other sheets (other views); 0: off."))
     search_text_to_image: bool = Field(default=False, description=(
         "Also encode a text query with the encoder and rank figures by image-vector similarity."))
     search_dense_text: bool = Field(default=True, description=(

@@ -99,15 +99,17 @@ class Consensus:
     the gallery's class codes: each dev drawing's own set's class (USPC, IPC subclass, Locarno), as the
     index would carry it."""
 
-    def __init__(self, records, k: int, weight: float):
+    def __init__(self, records, k: int, weight: float, patent_weight: float = 0.0):
         self.codes = [{f"{realdata.source_of(r)}:{r.label}"} if r.label else set() for r in records]
-        self.k, self.weight = k, weight
+        self.patents = [r.patent for r in records]
+        self.k, self.weight, self.patent_weight = k, weight, patent_weight
 
     def __call__(self, sim: np.ndarray, gallery_idx=None) -> np.ndarray:
         from backend.search.class_consensus import consensus_rows
 
-        codes = self.codes if gallery_idx is None else [self.codes[i] for i in gallery_idx]
-        return consensus_rows(sim, codes, self.k, self.weight)
+        idx = range(len(self.codes)) if gallery_idx is None else gallery_idx
+        return consensus_rows(sim, [self.codes[i] for i in idx], self.k, self.weight,
+                              [self.patents[i] for i in idx], self.patent_weight)
 
 
 def _adjusted(sim: np.ndarray, cons: Consensus | None, gallery_idx=None) -> np.ndarray:
@@ -275,7 +277,8 @@ def main(argv=None) -> int:
                 report["encoders"]["prism-draw+consensus"] = {
                     "republished": republished_task(gal, qry, cons), "other_views": other_views_task(gal, dev, cons),
                     "same_class": same_class_task(gal, dev, train_counts, cons),
-                    "text_to_drawing": text_task(gal, txt, dev, texts, cons), "k": cons.k, "weight": cons.weight}
+                    "text_to_drawing": text_task(gal, txt, dev, texts, cons), "k": cons.k, "weight": cons.weight,
+                    "patent_weight": cons.patent_weight}
                 galleries["prism-draw+consensus"] = gal
             verified = verify_task(originals, published, gal, qry, enc, cons)
             if verified:
@@ -302,7 +305,8 @@ def search_consensus(records) -> Consensus | None:
 
     settings = Settings()
     k, weight = settings.search_class_consensus_k, settings.search_class_consensus_weight
-    return Consensus(records, k, weight) if k > 0 and weight > 0 else None
+    patent_weight = settings.search_patent_consensus_weight
+    return Consensus(records, k, weight, patent_weight) if k > 0 and (weight > 0 or patent_weight > 0) else None
 
 
 def verify_task(originals, published, gal, qry, enc, cons: Consensus | None = None) -> dict | None:
@@ -389,7 +393,8 @@ def render_markdown(report: dict) -> str:
         lines.append("")
         lines.append(f"Class consensus (the search's vector list, backend/search/class_consensus.py): the {c['k']} "
                      f"nearest drawings vote with their class; each drawing gains {c['weight']:g} x the share of "
-                     f"them in its class (the dev drawings' own USPC / IPC / Locarno classes, the query's never).")
+                     f"them in its class (the dev drawings' own USPC / IPC / Locarno classes, the query's never) "
+                     f"and {c.get('patent_weight', 0):g} x the share of them from its own patent.")
     v = (enc.get("prism-draw+consensus+verify") or enc.get("prism-draw+verify") or {}).get("republished")
     if v and "verifiable" in v:
         lines.append("")

@@ -385,6 +385,7 @@ def build(out: Path, root: Path | None = None, cache: Path | None = Path("var/ca
     records, views = load_train_views(root, recipe, cache, render_progress)
     model, report = train(records, views, recipe, progress=progress)
     report["build_seconds"] = round(time.time() - t0, 1)
+    report["republish_version"] = REPUBLISH_VERSION      # the re-publications the views were rendered with
     save_checkpoint(model, out, report)
     report["size_bytes"] = Path(out).stat().st_size
     Path(out).with_suffix(".json").write_text(json.dumps(report, indent=2))

@@ -8,9 +8,12 @@ or IPC subclass, Locarno class) counts once per figure, and every figure in the 
 that dominates the drawing's neighbourhood rises above one that merely looks alike; the cosine itself is
 left as it is (``explain.vector.similarity``), the share is reported beside it.
 
+The same vote by *patent* (``patent_weight``): a patent with several sheets among the k nearest lifts its
+other sheets too - the other views of a drawing that matched.
+
 The query's own classification is never used, so it also works for an uploaded drawing of an unknown
-patent. Settings: ``PRISM_SEARCH_CLASS_CONSENSUS_K`` (0: off) and ``PRISM_SEARCH_CLASS_CONSENSUS_WEIGHT``;
-chosen on the dev split (docs/model.md).
+patent. Settings: ``PRISM_SEARCH_CLASS_CONSENSUS_K`` (0: off), ``PRISM_SEARCH_CLASS_CONSENSUS_WEIGHT`` and
+``PRISM_SEARCH_PATENT_CONSENSUS_WEIGHT``; chosen on the dev split (docs/model.md).
 """
 from __future__ import annotations
 
@@ -59,12 +62,27 @@ def consensus(similarities: Sequence[float], codes: Sequence[set[str]], k: int,
     return sims + weight * shares, votes
 
 
-def consensus_rows(sim: np.ndarray, codes: Sequence[set[str]], k: int, weight: float) -> np.ndarray:
-    """:func:`consensus` applied to every row of a query x gallery similarity matrix (entries at -inf,
+def list_consensus(similarities: Sequence[float], codes: Sequence[set[str]], patents: Sequence[str], k: int,
+                   class_weight: float, patent_weight: float) -> tuple[np.ndarray, list[Vote], list[Vote]]:
+    """Scores ``similarity + class_weight * class share + patent_weight * patent share`` of a vector list,
+    with each entry's class vote and patent vote."""
+    sims = np.asarray(similarities, dtype=np.float64)
+    by_class, class_votes = consensus(sims, codes, k, class_weight)
+    by_patent, patent_votes = consensus(sims, [{f"patent:{p}"} for p in patents], k, patent_weight)
+    return by_class + (by_patent - sims), class_votes, patent_votes
+
+
+def consensus_rows(sim: np.ndarray, codes: Sequence[set[str]], k: int, weight: float,
+                   patents: Sequence[str] | None = None, patent_weight: float = 0.0) -> np.ndarray:
+    """:func:`list_consensus` applied to every row of a query x gallery similarity matrix (entries at -inf,
     such as the query itself, neither vote nor move)."""
     out = np.array(sim, dtype=np.float64, copy=True)
     for i, row in enumerate(sim):
         ok = np.flatnonzero(np.isfinite(row))
-        scores, _votes = consensus(row[ok], [codes[j] for j in ok], k, weight)
+        if patents is None:
+            scores, _votes = consensus(row[ok], [codes[j] for j in ok], k, weight)
+        else:
+            scores, _c, _p = list_consensus(row[ok], [codes[j] for j in ok], [patents[j] for j in ok], k, weight,
+                                            patent_weight)
         out[i, ok] = scores
     return out

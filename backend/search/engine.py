@@ -334,30 +334,33 @@ class SearchBackend(abc.ABC):
                               shards=query.shards.to_json() if query.shards.partial else None)
 
     def _class_consensus(self, knn: list[Candidate], keyof) -> tuple[list[Candidate], dict[str, float], dict]:
-        """The vector list re-ordered by class consensus (class_consensus.py): (list, score by key - the
-        cosine plus the weighted share -, vote by key; empty when off)."""
-        k, weight = self.settings.search_class_consensus_k, self.settings.search_class_consensus_weight
-        if not knn or k <= 0 or weight <= 0:
+        """The vector list re-ordered by class and patent consensus (class_consensus.py): (list, score by key
+        - the cosine plus the weighted shares -, (class vote, patent vote) by key; empty when off)."""
+        s = self.settings
+        k, wc, wp = s.search_class_consensus_k, s.search_class_consensus_weight, s.search_patent_consensus_weight
+        if not knn or k <= 0 or (wc <= 0 and wp <= 0):
             return knn, {keyof(c): c.score for c in knn}, {}
-        scores, votes = class_consensus.consensus(
+        scores, class_votes, patent_votes = class_consensus.list_consensus(
             [c.score for c in knn], [class_consensus.class_codes(c.cpc_subclass, c.locarno_class) for c in knn],
-            k, weight)
+            [c.publication_number for c in knn], k, wc, wp)
         order = sorted(range(len(knn)), key=lambda i: (-scores[i], knn[i].figure_id))
         return ([knn[i] for i in order], {keyof(knn[i]): float(scores[i]) for i in order},
-                {keyof(knn[i]): votes[i] for i in order})
+                {keyof(knn[i]): (class_votes[i], patent_votes[i]) for i in order})
 
     @staticmethod
     def _explain_votes(hits: list[Hit], entries, vector_list: dict[str, Candidate], votes: dict, keyof) -> None:
-        """``explain.vector``: the cosine itself (the list's score also holds the consensus) and the vote."""
+        """``explain.vector``: the cosine itself (the list's score also holds the consensus) and the votes."""
         for hit, (item, _cand) in zip(hits, entries):
             cand = vector_list.get(item.key)
             if hit.explain is None or hit.explain.vector is None or cand is None:
                 continue
-            vote = votes.get(keyof(cand))
+            class_vote, patent_vote = votes.get(keyof(cand), (None, None))
             hit.explain.vector.similarity = cand.score
-            if vote is not None and vote.code is not None:
-                hit.explain.vector.class_consensus = vote.share
-                hit.explain.vector.consensus_class = vote.code
+            if class_vote is not None and class_vote.code is not None:
+                hit.explain.vector.class_consensus = class_vote.share
+                hit.explain.vector.consensus_class = class_vote.code
+            if patent_vote is not None and patent_vote.code is not None:
+                hit.explain.vector.patent_consensus = patent_vote.share
 
     def _scheme_warnings(self, request: SearchRequest) -> list[str]:
         """A warning per included classification that no document of the index carries (whatever the

@@ -247,6 +247,7 @@ class VectorExplain(BaseModel):
     # class, and that class ("cpc:A47C", "locarno:06-01"); absent when none of them carries one of its classes
     class_consensus: float | None = None
     consensus_class: str | None = None
+    patent_consensus: float | None = None    # the share of the query's nearest figures from this figure's patent
 
 
 class VerificationExplain(BaseModel):

@@ -46,13 +46,14 @@ def test_rows_skip_excluded_entries():
 
 def _figure(fid: str, vec, cpc: list[str]) -> dict:
     v = np.asarray(vec, dtype=np.float32)
-    return {"figure_id": fid, "publication_number": fid.split("-")[0], "figure_number": 1, "title": "a part",
+    return {"figure_id": fid, "publication_number": fid.split("-")[0], "figure_number": int(fid.split("-F")[1]),
+            "title": "a part",
             "cpc": cpc, "image_vector": (v / np.linalg.norm(v)).tolist()}
 
 
-def _backend(request, make_settings, kind: str, k: int):
+def _backend(request, make_settings, kind: str, k: int, patent_weight: float = 0.0):
     common = dict(search_class_consensus_k=k, search_class_consensus_weight=2.0, search_verify_top_k=0,
-                  search_dense_text=False)
+                  search_dense_text=False, search_patent_consensus_weight=patent_weight)
     if kind == "embedded":
         return EmbeddedBackend(make_settings(search_backend="embedded", **common))
     from backend.search import get_backend, index_admin
@@ -88,3 +89,28 @@ def test_engine_reorders_the_vector_list_and_explains_it(request, make_settings,
         us4 = res.hits[2].explain.vector
         assert us4.consensus_class == "cpc:A47C" and us4.class_consensus == pytest.approx(2 / 3)
         assert us4.similarity == pytest.approx(1 / np.sqrt(1.04), abs=2e-3)   # the cosine, not the boosted score
+
+
+def test_a_patent_among_the_nearest_lifts_its_other_sheets():
+    sims = [0.9, 0.8, 0.7, 0.3]
+    codes = [set(), set(), set(), set()]
+    scores, _class_votes, patent_votes = cc.list_consensus(sims, codes, ["US1", "US2", "US3", "US1"], k=3,
+                                                           class_weight=2.0, patent_weight=1.5)
+    assert patent_votes[3].code == "patent:US1" and patent_votes[3].share == pytest.approx(1 / 3)
+    assert np.allclose(scores, [0.9 + 0.5, 0.8 + 0.5, 0.7 + 0.5, 0.3 + 0.5])
+
+
+@pytest.mark.parametrize("kind", ["embedded", "elasticsearch"])
+def test_engine_patent_consensus_brings_up_another_view(request, make_settings, kind):
+    backend = _backend(request, make_settings, kind, k=2, patent_weight=2.0)
+    backend.index_figures([
+        _figure("US1-F1", [1.0, 0.00, 0, 0], []),
+        _figure("US2-F1", [1.0, 0.10, 0, 0], []),
+        _figure("US3-F1", [1.0, 0.20, 0, 0], []),
+        _figure("US1-F2", [1.0, 0.60, 0, 0], []),      # another view of US1: far from the query drawing
+    ])
+    backend.refresh()
+    res = backend.search({"vector": [1.0, 0.0, 0.0, 0.0], "size": 4, "explain": True, "group_by_patent": False})
+    # voters US1-F1 and US2-F1: US1's other sheet gains 2 x 1/2 and passes US3-F1
+    assert [h.figure_id for h in res.hits] == ["US1-F1", "US2-F1", "US1-F2", "US3-F1"]
+    assert res.hits[2].explain.vector.patent_consensus == pytest.approx(0.5)
