@@ -125,6 +125,37 @@ def demo(corpus: Path | None, data_dir: Path, size: int) -> None:
     console.print(table)
     same = sum(1 for h in result["hits"] if h["publication_number"] == number)
     console.print(f"{same} of the top {len(result['hits'])} are drawings of the query's own patent {number}.")
+    _drawing_only(search_service, settings, console, image_bytes, number, locarno, cpc, size)
+
+
+def _drawing_only(search_service, settings, console, image_bytes: bytes, number: str, locarno: list[str],
+                  cpc: list[str], size: int) -> None:
+    """The same drawing alone: no text, no filter - what the encoder, the class and patent consensus and
+    the geometric verification make of it (docs/search.md)."""
+    from rich.table import Table
+
+    console.print("[bold]3. Drawing-only search[/]: the same drawing, no text, no filter")
+    result = search_service.search({"size": size, "explain": True, "group_by_patent": False}, settings,
+                                   image=image_bytes)
+    table = Table(title=f"top {len(result['hits'])} figures for the drawing alone")
+    for col in ("#", "figure", "title", "class", "similarity", "class consensus", "match score"):
+        table.add_column(col)
+    for rank, hit in enumerate(result["hits"], 1):
+        vec = (hit.get("explain") or {}).get("vector") or {}
+        consensus = vec.get("class_consensus")
+        table.add_row(str(rank), hit["figure_id"], (hit.get("title") or "")[:40],
+                      ", ".join(hit.get("locarno") or hit.get("cpc") or [])[:20],
+                      f"{vec['similarity']:.2f}" if vec.get("similarity") is not None else "-",
+                      f"{consensus:.0%} {vec.get('consensus_class') or ''}" if consensus is not None else "-",
+                      f"{hit['match_score']:.2f}" if hit.get("match_score") is not None else "-")
+    console.print(table)
+    own = sum(1 for h in result["hits"] if h["publication_number"] == number)
+    query_classes = set(locarno or cpc)
+    same_class = sum(1 for h in result["hits"] if h["publication_number"] != number
+                     and query_classes & set(h.get("locarno") or h.get("cpc") or []))
+    others = sum(1 for h in result["hits"] if h["publication_number"] != number)
+    console.print(f"{own} of the top {len(result['hits'])} are drawings of {number}; {same_class} of the "
+                  f"{others} other patents' drawings share its class ({', '.join(sorted(query_classes)) or 'none'}).")
 
 
 commands = [demo]

@@ -21,6 +21,12 @@ def test_demo_on_two_impact_patents(shared_data, tmp_path):
     assert "are drawings of the query's own patent" in result.output
     first_row = next(line for line in result.output.splitlines() if line.startswith("│ 1 "))
     assert first_row.split("│")[2].strip().startswith(result.output.split("own patent ")[1].split(".")[0][:8])
+    # the drawing alone: its own figure comes back first, verified as the same drawing
+    assert "Drawing-only search" in result.output
+    rows = [line for line in result.output.split("Drawing-only search")[1].splitlines() if line.startswith("│ 1 ")]
+    cells = [c.strip() for c in rows[0].split("│")]
+    assert float(cells[-2]) > 0.9, rows[0]        # match score of the query drawing against itself
+    assert "other patents' drawings share its class" in result.output
 
 
 @pytest.mark.shared_data
