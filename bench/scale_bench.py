@@ -33,6 +33,7 @@ import platform
 import shutil
 import statistics
 import sys
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -332,6 +333,12 @@ _BACKEND = None
 
 def _init_worker(kind: str, arg: str) -> None:
     global _BACKEND
+    if kind == "embedded" and _BACKEND is not None:
+        # the parent's backend, snapshot loaded (shared copy-on-write, as gunicorn's preloaded workers would
+        # share it); only its SQLite connections and threads are the parent's: new ones here
+        _BACKEND._local = threading.local()
+        _BACKEND._pool = None
+        return
     _BACKEND = make_backend(kind, arg)
 
 
@@ -363,7 +370,15 @@ def _client(job: tuple[list[dict], bool, int]) -> list[float]:
 
 
 def latency(kind: str, arg: str, qs: list[dict]) -> dict:
-    out = {}
+    global _BACKEND
+    out = {"loadavg_before": [round(x, 2) for x in os.getloadavg()]}
+    if kind == "embedded":   # snapshot (filters, vectors, int8 copy) loaded once, before the clients fork
+        t0 = time.perf_counter()
+        _BACKEND = make_backend(kind, arg)
+        _BACKEND.search(request(qs[0], False))
+        out["snapshot_load_s"] = round(time.perf_counter() - t0, 1)
+        _BACKEND._local = threading.local()   # no parent connection crosses the fork
+        _BACKEND._pool = None
     for filtered in (False, True):
         for clients in CLIENTS:
             # fork: the clients inherit the imported modules (a spawn re-imports them all, costly on a
@@ -377,6 +392,8 @@ def latency(kind: str, arg: str, qs: list[dict]) -> dict:
             key = f"{'filtered' if filtered else 'hybrid'}_c{clients}"
             out[key] = {**_pcts(times), "qps": round(len(times) / wall, 1)}
             log(f"{kind} {arg}: {key} {out[key]}")
+    out["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    _BACKEND = None
     return out
 
 
@@ -403,17 +420,27 @@ def es_exact_top10(es, alias: str, q: dict, filtered: bool) -> list[str]:
 
 def numpy_exact(d: int, seed: int, n: int):
     """Exact cosine top 10 over the first ``n`` figures of the corpus (vectors, CPC subclasses and filing
-    dates read back from the kept corpus, or generated), as :func:`es_exact_top10` is called."""
-    ids, subs, filing = [], [], []
-    mat = np.zeros((n, d), dtype=np.float32)
-    for i, line in enumerate(corpus_lines(d, seed, n)):
-        fid, body = line.split("\t", 1)
-        src = json.loads(body)
-        ids.append(fid)
-        subs.append(set(src.get("cpc_subclass") or []))
-        filing.append(src.get("filing_date") or "")
-        mat[i] = src["image_vector"]
-    mat /= np.linalg.norm(mat, axis=1, keepdims=True)
+    dates read back from the kept corpus, or generated; kept in ``var/scale/exact-*`` for the next run), as
+    :func:`es_exact_top10` is called."""
+    keep = CACHE / f"exact-s{seed}-d{d}-n{n}"
+    if (keep / "meta.json").is_file():
+        mat = np.load(keep / "vectors.npy")
+        ids, subs, filing = json.loads((keep / "meta.json").read_text())
+        subs = [set(s) for s in subs]
+    else:
+        ids, subs, filing = [], [], []
+        mat = np.zeros((n, d), dtype=np.float32)
+        for i, line in enumerate(corpus_lines(d, seed, n)):
+            fid, body = line.split("\t", 1)
+            src = json.loads(body)
+            ids.append(fid)
+            subs.append(set(src.get("cpc_subclass") or []))
+            filing.append(src.get("filing_date") or "")
+            mat[i] = src["image_vector"]
+        mat /= np.linalg.norm(mat, axis=1, keepdims=True)
+        keep.mkdir(parents=True, exist_ok=True)
+        np.save(keep / "vectors.npy", mat)
+        (keep / "meta.json").write_text(json.dumps([ids, [sorted(s) for s in subs], filing]))
     ids_arr = np.array(ids)
 
     def top10(_es, _alias, q, filtered):
@@ -428,7 +455,7 @@ def numpy_exact(d: int, seed: int, n: int):
     return top10
 
 
-def es_query(target: str, n_queries: int, n_recall: int, seed: int) -> None:
+def es_query(target: str, n_queries: int, n_recall: int, seed: int, with_latency: bool = True) -> None:
     from backend.search import index_admin
 
     es = es_client(target)
@@ -437,8 +464,10 @@ def es_query(target: str, n_queries: int, n_recall: int, seed: int) -> None:
     n = int(es.count(index=alias)["count"])
     d = dims()
     qs = [q.__dict__ for q in Corpus(d, seed).queries(n_queries)]
-    res = {"queries": n_queries, "latency": latency("es", target, qs)}
+    res = {"queries": n_queries, "latency": latency("es", target, qs)} if with_latency else {}
     save(f"es_{target}_{n}", res)
+    if not n_recall:
+        return
     backend = make_backend("es", target)
     exact = es_exact_top10
     try:
@@ -660,6 +689,7 @@ def main(argv=None) -> None:
     a.add_argument("--no-merge", action="store_true", help="skip the force-merge to one segment")
     b = sub.add_parser("es-query")
     b.add_argument("--target", choices=TARGETS, required=True)
+    b.add_argument("--no-latency", action="store_true", help="recall only (--recall-queries 0: latency only)")
     c = sub.add_parser("embedded")
     c.add_argument("--n", type=int, nargs="+", default=[100_000, 300_000])
     f = sub.add_parser("es-took")
@@ -678,7 +708,7 @@ def main(argv=None) -> None:
     if args.cmd == "es-index":
         es_index(args.target, args.n, args.seed, args.grow, args.max_minutes, not args.no_merge)
     elif args.cmd == "es-query":
-        es_query(args.target, args.queries, args.recall_queries, args.seed)
+        es_query(args.target, args.queries, args.recall_queries, args.seed, not args.no_latency)
     elif args.cmd == "embedded":
         for n in args.n:
             embedded(n, args.queries, args.recall_queries, args.seed)

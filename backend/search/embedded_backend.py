@@ -13,6 +13,7 @@ import json
 import logging
 import sqlite3
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -39,6 +40,8 @@ FTS_WEIGHTS = text_fields.FIELD_WEIGHTS   # the shared table (same dict: changes
 KEYWORD_FIELDS = tuple(f"{s}_{lvl}" for s in ("cpc", "ipc") for lvl in documents.HIER_LEVELS) + (
     "locarno_class", "locarno_subclass", "applicant_keys", "country", "kind", "publication_number", "family_id")
 PREFIX_FIELDS = ("cpc_symbol", "ipc_symbol")
+#: from this many figures a hybrid search reads its lists in parallel threads (below, threads cost more)
+PARALLEL_MIN_ROWS = 20_000
 
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 #: the per-language fields (languages.FIELDS) hold analysed tokens: no stemming or folding here
@@ -201,6 +204,8 @@ class EmbeddedBackend(SearchBackend):
         self._conn().executescript(_SCHEMA)
         self._ensure_dense_column()
         self._dense_cache: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self.parallel_min_rows = PARALLEL_MIN_ROWS
         with self._write() as conn:
             version = self._meta(conn, "schema_version")
             if version is None:
@@ -447,7 +452,23 @@ class EmbeddedBackend(SearchBackend):
         if not len(snap):
             return [], []
         mask = snap.mask(query.spec)
-        return self._bm25(snap, query, mask), self._knn(snap, query, mask)
+        if len(snap) < self.parallel_min_rows or not query.terms:
+            return self._bm25(snap, query, mask), self._knn(snap, query, mask)
+        # large index: the nearest vectors and the unranked matches (what the total counts, _text_count)
+        # are read in other threads while FTS5 ranks the text (sqlite3 and faiss release the GIL)
+        pool = self._workers()
+        knn = pool.submit(self._knn, snap, query, mask) if query.vector is not None else None
+        if query.node is None:
+            query._pending_matches = (snap, pool.submit(self._matches, snap, query, mask))
+        bm25 = self._bm25(snap, query, mask)
+        return bm25, (knn.result() if knn is not None else [])
+
+    def _workers(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(2, thread_name_prefix="prism-embedded-search")
+        return self._pool
 
     def _bm25(self, snap: _Snapshot, query: Query, mask: np.ndarray | None) -> list[Candidate]:
         """FTS5 returns matches best first; we read them in growing chunks until ``window`` of them (or
@@ -545,9 +566,11 @@ class EmbeddedBackend(SearchBackend):
                                            figure_ids).fetchall())
         return to_fts5.snippets(self._conn(), "figures_fts", FTS_COLUMNS, expression, rowids)
 
-    def _matches(self, snap: _Snapshot, query: Query) -> np.ndarray:
-        """Snapshot positions of every figure matching the text and passing the filters (no ranking)."""
-        mask = snap.mask(query.spec)
+    def _matches(self, snap: _Snapshot, query: Query, mask: np.ndarray | None | bool = False) -> np.ndarray:
+        """Snapshot positions of every figure matching the text and passing the filters (no ranking);
+        ``mask``: the filters' mask when already computed."""
+        if mask is False:
+            mask = snap.mask(query.spec)
         rows = self._ql_rows(snap, query) if query.node is not None else self._plain_rows(query, ranked=False)
         rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         pos = np.searchsorted(snap.ids, rowids)
@@ -559,7 +582,8 @@ class EmbeddedBackend(SearchBackend):
         snap = self._current()
         if not len(snap) or not query.terms:
             return 0, "eq", set()
-        pos = self._matches(snap, query)
+        pending = getattr(query, "_pending_matches", None)   # read beside the ranking (_retrieve)
+        pos = pending[1].result() if pending is not None and pending[0] is snap else self._matches(snap, query)
         if not query.group:   # one row per figure: positions are distinct; only the few keys are looked up
             hit = set(pos.tolist())
             return len(pos), "eq", {k for k in keys if snap.pos_of.get(k) in hit}

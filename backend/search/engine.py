@@ -18,12 +18,14 @@ Semantics (both backends):
 from __future__ import annotations
 
 import abc
+import threading
 import hashlib
 import html
 import json
 import math
 import re
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +46,8 @@ from backend.search.request import (
 from backend.settings import Settings
 
 FACET_FIELDS = ("cpc_subclass", "locarno_class")
+_BESIDE: ThreadPoolExecutor | None = None      # threads for SearchBackend._beside (shared, made on first use)
+_BESIDE_LOCK = threading.Lock()
 #: the classification schemes as users name them; each one's field that every symbol of it sets
 SCHEME_LABELS = {"cpc": "CPC", "ipc": "IPC", "locarno": "Locarno"}
 SCHEME_FIELDS = {"cpc": "cpc_section", "ipc": "ipc_section", "locarno": "locarno_class"}
@@ -163,6 +167,8 @@ class SearchBackend(abc.ABC):
     """Base class of the embedded and Elasticsearch backends (the contract in docs/contracts.md)."""
 
     name = "base"
+    #: the count and the classification checks are round trips to a server: sent beside the rest (_beside)
+    concurrent_calls = False
 
     def __init__(self, settings: Settings):
         self.settings = settings
@@ -250,6 +256,7 @@ class SearchBackend(abc.ABC):
         group_field = "family_id" if request.one_per_family else "publication_number"
         if request.one_per_family:
             self._check_families()
+        warning_checks = self._beside(self._scheme_warnings, request)
         query = Query(request.text if terms else None, terms, vector if use_vector else None,
                       filters_mod.build(request.filters, request.exclude_patents, request.exclude_families),
                       window, group,
@@ -280,11 +287,10 @@ class SearchBackend(abc.ABC):
             fused, verified = rerank.verified_first(fused, checks, checked, keyof)
 
         # past the window: the rest of the text ranking (paging.py); the vector list has no tail
-        total, relation, tail_start, skip = len(fused), "eq", None, set()
+        total, relation, tail_start, skip, counting = len(fused), "eq", None, set(), None
         if query.terms and len(bm25) >= window:
             skip = {k for name in (VECTOR, DENSE) for k in by_list.get(name, {}) if k not in by_list[TEXT]}
-            n_text, relation, matching = self._text_count(query, sorted(skip))
-            total = len(fused) + max(0, n_text - len(bm25) - len(matching))
+            counting = self._beside(self._text_count, query, sorted(skip))   # total: joined below
             tail_start = (bm25[-1].score, bm25[-1].figure_id)
 
         def representative(item: Fused) -> Candidate:
@@ -320,6 +326,9 @@ class SearchBackend(abc.ABC):
             self._explain_votes(hits, entries, by_list[VECTOR], votes, keyof)
         if query.terms and hits:
             self._add_snippets(query, hits, request.explain)
+        if counting is not None:
+            n_text, relation, matching = counting.result()
+            total = len(fused) + max(0, n_text - len(bm25) - len(matching))
         end = cursor.offset + len(entries)
         in_tail = end > len(fused)
         next_cursor = None
@@ -329,7 +338,7 @@ class SearchBackend(abc.ABC):
         facets = self._facets([representative(item) for item in fused]) if request.facets else None
         return SearchResponse(total=total, total_relation=relation, next_cursor=next_cursor, hits=hits,
                               facets=facets, parsed_query=parsed.render() if parsed is not None else None,
-                              warnings=self._scheme_warnings(request) + self._language_warnings(request) or None,
+                              warnings=warning_checks.result() + self._language_warnings(request) or None,
                               partial=query.shards.partial,
                               shards=query.shards.to_json() if query.shards.partial else None)
 
@@ -361,6 +370,23 @@ class SearchBackend(abc.ABC):
                 hit.explain.vector.consensus_class = class_vote.code
             if patent_vote is not None and patent_vote.code is not None:
                 hit.explain.vector.patent_consensus = patent_vote.share
+
+    def _beside(self, fn, *args) -> Future:
+        """``fn(*args)`` in a thread beside the rest of the search when the backend's calls are round trips
+        (:attr:`concurrent_calls`), else at once; its result (or exception) from the future."""
+        global _BESIDE
+        if self.concurrent_calls:
+            if _BESIDE is None:
+                with _BESIDE_LOCK:
+                    if _BESIDE is None:
+                        _BESIDE = ThreadPoolExecutor(8, thread_name_prefix="prism-search-beside")
+            return _BESIDE.submit(fn, *args)
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:  # noqa: BLE001 - re-raised by result(), as from a thread
+            done.set_exception(exc)
+        return done
 
     def _scheme_warnings(self, request: SearchRequest) -> list[str]:
         """A warning per included classification that no document of the index carries (whatever the

@@ -31,6 +31,12 @@ MAX_NUM_CANDIDATES = 10_000
 TEXT_SORT = [{"_score": "desc"}, {"figure_id": "asc"}]
 COUNT_PAGE = 10_000            # patents per composite-aggregation page when counting grouped matches
 MAX_COUNT_PAGES = 10           # past 100,000 patents the grouped total is a lower bound ("gte")
+#: up to this many matching patents the grouped total is one terms aggregation (under search.max_buckets)
+TERMS_COUNT = 50_000
+#: what the count's _msearch sends back: no buckets, only their number
+COUNT_FILTER_PATH = ["responses.hits.hits._source", "responses.hits.total", "responses._shards", "responses.timed_out",
+                     "responses.error", "responses.status", "responses.aggregations.groups.sum_other_doc_count",
+                     "responses.aggregations.n.count"]
 DIMS_RECHECK_S = 5.0          # how long the index dims are trusted before the alias is looked up again
 RESCORE_OVERSAMPLE = 2.0       # int8 quantised HNSW: re-rank the oversampled candidates on raw vectors
 
@@ -62,6 +68,7 @@ def es_filters(spec: FilterSpec) -> list[dict]:
 
 class ElasticsearchBackend(SearchBackend):
     name = "elasticsearch"
+    concurrent_calls = True
 
     def __init__(self, settings: Settings, client: Elasticsearch | None = None):
         super().__init__(settings)
@@ -267,28 +274,59 @@ class ElasticsearchBackend(SearchBackend):
             raise SearchBackendError(f"Elasticsearch {what} failed: {exc}") from exc
 
     def _text_count(self, query: Query, keys: list[str]) -> tuple[int, str, set[str]]:
-        """Figures: an exact ``_count``. Patents: a composite aggregation over ``publication_number``
-        (exact; past :data:`MAX_COUNT_PAGES` pages it stops and the count is a lower bound)."""
+        """Figures: an exact hit count. Patents: the number of ``terms`` buckets over ``publication_number``
+        (counted by a ``stats_bucket``, so the buckets never travel), exact when no matching document is
+        left out of them; past :data:`TERMS_COUNT` patents, a composite aggregation pages through them
+        (exact; past :data:`MAX_COUNT_PAGES` pages it stops and the count is a lower bound). One
+        ``_msearch`` holds the count and the check which of ``keys`` match."""
         if not query.terms:
             return 0, "eq", set()
         filters = es_filters(query.spec)
         field = query.group_field if query.group else "figure_id"
+        text = self._text_query(query, filters)
+        bodies = []
+        if keys:
+            bodies.append({"query": self._text_query(query, filters, [{"terms": {field: keys}}]), "size": len(keys),
+                           "_source": [field], "track_total_hits": False,
+                           **({"collapse": {"field": field}} if query.group else {})})
+        if query.group:
+            bodies.append({"query": text, "size": 0, "track_total_hits": False, "aggs": {
+                "groups": {"terms": {"field": field, "size": TERMS_COUNT, "shard_size": TERMS_COUNT,
+                                     "order": {"_key": "asc"}}},
+                "n": {"stats_bucket": {"buckets_path": "groups>_count"}}}})
+        else:
+            bodies.append({"query": text, "size": 0, "track_total_hits": True})
+        searches = [part for body in bodies for part in ({"index": self.alias}, body)]
+        try:
+            resp = self.es.msearch(searches=searches, filter_path=COUNT_FILTER_PATH)
+        except NotFoundError:
+            return 0, "eq", set()
+        except (TransportError, ApiError) as exc:
+            raise SearchBackendError(f"Elasticsearch count failed: {exc}") from exc
+        results = resp["responses"]
+        for result in results:
+            if "error" in result:
+                err = result["error"]
+                if isinstance(err, dict) and err.get("type") == "index_not_found_exception":
+                    return 0, "eq", set()
+                raise SearchBackendError(f"Elasticsearch count failed: {str(err)[:500]}")
         matching: set[str] = set()
         if keys:
-            resp = self._call("match check", self.es.search, query=self._text_query(
-                query, filters, [{"terms": {field: keys}}]), size=len(keys), source=[field],
-                track_total_hits=False, **({"collapse": {"field": field}} if query.group else {}))
-            hits = resp["hits"]["hits"] if resp else []
+            hits = (results[0].get("hits") or {}).get("hits") or []
             matching = {(h.get("_source") or {}).get(field) for h in hits} & set(keys)
+        counted = results[-1]
+        query.shards.add(counted)
         if not query.group:
-            resp = self._call("count", self.es.count, query.shards, query=self._text_query(query, filters))
-            return (int(resp["count"]) if resp else 0), "eq", matching
+            return int(counted["hits"]["total"]["value"]), "eq", matching
+        aggs = counted.get("aggregations") or {}
+        if not (aggs.get("groups") or {}).get("sum_other_doc_count"):
+            return int((aggs.get("n") or {}).get("count") or 0), "eq", matching
         count, after = 0, None
         for _ in range(MAX_COUNT_PAGES):
             comp = {"size": COUNT_PAGE, "sources": [{"p": {"terms": {"field": field}}}]}
             if after:
                 comp["after"] = after
-            resp = self._call("count", self.es.search, query.shards, query=self._text_query(query, filters), size=0,
+            resp = self._call("count", self.es.search, query.shards, query=text, size=0,
                               track_total_hits=False, aggs={"pubs": {"composite": comp}})
             if resp is None:
                 return 0, "eq", matching

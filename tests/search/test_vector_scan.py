@@ -108,9 +108,18 @@ def test_embedded_backend_ranks_alike_with_the_quantised_pass(make_settings, mon
                      {"vector": q, "size": 30, "group_by_patent": False, "filters": {"countries": ["EP"]}}]
 
     def answers():
-        return [[(h.figure_id, h.score) for h in backend.search(r).hits] for r in requests]
+        out = []
+        for r in requests:
+            resp = backend.search(r)
+            out.append((resp.total, resp.total_relation, [(h.figure_id, h.score) for h in resp.hits]))
+        return out
 
     before = answers()
+    assert any(total > 100 for total, _, _ in before)     # the text tail is counted
     monkeypatch.setattr(backend._current().scan, "min_rows", 0)
     assert answers() == before
     assert backend._current().scan._quantised is not None
+    # the lists (and the count's matches) read in parallel threads, as on a large index
+    monkeypatch.setattr(backend, "parallel_min_rows", 0)
+    assert answers() == before
+    assert backend._pool is not None

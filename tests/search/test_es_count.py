@@ -1,0 +1,45 @@
+"""Elasticsearch counts the text matches in one ``_msearch`` (issue 15): grouped, a ``terms`` aggregation
+whose buckets are counted by ``stats_bucket`` and never sent; past ``TERMS_COUNT`` patents the composite
+pages as before. Both give the exact number and the same matching keys, on the real node."""
+from __future__ import annotations
+
+import pytest
+
+from backend.search import es_backend
+from backend.search import filters as filters_mod
+from backend.search.engine import Query
+from backend.search.request import Filters
+
+from .test_paging import paging_corpus
+
+
+@pytest.fixture
+def es(backend):
+    if backend.name != "elasticsearch":
+        pytest.skip("Elasticsearch only: the embedded count is tested in test_embedded_count.py")
+    backend.index_figures(paging_corpus())
+    backend.refresh()
+    return backend
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["figures", "patents"])
+@pytest.mark.parametrize("country", [None, "EP"])
+def test_count_is_exact_by_terms_and_by_composite_pages(es, monkeypatch, group, country):
+    docs = paging_corpus()
+    spec = filters_mod.build(Filters.model_validate({"countries": [country]} if country else {}))
+    field = "publication_number" if group else "figure_id"
+    want = {d[field] for d in docs if "water" in d["title"] and (country is None or d["country"] == country)}
+    dry = {d[field] for d in docs if "water" not in d["title"]}
+    keys = sorted(want)[:3] + sorted(dry)[:3]
+
+    def count():
+        return es._text_count(Query("water", ["water"], None, spec, 10, group, None), keys)
+
+    assert count() == (len(want), "eq", set(sorted(want)[:3]))
+    # more matching patents than one terms aggregation holds: the composite pages count them
+    monkeypatch.setattr(es_backend, "TERMS_COUNT", 7)
+    monkeypatch.setattr(es_backend, "COUNT_PAGE", 50)
+    assert count() == (len(want), "eq", set(sorted(want)[:3]))
+    if group and len(want) > 100:   # past MAX_COUNT_PAGES pages the count is a lower bound, as before
+        monkeypatch.setattr(es_backend, "MAX_COUNT_PAGES", 2)
+        assert count() == (100, "gte", set(sorted(want)[:3]))
