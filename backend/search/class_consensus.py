@@ -33,10 +33,13 @@ class Vote:
 NO_VOTE = Vote(None, 0.0)
 
 
-def class_codes(cpc_subclass: Iterable[str] = (), locarno_class: Iterable[str] = ()) -> set[str]:
-    """A figure's codes as the consensus counts them: scheme-qualified, so CPC ``A47C`` and a Locarno class
-    never collide."""
-    return {f"cpc:{c}" for c in cpc_subclass or ()} | {f"locarno:{c}" for c in locarno_class or ()}
+def class_codes(cpc_subclass: Iterable[str] = (), locarno_class: Iterable[str] = (),
+                ipc_subclass: Iterable[str] = ()) -> set[str]:
+    """A figure's codes as the consensus counts them: scheme-qualified, so a subclass and a Locarno class
+    never collide. CPC and IPC share their subclass symbols (A47C is both), so they count as one code:
+    ``subclass:A47C``."""
+    return ({f"subclass:{c}" for c in (*(cpc_subclass or ()), *(ipc_subclass or ()))}
+            | {f"locarno:{c}" for c in locarno_class or ()})
 
 
 def consensus(similarities: Sequence[float], codes: Sequence[set[str]], k: int,

@@ -93,6 +93,7 @@ class _Snapshot:
         self.cpc_subclass: list[list[str]] = []
         self.families: list[str] = []     # family id, or the publication number (indexed before families)
         self.locarno_class: list[list[str]] = []
+        self.ipc_subclass: list[list[str]] = []
         self.dims = dims
         self.vectors = np.zeros((n, dims or 0), dtype=np.float32)
         self.has_vec = np.zeros(n, dtype=bool)
@@ -107,6 +108,7 @@ class _Snapshot:
             self.cpc_subclass.append(keys.get("cpc_subclass") or [])
             self.families.append(keys.get("family_id") or _pub)
             self.locarno_class.append(keys.get("locarno_class") or [])
+            self.ipc_subclass.append(keys.get("ipc_subclass") or [])
             if blob is not None and dims:
                 vec = np.frombuffer(blob, dtype=np.float32)
                 if vec.shape[0] == dims:
@@ -166,7 +168,7 @@ class _Snapshot:
 
     def candidate(self, pos: int, score: float) -> Candidate:
         return Candidate(self.figure_ids[pos], self.pubs[pos], float(score), self.cpc_subclass[pos],
-                         self.locarno_class[pos], family_id=self.families[pos])
+                         self.locarno_class[pos], family_id=self.families[pos], ipc_subclass=self.ipc_subclass[pos])
 
     def groups(self, group_field: str) -> list[str]:
         """Per position, what a grouped list keeps one of (patent, or family)."""

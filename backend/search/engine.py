@@ -92,6 +92,7 @@ class Candidate:
     locarno_class: list[str] = field(default_factory=list)
     source: dict | None = None          # display fields, when the backend already has them
     family_id: str | None = None        # the patent family (documents.prepare: own number when unknown)
+    ipc_subclass: list[str] = field(default_factory=list)
 
     def key(self, group_field: str) -> str:
         """What a grouped list keeps one of: the patent, or with ``one_per_family`` its family."""
@@ -350,7 +351,7 @@ class SearchBackend(abc.ABC):
         if not knn or k <= 0 or (wc <= 0 and wp <= 0):
             return knn, {keyof(c): c.score for c in knn}, {}
         scores, class_votes, patent_votes = class_consensus.list_consensus(
-            [c.score for c in knn], [class_consensus.class_codes(c.cpc_subclass, c.locarno_class) for c in knn],
+            [c.score for c in knn], [class_consensus.class_codes(c.cpc_subclass, c.locarno_class, c.ipc_subclass) for c in knn],
             [c.publication_number for c in knn], k, wc, wp)
         order = sorted(range(len(knn)), key=lambda i: (-scores[i], knn[i].figure_id))
         return ([knn[i] for i in order], {keyof(knn[i]): float(scores[i]) for i in order},

@@ -472,7 +472,7 @@ class ElasticsearchBackend(SearchBackend):
             score = 2.0 * score - 1.0
         return Candidate(src.get("figure_id") or hit["_id"], src.get("publication_number", ""), score,
                          list(src.get("cpc_subclass") or []), list(src.get("locarno_class") or []), src,
-                         family_id=src.get("family_id"))
+                         family_id=src.get("family_id"), ipc_subclass=list(src.get("ipc_subclass") or []))
 
     def _hydrate(self, figure_ids: list[str]) -> dict[str, dict]:
         resp = self.es.mget(index=self.alias, ids=figure_ids, source=list(documents.HIT_FIELDS))

@@ -244,7 +244,7 @@ class VectorExplain(BaseModel):
     rank: int
     similarity: float
     # class consensus (class_consensus.py): the share of the query's nearest figures carrying this figure's
-    # class, and that class ("cpc:A47C", "locarno:06-01"); absent when none of them carries one of its classes
+    # class, and that class ("subclass:A47C", "locarno:06-01"); absent when none of them carries one of its classes
     class_consensus: float | None = None
     consensus_class: str | None = None
     patent_consensus: float | None = None    # the share of the query's nearest figures from this figure's patent

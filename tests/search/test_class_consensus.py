@@ -31,8 +31,9 @@ def test_off_and_bad_input():
         cc.consensus(sims, [{"cpc:A"}], k=3, weight=1.0)
 
 
-def test_codes_are_scheme_qualified():
-    assert cc.class_codes(["A47C"], ["06-01"]) == {"cpc:A47C", "locarno:06-01"}
+def test_codes_are_scheme_qualified_and_cpc_ipc_subclasses_are_one_code():
+    assert cc.class_codes(["A47C"], ["06-01"]) == {"subclass:A47C", "locarno:06-01"}
+    assert cc.class_codes(["A47C"], [], ["A47C", "B60N"]) == {"subclass:A47C", "subclass:B60N"}
     assert cc.class_codes(None, None) == set()
 
 
@@ -44,11 +45,11 @@ def test_rows_skip_excluded_entries():
     assert out[0, 3] == pytest.approx(1.1) and out[0, 2] == pytest.approx(0.2)   # voter 1 carries x:b
 
 
-def _figure(fid: str, vec, cpc: list[str]) -> dict:
+def _figure(fid: str, vec, cpc: list[str], ipc: list[str] | None = None) -> dict:
     v = np.asarray(vec, dtype=np.float32)
     return {"figure_id": fid, "publication_number": fid.split("-")[0], "figure_number": int(fid.split("-F")[1]),
             "title": "a part",
-            "cpc": cpc, "image_vector": (v / np.linalg.norm(v)).tolist()}
+            "cpc": cpc, "ipc": ipc or [], "image_vector": (v / np.linalg.norm(v)).tolist()}
 
 
 def _backend(request, make_settings, kind: str, k: int, patent_weight: float = 0.0):
@@ -87,7 +88,7 @@ def test_engine_reorders_the_vector_list_and_explains_it(request, make_settings,
     else:   # voters US1, US2, US3: A47C twice -> the A47C figures (US4 too) go before B60N
         assert order == ["US1-F1", "US3-F1", "US4-F1", "US2-F1", "US5-F1"]
         us4 = res.hits[2].explain.vector
-        assert us4.consensus_class == "cpc:A47C" and us4.class_consensus == pytest.approx(2 / 3)
+        assert us4.consensus_class == "subclass:A47C" and us4.class_consensus == pytest.approx(2 / 3)
         assert us4.similarity == pytest.approx(1 / np.sqrt(1.04), abs=2e-3)   # the cosine, not the boosted score
 
 
@@ -114,3 +115,20 @@ def test_engine_patent_consensus_brings_up_another_view(request, make_settings, 
     # voters US1-F1 and US2-F1: US1's other sheet gains 2 x 1/2 and passes US3-F1
     assert [h.figure_id for h in res.hits] == ["US1-F1", "US2-F1", "US1-F2", "US3-F1"]
     assert res.hits[2].explain.vector.patent_consensus == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("kind", ["embedded", "elasticsearch"])
+def test_engine_counts_an_ipc_only_patent_in_its_subclass(request, make_settings, kind):
+    """Patents classified by IPC alone (Korean utility models, older documents) vote and gain like CPC ones."""
+    backend = _backend(request, make_settings, kind, k=3)
+    backend.index_figures([
+        _figure("KR1-F1", [1.0, 0.00, 0, 0], [], ["A47C 1/00"]),
+        _figure("KR2-F1", [1.0, 0.10, 0, 0], [], ["B60N 2/00"]),
+        _figure("US3-F1", [1.0, 0.15, 0, 0], ["A47C 7/00"]),
+        _figure("KR4-F1", [1.0, 0.20, 0, 0], [], ["A47C 3/00"]),
+        _figure("US5-F1", [1.0, 0.30, 0, 0], ["B60N 2/00"]),
+    ])
+    backend.refresh()
+    res = backend.search({"vector": [1.0, 0.0, 0.0, 0.0], "size": 5, "explain": True, "group_by_patent": False})
+    assert [h.figure_id for h in res.hits] == ["KR1-F1", "US3-F1", "KR4-F1", "KR2-F1", "US5-F1"]
+    assert res.hits[2].explain.vector.consensus_class == "subclass:A47C"

@@ -83,7 +83,7 @@ export function reason(explain, score) {
     // class consensus (docs/search.md): the share of the query's nearest drawings in this figure's class
     if (vector.class_consensus != null && vector.consensus_class) {
       const [scheme, code] = String(vector.consensus_class).split(/:(.*)/s);
-      const name = scheme === "locarno" ? "Locarno" : scheme.toUpperCase();
+      const name = scheme === "locarno" ? "Locarno" : scheme === "subclass" ? "CPC/IPC" : scheme.toUpperCase();
       details.push(`${pct(vector.class_consensus)} of the nearest drawings in ${name} ${code}`);
     }
   }
