@@ -61,6 +61,8 @@ BULK_CHUNK = 1000
 #: the index-side pipeline only: no MiniLM query encoding (the synthetic figures carry no dense text
 #: vectors; its cost does not depend on the index size) and no geometric verification (no query drawing)
 QUERY_SETTINGS = {"search_dense_text": False, "search_verify_top_k": 0}
+#: recall@10 is the retrieval's: the vector list by cosine, without the class/patent consensus re-ordering
+RECALL_SETTINGS = {"search_class_consensus_k": 0}
 
 
 def log(msg: str) -> None:
@@ -88,11 +90,12 @@ def dims() -> int:
     return default_dims(Settings())
 
 
-def es_settings(target: str):
+def es_settings(target: str, **extra):
     from backend.settings import Settings
 
     t = TARGETS[target]
-    return Settings(search_backend="elasticsearch", es_index_prefix=t["prefix"], es_url=t["urls"], **QUERY_SETTINGS)
+    return Settings(search_backend="elasticsearch", es_index_prefix=t["prefix"], es_url=t["urls"],
+                    **{**QUERY_SETTINGS, **extra})
 
 
 def es_client(target: str):
@@ -342,15 +345,15 @@ def _init_worker(kind: str, arg: str) -> None:
     _BACKEND = make_backend(kind, arg)
 
 
-def make_backend(kind: str, arg: str):
+def make_backend(kind: str, arg: str, **extra):
     if kind == "es":
         from backend.search.es_backend import ElasticsearchBackend
 
-        return ElasticsearchBackend(es_settings(arg))
+        return ElasticsearchBackend(es_settings(arg, **extra))
     from backend.search.embedded_backend import EmbeddedBackend
     from backend.settings import Settings
 
-    return EmbeddedBackend(Settings(data_dir=Path(arg), search_backend="embedded", **QUERY_SETTINGS))
+    return EmbeddedBackend(Settings(data_dir=Path(arg), search_backend="embedded", **{**QUERY_SETTINGS, **extra}))
 
 
 def request(q, filtered: bool) -> dict:
@@ -468,7 +471,8 @@ def es_query(target: str, n_queries: int, n_recall: int, seed: int, with_latency
     save(f"es_{target}_{n}", res)
     if not n_recall:
         return
-    backend = make_backend("es", target)
+    backend = make_backend("es", target, **RECALL_SETTINGS)
+    res["num_candidates"] = backend.settings.es_num_candidates
     exact = es_exact_top10
     try:
         es_exact_top10(es, alias, qs[0], False)
@@ -575,7 +579,7 @@ def embedded(n: int, n_queries: int, n_recall: int, seed: int) -> None:
     data_dir, info = embedded_index(n, seed)
     res = {"backend": "embedded", "n": n, "dims": d, "seed": seed, "queries": n_queries, "index": info,
            "latency": latency("embedded", str(data_dir), qs)}
-    backend = make_backend("embedded", str(data_dir))
+    backend = make_backend("embedded", str(data_dir), **RECALL_SETTINGS)
     snap = backend._current()
     mat, ids = snap.vectors, np.array(snap.figure_ids)
     for filtered in (False, True):
