@@ -33,6 +33,8 @@ COUNT_PAGE = 10_000            # patents per composite-aggregation page when cou
 MAX_COUNT_PAGES = 10           # past 100,000 patents the grouped total is a lower bound ("gte")
 #: up to this many matching patents the grouped total is one terms aggregation (under search.max_buckets)
 TERMS_COUNT = 50_000
+#: more matching patents than that: this many hash partitions of them, each one terms aggregation
+COUNT_PARTITIONS = 4
 #: what the count's _msearch sends back: no buckets, only their number
 COUNT_FILTER_PATH = ["responses.hits.hits._source", "responses.hits.total", "responses._shards", "responses.timed_out",
                      "responses.error", "responses.status", "responses.aggregations.groups.sum_other_doc_count",
@@ -321,6 +323,12 @@ class ElasticsearchBackend(SearchBackend):
         aggs = counted.get("aggregations") or {}
         if not (aggs.get("groups") or {}).get("sum_other_doc_count"):
             return int((aggs.get("n") or {}).get("count") or 0), "eq", matching
+        parts, overflowed = self._partitioned_count(query, text, field)
+        cap = COUNT_PAGE * MAX_COUNT_PAGES
+        if parts >= cap:   # at least that many (a full partition holds more than it counted)
+            return cap, "gte", matching
+        if not overflowed:
+            return parts, "eq", matching
         count, after = 0, None
         for _ in range(MAX_COUNT_PAGES):
             comp = {"size": COUNT_PAGE, "sources": [{"p": {"terms": {"field": field}}}]}
@@ -336,6 +344,32 @@ class ElasticsearchBackend(SearchBackend):
             if len(agg["buckets"]) < COUNT_PAGE or not after:
                 return count, "eq", matching
         return count, "gte", matching
+
+    def _partitioned_count(self, query: Query, text: dict, field: str) -> tuple[int, bool]:
+        """The number of distinct ``field`` values of the matches as :data:`COUNT_PARTITIONS` ``terms``
+        aggregations over hash partitions of the values, in one ``_msearch`` (Elasticsearch runs them side
+        by side), and whether a partition held more than :data:`TERMS_COUNT` values (then the number is a
+        lower bound)."""
+        searches = []
+        for i in range(COUNT_PARTITIONS):
+            searches += [{"index": self.alias}, {"query": text, "size": 0, "track_total_hits": False, "aggs": {
+                "groups": {"terms": {"field": field, "size": TERMS_COUNT, "shard_size": TERMS_COUNT,
+                                     "order": {"_key": "asc"},
+                                     "include": {"partition": i, "num_partitions": COUNT_PARTITIONS}}},
+                "n": {"stats_bucket": {"buckets_path": "groups>_count"}}}}]
+        try:
+            resp = self.es.msearch(searches=searches, filter_path=COUNT_FILTER_PATH)
+        except (TransportError, ApiError) as exc:
+            raise SearchBackendError(f"Elasticsearch count failed: {exc}") from exc
+        total, overflowed = 0, False
+        for result in resp["responses"]:
+            if "error" in result:
+                raise SearchBackendError(f"Elasticsearch count failed: {str(result['error'])[:500]}")
+            query.shards.add(result)
+            aggs = result.get("aggregations") or {}
+            overflowed = overflowed or bool((aggs.get("groups") or {}).get("sum_other_doc_count"))
+            total += int((aggs.get("n") or {}).get("count") or 0)
+        return total, overflowed
 
     def _text_after(self, query: Query, after: tuple[float, str], limit: int) -> list[Candidate]:
         """``search_after`` on (_score desc, figure_id asc). Grouped (collapse cannot be combined with

@@ -1,6 +1,6 @@
 """Elasticsearch counts the text matches in one ``_msearch`` (issue 15): grouped, a ``terms`` aggregation
-whose buckets are counted by ``stats_bucket`` and never sent; past ``TERMS_COUNT`` patents the composite
-pages as before. Both give the exact number and the same matching keys, on the real node."""
+whose buckets are counted by ``stats_bucket`` and never sent; past ``TERMS_COUNT`` patents hash partitions
+of them, each one such aggregation; past that the composite pages as before. Both give the exact number and the same matching keys, on the real node."""
 from __future__ import annotations
 
 import pytest
@@ -36,10 +36,19 @@ def test_count_is_exact_by_terms_and_by_composite_pages(es, monkeypatch, group, 
         return es._text_count(Query("water", ["water"], None, spec, 10, group, None), keys)
 
     assert count() == (len(want), "eq", set(sorted(want)[:3]))
-    # more matching patents than one terms aggregation holds: the composite pages count them
+    if group and len(want) > 100:   # more than one terms aggregation holds: hash partitions count them
+        monkeypatch.setattr(es_backend, "TERMS_COUNT", 100)
+        partitioned, seen = es._partitioned_count, []
+        monkeypatch.setattr(es, "_partitioned_count", lambda *a: seen.append(partitioned(*a)) or seen[-1])
+        assert count() == (len(want), "eq", set(sorted(want)[:3]))
+        assert seen == [(len(want), False)]       # the partitions counted (not the composite pages)
+    # more than the partitions hold: the composite pages count them
     monkeypatch.setattr(es_backend, "TERMS_COUNT", 7)
     monkeypatch.setattr(es_backend, "COUNT_PAGE", 50)
     assert count() == (len(want), "eq", set(sorted(want)[:3]))
     if group and len(want) > 100:   # past MAX_COUNT_PAGES pages the count is a lower bound, as before
         monkeypatch.setattr(es_backend, "MAX_COUNT_PAGES", 2)
+        assert count() == (100, "gte", set(sorted(want)[:3]))
+        # full partitions already hold that many: the same lower bound without the pages
+        monkeypatch.setattr(es_backend, "TERMS_COUNT", 40)
         assert count() == (100, "gte", set(sorted(want)[:3]))
