@@ -14,6 +14,7 @@ import os
 import pwd
 import shutil
 import signal
+import stat
 import subprocess
 import time
 import zipfile
@@ -65,6 +66,26 @@ def _ensure_user() -> None:
         pwd.getpwnam(SVC_USER)
     except KeyError:
         _run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SVC_USER])
+
+
+def closed_ancestor(path: Path) -> Path | None:
+    """The first folder above ``path`` that the service user cannot enter (no execute bit for others,
+    owned by someone else), when services run as that user (root); else None. A clone under
+    ``mktemp -d`` (mode 700) is one: Elasticsearch could not even start its own script there."""
+    if os.geteuid() != 0:
+        return None
+    for folder in Path(path).resolve().parents:
+        st = folder.stat()
+        if not st.st_mode & stat.S_IXOTH and st.st_uid != _svc_uid():
+            return folder
+    return None
+
+
+def _svc_uid() -> int | None:
+    try:
+        return pwd.getpwnam(SVC_USER).pw_uid
+    except KeyError:
+        return None
 
 
 def _chown(path: Path) -> None:
@@ -136,6 +157,11 @@ def es_up(timeout: float = 180) -> str:
         _apt_install("openjdk-17-jre-headless")
     _ensure_user()
     home = _es_home()
+    closed = closed_ancestor(home)
+    if closed is not None:
+        raise ServiceError(f"Elasticsearch runs as {SVC_USER}, who cannot enter {closed} (mode "
+                           f"{stat.S_IMODE(closed.stat().st_mode):o}): put the checkout under a folder others can "
+                           f"enter, or `chmod o+x {closed}`")
     data = CACHE / "services" / "es"
     (data / "data").mkdir(parents=True, exist_ok=True)
     (data / "logs").mkdir(parents=True, exist_ok=True)
