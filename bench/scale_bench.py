@@ -380,6 +380,10 @@ def latency(kind: str, arg: str, qs: list[dict]) -> dict:
         _BACKEND = make_backend(kind, arg)
         _BACKEND.search(request(qs[0], False))
         out["snapshot_load_s"] = round(time.perf_counter() - t0, 1)
+        if _BACKEND.prewarming is not None:   # common words' postings read ahead: finished before the fork
+            t0 = time.perf_counter()
+            _BACKEND.prewarming.join()
+            out["prewarm_wait_s"] = round(time.perf_counter() - t0, 1)
         _BACKEND._local = threading.local()   # no parent connection crosses the fork
         _BACKEND._pool = None
     for filtered in (False, True):

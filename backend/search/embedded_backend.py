@@ -1,4 +1,6 @@
-"""The single-machine backend: SQLite FTS5 (``bm25()``) for text, exact NumPy cosine search for vectors.
+"""The single-machine backend: SQLite FTS5 for text (plain words ranked by FTS5's ``bm25()`` computed in
+NumPy from FTS5's postings, :mod:`.fts_bm25`; phrases and the query language by SQL), exact NumPy cosine
+search for vectors.
 
 Everything lives in one SQLite file under ``settings.resolved_embedded_dir`` (WAL mode, so the API and
 a worker may share it). Filters and vectors are held in memory as a snapshot (posting lists per
@@ -21,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from backend.patent_numbers import lookup_keys, pick
-from backend.search import documents, languages, text_fields
+from backend.search import documents, fts_bm25, languages, text_fields
 from backend.search.engine import (
     FAMILY_MEMBER_FIELDS, MAX_FAMILY, SCHEME_FIELDS, Candidate, Query, SearchBackend,
 )
@@ -42,6 +44,8 @@ KEYWORD_FIELDS = tuple(f"{s}_{lvl}" for s in ("cpc", "ipc") for lvl in documents
 PREFIX_FIELDS = ("cpc_symbol", "ipc_symbol")
 #: from this many figures a hybrid search reads its lists in parallel threads (below, threads cost more)
 PARALLEL_MIN_ROWS = 20_000
+#: from that many figures, the BM25 postings of words in at least this share of them are read ahead
+PREWARM_SHARE = 0.01
 
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 #: the per-language fields (languages.FIELDS) hold analysed tokens: no stemming or folding here
@@ -120,6 +124,18 @@ class _Snapshot:
         self.sorted_values = {f: sorted(self.postings[f]) for f in PREFIX_FIELDS}
         self.all_vectors = bool(self.has_vec.all())
         self.scan = VectorScan(self.vectors, self.has_vec)
+        self._text: dict[str, fts_bm25.TableIndex] = {}
+        self._text_lock = threading.Lock()
+        self._group_codes: dict[str, tuple[np.ndarray, dict[str, int]]] = {}
+        self.has_languages: bool | None = None    # any German/French row (asked once per snapshot)
+
+    def text_index(self, table: str, tokenize: str) -> fts_bm25.TableIndex:
+        """The BM25 postings of an FTS table for this snapshot (:mod:`.fts_bm25`), made on first use."""
+        with self._text_lock:
+            index = self._text.get(table)
+            if index is None:
+                index = self._text[table] = fts_bm25.TableIndex(table, tokenize, self.ids)
+            return index
 
     def __len__(self) -> int:
         return len(self.figure_ids)
@@ -174,6 +190,17 @@ class _Snapshot:
         """Per position, what a grouped list keeps one of (patent, or family)."""
         return self.families if group_field == "family_id" else self.pubs
 
+    def group_codes(self, group_field: str) -> tuple[np.ndarray, dict[str, int]]:
+        """(per position the number of its group, group -> number): counting distinct groups in NumPy."""
+        with self._text_lock:
+            cached = self._group_codes.get(group_field)
+            if cached is None:
+                names: dict[str, int] = {}
+                codes = np.fromiter((names.setdefault(g, len(names)) for g in self.groups(group_field)),
+                                    dtype=np.int64, count=len(self))
+                cached = self._group_codes[group_field] = (codes, names)
+            return cached
+
     def ordered(self, positions: np.ndarray, scores: np.ndarray) -> np.ndarray:
         """Indices into ``positions`` sorted by score desc, then figure id asc."""
         return np.lexsort((self.fid_rank[positions], -scores))
@@ -208,6 +235,7 @@ class EmbeddedBackend(SearchBackend):
         self._dense_cache: tuple[int, np.ndarray, np.ndarray] | None = None
         self._pool: ThreadPoolExecutor | None = None
         self.parallel_min_rows = PARALLEL_MIN_ROWS
+        self.prewarming: threading.Thread | None = None   # reading common words' postings ahead (_prewarm)
         with self._write() as conn:
             version = self._meta(conn, "schema_version")
             if version is None:
@@ -447,7 +475,26 @@ class EmbeddedBackend(SearchBackend):
                     conn.execute("COMMIT")
                 self._snapshot = _Snapshot(rows, int(dims_text) if dims_text else None)
                 self._snapshot_gen = gen
+                if len(self._snapshot) >= self.parallel_min_rows:
+                    self.prewarming = threading.Thread(target=self._prewarm, args=(self._snapshot,), daemon=True,
+                                                       name="prism-embedded-prewarm")
+                    self.prewarming.start()
             return self._snapshot
+
+    def _prewarm(self, snap: _Snapshot) -> None:
+        """Read the postings of the English words in at least :data:`PREWARM_SHARE` of the figures ahead
+        (in a worker thread, after a new snapshot): a first query with a common word then does not wait for
+        them. Stop words are left out (queries drop them)."""
+        from backend.search.engine import STOP_WORDS
+
+        try:
+            conn = self._conn()
+            skip = {t for w in STOP_WORDS for t in fts_bm25.tokens(conn, FTS_TOKENIZE, w)}
+            if snap is self._snapshot:
+                read = snap.text_index("figures_fts", FTS_TOKENIZE).prewarm(conn, PREWARM_SHARE, skip)
+                log.debug("embedded search: postings of %d common words read ahead", read)
+        except sqlite3.Error as exc:   # only a cache: the queries read what they need themselves
+            log.warning("embedded search: reading common words ahead failed: %s", exc)
 
     def _retrieve(self, query: Query) -> tuple[list[Candidate], list[Candidate]]:
         snap = self._current()
@@ -460,7 +507,7 @@ class EmbeddedBackend(SearchBackend):
         # are read in other threads while FTS5 ranks the text (sqlite3 and faiss release the GIL)
         pool = self._workers()
         knn = pool.submit(self._knn, snap, query, mask) if query.vector is not None else None
-        if query.node is None:
+        if query.node is None and self._plain_scores(snap, query) is None:
             query._pending_matches = (snap, pool.submit(self._matches, snap, query, mask))
         bm25 = self._bm25(snap, query, mask)
         return bm25, (knn.result() if knn is not None else [])
@@ -479,6 +526,9 @@ class EmbeddedBackend(SearchBackend):
             return []
         if query.node is not None:      # the query language (operators, fields, phrases, truncation)
             return self._bm25_top(snap, self._ql_rows(snap, query), mask, query)
+        fast = self._plain_scores(snap, query)
+        if fast is not None:
+            return self._top(snap, *fast, mask, query)
         sql, params = self._plain_sql(query)
         if sql is None:
             return []
@@ -510,7 +560,7 @@ class EmbeddedBackend(SearchBackend):
             score = f", bm25(figures_fts, {weights}) AS r" if ranked else ""
             parts.append(f"SELECT rowid{score} FROM figures_fts WHERE figures_fts MATCH ?")
             params.append(_match(query.terms))
-        if query.other_languages and self._has_languages() and query.lang_terms:
+        if query.other_languages and self._has_languages(self._current()) and query.lang_terms:
             weights = ", ".join(str(languages.weight(c)) for c in LANG_COLUMNS)
             score = f", bm25(figures_lang, {weights}) AS r" if ranked else ""
             parts.append(f"SELECT rowid{score} FROM figures_lang WHERE figures_lang MATCH ?")
@@ -522,9 +572,71 @@ class EmbeddedBackend(SearchBackend):
             return " UNION ".join(parts), params
         return f"SELECT rowid, sum(r) AS r FROM ({' UNION ALL '.join(parts)}) GROUP BY rowid", params
 
-    def _has_languages(self) -> bool:
-        """Whether any figure has German or French text (else the per-language table is not asked)."""
-        return self._conn().execute("SELECT rowid FROM figures_lang LIMIT 1").fetchone() is not None
+    def _has_languages(self, snap: _Snapshot | None = None) -> bool:
+        """Whether any figure has German or French text (else the per-language table is not asked); once
+        per snapshot when one is given."""
+        if snap is not None and snap.has_languages is not None:
+            return snap.has_languages
+        found = self._conn().execute("SELECT rowid FROM figures_lang LIMIT 1").fetchone() is not None
+        if snap is not None:
+            snap.has_languages = found
+        return found
+
+    def _plain_scores(self, snap: _Snapshot, query: Query) -> tuple[np.ndarray, np.ndarray] | None:
+        """(positions, scores) of every figure matching plain words, unfiltered, from the postings in
+        memory (:mod:`.fts_bm25`: FTS5's bm25, English and German/French summed as the SQL does); None when
+        a word is a phrase to FTS5 (the SQL path then). Kept on ``query`` (ranking, count and tail ask)."""
+        cached = getattr(query, "_plain_scores_of", None)
+        if cached is not None and cached[0] is snap:
+            return cached[1]
+        conn = self._conn()
+        parts = []
+        if query.english:
+            parts.append(fts_bm25.score(conn, snap.text_index("figures_fts", FTS_TOKENIZE), list(query.terms),
+                                        text_fields.fts_weights()))
+        if query.other_languages and query.lang_terms and self._has_languages(snap):
+            col = {c: i for i, c in enumerate(LANG_COLUMNS)}
+            phrases, allowed = [], []
+            for lang, tokens in query.lang_terms.items():
+                cols = {col[languages.field(lang, p)] for p in languages.PARTS}
+                phrases += list(tokens)
+                allowed += [cols] * len(tokens)
+            parts.append(fts_bm25.score(conn, snap.text_index("figures_lang", LANG_TOKENIZE), phrases,
+                                        [languages.weight(c) for c in LANG_COLUMNS], allowed))
+        result = None
+        if all(p is not None for p in parts):
+            total = sum(p[0] for p in parts) if parts else np.zeros(len(snap))
+            matched = np.logical_or.reduce([p[1] for p in parts]) if parts else np.zeros(len(snap), dtype=bool)
+            pos = np.flatnonzero(matched)
+            result = (pos, total[pos])
+        query._plain_scores_of = (snap, result)
+        return result
+
+    @staticmethod
+    def _top(snap: _Snapshot, pos: np.ndarray, scores: np.ndarray, mask: np.ndarray | None,
+             query: Query) -> list[Candidate]:
+        """The first ``window`` figures (or patents) of the filtered ranking by (score desc, figure id asc),
+        sorting only a prefix of it: the best ``m`` scores and every tie of the m-th."""
+        if mask is not None:
+            keep = mask[pos]
+            pos, scores = pos[keep], scores[keep]
+        want = query.window * (4 if query.group else 1)
+        while True:
+            if len(pos) > want:
+                idx = np.argpartition(-scores, want - 1)[:want]
+                idx = np.flatnonzero(scores >= scores[idx].min())
+            else:
+                idx = np.arange(len(pos))
+            sub_pos, sub_scores = pos[idx], scores[idx]
+            order = snap.ordered(sub_pos, sub_scores)
+            if not query.group:
+                return [snap.candidate(int(sub_pos[i]), sub_scores[i]) for i in order[:query.window]]
+            chosen = _dedupe_positions([int(sub_pos[i]) for i in order], snap.groups(query.group_field),
+                                       query.window)
+            if len(chosen) >= query.window or len(idx) == len(pos):
+                by_pos = dict(zip(sub_pos.tolist(), sub_scores.tolist()))
+                return [snap.candidate(p, by_pos[p]) for p in chosen]
+            want *= 4
 
     @staticmethod
     def _bm25_top(snap: _Snapshot, rows: list, mask: np.ndarray | None, query: Query) -> list[Candidate]:
@@ -573,6 +685,10 @@ class EmbeddedBackend(SearchBackend):
         ``mask``: the filters' mask when already computed."""
         if mask is False:
             mask = snap.mask(query.spec)
+        fast = self._plain_scores(snap, query) if query.node is None else None
+        if fast is not None:
+            pos = fast[0]
+            return pos[mask[pos]] if mask is not None else pos
         rows = self._ql_rows(snap, query) if query.node is not None else self._plain_rows(query, ranked=False)
         rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
         pos = np.searchsorted(snap.ids, rowids)
@@ -587,23 +703,28 @@ class EmbeddedBackend(SearchBackend):
         pending = getattr(query, "_pending_matches", None)   # read beside the ranking (_retrieve)
         pos = pending[1].result() if pending is not None and pending[0] is snap else self._matches(snap, query)
         if not query.group:   # one row per figure: positions are distinct; only the few keys are looked up
-            hit = set(pos.tolist())
-            return len(pos), "eq", {k for k in keys if snap.pos_of.get(k) in hit}
-        groups = snap.groups(query.group_field)
-        values = {groups[p] for p in pos.tolist()}
-        return len(values), "eq", {k for k in keys if k in values}
+            hit = np.zeros(len(snap), dtype=bool)
+            hit[pos] = True
+            return len(pos), "eq", {k for k in keys if k in snap.pos_of and hit[snap.pos_of[k]]}
+        codes, names = snap.group_codes(query.group_field)
+        seen = np.zeros(len(names), dtype=bool)
+        seen[codes[pos]] = True
+        return int(seen.sum()), "eq", {k for k in keys if k in names and seen[names[k]]}
 
     def _text_after(self, query: Query, after: tuple[float, str], limit: int) -> list[Candidate]:
         """The full ranking of the filtered matches (FTS5 ``bm25()``), read after the keyset."""
         snap = self._current()
         if not len(snap) or not query.terms or limit <= 0:
             return []
-        rows = self._ql_rows(snap, query) if query.node is not None else self._plain_rows(query)
-        rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        scores = -np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-        pos = np.searchsorted(snap.ids, rowids)
-        ok = (pos < len(snap)) & (snap.ids[np.minimum(pos, len(snap) - 1)] == rowids)
-        pos, scores = pos[ok], scores[ok]
+        fast = self._plain_scores(snap, query) if query.node is None else None
+        if fast is not None:
+            pos, scores = fast
+        else:
+            rows = self._ql_rows(snap, query) if query.node is not None else self._plain_rows(query)
+            rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            scores = -np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+            pos, ok = fts_bm25.positions(snap.ids, rowids)
+            scores = scores[ok]
         mask = snap.mask(query.spec)
         if mask is not None:
             keep = mask[pos]
