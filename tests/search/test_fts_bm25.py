@@ -175,3 +175,21 @@ def test_row_size_reads_multi_byte_varints():
     assert fts_bm25._row_size(bytes([3, 0, 5])) == 8
     assert fts_bm25._row_size(bytes([0x81, 0x00, 2])) == 128 + 2     # 128 = 0x81 0x00
     assert fts_bm25._row_size(bytes([0x82, 0x2C])) == 300
+
+
+def test_grouped_top_widens_past_a_patent_with_many_figures(make_settings, monkeypatch):
+    """The best 4 x window figures all belong to one patent: the grouped list reads further (``_top``)."""
+    from backend.search.embedded_backend import EmbeddedBackend
+
+    rng = np.random.default_rng(5)
+    backend = EmbeddedBackend(make_settings(search_backend="embedded", search_dense_text=False))
+    docs = [figure("US1000000B2", n, unit(rng), title="pump pump pump housing") for n in range(1, 61)]
+    docs += [figure(f"US{2000000 + i}B2", 1, unit(rng), title="pump " + ("housing " * (i % 4))) for i in range(30)]
+    backend.index_figures(docs)
+    backend.refresh()
+    query = plain_query(backend, "pump housing", group=True)
+    fast = [(c.figure_id, c.score) for c in backend._bm25(backend._current(), query, None)]
+    assert len(fast) == 10 and fast[0][0].startswith("US1000000B2")
+    sql_only(backend, monkeypatch)
+    query = plain_query(backend, "pump housing", group=True)
+    assert fast == [(c.figure_id, c.score) for c in backend._bm25(backend._current(), query, None)]
