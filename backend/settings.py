@@ -128,6 +128,10 @@ class Settings(BaseSettings):
         "Fuse a MiniLM text-vector kNN list with BM25 (RRF) for plain-word queries (docs/search.md)."))
     search_dense_min_similarity: float = Field(default=0.3, ge=-1, le=1, description=(
         "Cosine a patent's MiniLM text vector needs to enter the dense list (unrelated text stays out)."))
+    search_exact_total_up_to: int = Field(default=10_000, ge=0, description=(
+        "Elasticsearch: `total` is exact while the text matches at most this many figures (per shard); past "
+        "that it is a lower bound (`total_relation` \"gte\") counted from that many matches. 0: always exact. "
+        "The embedded backend always counts exactly."))
     dense_text_at_ingest: bool = Field(default=True, description=(
         "Compute the MiniLM text vector (title + abstract + first claim) of each patent at ingest."))
 

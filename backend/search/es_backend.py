@@ -38,9 +38,14 @@ COUNT_PARTITIONS = 4
 #: what the count's _msearch sends back: no buckets, only their number
 COUNT_FILTER_PATH = ["responses.hits.hits._source", "responses.hits.total", "responses._shards", "responses.timed_out",
                      "responses.error", "responses.status", "responses.aggregations.groups.sum_other_doc_count",
-                     "responses.aggregations.n.count"]
+                     "responses.aggregations.n.count", "responses.terminated_early"]
 DIMS_RECHECK_S = 5.0          # how long the index dims are trusted before the alias is looked up again
 RESCORE_OVERSAMPLE = 2.0       # int8 quantised HNSW: re-rank the oversampled candidates on raw vectors
+#: grouped BM25 list: figures read per wanted patent/family before falling back to ``collapse``
+#: (_grouped_text; the synthetic corpus has ~5 figures a patent, at most 15)
+GROUP_OVERFETCH = 8
+#: what the grouped BM25 list reads per figure (doc values; no stored fields, no _source: _grouped_text)
+GROUP_DOCVALUE_FIELDS = ("publication_number", "family_id", "cpc_subclass", "ipc_subclass", "locarno_class")
 
 
 def _clause(c: Clause) -> dict:
@@ -216,7 +221,9 @@ class ElasticsearchBackend(SearchBackend):
         if query.terms:
             # ties by figure id, here in ES too: the text ranking continues past the window from the
             # last entry with search_after (paging.py), so the window must end exactly where it does
-            out.append(("bm25", {**common, "query": self._text_query(query, filters), "sort": TEXT_SORT}))
+            text = self._text_query(query, filters)
+            out.append(("bm25", self._grouped_body(query, text) if query.group else
+                        {**common, "query": text, "sort": TEXT_SORT}))
         if query.vector is not None:
             knn = {"field": KNN_FIELD, "query_vector": [float(x) for x in query.vector], "k": query.window,
                    "num_candidates": min(MAX_NUM_CANDIDATES, max(self.settings.es_num_candidates, query.window)),
@@ -276,28 +283,36 @@ class ElasticsearchBackend(SearchBackend):
             raise SearchBackendError(f"Elasticsearch {what} failed: {exc}") from exc
 
     def _text_count(self, query: Query, keys: list[str]) -> tuple[int, str, set[str]]:
-        """Figures: an exact hit count. Patents: the number of ``terms`` buckets over ``publication_number``
+        """Figures: a hit count. Patents: the number of ``terms`` buckets over ``publication_number``
         (counted by a ``stats_bucket``, so the buckets never travel), exact when no matching document is
         left out of them; past :data:`TERMS_COUNT` patents, a composite aggregation pages through them
         (exact; past :data:`MAX_COUNT_PAGES` pages it stops and the count is a lower bound). One
-        ``_msearch`` holds the count and the check which of ``keys`` match."""
+        ``_msearch`` holds the count and the check which of ``keys`` match (always exact).
+
+        Bounded (``settings.search_exact_total_up_to`` = N > 0): figures are counted up to N
+        (``track_total_hits: N``: relation "gte" past it); patents among at most N + 1 matches per shard
+        (``terminate_after``): fewer matches, all were counted, exact ("eq"); otherwise the number of
+        patents among the collected matches is a lower bound ("gte"). Either way the work is bounded by N
+        whatever the query matches."""
         if not query.terms:
             return 0, "eq", set()
         filters = es_filters(query.spec)
         field = query.group_field if query.group else "figure_id"
         text = self._text_query(query, filters)
+        bound = self.settings.search_exact_total_up_to
         bodies = []
         if keys:
             bodies.append({"query": self._text_query(query, filters, [{"terms": {field: keys}}]), "size": len(keys),
                            "_source": [field], "track_total_hits": False,
                            **({"collapse": {"field": field}} if query.group else {})})
         if query.group:
-            bodies.append({"query": text, "size": 0, "track_total_hits": False, "aggs": {
+            bounded = {"terminate_after": bound + 1} if bound > 0 else {}
+            bodies.append({"query": text, "size": 0, "track_total_hits": False, **bounded, "aggs": {
                 "groups": {"terms": {"field": field, "size": TERMS_COUNT, "shard_size": TERMS_COUNT,
                                      "order": {"_key": "asc"}}},
                 "n": {"stats_bucket": {"buckets_path": "groups>_count"}}}})
         else:
-            bodies.append({"query": text, "size": 0, "track_total_hits": True})
+            bodies.append({"query": text, "size": 0, "track_total_hits": bound or True})
         searches = [part for body in bodies for part in ({"index": self.alias}, body)]
         try:
             resp = self.es.msearch(searches=searches, filter_path=COUNT_FILTER_PATH)
@@ -318,11 +333,14 @@ class ElasticsearchBackend(SearchBackend):
             matching = {(h.get("_source") or {}).get(field) for h in hits} & set(keys)
         counted = results[-1]
         query.shards.add(counted)
-        if not query.group:
-            return int(counted["hits"]["total"]["value"]), "eq", matching
+        if not query.group:   # counted up to the bound: relation "gte" past it
+            total = counted["hits"]["total"]
+            return int(total["value"]), "gte" if total.get("relation") == "gte" else "eq", matching
+        cut = "gte" if counted.get("terminated_early") else "eq"   # a shard held more than the bound
         aggs = counted.get("aggregations") or {}
-        if not (aggs.get("groups") or {}).get("sum_other_doc_count"):
-            return int((aggs.get("n") or {}).get("count") or 0), "eq", matching
+        if cut == "gte" or not (aggs.get("groups") or {}).get("sum_other_doc_count"):
+            # cut: the patents among the collected matches (a full bucket list under-counts them: still a bound)
+            return int((aggs.get("n") or {}).get("count") or 0), cut, matching
         parts, overflowed = self._partitioned_count(query, text, field)
         cap = COUNT_PAGE * MAX_COUNT_PAGES
         if parts >= cap:   # at least that many (a full partition holds more than it counted)
@@ -472,9 +490,52 @@ class ElasticsearchBackend(SearchBackend):
                 if isinstance(err, dict) and err.get("type") == "index_not_found_exception":
                     continue
                 raise SearchBackendError(f"Elasticsearch {name} search failed: {str(err)[:500]}")
-            cands = [self._candidate(h, name) for h in result["hits"]["hits"]]
+            if name == "bm25" and query.group:
+                cands = self._grouped_text(query, result["hits"]["hits"], _body)
+            else:
+                cands = [self._candidate(h, name) for h in result["hits"]["hits"]]
             lists[name] = sorted(cands, key=lambda c: (-c.score, c.figure_id))
         return lists["bm25"], lists["knn"]
+
+    # -- the grouped BM25 list without collapse -------------------------------------------------
+    @staticmethod
+    def _grouped_body(query: Query, text: dict) -> dict:
+        """The ungrouped top ``window`` x :data:`GROUP_OVERFETCH` figures in text order. Without ``collapse``
+        Lucene skips non-competitive documents (block-max WAND), and without stored fields or ``_source``
+        the fetch reads a few doc values per hit (the figure id is the sort's second value)."""
+        return {"query": text, "sort": TEXT_SORT, "size": query.window * GROUP_OVERFETCH, "track_total_hits": False,
+                "stored_fields": ["_none_"], "docvalue_fields": list(GROUP_DOCVALUE_FIELDS)}
+
+    def _grouped_text(self, query: Query, hits: list[dict], body: dict) -> list[Candidate]:
+        """The best figure of each of the first ``window`` patents (families) in text order - what
+        ``collapse`` returns: the first figure of each group in the over-fetch, when it holds ``window``
+        groups or every match (not full). Else (a few groups with very many figures on top) the collapse
+        query itself (:meth:`_collapsed_text`). Candidates carry no ``_source``: the page hydrates."""
+        field = query.group_field
+        firsts: dict[str, Candidate] = {}
+        for hit in hits:
+            cand = self._docvalue_candidate(hit)
+            firsts.setdefault(cand.key(field), cand)
+        if len(firsts) >= query.window or len(hits) < body["size"]:
+            return list(firsts.values())[:query.window]
+        return self._collapsed_text(query)
+
+    def _collapsed_text(self, query: Query) -> list[Candidate]:
+        """The grouped BM25 list by ``collapse`` on the group field (every match is scored)."""
+        resp = self._call("bm25 search", self.es.search, query.shards, size=query.window,
+                          query=self._text_query(query, es_filters(query.spec)), sort=TEXT_SORT,
+                          collapse={"field": query.group_field}, source=list(documents.HIT_FIELDS),
+                          track_total_hits=False)
+        return [self._candidate(h, "bm25") for h in (resp["hits"]["hits"] if resp else [])]
+
+    @staticmethod
+    def _docvalue_candidate(hit: dict) -> Candidate:
+        """A BM25 candidate from a hit of :meth:`_grouped_body` (sort = [score, figure id], doc values)."""
+        f = hit.get("fields") or {}
+        pub = (f.get("publication_number") or [""])[0]
+        return Candidate(hit["sort"][1], pub, float(hit["sort"][0]), list(f.get("cpc_subclass") or []),
+                         list(f.get("locarno_class") or []), None, family_id=(f.get("family_id") or [None])[0],
+                         ipc_subclass=list(f.get("ipc_subclass") or []))
 
     def _dense(self, query: Query, vector) -> list[Candidate]:
         """kNN over the patents' MiniLM text vectors (filters in ``knn.filter``, grouped by collapse)."""

@@ -1,0 +1,115 @@
+"""The grouped BM25 list of Elasticsearch without ``collapse`` (issue 15): the ungrouped top window x
+GROUP_OVERFETCH figures, the first of each patent/family kept, and the collapse query when that over-fetch is
+full and holds fewer than window groups. It must equal what ``collapse`` returns, on the real node, on an
+index where patents have many figures (up to 30; most of them tie on the patent's text)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backend.search import es_backend
+from backend.search import filters as filters_mod
+from backend.search import query_language
+from backend.search.engine import Query, query_terms
+from backend.search.request import Filters
+
+from .conftest import figure, unit
+
+WORDS = ["valve", "pump", "housing", "rotor", "seal"]
+
+
+def many_figure_corpus() -> list[dict]:
+    """60 patents of 1-30 figures; titles repeat 1-3 of WORDS, figure descriptions differ; 3 patents a family."""
+    rng = np.random.default_rng(11)
+    docs = []
+    for i in range(60):
+        pub = f"US{7000000 + i}B2"
+        title = " ".join(WORDS[(i + j) % len(WORDS)] for j in range(1 + i % 3)) + " assembly"
+        for n in range(1, 2 + (i * 7) % 30):
+            docs.append(figure(pub, n, unit(rng), title=title, family_id=f"FAM{i // 3}",
+                               description=f"FIG. {n} is a view of the {WORDS[n % len(WORDS)]}"))
+    return docs
+
+
+@pytest.fixture
+def es(backend):
+    if backend.name != "elasticsearch":
+        pytest.skip("Elasticsearch only: the embedded backend groups its own ranked list")
+    docs = many_figure_corpus()
+    for start in range(0, len(docs), 300):
+        backend.index_figures(docs[start:start + 300])
+    backend.refresh()
+    return backend
+
+
+def grouped_query(text: str, window: int, group_field: str) -> Query:
+    parsed = query_language.parse(text)
+    node = None if parsed.plain else parsed.node
+    terms = query_language.query_words(node) if node is not None else query_terms(text)
+    return Query(text, terms, None, filters_mod.build(Filters()), window, True, None, node, group_field)
+
+
+def listed(cands) -> list[tuple]:
+    return [(c.figure_id, c.publication_number, c.score, c.family_id, sorted(c.cpc_subclass)) for c in cands]
+
+
+@pytest.mark.parametrize("group_field", ["publication_number", "family_id"])
+@pytest.mark.parametrize("text", ["valve rotor", 'ti:pump AND (valve OR "seal assembly")'], ids=["plain", "language"])
+def test_grouped_bm25_list_equals_collapse(es, monkeypatch, text, group_field):
+    fallbacks = []
+    collapsed = es._collapsed_text
+    monkeypatch.setattr(es, "_collapsed_text", lambda q: fallbacks.append(q.window) or collapsed(q))
+    for window in (5, 10, 40):
+        query = grouped_query(text, window, group_field)
+        want = collapsed(query)
+        assert 0 < len(want) <= window
+        keys = [c.key(group_field) for c in want]
+        assert len(keys) == len(set(keys))           # collapse: one figure a group
+        # the over-fetch holds the window's groups: no collapse query
+        monkeypatch.setattr(es_backend, "GROUP_OVERFETCH", 30)
+        fallbacks.clear()
+        got = es._retrieve(query)[0]
+        assert listed(got) == listed(want)
+        assert fallbacks == []
+        assert all(c.source is None for c in got)    # doc values only: the page hydrates its hits
+        # one figure a group read: the top figures belong to few patents (many figures each), so the
+        # over-fetch is full with fewer groups than the window -> the collapse query answers
+        monkeypatch.setattr(es_backend, "GROUP_OVERFETCH", 1)
+        fallbacks.clear()
+        assert listed(es._retrieve(query)[0]) == listed(want)
+        assert fallbacks == [window]
+
+
+def test_grouped_bm25_list_reads_every_match_when_the_over_fetch_is_not_full(es, monkeypatch):
+    """Fewer matches than window x GROUP_OVERFETCH: the over-fetch holds them all (no collapse query) and
+    gives every matching patent once, as collapse does."""
+    fallbacks = []
+    collapsed = es._collapsed_text
+    monkeypatch.setattr(es, "_collapsed_text", lambda q: fallbacks.append(q.window) or collapsed(q))
+    query = grouped_query("ti:seal", 100, "publication_number")
+    want = collapsed(query)
+    matching = {d["publication_number"] for d in many_figure_corpus() if "seal" in d["title"]}
+    assert {c.publication_number for c in want} == matching and len(want) < 100
+    fallbacks.clear()
+    assert listed(es._retrieve(query)[0]) == listed(want)
+    assert fallbacks == []
+
+
+def test_grouped_search_pages_are_those_of_collapse(es, monkeypatch):
+    """Through the whole pipeline (hydration of the doc-value candidates, fusion, tail): the same pages."""
+    body = {"text": "valve rotor", "group_by_patent": True, "size": 7}
+
+    def pages() -> list[list[tuple]]:
+        out, cursor = [], None
+        for _ in range(20):
+            resp = es.search({**body, "cursor": cursor}, window=10)
+            out.append([(h.figure_id, h.title, h.score, h.description) for h in resp.hits])
+            cursor = resp.next_cursor
+            if cursor is None:
+                return out
+        raise AssertionError("the pages did not end")
+
+    got = pages()
+    monkeypatch.setattr(es, "_grouped_text", lambda query, hits, b: es._collapsed_text(query))
+    assert got == pages()
+    assert all(title for page in got for _fid, title, _s, _d in page)
