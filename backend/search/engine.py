@@ -333,7 +333,10 @@ class SearchBackend(abc.ABC):
         end = cursor.offset + len(entries)
         in_tail = end > len(fused)
         next_cursor = None
-        if entries and end < total and not exhausted:
+        # a lower bound (bounded count, "gte"): the pages go on past it while the text ranking lasts
+        more = end < total or relation == "gte"
+        total = max(total, end) if relation == "gte" else total
+        if entries and more and not exhausted:
             next_cursor = paging.encode(paging.Cursor(end, after if in_tail else None, rank if in_tail else 0),
                                         fingerprint)
         facets = self._facets([representative(item) for item in fused]) if request.facets else None

@@ -103,3 +103,28 @@ def test_cli_marks_a_lower_bound(es, make_settings):
     assert out.exit_code == 0, out.output
     line = out.output.splitlines()[1]
     assert line.endswith("+ results") and int(line.split("+")[0]) < len(wet(False)[0])
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["figures", "patents"])
+def test_pages_go_past_a_lower_bound(es, monkeypatch, group):
+    """A "gte" total does not end the pages: they walk every match, as with the exact count."""
+    def walk(bound: int) -> tuple[list[str], list[tuple[int, str]]]:
+        monkeypatch.setattr(es.settings, "search_exact_total_up_to", bound)
+        ids, totals, cursor = [], [], None
+        for _ in range(200):
+            resp = es.search({"text": "water", "group_by_patent": group, "size": 50, "cursor": cursor}, window=10)
+            ids += [h.figure_id for h in resp.hits]
+            totals.append((resp.total, resp.total_relation))
+            cursor = resp.next_cursor
+            if cursor is None:
+                return ids, totals
+        raise AssertionError("the pages did not end")
+
+    exact_ids, exact_totals = walk(0)
+    bounded_ids, bounded_totals = walk(20)
+    assert bounded_ids == exact_ids and len(exact_ids) == len(wet(group)[0])
+    assert all(t == len(exact_ids) and r == "eq" for t, r in exact_totals)
+    assert bounded_totals[0][1] == "gte" and bounded_totals[0][0] < len(exact_ids)
+    for page, (total, relation) in enumerate(bounded_totals):
+        assert relation == "gte"
+        assert min(len(exact_ids), (page + 1) * 50) <= total <= len(exact_ids)   # what was shown .. the truth
