@@ -44,6 +44,8 @@ RESCORE_OVERSAMPLE = 2.0       # int8 quantised HNSW: re-rank the oversampled ca
 #: grouped BM25 list: figures read per wanted patent/family before falling back to ``collapse``
 #: (_grouped_text; the synthetic corpus has ~5 figures a patent, at most 15)
 GROUP_OVERFETCH = 8
+#: ... but never more than Elasticsearch's index.max_result_window (default 10,000) figures
+MAX_OVERFETCH = 10_000
 #: what the grouped BM25 list reads per figure (doc values; no stored fields, no _source: _grouped_text)
 GROUP_DOCVALUE_FIELDS = ("publication_number", "family_id", "cpc_subclass", "ipc_subclass", "locarno_class")
 
@@ -503,7 +505,8 @@ class ElasticsearchBackend(SearchBackend):
         """The ungrouped top ``window`` x :data:`GROUP_OVERFETCH` figures in text order. Without ``collapse``
         Lucene skips non-competitive documents (block-max WAND), and without stored fields or ``_source``
         the fetch reads a few doc values per hit (the figure id is the sort's second value)."""
-        return {"query": text, "sort": TEXT_SORT, "size": query.window * GROUP_OVERFETCH, "track_total_hits": False,
+        size = min(query.window * GROUP_OVERFETCH, MAX_OVERFETCH)
+        return {"query": text, "sort": TEXT_SORT, "size": size, "track_total_hits": False,
                 "stored_fields": ["_none_"], "docvalue_fields": list(GROUP_DOCVALUE_FIELDS)}
 
     def _grouped_text(self, query: Query, hits: list[dict], body: dict) -> list[Candidate]:

@@ -113,3 +113,13 @@ def test_grouped_search_pages_are_those_of_collapse(es, monkeypatch):
     monkeypatch.setattr(es, "_grouped_text", lambda query, hits, b: es._collapsed_text(query))
     assert got == pages()
     assert all(title for page in got for _fid, title, _s, _d in page)
+
+
+def test_over_fetch_stays_within_the_result_window():
+    """A large rank window: the over-fetch asks for at most index.max_result_window figures (the collapse
+    query answers when they hold too few patents)."""
+    text = {"match_all": {}}
+    assert es_backend.ElasticsearchBackend._grouped_body(grouped_query("valve", 100, "family_id"), text)["size"] == \
+        100 * es_backend.GROUP_OVERFETCH
+    assert es_backend.ElasticsearchBackend._grouped_body(grouped_query("valve", 5000, "family_id"), text)["size"] == \
+        es_backend.MAX_OVERFETCH == 10_000
