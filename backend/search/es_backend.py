@@ -1,9 +1,10 @@
 """The Elasticsearch backend: BM25 and kNN in one ``_msearch`` round trip, fused in our code.
 
 Every filter is in ``knn.filter`` *and* in the BM25 query's ``bool.filter`` (never ``post_filter``:
-kNN would pick its k first and filters would then empty the page). Grouping collapses on
-``publication_number``. Fusion, paging, facets and explain are shared with the embedded backend
-(:mod:`.engine`).
+kNN would pick its k first and filters would then empty the page). Grouping: the kNN list collapses on
+the group field; the BM25 list keeps the first figure of each group of an ungrouped over-fetch
+(:meth:`ElasticsearchBackend._grouped_text`; collapse when that holds too few groups). Fusion, paging,
+facets and explain are shared with the embedded backend (:mod:`.engine`).
 """
 from __future__ import annotations
 
@@ -485,7 +486,7 @@ class ElasticsearchBackend(SearchBackend):
         except (TransportError, ApiError) as exc:
             raise SearchBackendError(f"Elasticsearch search failed: {exc}") from exc
         lists: dict[str, list[Candidate]] = {"bm25": [], "knn": []}
-        for (name, _body), result in zip(bodies, resp["responses"]):
+        for (name, body), result in zip(bodies, resp["responses"]):
             query.shards.add(result)
             if "error" in result:
                 err = result["error"]
@@ -493,7 +494,7 @@ class ElasticsearchBackend(SearchBackend):
                     continue
                 raise SearchBackendError(f"Elasticsearch {name} search failed: {str(err)[:500]}")
             if name == "bm25" and query.group:
-                cands = self._grouped_text(query, result["hits"]["hits"], _body)
+                cands = self._grouped_text(query, result["hits"]["hits"], body)
             else:
                 cands = [self._candidate(h, name) for h in result["hits"]["hits"]]
             lists[name] = sorted(cands, key=lambda c: (-c.score, c.figure_id))
