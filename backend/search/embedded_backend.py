@@ -605,10 +605,16 @@ class EmbeddedBackend(SearchBackend):
                                         [languages.weight(c) for c in LANG_COLUMNS], allowed))
         result = None
         if all(p is not None for p in parts):
-            total = sum(p[0] for p in parts) if parts else np.zeros(len(snap))
-            matched = np.logical_or.reduce([p[1] for p in parts]) if parts else np.zeros(len(snap), dtype=bool)
-            pos = np.flatnonzero(matched)
-            result = (pos, total[pos])
+            if len(parts) == 1:
+                result = parts[0]
+            elif not parts:
+                result = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
+            else:       # English + German/French: summed per figure, English first (as the SQL's sum)
+                pos = np.union1d(parts[0][0], parts[1][0])
+                scores = np.zeros(len(pos), dtype=np.float64)
+                for part_pos, part_scores in parts:
+                    scores[np.searchsorted(pos, part_pos)] += part_scores
+                result = (pos, scores)
         query._plain_scores_of = (snap, result)
         return result
 

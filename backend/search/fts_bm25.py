@@ -89,6 +89,8 @@ class TableStats:
         self.sizes = np.zeros(len(ids), dtype=np.float64)   # per snapshot position
         pos, ok = positions(ids, rows)
         self.sizes[pos] = np.asarray(sizes, dtype=np.float64)[ok]
+        #: the length part of the denominator, per position: k1 * (1 - b + b * D / avgdl)
+        self.norm = K1 * ((1.0 - B) + (B * self.sizes) / self.avgdl) if self.avgdl else self.sizes
 
 
 def _row_size(blob: bytes) -> int:
@@ -129,6 +131,15 @@ class TableIndex:
         self._cached = 0
         self._lock = threading.Lock()
         self._column_case: str | None = None
+        self._local = threading.local()
+
+    def buffers(self) -> tuple[np.ndarray, np.ndarray]:
+        """This thread's score and match arrays over the snapshot, all zero (callers clear what they set):
+        no fresh array of the index's size per query."""
+        bufs = getattr(self._local, "bufs", None)
+        if bufs is None:
+            bufs = self._local.bufs = (np.zeros(len(self.ids), dtype=np.float64), np.zeros(len(self.ids), dtype=bool))
+        return bufs
 
     def stats(self, conn: sqlite3.Connection) -> TableStats:
         if self._stats is None:
@@ -186,10 +197,10 @@ class TableIndex:
 
 def score(conn: sqlite3.Connection, index: TableIndex, phrases: list[str], weights: list[float],
           columns: list[set[int] | None] | None = None) -> tuple[np.ndarray, np.ndarray] | None:
-    """(scores, matched) per snapshot position for ``phrases`` OR-ed (one token each, in query order) in
-    ``index``'s table, as ``bm25(table, *weights)`` gives them (positive: FTS5 returns the negation);
-    ``columns[i]``: the columns phrase ``i`` is restricted to (``{cols} : ...``), None for all. None when a
-    phrase is not a single token (the caller falls back to SQL)."""
+    """(positions, scores) of the snapshot rows matching ``phrases`` OR-ed (one token each, in query order)
+    in ``index``'s table, scores as ``bm25(table, *weights)`` gives them (positive: FTS5 returns the
+    negation); ``columns[i]``: the columns phrase ``i`` is restricted to (``{cols} : ...``), None for all.
+    None when a phrase is not a single token (the caller falls back to SQL)."""
     toks = []
     for phrase in phrases:
         found = tokens(conn, index.tokenize, phrase)
@@ -197,29 +208,37 @@ def score(conn: sqlite3.Connection, index: TableIndex, phrases: list[str], weigh
             return None
         toks.append(found[0] if found else None)
     stats = index.stats(conn)
-    n = len(index.ids)
-    total = np.zeros(n, dtype=np.float64)
-    matched = np.zeros(n, dtype=bool)
-    w = np.asarray(weights, dtype=np.float64)
+    none = (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float64))
     if not stats.avgdl:      # an empty table: nothing matches
-        return total, matched
-    norm = K1 * ((1.0 - B) + (B * stats.sizes) / stats.avgdl)
-    for i, tok in enumerate(toks):
-        if tok is None:      # no token at all: FTS5 matches nothing with it
-            continue
-        post = index.postings(conn, tok)
-        if columns is not None and columns[i] is not None:
-            post = post.only(columns[i])
-        if not len(post.pos):
-            continue
-        n_hit = post.n_rows
-        idf = math.log((stats.n_rows - n_hit + 0.5) / (n_hit + 0.5))
-        if idf <= 0.0:
-            idf = 1e-6
-        pos = post.pos
-        starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])   # each row's first instance (pos sorted)
-        here = pos[starts]
-        f = np.add.reduceat(w[post.columns], starts)
-        total[here] += idf * ((f * (K1 + 1.0)) / (f + norm[here]))
-        matched[here] = True
-    return total, matched
+        return none
+    w = np.asarray(weights, dtype=np.float64)
+    total, mark = index.buffers()
+    touched = []
+    try:
+        for i, tok in enumerate(toks):
+            if tok is None:      # no token at all: FTS5 matches nothing with it
+                continue
+            post = index.postings(conn, tok)
+            if columns is not None and columns[i] is not None:
+                post = post.only(columns[i])
+            if not len(post.pos):
+                continue
+            n_hit = post.n_rows
+            idf = math.log((stats.n_rows - n_hit + 0.5) / (n_hit + 0.5))
+            if idf <= 0.0:
+                idf = 1e-6
+            pos = post.pos
+            starts = np.flatnonzero(np.r_[True, pos[1:] != pos[:-1]])   # each row's first instance (pos sorted)
+            here = pos[starts]
+            f = np.add.reduceat(w[post.columns], starts)
+            total[here] += idf * ((f * (K1 + 1.0)) / (f + stats.norm[here]))
+            mark[here] = True
+            touched.append(here)
+        if not touched:
+            return none
+        found = np.flatnonzero(mark)
+        return found, total[found]
+    finally:
+        for here in touched:
+            total[here] = 0.0
+            mark[here] = False
