@@ -314,6 +314,9 @@ class SearchBackend(abc.ABC):
                 item = Fused(keyof(cand), score, {TEXT: text_rank}, {TEXT: cand.score}, {TEXT: score})
                 entries.append((item, cand))
         missing = [c.figure_id for _item, c in entries if c.source is None]
+        # the snippets need only the page's figure ids: asked beside the hydration (two round trips at once)
+        snippets = self._beside(self._snippets, query, [c.figure_id for _item, c in entries]) \
+            if query.terms and entries else None
         sources = self._hydrate(missing) if missing else {}
         hits = []
         for item, cand in entries:
@@ -326,7 +329,7 @@ class SearchBackend(abc.ABC):
         if request.explain and votes:
             self._explain_votes(hits, entries, by_list[VECTOR], votes, keyof)
         if query.terms and hits:
-            self._add_snippets(query, hits, request.explain)
+            self._add_snippets(hits, snippets.result(), request.explain)
         if counting is not None:
             n_text, relation, matching = counting.result()
             total = len(fused) + max(0, n_text - len(bm25) - len(matching))
@@ -433,10 +436,10 @@ class SearchBackend(abc.ABC):
         """Whether any document of the index passes ``spec``; backends override it, the default assumes so."""
         return True
 
-    def _add_snippets(self, query: Query, hits: list[Hit], explain: bool) -> None:
-        """Matched words marked (``<mark>``, the rest HTML-escaped) per text field of each hit; with
-        ``explain``, the fields the text matched in."""
-        found = self._snippets(query, [h.figure_id for h in hits])
+    @staticmethod
+    def _add_snippets(hits: list[Hit], found: dict[str, dict[str, str]], explain: bool) -> None:
+        """Matched words marked (``<mark>``, the rest HTML-escaped) per text field of each hit (``found``:
+        :meth:`_snippets` of the page); with ``explain``, the fields the text matched in."""
         for hit in hits:
             snippets = found.get(hit.figure_id) or {}
             hit.snippets = {f: snippets[f] for f in TEXT_FIELDS if f in snippets} or None
