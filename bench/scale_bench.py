@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import itertools
 import json
 import multiprocessing as mp
@@ -343,6 +344,8 @@ def _init_worker(kind: str, arg: str) -> None:
         _BACKEND._pool = None
         return
     _BACKEND = make_backend(kind, arg)
+    gc.collect()
+    gc.freeze()     # as the API worker does once the app is built (backend/wsgi.py)
 
 
 def make_backend(kind: str, arg: str, **extra):

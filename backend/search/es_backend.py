@@ -49,6 +49,8 @@ GROUP_OVERFETCH = 8
 MAX_OVERFETCH = 10_000
 #: what the grouped BM25 list reads per figure (doc values; no stored fields, no _source: _grouped_text)
 GROUP_DOCVALUE_FIELDS = ("publication_number", "family_id", "cpc_subclass", "ipc_subclass", "locarno_class")
+#: what the other lists' bodies read per hit (the figure id too: kNN hits have no sort values)
+LIST_DOCVALUE_FIELDS = ("figure_id", *GROUP_DOCVALUE_FIELDS)
 
 
 def _clause(c: Clause) -> dict:
@@ -211,8 +213,10 @@ class ElasticsearchBackend(SearchBackend):
     def _bodies(self, query: Query) -> list[tuple[str, dict]]:
         filters = es_filters(query.spec)
         collapse = {"collapse": {"field": query.group_field}} if query.group else {}
-        common = {"size": query.window, "_source": list(documents.HIT_FIELDS), "track_total_hits": False,
-                  **collapse}
+        # doc values only (no stored fields, no _source): a list is ranked on a few keyword columns, and
+        # the page's hits are hydrated by one mget (at 1M figures _source made the kNN fetch 3-5 ms slower)
+        common = {"size": query.window, "stored_fields": ["_none_"], "docvalue_fields": list(LIST_DOCVALUE_FIELDS),
+                  "track_total_hits": False, **collapse}
         out = []
         if query.node is not None:
             from backend.search.query_language.to_es import check_expansions
@@ -565,10 +569,16 @@ class ElasticsearchBackend(SearchBackend):
 
     @staticmethod
     def _candidate(hit: dict, name: str) -> Candidate:
-        src = hit.get("_source") or {}
         score = float(hit["_score"] if hit.get("_score") is not None else hit["sort"][0])
         if name == "knn":  # cosine: _score = (1 + cos) / 2
             score = 2.0 * score - 1.0
+        if "_source" not in hit and "fields" in hit:     # a list body's hit: doc values, hydrated later
+            f = hit["fields"]
+            fid = (f.get("figure_id") or [None])[0] or hit.get("_id") or hit["sort"][1]
+            return Candidate(fid, (f.get("publication_number") or [""])[0], score, list(f.get("cpc_subclass") or []),
+                             list(f.get("locarno_class") or []), None, family_id=(f.get("family_id") or [None])[0],
+                             ipc_subclass=list(f.get("ipc_subclass") or []))
+        src = hit.get("_source") or {}
         return Candidate(src.get("figure_id") or hit["_id"], src.get("publication_number", ""), score,
                          list(src.get("cpc_subclass") or []), list(src.get("locarno_class") or []), src,
                          family_id=src.get("family_id"), ipc_subclass=list(src.get("ipc_subclass") or []))
