@@ -519,13 +519,17 @@ class ElasticsearchBackend(SearchBackend):
         ``collapse`` returns: the first figure of each group in the over-fetch, when it holds ``window``
         groups or every match (not full). Else (a few groups with very many figures on top) the collapse
         query itself (:meth:`_collapsed_text`). Candidates carry no ``_source``: the page hydrates."""
-        field = query.group_field
-        firsts: dict[str, Candidate] = {}
-        for hit in hits:
-            cand = self._docvalue_candidate(hit)
-            firsts.setdefault(cand.key(field), cand)
+        family = query.group_field == "family_id"
+        firsts: dict[str, dict] = {}
+        for hit in hits:     # the group of each hit from its doc values; a candidate only for the firsts
+            f = hit.get("fields") or {}
+            key = ((f.get("family_id") or (None,))[0] if family else None) or (f.get("publication_number") or ("",))[0]
+            if key not in firsts:
+                firsts[key] = hit
+                if len(firsts) >= query.window:
+                    break
         if len(firsts) >= query.window or len(hits) < body["size"]:
-            return list(firsts.values())[:query.window]
+            return [self._docvalue_candidate(hit) for hit in firsts.values()]
         return self._collapsed_text(query)
 
     def _collapsed_text(self, query: Query) -> list[Candidate]:
