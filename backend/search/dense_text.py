@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from collections import OrderedDict
 
 import numpy as np
 
@@ -65,6 +66,24 @@ def encode(texts: list[str], settings=None, batch_size: int = 64) -> np.ndarray:
     return out
 
 
+#: query texts encoded lately (text, device) -> vector: every page of a search, its export and a watch's
+#: runs ask again for the same text, each a MiniLM pass (about 30 ms on 2 CPU cores)
+QUERY_CACHE_SIZE = 1024
+_QUERIES: OrderedDict[tuple[str, str], np.ndarray | None] = OrderedDict()
+
+
 def encode_query(text: str, settings=None) -> np.ndarray | None:
+    key = (text, _device(settings))
+    with _LOCK:
+        if key in _QUERIES:
+            _QUERIES.move_to_end(key)
+            return _QUERIES[key]
     vec = encode([text], settings)[0]
-    return vec if np.any(vec) else None
+    vec = vec if np.any(vec) else None
+    if vec is not None:
+        vec.setflags(write=False)     # shared by every search that asks for this text
+    with _LOCK:
+        _QUERIES[key] = vec
+        while len(_QUERIES) > QUERY_CACHE_SIZE:
+            _QUERIES.popitem(last=False)
+    return vec

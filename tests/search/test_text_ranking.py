@@ -177,3 +177,30 @@ def test_ingest_stores_one_dense_vector_per_patent(make_settings, tmp_path):
         assert np.allclose(stored[pub], vec, atol=1e-5)
     hits = backend.search({"text": "automobile windscreen cleaner", "explain": True}).hits
     assert hits[0].publication_number == "US5000101B2" and hits[0].explain.dense.rank == 1
+
+
+def test_query_vectors_are_kept_for_the_next_page(monkeypatch):
+    """The MiniLM pass of a query text runs once: the next page, the export and a watch reuse it."""
+    import numpy as np
+
+    from backend.search import dense_text
+
+    calls = []
+
+    def fake_encode(texts, settings=None, batch_size=64):
+        calls.append(list(texts))
+        out = np.zeros((len(texts), dense_text.DIMS), dtype=np.float32)
+        out[:, 0] = [0.0 if t == "blank" else 1.0 for t in texts]
+        return out
+
+    monkeypatch.setattr(dense_text, "encode", fake_encode)
+    monkeypatch.setattr(dense_text, "_QUERIES", type(dense_text._QUERIES)())
+    monkeypatch.setattr(dense_text, "QUERY_CACHE_SIZE", 2)
+    first = dense_text.encode_query("folding chair", None)
+    assert dense_text.encode_query("folding chair", None) is first and len(calls) == 1
+    assert not first.flags.writeable
+    dense_text.encode_query("lamp", None)
+    dense_text.encode_query("hinge", None)            # the cache holds 2: "folding chair" is dropped
+    dense_text.encode_query("folding chair", None)
+    assert [c[0] for c in calls] == ["folding chair", "lamp", "hinge", "folding chair"]
+    assert dense_text.encode_query("blank", None) is None
