@@ -8,6 +8,7 @@ facets and explain are shared with the embedded backend (:mod:`.engine`).
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 
@@ -41,6 +42,9 @@ COUNT_FILTER_PATH = ["responses.hits.hits._source", "responses.hits.total", "res
                      "responses.error", "responses.status", "responses.aggregations.groups.sum_other_doc_count",
                      "responses.aggregations.n.count", "responses.terminated_early"]
 DIMS_RECHECK_S = 5.0          # how long the index dims are trusted before the alias is looked up again
+#: how long "the index carries this scheme / a document passes this filter" is trusted (a miss, which warns
+#: the examiner, is asked again every time): two fewer requests beside most filtered searches
+FOUND_RECHECK_S = 5.0
 RESCORE_OVERSAMPLE = 2.0       # int8 quantised HNSW: re-rank the oversampled candidates on raw vectors
 #: grouped BM25 list: figures read per wanted patent/family before falling back to ``collapse``
 #: (_grouped_text; the synthetic corpus has ~5 figures a patent, at most 15)
@@ -91,6 +95,7 @@ class ElasticsearchBackend(SearchBackend):
         self._fields: set[str] | None = None
         self._dims_index: str | None = None
         self._dims_at = 0.0
+        self._found: dict[tuple[str, str], float] = {}
         try:
             index_admin.check_version(self.es, self.prefix)
         except IndexVersionError:
@@ -140,14 +145,27 @@ class ElasticsearchBackend(SearchBackend):
             return 0
 
     def carries_scheme(self, scheme: str) -> bool:
-        resp = self._call("scheme check", self.es.count, query={"exists": {"field": SCHEME_FIELDS[scheme]}},
-                          terminate_after=1)
-        return bool(resp and resp["count"])
+        query = {"exists": {"field": SCHEME_FIELDS[scheme]}}
+        return self._found_recently(("scheme", scheme), "scheme check", query)
 
     def any_match(self, spec: FilterSpec) -> bool:
-        resp = self._call("filter check", self.es.count, query={"bool": {"filter": es_filters(spec)}},
-                          terminate_after=1)
-        return bool(resp and resp["count"])
+        query = {"bool": {"filter": es_filters(spec)}}
+        return self._found_recently(("filter", json.dumps(query, sort_keys=True)), "filter check", query)
+
+    def _found_recently(self, key: tuple[str, str], what: str, query: dict) -> bool:
+        """Whether a document matches ``query``; a yes is trusted for :data:`FOUND_RECHECK_S` seconds
+        (documents rarely lose a classification), a no is asked again each time."""
+        now = time.monotonic()
+        at = self._found.get(key)
+        if at is not None and now - at < FOUND_RECHECK_S:
+            return True
+        resp = self._call(what, self.es.count, query=query, terminate_after=1)
+        found = bool(resp and resp["count"])
+        if found:
+            if len(self._found) > 10_000:
+                self._found.clear()
+            self._found[key] = now
+        return found
 
     def index_figures(self, docs: list[dict]) -> None:
         if not docs:

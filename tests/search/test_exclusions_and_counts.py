@@ -133,3 +133,29 @@ def test_filter_on_a_scheme_no_document_carries_says_so(mixed):
     both = backend.search({"text": "chair", "filters": {"locarno": {"include": ["15-02"]}}}, window=WINDOW)
     assert both.total == 0 and not both.warnings
     assert "warnings" not in present.to_json()
+
+
+def test_es_trusts_a_found_classification_for_a_few_seconds(backend, monkeypatch):
+    """Elasticsearch: the warning checks beside a filtered search (scheme carried? symbol carried?) ask the
+    node once per FOUND_RECHECK_S when the answer is yes; a no (the examiner's warning) is asked every time."""
+    from backend.search import es_backend
+
+    if backend.name != "elasticsearch":
+        pytest.skip("Elasticsearch only: the embedded backend answers from memory")
+    from .conftest import figure
+
+    backend.index_figures([figure("US0000001B2", 1, None, title="chair", cpc=["A47C 4/04"])])
+    backend.refresh()
+    monkeypatch.setattr(es_backend, "FOUND_RECHECK_S", 600.0)   # a first search may load the MiniLM model
+    asked = []
+    real = backend.es.count
+    monkeypatch.setattr(backend.es, "count", lambda **kw: asked.append(kw) or real(**kw))
+    body = {"text": "chair", "filters": {"cpc": {"include": ["A47C"]}}}
+    assert backend.search(body).warnings is None and len(asked) == 2
+    assert backend.search(body).warnings is None and len(asked) == 2       # trusted: not asked again
+    missing = {"text": "chair", "filters": {"cpc": {"include": ["H01L"]}}}
+    assert backend.search(missing).warnings and backend.search(missing).warnings
+    assert len(asked) == 2 + 2                                              # the miss: asked both times
+    monkeypatch.setattr(es_backend, "FOUND_RECHECK_S", 0.0)
+    backend.search(body)
+    assert len(asked) == 4 + 2                                              # expired: asked again
