@@ -45,6 +45,8 @@ DIMS_RECHECK_S = 5.0          # how long the index dims are trusted before the a
 #: how long "the index carries this scheme / a document passes this filter" is trusted (a miss, which warns
 #: the examiner, is asked again every time): two fewer requests beside most filtered searches
 FOUND_RECHECK_S = 5.0
+#: requests the page's highlighting is split into (run side by side: :meth:`ElasticsearchBackend._snippets`)
+HIGHLIGHT_PARTS = 2
 RESCORE_OVERSAMPLE = 2.0       # int8 quantised HNSW: re-rank the oversampled candidates on raw vectors
 #: grouped BM25 list: figures read per wanted patent/family before falling back to ``collapse``
 #: (_grouped_text; the synthetic corpus has ~5 figures a patent, at most 15)
@@ -287,14 +289,34 @@ class ElasticsearchBackend(SearchBackend):
     def _snippets(self, query: Query, figure_ids: list[str]) -> dict[str, dict[str, str]]:
         from backend.search.query_language.to_es import highlight
 
-        if not query.english:   # the snippets mark words of the main (English) fields
+        if not query.english or not figure_ids:   # the snippets mark words of the main (English) fields
             return {}
-        resp = self._call("highlight", self.es.search, query={"bool": {
-            "must": [self._text_clause(query)], "filter": [{"ids": {"values": figure_ids}}]}},
-            highlight=highlight(documents.TEXT_FIELDS), size=len(figure_ids), source=False,
-            track_total_hits=False)
-        hits = resp["hits"]["hits"] if resp else []
-        return {h["_id"]: {f: frags[0] for f, frags in (h.get("highlight") or {}).items() if frags} for h in hits}
+        # highlighting re-reads each hit's text, one hit after another within a request: the page in
+        # HIGHLIGHT_PARTS requests of one _msearch, which Elasticsearch runs side by side
+        clause, marks = self._text_clause(query), highlight(documents.TEXT_FIELDS)
+        step = -(-len(figure_ids) // HIGHLIGHT_PARTS)
+        searches = []
+        for start in range(0, len(figure_ids), step):
+            ids = figure_ids[start:start + step]
+            searches += [{"index": self.alias}, {"query": {"bool": {"must": [clause], "filter": [{"ids": {"values": ids}}]}},
+                                                 "highlight": marks, "size": len(ids), "_source": False,
+                                                 "track_total_hits": False}]
+        try:
+            resp = self.es.msearch(searches=searches)
+        except NotFoundError:
+            return {}
+        except (TransportError, ApiError) as exc:
+            raise SearchBackendError(f"Elasticsearch highlight failed: {exc}") from exc
+        out = {}
+        for result in resp["responses"]:
+            if "error" in result:
+                err = result["error"]
+                if isinstance(err, dict) and err.get("type") == "index_not_found_exception":
+                    continue
+                raise SearchBackendError(f"Elasticsearch highlight failed: {str(err)[:500]}")
+            for h in result["hits"]["hits"]:
+                out[h["_id"]] = {f: frags[0] for f, frags in (h.get("highlight") or {}).items() if frags}
+        return out
 
     def _call(self, what: str, fn, report: ShardReport | None = None, **kwargs):
         try:

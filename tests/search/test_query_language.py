@@ -218,3 +218,17 @@ def test_pages_past_the_rank_window_keep_the_query(backend):
                 break
         assert len(seen) == len(set(seen)) == expected
         assert all(int(x[4:9]) % 3 for x in seen)
+
+
+def test_every_hit_of_a_page_has_its_snippets(backend):
+    """A page's highlighting may be split into several requests (ES: HIGHLIGHT_PARTS): each hit gets its own."""
+    from .conftest import figure
+
+    backend.index_figures([figure(f"US{1000 + i}B2", 1, None, title=f"lamp number {i}", claims=f"a lamp shade {i}")
+                           for i in range(7)])
+    backend.refresh()
+    hits = backend.search({"text": "lamp", "size": 7}).hits
+    assert len(hits) == 7
+    for hit in hits:     # the title and claims of the hit's own figure (same number in both)
+        assert hit.snippets["title"].startswith("<mark>lamp</mark> number "), hit.snippets
+        assert hit.snippets["title"].split()[-1] == hit.snippets["claims"].split()[-1], hit.snippets
