@@ -206,6 +206,14 @@ class _Snapshot:
         return np.lexsort((self.fid_rank[positions], -scores))
 
 
+def _row_arrays(snap: _Snapshot, rows: list) -> tuple[np.ndarray, np.ndarray]:
+    """(snapshot positions, scores) of SQL (rowid, bm25) rows (FTS5's bm25 is negative: best first)."""
+    rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    scores = -np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+    pos, ok = fts_bm25.positions(snap.ids, rowids)
+    return pos, scores[ok]
+
+
 def _dedupe_positions(order: list[int], pubs: list[str], limit: int) -> list[int]:
     seen: set[str] = set()
     out = []
@@ -646,22 +654,7 @@ class EmbeddedBackend(SearchBackend):
 
     @staticmethod
     def _bm25_top(snap: _Snapshot, rows: list, mask: np.ndarray | None, query: Query) -> list[Candidate]:
-        if not rows:
-            return []
-        rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        scores = -np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-        pos = np.searchsorted(snap.ids, rowids)
-        ok = (pos < len(snap)) & (snap.ids[np.minimum(pos, len(snap) - 1)] == rowids)
-        pos, scores = pos[ok], scores[ok]
-        if mask is not None:
-            keep = mask[pos]
-            pos, scores = pos[keep], scores[keep]
-        order = snap.ordered(pos, scores)
-        if query.group:
-            chosen = _dedupe_positions([int(pos[i]) for i in order], snap.groups(query.group_field), query.window)
-            by_pos = dict(zip(pos.tolist(), scores.tolist()))
-            return [snap.candidate(p, by_pos[p]) for p in chosen]
-        return [snap.candidate(int(pos[i]), scores[i]) for i in order[:query.window]]
+        return EmbeddedBackend._top(snap, *_row_arrays(snap, rows), mask, query) if rows else []
 
     def _ql_rows(self, snap: _Snapshot, query: Query) -> list[tuple[int, float]]:
         """(rowid, bm25) of every figure matching a query-language query (:mod:`.query_language.to_fts5`)."""
@@ -696,10 +689,7 @@ class EmbeddedBackend(SearchBackend):
             pos = fast[0]
             return pos[mask[pos]] if mask is not None else pos
         rows = self._ql_rows(snap, query) if query.node is not None else self._plain_rows(query, ranked=False)
-        rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        pos = np.searchsorted(snap.ids, rowids)
-        ok = (pos < len(snap)) & (snap.ids[np.minimum(pos, max(len(snap) - 1, 0))] == rowids)
-        pos = pos[ok]
+        pos, _ok = fts_bm25.positions(snap.ids, np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)))
         return pos[mask[pos]] if mask is not None else pos
 
     def _text_count(self, query: Query, keys: list[str]) -> tuple[int, str, set[str]]:
@@ -727,10 +717,7 @@ class EmbeddedBackend(SearchBackend):
             pos, scores = fast
         else:
             rows = self._ql_rows(snap, query) if query.node is not None else self._plain_rows(query)
-            rowids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            scores = -np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-            pos, ok = fts_bm25.positions(snap.ids, rowids)
-            scores = scores[ok]
+            pos, scores = _row_arrays(snap, rows)
         mask = snap.mask(query.spec)
         if mask is not None:
             keep = mask[pos]

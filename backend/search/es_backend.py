@@ -569,7 +569,7 @@ class ElasticsearchBackend(SearchBackend):
                 if len(firsts) >= query.window:
                     break
         if len(firsts) >= query.window or len(hits) < body["size"]:
-            return [self._docvalue_candidate(hit) for hit in firsts.values()]
+            return [self._candidate(hit, "bm25") for hit in firsts.values()]
         return self._collapsed_text(query)
 
     def _collapsed_text(self, query: Query) -> list[Candidate]:
@@ -579,15 +579,6 @@ class ElasticsearchBackend(SearchBackend):
                           collapse={"field": query.group_field}, source=list(documents.HIT_FIELDS),
                           track_total_hits=False)
         return [self._candidate(h, "bm25") for h in (resp["hits"]["hits"] if resp else [])]
-
-    @staticmethod
-    def _docvalue_candidate(hit: dict) -> Candidate:
-        """A BM25 candidate from a hit of :meth:`_grouped_body` (sort = [score, figure id], doc values)."""
-        f = hit.get("fields") or {}
-        pub = (f.get("publication_number") or [""])[0]
-        return Candidate(hit["sort"][1], pub, float(hit["sort"][0]), list(f.get("cpc_subclass") or []),
-                         list(f.get("locarno_class") or []), None, family_id=(f.get("family_id") or [None])[0],
-                         ipc_subclass=list(f.get("ipc_subclass") or []))
 
     def _dense(self, query: Query, vector) -> list[Candidate]:
         """kNN over the patents' MiniLM text vectors (filters in ``knn.filter``, grouped by collapse)."""
