@@ -509,6 +509,7 @@ def es_took(target: str, n_queries: int, seed: int) -> None:
     one client: what Elasticsearch itself spends, apart from the pipeline around it and the client's
     scheduling on a loaded machine."""
     from backend.search import index_admin
+    from backend.search.es_backend import RETRIEVAL_FILTER_PATH
 
     es = es_client(target)
     alias = index_admin.alias_name(TARGETS[target]["prefix"])
@@ -520,8 +521,8 @@ def es_took(target: str, n_queries: int, seed: int) -> None:
 
     def recorded(**kwargs):
         resp = orig(**kwargs)
-        # the retrieval's: the count's _msearch sends back no took, the snippets' carry a highlight
-        if "filter_path" not in kwargs and not any("highlight" in body for body in kwargs.get("searches", [])):
+        # the retrieval's (the count's and the snippets' _msearch are others)
+        if kwargs.get("filter_path") == RETRIEVAL_FILTER_PATH:
             took.append(max(r.get("took", 0) for r in resp["responses"]) / 1000)
         return resp
 

@@ -115,6 +115,8 @@ class Query:
     english: bool = True    # search the main (English) text fields (request ``languages``)
     #: plain words: the German/French languages searched in their own fields (tokens: :attr:`lang_terms`)
     other_languages: tuple[str, ...] = ()
+    #: the request wants facets: every list's candidates carry their classification symbols
+    facets: bool = False
     #: what the shards said (Elasticsearch): failed / timed out shards make the result partial
     shards: ShardReport = field(default_factory=ShardReport)
     _lang_terms: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
@@ -262,7 +264,7 @@ class SearchBackend(abc.ABC):
                       filters_mod.build(request.filters, request.exclude_patents, request.exclude_families),
                       window, group,
                       self.settings.knn_similarity_floor, node, group_field,
-                      *_languages(request, node))
+                      *_languages(request, node), facets=request.facets)
         bm25, knn = self._retrieve(query) if (query.text or query.vector is not None) else ([], [])
         bm25, knn = bm25[:window], knn[:window]
         dense = self._dense_list(request, query)
@@ -314,10 +316,7 @@ class SearchBackend(abc.ABC):
                 item = Fused(keyof(cand), score, {TEXT: text_rank}, {TEXT: cand.score}, {TEXT: score})
                 entries.append((item, cand))
         missing = [c.figure_id for _item, c in entries if c.source is None]
-        # the snippets need only the page's figure ids: asked beside the hydration (two round trips at once)
-        snippets = self._beside(self._snippets, query, [c.figure_id for _item, c in entries]) \
-            if query.terms and entries else None
-        sources = self._hydrate(missing) if missing else {}
+        snippets, sources = self._page_details(query, [c.figure_id for _item, c in entries], missing)
         hits = []
         for item, cand in entries:
             src = cand.source if cand.source is not None else sources.get(cand.figure_id, {})
@@ -329,7 +328,7 @@ class SearchBackend(abc.ABC):
         if request.explain and votes:
             self._explain_votes(hits, entries, by_list[VECTOR], votes, keyof)
         if query.terms and hits:
-            self._add_snippets(hits, snippets.result(), request.explain)
+            self._add_snippets(hits, snippets, request.explain)
         if counting is not None:
             n_text, relation, matching = counting.result()
             total = len(fused) + max(0, n_text - len(bm25) - len(matching))
@@ -447,6 +446,15 @@ class SearchBackend(abc.ABC):
                 hit.explain.matched_fields = [f for f in TEXT_FIELDS if f in snippets]
                 hit.explain.matched_words = sorted({html.unescape(w).casefold() for text in snippets.values()
                                                     for w in _MARKED.findall(text)})
+
+    def _page_details(self, query: Query, figure_ids: list[str], missing: list[str]
+                      ) -> tuple[dict[str, dict[str, str]], dict[str, dict]]:
+        """The page's snippets (:meth:`_snippets`, when the query has words) and the display fields of the
+        ``missing`` figures (:meth:`_hydrate`): two round trips at once. A backend that can answer both in
+        one request overrides this."""
+        snippets = self._beside(self._snippets, query, figure_ids) if query.terms and figure_ids else None
+        sources = self._hydrate(missing) if missing else {}
+        return (snippets.result() if snippets is not None else {}), sources
 
     def _snippets(self, query: Query, figure_ids: list[str]) -> dict[str, dict[str, str]]:
         """figure id -> {text field: snippet with the matched words marked}, for the fields that matched.

@@ -38,6 +38,10 @@ TERMS_COUNT = 50_000
 #: more matching patents than that: this many hash partitions of them, each one terms aggregation
 COUNT_PARTITIONS = 4
 #: what the count's _msearch sends back: no buckets, only their number
+#: the ranked lists' answer: scores, sort values and doc values (no ``_index`` per hit: a fifth of the bytes)
+RETRIEVAL_FILTER_PATH = ["responses.hits.hits._id", "responses.hits.hits._score", "responses.hits.hits.sort",
+                         "responses.hits.hits.fields", "responses._shards", "responses.timed_out", "responses.took",
+                         "responses.error", "responses.status"]
 COUNT_FILTER_PATH = ["responses.hits.hits._source", "responses.hits.total", "responses._shards", "responses.timed_out",
                      "responses.error", "responses.status", "responses.aggregations.groups.sum_other_doc_count",
                      "responses.aggregations.n.count", "responses.terminated_early"]
@@ -45,7 +49,7 @@ DIMS_RECHECK_S = 5.0          # how long the index dims are trusted before the a
 #: how long "the index carries this scheme / a document passes this filter" is trusted (a miss, which warns
 #: the examiner, is asked again every time): two fewer requests beside most filtered searches
 FOUND_RECHECK_S = 5.0
-#: requests the page's highlighting is split into (run side by side: :meth:`ElasticsearchBackend._snippets`)
+#: requests the page's highlighting is split into (run side by side: :meth:`ElasticsearchBackend._page_details`)
 HIGHLIGHT_PARTS = 2
 RESCORE_OVERSAMPLE = 2.0       # int8 quantised HNSW: re-rank the oversampled candidates on raw vectors
 #: grouped BM25 list: figures read per wanted patent/family before falling back to ``collapse``
@@ -53,8 +57,10 @@ RESCORE_OVERSAMPLE = 2.0       # int8 quantised HNSW: re-rank the oversampled ca
 GROUP_OVERFETCH = 8
 #: ... but never more than Elasticsearch's index.max_result_window (default 10,000) figures
 MAX_OVERFETCH = 10_000
-#: what the grouped BM25 list reads per figure (doc values; no stored fields, no _source: _grouped_text)
-GROUP_DOCVALUE_FIELDS = ("publication_number", "family_id", "cpc_subclass", "ipc_subclass", "locarno_class")
+#: what the grouped BM25 list reads per figure (doc values; no stored fields, no _source: _grouped_text):
+#: the group; the classification symbols only for facets (the class consensus reads the vector list's)
+GROUP_KEY_FIELDS = ("publication_number", "family_id")
+GROUP_DOCVALUE_FIELDS = (*GROUP_KEY_FIELDS, "cpc_subclass", "ipc_subclass", "locarno_class")
 #: what the other lists' bodies read per hit (the figure id too: kNN hits have no sort values)
 LIST_DOCVALUE_FIELDS = ("figure_id", *GROUP_DOCVALUE_FIELDS)
 
@@ -273,8 +279,7 @@ class ElasticsearchBackend(SearchBackend):
             from backend.search.query_language.to_es import to_es
 
             return to_es(query.node)
-        english = {"multi_match": {"query": query.text, "fields": text_fields.es_fields(), "type": "most_fields",
-                                   "operator": "or"}}
+        english = ElasticsearchBackend._english_clause(query)
         if query.english and not query.lang_terms:
             return english
         # per-language fields hold analysed tokens (languages.py): the query's tokens, split on whitespace
@@ -286,28 +291,43 @@ class ElasticsearchBackend(SearchBackend):
             return {"match_none": {}}
         return should[0] if len(should) == 1 else {"bool": {"should": should, "minimum_should_match": 1}}
 
-    def _snippets(self, query: Query, figure_ids: list[str]) -> dict[str, dict[str, str]]:
+    @staticmethod
+    def _english_clause(query: Query) -> dict:
+        return {"multi_match": {"query": query.text, "fields": text_fields.es_fields(), "type": "most_fields",
+                                "operator": "or"}}
+
+    def _page_details(self, query: Query, figure_ids: list[str], missing: list[str]
+                      ) -> tuple[dict[str, dict[str, str]], dict[str, dict]]:
+        """The page's snippets and display fields in one ``_msearch``: the page's figures by id (those found
+        by their drawing alone too) with their ``_source`` fields and the query's words marked (a
+        ``highlight_query``: the page is not searched again). Highlighting re-reads each hit's text, one hit
+        after another within a request: the page in :data:`HIGHLIGHT_PARTS` requests, which Elasticsearch
+        runs side by side. A figure gone from the index meanwhile is looked up by ``mget`` (none found: no
+        fields)."""
         from backend.search.query_language.to_es import highlight
 
-        if not query.english or not figure_ids:   # the snippets mark words of the main (English) fields
-            return {}
-        # highlighting re-reads each hit's text, one hit after another within a request: the page in
-        # HIGHLIGHT_PARTS requests of one _msearch, which Elasticsearch runs side by side
-        clause, marks = self._text_clause(query), highlight(documents.TEXT_FIELDS)
+        if not (query.terms and query.english and figure_ids):  # snippets mark words of the main (English) fields
+            return {}, (self._hydrate(missing) if missing else {})
+        # plain words: only the English clause can mark the English fields (require_field_match), so the
+        # German/French clauses are left out (a quarter of the highlighting time)
+        marks = {**highlight(documents.TEXT_FIELDS),
+                 "highlight_query": self._text_clause(query) if query.node is not None else self._english_clause(query)}
+        wanted = set(missing)
         step = -(-len(figure_ids) // HIGHLIGHT_PARTS)
         searches = []
         for start in range(0, len(figure_ids), step):
             ids = figure_ids[start:start + step]
-            searches += [{"index": self.alias}, {"query": {"bool": {"must": [clause], "filter": [{"ids": {"values": ids}}]}},
-                                                 "highlight": marks, "size": len(ids), "_source": False,
-                                                 "track_total_hits": False}]
+            source = [f for f in ids if f in wanted]
+            searches += [{"index": self.alias},
+                         {"query": {"ids": {"values": ids}}, "highlight": marks, "size": len(ids), "track_total_hits": False,
+                          "_source": list(documents.HIT_FIELDS) if source else False}]
         try:
             resp = self.es.msearch(searches=searches)
         except NotFoundError:
-            return {}
+            return {}, {}
         except (TransportError, ApiError) as exc:
             raise SearchBackendError(f"Elasticsearch highlight failed: {exc}") from exc
-        out = {}
+        snippets, sources = {}, {}
         for result in resp["responses"]:
             if "error" in result:
                 err = result["error"]
@@ -315,8 +335,13 @@ class ElasticsearchBackend(SearchBackend):
                     continue
                 raise SearchBackendError(f"Elasticsearch highlight failed: {str(err)[:500]}")
             for h in result["hits"]["hits"]:
-                out[h["_id"]] = {f: frags[0] for f, frags in (h.get("highlight") or {}).items() if frags}
-        return out
+                marked = {f: frags[0] for f, frags in (h.get("highlight") or {}).items() if frags}
+                if marked:
+                    snippets[h["_id"]] = marked
+                if h["_id"] in wanted and "_source" in h:
+                    sources[h["_id"]] = h["_source"]
+        gone = [f for f in missing if f not in sources]
+        return snippets, ({**sources, **self._hydrate(gone)} if gone else sources)
 
     def _call(self, what: str, fn, report: ShardReport | None = None, **kwargs):
         try:
@@ -524,7 +549,7 @@ class ElasticsearchBackend(SearchBackend):
         for _name, body in bodies:
             searches.extend([{"index": self.alias}, body])
         try:
-            resp = self.es.msearch(searches=searches)
+            resp = self.es.msearch(searches=searches, filter_path=RETRIEVAL_FILTER_PATH)
         except NotFoundError:
             return [], []
         except (TransportError, ApiError) as exc:
@@ -537,10 +562,11 @@ class ElasticsearchBackend(SearchBackend):
                 if isinstance(err, dict) and err.get("type") == "index_not_found_exception":
                     continue
                 raise SearchBackendError(f"Elasticsearch {name} search failed: {str(err)[:500]}")
+            hits = (result.get("hits") or {}).get("hits") or []     # filter_path drops an empty list
             if name == "bm25" and query.group:
-                cands = self._grouped_text(query, result["hits"]["hits"], body)
+                cands = self._grouped_text(query, hits, body)
             else:
-                cands = [self._candidate(h, name) for h in result["hits"]["hits"]]
+                cands = [self._candidate(h, name) for h in hits]
             lists[name] = sorted(cands, key=lambda c: (-c.score, c.figure_id))
         return lists["bm25"], lists["knn"]
 
@@ -552,7 +578,8 @@ class ElasticsearchBackend(SearchBackend):
         the fetch reads a few doc values per hit (the figure id is the sort's second value)."""
         size = min(query.window * GROUP_OVERFETCH, MAX_OVERFETCH)
         return {"query": text, "sort": TEXT_SORT, "size": size, "track_total_hits": False,
-                "stored_fields": ["_none_"], "docvalue_fields": list(GROUP_DOCVALUE_FIELDS)}
+                "stored_fields": ["_none_"],
+                "docvalue_fields": list(GROUP_DOCVALUE_FIELDS if query.facets else GROUP_KEY_FIELDS)}
 
     def _grouped_text(self, query: Query, hits: list[dict], body: dict) -> list[Candidate]:
         """The best figure of each of the first ``window`` patents (families) in text order - what

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
+from elasticsearch.serializer import OrjsonSerializer
 
 from backend.search.errors import IndexVersionError, ReindexInProgress, SearchBackendError
 from backend.settings import REPO_ROOT, Settings
@@ -71,7 +72,9 @@ def default_dims(settings: Settings) -> int:
 
 
 def make_client(settings: Settings) -> Elasticsearch:
-    return Elasticsearch(settings.es_hosts, request_timeout=settings.es_request_timeout)   # one or several nodes
+    # one or several nodes; responses parsed by orjson (a search's 100-800 hits: ~3x faster than json)
+    return Elasticsearch(settings.es_hosts, request_timeout=settings.es_request_timeout,
+                         serializers={"application/json": OrjsonSerializer()})
 
 
 def concrete_indices(es: Elasticsearch, alias: str) -> list[str]:

@@ -136,6 +136,16 @@ def test_facets_count_the_result_set(backend, corpus):
     assert len(response.hits) == 1 and response.total == 3
 
 
+def test_facets_count_a_text_result_set(backend, corpus):
+    """The text list's candidates carry their classification symbols when facets are asked (Elasticsearch
+    reads them from doc values only then)."""
+    response = backend.search({"text": "chair", "facets": True, "size": 1})
+    facets = {name: {b.key: b.count for b in buckets} for name, buckets in response.facets.items()}
+    assert facets["cpc_subclass"] == {"A47C": 2}
+    assert facets["locarno_class"] == {"06": 2}
+    assert len(response.hits) == 1 and response.total == 2
+
+
 def test_rrf_fusion_order_hand_checked(backend):
     """BM25 ranks W1 > W2 > W3 (term frequency 3, 2, 1; W4 does not match); cosine ranks W4 > W3 > W2 > W1.
     With k=60, weights text 1 and image 2:

@@ -48,7 +48,7 @@ class FakeES:
                 for i, d in enumerate(corpus_docs()[:2])]
         return {"took": 3, "timed_out": self.timed_out, "_shards": self.shards, "hits": {"hits": hits}}
 
-    def msearch(self, searches):
+    def msearch(self, searches, filter_path=None):
         return _Resp({"responses": [self._result() for _ in searches[::2]]})
 
     def search(self, **_kwargs):

@@ -232,3 +232,37 @@ def test_every_hit_of_a_page_has_its_snippets(backend):
     for hit in hits:     # the title and claims of the hit's own figure (same number in both)
         assert hit.snippets["title"].startswith("<mark>lamp</mark> number "), hit.snippets
         assert hit.snippets["title"].split()[-1] == hit.snippets["claims"].split()[-1], hit.snippets
+
+
+def test_a_hit_found_by_its_drawing_alone_has_its_fields_and_no_snippets(backend):
+    """The page's snippets and display fields come together (ES: one _msearch by figure id): a figure on
+    the page that the words do not match (found by its vector) keeps its title and gets no snippets."""
+    from .conftest import DIMS, figure
+
+    lamp = [1.0] + [0.0] * (DIMS - 1)
+    chair = [0.0, 1.0] + [0.0] * (DIMS - 2)
+    backend.index_figures([figure("US2000001B2", 1, chair, title="Lamp shade", claims="a lamp"),
+                           figure("US2000002B2", 1, lamp, title="Folding chair", claims="a chair")])
+    backend.refresh()
+    hits = {h.publication_number: h for h in backend.search({"text": "lamp", "vector": lamp, "size": 5}).hits}
+    assert set(hits) == {"US2000001B2", "US2000002B2"}
+    assert hits["US2000002B2"].title == "Folding chair" and hits["US2000002B2"].snippets is None
+    assert hits["US2000001B2"].title == "Lamp shade"
+    assert hits["US2000001B2"].snippets["title"] == "<mark>Lamp</mark> shade"
+
+
+def test_a_page_figure_gone_from_the_index_is_left_without_fields(backend):
+    """A figure deleted between the ranking and the page: its snippets and fields are simply absent (ES
+    looks the missing ones up by mget)."""
+    from backend.search.engine import Query
+    from backend.search.filters import FilterSpec
+
+    from .conftest import figure
+
+    backend.index_figures([figure("US2000003B2", 1, None, title="Lamp base")])
+    backend.refresh()
+    query = Query("lamp", ["lamp"], None, FilterSpec(), 10, True, None)
+    snippets, sources = backend._page_details(query, ["US2000003B2-F1", "US9999999B2-F1"],
+                                              ["US2000003B2-F1", "US9999999B2-F1"])
+    assert set(snippets) == {"US2000003B2-F1"} and set(sources) == {"US2000003B2-F1"}
+    assert sources["US2000003B2-F1"]["title"] == "Lamp base"
