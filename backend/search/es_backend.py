@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
@@ -42,6 +43,8 @@ COUNT_PARTITIONS = 4
 RETRIEVAL_FILTER_PATH = ["responses.hits.hits._id", "responses.hits.hits._score", "responses.hits.hits.sort",
                          "responses.hits.hits.fields", "responses._shards", "responses.timed_out", "responses.took",
                          "responses.error", "responses.status"]
+#: the same for one search
+SEARCH_FILTER_PATH = [p.removeprefix("responses.") for p in RETRIEVAL_FILTER_PATH]
 COUNT_FILTER_PATH = ["responses.hits.hits._source", "responses.hits.total", "responses._shards", "responses.timed_out",
                      "responses.error", "responses.status", "responses.aggregations.groups.sum_other_doc_count",
                      "responses.aggregations.n.count", "responses.terminated_early"]
@@ -52,10 +55,14 @@ FOUND_RECHECK_S = 5.0
 #: requests the page's highlighting is split into (run side by side: :meth:`ElasticsearchBackend._page_details`)
 HIGHLIGHT_PARTS = 2
 RESCORE_OVERSAMPLE = 2.0       # int8 quantised HNSW: re-rank the oversampled candidates on raw vectors
-#: grouped BM25 list: figures read per wanted patent/family before falling back to ``collapse``
-#: (_grouped_text; the synthetic corpus has ~5 figures a patent, at most 15)
+#: grouped BM25 list (_grouped_text): figures first read per wanted patent/family, at most; the backend
+#: learns how many its searches need (:class:`FiguresPerGroup`; the synthetic corpus has ~5 a patent)
 GROUP_OVERFETCH = 8
-#: ... but never more than Elasticsearch's index.max_result_window (default 10,000) figures
+MIN_OVERFETCH = 1.5
+#: the first read asks for the learnt figures per group times this (most searches then need no second read)
+OVERFETCH_MARGIN = 1.15
+#: figures read in all (the first read never more: Elasticsearch's index.max_result_window, default
+#: 10,000) before the list falls back to ``collapse``
 MAX_OVERFETCH = 10_000
 #: what the grouped BM25 list reads per figure (doc values; no stored fields, no _source: _grouped_text):
 #: the group; the classification symbols only for facets (the class consensus reads the vector list's)
@@ -90,6 +97,25 @@ def es_filters(spec: FilterSpec) -> list[dict]:
     return out
 
 
+class FiguresPerGroup:
+    """How many figures the grouped BM25 list read per patent (family) it kept, averaged over this
+    backend's last searches: the next search's first read asks for that many per wanted group (plus
+    :data:`OVERFETCH_MARGIN`, between :data:`MIN_OVERFETCH` and :data:`GROUP_OVERFETCH`). Only the work
+    depends on it, never the list (:meth:`ElasticsearchBackend._grouped_text` reads on when short)."""
+
+    WEIGHT = 0.2     # of the newest search
+
+    def __init__(self) -> None:
+        self.value = float(GROUP_OVERFETCH)
+
+    def factor(self) -> float:
+        return min(float(GROUP_OVERFETCH), max(MIN_OVERFETCH, self.value * OVERFETCH_MARGIN))
+
+    def saw(self, read: int, groups: int) -> None:
+        if groups:
+            self.value += self.WEIGHT * (read / groups - self.value)
+
+
 class ElasticsearchBackend(SearchBackend):
     name = "elasticsearch"
     concurrent_calls = True
@@ -104,6 +130,7 @@ class ElasticsearchBackend(SearchBackend):
         self._dims_index: str | None = None
         self._dims_at = 0.0
         self._found: dict[tuple[str, str], float] = {}
+        self.figures_per_group = FiguresPerGroup()
         try:
             index_admin.check_version(self.es, self.prefix)
         except IndexVersionError:
@@ -571,33 +598,45 @@ class ElasticsearchBackend(SearchBackend):
         return lists["bm25"], lists["knn"]
 
     # -- the grouped BM25 list without collapse -------------------------------------------------
-    @staticmethod
-    def _grouped_body(query: Query, text: dict) -> dict:
-        """The ungrouped top ``window`` x :data:`GROUP_OVERFETCH` figures in text order. Without ``collapse``
-        Lucene skips non-competitive documents (block-max WAND), and without stored fields or ``_source``
-        the fetch reads a few doc values per hit (the figure id is the sort's second value)."""
-        size = min(query.window * GROUP_OVERFETCH, MAX_OVERFETCH)
+    def _grouped_body(self, query: Query, text: dict) -> dict:
+        """The ungrouped top ``window`` x (figures a group, learnt: :class:`FiguresPerGroup`) figures in text
+        order. Without ``collapse`` Lucene skips non-competitive documents (block-max WAND; the fewer asked,
+        the more it skips), and without stored fields or ``_source`` the fetch reads a doc value or two per
+        hit (the figure id is the sort's second value)."""
+        size = min(math.ceil(query.window * self.figures_per_group.factor()), MAX_OVERFETCH)
         return {"query": text, "sort": TEXT_SORT, "size": size, "track_total_hits": False,
                 "stored_fields": ["_none_"],
                 "docvalue_fields": list(GROUP_DOCVALUE_FIELDS if query.facets else GROUP_KEY_FIELDS)}
 
     def _grouped_text(self, query: Query, hits: list[dict], body: dict) -> list[Candidate]:
         """The best figure of each of the first ``window`` patents (families) in text order - what
-        ``collapse`` returns: the first figure of each group in the over-fetch, when it holds ``window``
-        groups or every match (not full). Else (a few groups with very many figures on top) the collapse
-        query itself (:meth:`_collapsed_text`). Candidates carry no ``_source``: the page hydrates."""
+        ``collapse`` returns: the first figure of each group in the figures read, once they hold ``window``
+        groups or every match. The over-fetch is read on (``search_after`` the last figure, same size) while
+        it holds fewer groups; past :data:`MAX_OVERFETCH` figures (a few groups with very many figures on
+        top) the collapse query answers (:meth:`_collapsed_text`). Candidates carry no ``_source``: the page
+        hydrates."""
         family = query.group_field == "family_id"
         firsts: dict[str, dict] = {}
-        for hit in hits:     # the group of each hit from its doc values; a candidate only for the firsts
-            f = hit.get("fields") or {}
-            key = ((f.get("family_id") or (None,))[0] if family else None) or (f.get("publication_number") or ("",))[0]
-            if key not in firsts:
-                firsts[key] = hit
-                if len(firsts) >= query.window:
-                    break
-        if len(firsts) >= query.window or len(hits) < body["size"]:
-            return [self._candidate(hit, "bm25") for hit in firsts.values()]
-        return self._collapsed_text(query)
+        read, size = 0, body["size"]
+        while True:
+            for hit in hits:     # the group of each hit from its doc values; a candidate only for the firsts
+                read += 1
+                f = hit.get("fields") or {}
+                key = ((f.get("family_id") or (None,))[0] if family else None) or (f.get("publication_number") or ("",))[0]
+                if key not in firsts:
+                    firsts[key] = hit
+                    if len(firsts) >= query.window:
+                        break
+            if len(firsts) >= query.window or len(hits) < size:     # the window's groups, or every match
+                break
+            if read >= MAX_OVERFETCH:
+                return self._collapsed_text(query)
+            size = min(body["size"], MAX_OVERFETCH - read)
+            resp = self._call("bm25 search", self.es.search, query.shards, filter_path=SEARCH_FILTER_PATH,
+                              **{**body, "size": size, "search_after": hits[-1]["sort"]})
+            hits = ((resp or {}).get("hits") or {}).get("hits") or []
+        self.figures_per_group.saw(read, len(firsts))
+        return [self._candidate(hit, "bm25") for hit in firsts.values()]
 
     def _collapsed_text(self, query: Query) -> list[Candidate]:
         """The grouped BM25 list by ``collapse`` on the group field (every match is scored)."""

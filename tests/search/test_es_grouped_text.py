@@ -1,7 +1,8 @@
 """The grouped BM25 list of Elasticsearch without ``collapse`` (issue 15): the ungrouped top window x
-GROUP_OVERFETCH figures, the first of each patent/family kept, and the collapse query when that over-fetch is
-full and holds fewer than window groups. It must equal what ``collapse`` returns, on the real node, on an
-index where patents have many figures (up to 30; most of them tie on the patent's text)."""
+(figures a group, learnt) figures, the first of each patent/family kept, read on with ``search_after`` while
+they hold fewer than window groups, and the collapse query past MAX_OVERFETCH figures. It must equal what
+``collapse`` returns, on the real node, on an index where patents have many figures (up to 30; most of them
+tie on the patent's text)."""
 from __future__ import annotations
 
 import numpy as np
@@ -53,46 +54,76 @@ def listed(cands) -> list[tuple]:
     return [(c.figure_id, c.publication_number, c.score, c.family_id, sorted(c.cpc_subclass)) for c in cands]
 
 
+def reads(monkeypatch, es) -> tuple[list[int], list[int]]:
+    """(sizes of the BM25 searches that read on, windows of the collapse queries) while the test runs."""
+    more, fallbacks = [], []
+    collapsed, search = es._collapsed_text, es.es.search
+    monkeypatch.setattr(es, "_collapsed_text", lambda q: fallbacks.append(q.window) or collapsed(q))
+    monkeypatch.setattr(es.es, "search", lambda **kw: more.append(kw["size"]) or search(**kw))
+    return more, fallbacks
+
+
 @pytest.mark.parametrize("group_field", ["publication_number", "family_id"])
 @pytest.mark.parametrize("text", ["valve rotor", 'ti:pump AND (valve OR "seal assembly")'], ids=["plain", "language"])
 def test_grouped_bm25_list_equals_collapse(es, monkeypatch, text, group_field):
-    fallbacks = []
-    collapsed = es._collapsed_text
-    monkeypatch.setattr(es, "_collapsed_text", lambda q: fallbacks.append(q.window) or collapsed(q))
+    more, fallbacks = reads(monkeypatch, es)
     for window in (5, 10, 40):
         query = grouped_query(text, window, group_field)
-        want = collapsed(query)
+        want = es._collapsed_text(query)
         assert 0 < len(want) <= window
         keys = [c.key(group_field) for c in want]
         assert len(keys) == len(set(keys))           # collapse: one figure a group
-        # the over-fetch holds the window's groups: no collapse query
+        # the first read holds the window's groups: no other query
+        monkeypatch.setattr(es.figures_per_group, "value", 30.0)
         monkeypatch.setattr(es_backend, "GROUP_OVERFETCH", 30)
-        fallbacks.clear()
+        more.clear(), fallbacks.clear()
         got = es._retrieve(query)[0]
         assert listed(got) == listed(want)
-        assert fallbacks == []
+        assert more == fallbacks == []
         assert all(c.source is None for c in got)    # doc values only: the page hydrates its hits
-        # one figure a group read: the top figures belong to few patents (many figures each), so the
-        # over-fetch is full with fewer groups than the window -> the collapse query answers
-        monkeypatch.setattr(es_backend, "GROUP_OVERFETCH", 1)
-        fallbacks.clear()
+        # one figure a group read first: the top figures belong to few patents (many figures each), so
+        # the first read is full with fewer groups than the window -> read on with search_after
+        monkeypatch.setattr(es.figures_per_group, "value", 0.0)
+        monkeypatch.setattr(es_backend, "MIN_OVERFETCH", 1.0)
+        more.clear(), fallbacks.clear()
         assert listed(es._retrieve(query)[0]) == listed(want)
-        assert fallbacks == [window]
+        assert more and set(more) == {window} and fallbacks == []
+        # ... and past MAX_OVERFETCH figures read, the collapse query answers
+        monkeypatch.setattr(es_backend, "MAX_OVERFETCH", window + 1)
+        monkeypatch.setattr(es.figures_per_group, "value", 0.0)
+        more.clear(), fallbacks.clear()
+        assert listed(es._retrieve(query)[0]) == listed(want)
+        assert more == [1, window] and fallbacks == [window]     # one read on, then the collapse query
+        monkeypatch.setattr(es_backend, "MAX_OVERFETCH", 10_000)
+
+
+def test_figures_per_group_are_learnt_from_the_searches(es, monkeypatch):
+    """The first read's size follows what the backend's searches needed: from GROUP_OVERFETCH per group
+    towards this corpus's figures per kept patent (plus the margin), never the list itself."""
+    query = grouped_query("valve rotor", 10, "publication_number")
+    want = listed(es._collapsed_text(query))
+    sizes = []
+    for _ in range(30):
+        sizes.append(es._bodies(query)[0][1]["size"])
+        assert listed(es._retrieve(query)[0]) == want
+    assert sizes[0] == 10 * es_backend.GROUP_OVERFETCH
+    assert sizes[-1] < sizes[0]
+    # the 10 patents' first figures: the average it converges to
+    needed = es._grouped_body(query, {"match_all": {}})["size"]
+    assert needed == sizes[-1] >= 10 * es_backend.MIN_OVERFETCH
 
 
 def test_grouped_bm25_list_reads_every_match_when_the_over_fetch_is_not_full(es, monkeypatch):
-    """Fewer matches than window x GROUP_OVERFETCH: the over-fetch holds them all (no collapse query) and
-    gives every matching patent once, as collapse does."""
-    fallbacks = []
-    collapsed = es._collapsed_text
-    monkeypatch.setattr(es, "_collapsed_text", lambda q: fallbacks.append(q.window) or collapsed(q))
+    """Fewer matches than the first read: it holds them all (no other query) and gives every matching
+    patent once, as collapse does."""
+    more, fallbacks = reads(monkeypatch, es)
     query = grouped_query("ti:seal", 100, "publication_number")
-    want = collapsed(query)
+    want = es._collapsed_text(query)
     matching = {d["publication_number"] for d in many_figure_corpus() if "seal" in d["title"]}
     assert {c.publication_number for c in want} == matching and len(want) < 100
-    fallbacks.clear()
+    more.clear(), fallbacks.clear()
     assert listed(es._retrieve(query)[0]) == listed(want)
-    assert fallbacks == []
+    assert more == fallbacks == []
 
 
 def test_grouped_search_pages_are_those_of_collapse(es, monkeypatch):
@@ -115,11 +146,11 @@ def test_grouped_search_pages_are_those_of_collapse(es, monkeypatch):
     assert all(title for page in got for _fid, title, _s, _d in page)
 
 
-def test_over_fetch_stays_within_the_result_window():
-    """A large rank window: the over-fetch asks for at most index.max_result_window figures (the collapse
-    query answers when they hold too few patents)."""
+def test_over_fetch_stays_within_the_result_window(es):
+    """A large rank window: the first read asks for at most index.max_result_window figures (the rest is
+    read on with search_after, then the collapse query)."""
     text = {"match_all": {}}
-    assert es_backend.ElasticsearchBackend._grouped_body(grouped_query("valve", 100, "family_id"), text)["size"] == \
+    assert es._grouped_body(grouped_query("valve", 100, "family_id"), text)["size"] == \
         100 * es_backend.GROUP_OVERFETCH
-    assert es_backend.ElasticsearchBackend._grouped_body(grouped_query("valve", 5000, "family_id"), text)["size"] == \
+    assert es._grouped_body(grouped_query("valve", 5000, "family_id"), text)["size"] == \
         es_backend.MAX_OVERFETCH == 10_000
