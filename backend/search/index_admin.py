@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from elasticsearch import ApiError, Elasticsearch, NotFoundError
-from elasticsearch.serializer import OrjsonSerializer
+from elasticsearch.serializer import NdjsonSerializer, OrjsonSerializer
 
 from backend.search.errors import IndexVersionError, ReindexInProgress, SearchBackendError
 from backend.settings import REPO_ROOT, Settings
@@ -71,10 +71,16 @@ def default_dims(settings: Settings) -> int:
         return int(get_encoder(settings).dim)
 
 
+class OrjsonNdjsonSerializer(NdjsonSerializer, OrjsonSerializer):
+    """``_msearch`` / ``_bulk`` bodies: NDJSON lines written by orjson (a query vector's floats ~5x faster)."""
+
+
 def make_client(settings: Settings) -> Elasticsearch:
-    # one or several nodes; responses parsed by orjson (a search's 100-800 hits: ~3x faster than json)
+    # one or several nodes; JSON by orjson (a search's hundreds of hits parsed ~2-10x faster than json,
+    # which also leaves fewer objects to the garbage collector)
     return Elasticsearch(settings.es_hosts, request_timeout=settings.es_request_timeout,
-                         serializers={"application/json": OrjsonSerializer()})
+                         serializers={"application/json": OrjsonSerializer(),
+                                      "application/x-ndjson": OrjsonNdjsonSerializer()})
 
 
 def concrete_indices(es: Elasticsearch, alias: str) -> list[str]:
