@@ -52,7 +52,8 @@ DIMS_RECHECK_S = 5.0          # how long the index dims are trusted before the a
 #: how long "the index carries this scheme / a document passes this filter" is trusted (a miss, which warns
 #: the examiner, is asked again every time): two fewer requests beside most filtered searches
 FOUND_RECHECK_S = 5.0
-#: requests the page's highlighting is split into (run side by side: :meth:`ElasticsearchBackend._page_details`)
+#: requests the page's highlighting is split into on a one-shard index (run side by side:
+#: :meth:`ElasticsearchBackend._page_details`; with several shards the shards already do)
 HIGHLIGHT_PARTS = 2
 RESCORE_OVERSAMPLE = 2.0       # int8 quantised HNSW: re-rank the oversampled candidates on raw vectors
 #: grouped BM25 list (_grouped_text): figures first read per wanted patent/family, at most; the backend
@@ -329,8 +330,8 @@ class ElasticsearchBackend(SearchBackend):
         by their drawing alone too) with their ``_source`` fields and the query's words marked (a
         ``highlight_query``: the page is not searched again). Highlighting re-reads each hit's text, one hit
         after another within a request: the page in :data:`HIGHLIGHT_PARTS` requests, which Elasticsearch
-        runs side by side. A figure gone from the index meanwhile is looked up by ``mget`` (none found: no
-        fields)."""
+        runs side by side (one request on an index of several shards: they run side by side already). A
+        figure gone from the index meanwhile is looked up by ``mget`` (none found: no fields)."""
         from backend.search.query_language.to_es import highlight
 
         if not (query.terms and query.english and figure_ids):  # snippets mark words of the main (English) fields
@@ -340,7 +341,8 @@ class ElasticsearchBackend(SearchBackend):
         marks = {**highlight(documents.TEXT_FIELDS),
                  "highlight_query": self._text_clause(query) if query.node is not None else self._english_clause(query)}
         wanted = set(missing)
-        step = -(-len(figure_ids) // HIGHLIGHT_PARTS)
+        parts = HIGHLIGHT_PARTS if query.shards.total <= 1 else 1     # shards: known from the ranked lists
+        step = -(-len(figure_ids) // parts)
         searches = []
         for start in range(0, len(figure_ids), step):
             ids = figure_ids[start:start + step]

@@ -266,3 +266,29 @@ def test_a_page_figure_gone_from_the_index_is_left_without_fields(backend):
                                               ["US2000003B2-F1", "US9999999B2-F1"])
     assert set(snippets) == {"US2000003B2-F1"} and set(sources) == {"US2000003B2-F1"}
     assert sources["US2000003B2-F1"]["title"] == "Lamp base"
+
+
+def test_the_page_is_highlighted_in_one_request_on_an_index_of_several_shards(backend, monkeypatch):
+    """ES: a one-shard index highlights the page in HIGHLIGHT_PARTS requests run side by side; with several
+    shards (they run side by side already) in one. The snippets are the same."""
+    from backend.search.engine import Query
+    from backend.search.filters import FilterSpec
+
+    from .conftest import figure
+
+    if backend.name != "elasticsearch":
+        pytest.skip("Elasticsearch only: the embedded backend marks words in SQLite")
+    from backend.search import es_backend
+
+    backend.index_figures([figure(f"US{3000 + i}B2", 1, None, title=f"lamp number {i}") for i in range(6)])
+    backend.refresh()
+    ids = [f"US{3000 + i}B2-F1" for i in range(6)]
+    sent, msearch = [], backend.es.msearch
+    monkeypatch.setattr(backend.es, "msearch", lambda **kw: sent.append(len(kw["searches"]) // 2) or msearch(**kw))
+    found = []
+    for shards in (1, 3):
+        query = Query("lamp", ["lamp"], None, FilterSpec(), 10, True, None)
+        query.shards.total = shards
+        found.append(backend._page_details(query, ids, ids))
+    assert sent == [es_backend.HIGHLIGHT_PARTS, 1] and es_backend.HIGHLIGHT_PARTS > 1
+    assert found[0] == found[1] and len(found[0][0]) == len(found[0][1]) == 6
