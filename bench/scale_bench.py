@@ -465,7 +465,14 @@ def numpy_exact(d: int, seed: int, n: int):
     return top10
 
 
-def es_query(target: str, n_queries: int, n_recall: int, seed: int, with_latency: bool = True) -> None:
+def _warm_up(target: str, qs: list[dict], n: int) -> None:
+    backend = make_backend("es", target)
+    for i in range(n):
+        backend.search(request(qs[i % len(qs)], bool(i % 2)))
+
+
+def es_query(target: str, n_queries: int, n_recall: int, seed: int, with_latency: bool = True,
+             warmup: int = 0) -> None:
     from backend.search import index_admin
 
     es = es_client(target)
@@ -474,6 +481,13 @@ def es_query(target: str, n_queries: int, n_recall: int, seed: int, with_latency
     n = int(es.count(index=alias)["count"])
     d = dims()
     qs = [q.__dict__ for q in Corpus(d, seed).queries(n_queries)]
+    if warmup:   # a node just started compiles its search code and reads the index into page cache first
+        t0 = time.perf_counter()
+        # in a child: the parent forks the latency clients later and must hold no threads (the backend's)
+        warm = mp.get_context("fork").Process(target=_warm_up, args=(target, qs, warmup))
+        warm.start()
+        warm.join()
+        log(f"{target}: warm-up {warmup} searches, {time.perf_counter() - t0:.0f} s")
     res = {"queries": n_queries, "latency": latency("es", target, qs)} if with_latency else {}
     save(f"es_{target}_{n}", res)
     if not n_recall:
@@ -704,6 +718,7 @@ def main(argv=None) -> None:
     b = sub.add_parser("es-query")
     b.add_argument("--target", choices=TARGETS, required=True)
     b.add_argument("--no-latency", action="store_true", help="recall only (--recall-queries 0: latency only)")
+    b.add_argument("--warmup", type=int, default=0, help="searches run (and not timed) before the latency runs")
     c = sub.add_parser("embedded")
     c.add_argument("--n", type=int, nargs="+", default=[100_000, 300_000])
     f = sub.add_parser("es-took")
@@ -722,7 +737,7 @@ def main(argv=None) -> None:
     if args.cmd == "es-index":
         es_index(args.target, args.n, args.seed, args.grow, args.max_minutes, not args.no_merge)
     elif args.cmd == "es-query":
-        es_query(args.target, args.queries, args.recall_queries, args.seed, not args.no_latency)
+        es_query(args.target, args.queries, args.recall_queries, args.seed, not args.no_latency, args.warmup)
     elif args.cmd == "embedded":
         for n in args.n:
             embedded(n, args.queries, args.recall_queries, args.seed)
