@@ -38,13 +38,13 @@ MAX_COUNT_PAGES = 10           # past 100,000 patents the grouped total is a low
 TERMS_COUNT = 50_000
 #: more matching patents than that: this many hash partitions of them, each one terms aggregation
 COUNT_PARTITIONS = 4
-#: what the count's _msearch sends back: no buckets, only their number
 #: the ranked lists' answer: scores, sort values and doc values (no ``_index`` per hit: a fifth of the bytes)
 RETRIEVAL_FILTER_PATH = ["responses.hits.hits._id", "responses.hits.hits._score", "responses.hits.hits.sort",
                          "responses.hits.hits.fields", "responses._shards", "responses.timed_out", "responses.took",
                          "responses.error", "responses.status"]
 #: the same for one search
 SEARCH_FILTER_PATH = [p.removeprefix("responses.") for p in RETRIEVAL_FILTER_PATH]
+#: what the count's _msearch sends back: no buckets, only their number
 COUNT_FILTER_PATH = ["responses.hits.hits._source", "responses.hits.total", "responses._shards", "responses.timed_out",
                      "responses.error", "responses.status", "responses.aggregations.groups.sum_other_doc_count",
                      "responses.aggregations.n.count", "responses.terminated_early"]
@@ -346,10 +346,9 @@ class ElasticsearchBackend(SearchBackend):
         searches = []
         for start in range(0, len(figure_ids), step):
             ids = figure_ids[start:start + step]
-            source = [f for f in ids if f in wanted]
             searches += [{"index": self.alias},
                          {"query": {"ids": {"values": ids}}, "highlight": marks, "size": len(ids), "track_total_hits": False,
-                          "_source": list(documents.HIT_FIELDS) if source else False}]
+                          "_source": list(documents.HIT_FIELDS) if wanted.intersection(ids) else False}]
         try:
             resp = self.es.msearch(searches=searches)
         except NotFoundError:

