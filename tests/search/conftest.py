@@ -15,6 +15,21 @@ def unit(rng: np.random.Generator, dims: int = DIMS) -> list[float]:
     return (v / np.linalg.norm(v)).astype(np.float32).tolist()
 
 
+def indexed(backend, docs: list[dict], batch: int = 250):
+    """``backend`` holding ``docs`` (written in batches, then refreshed)."""
+    for start in range(0, len(docs), batch):
+        backend.index_figures(docs[start:start + batch])
+    backend.refresh()
+    return backend
+
+
+def elasticsearch_with(backend, docs: list[dict], why: str, batch: int = 250):
+    """The Elasticsearch ``backend`` holding ``docs``; the embedded one skips the test, saying ``why``."""
+    if backend.name != "elasticsearch":
+        pytest.skip(f"Elasticsearch only: {why}")
+    return indexed(backend, docs, batch)
+
+
 def figure(pub: str, n: int, vector: list[float] | None, **fields) -> dict:
     doc = {"figure_id": f"{pub}-F{n}", "publication_number": pub, "figure_number": n, "kind": "S1",
            "country": "US", "title": "", "abstract": "", "claims": "", "description": f"FIG. {n} is a view",

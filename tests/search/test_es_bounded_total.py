@@ -12,6 +12,7 @@ from backend.search import filters as filters_mod
 from backend.search.engine import Query
 from backend.search.request import Filters
 
+from .conftest import elasticsearch_with
 from .test_paging import paging_corpus
 
 MAX_FIGURES = 3   # a patent of the paging corpus has at most this many figures
@@ -19,13 +20,7 @@ MAX_FIGURES = 3   # a patent of the paging corpus has at most this many figures
 
 @pytest.fixture
 def es(backend):
-    if backend.name != "elasticsearch":
-        pytest.skip("Elasticsearch only: the embedded backend always counts exactly (docs/search.md)")
-    docs = paging_corpus()
-    for start in range(0, len(docs), 250):
-        backend.index_figures(docs[start:start + 250])
-    backend.refresh()
-    return backend
+    return elasticsearch_with(backend, paging_corpus(), "the embedded backend always counts exactly (docs/search.md)")
 
 
 def wet(group: bool, country: str | None = None) -> tuple[set[str], list[str], set[str]]:

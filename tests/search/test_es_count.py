@@ -10,16 +10,13 @@ from backend.search import filters as filters_mod
 from backend.search.engine import Query
 from backend.search.request import Filters
 
+from .conftest import elasticsearch_with
 from .test_paging import paging_corpus
 
 
 @pytest.fixture
 def es(backend):
-    if backend.name != "elasticsearch":
-        pytest.skip("Elasticsearch only: the embedded count is tested in test_embedded_count.py")
-    backend.index_figures(paging_corpus())
-    backend.refresh()
-    return backend
+    return elasticsearch_with(backend, paging_corpus(), "the embedded count is tested in test_embedded_count.py")
 
 
 @pytest.mark.parametrize("group", [False, True], ids=["figures", "patents"])

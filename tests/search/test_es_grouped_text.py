@@ -14,7 +14,7 @@ from backend.search import query_language
 from backend.search.engine import Query, query_terms
 from backend.search.request import Filters
 
-from .conftest import figure, unit
+from .conftest import elasticsearch_with, figure, unit
 
 WORDS = ["valve", "pump", "housing", "rotor", "seal"]
 
@@ -34,13 +34,7 @@ def many_figure_corpus() -> list[dict]:
 
 @pytest.fixture
 def es(backend):
-    if backend.name != "elasticsearch":
-        pytest.skip("Elasticsearch only: the embedded backend groups its own ranked list")
-    docs = many_figure_corpus()
-    for start in range(0, len(docs), 300):
-        backend.index_figures(docs[start:start + 300])
-    backend.refresh()
-    return backend
+    return elasticsearch_with(backend, many_figure_corpus(), "the embedded backend groups its own ranked list", 300)
 
 
 def grouped_query(text: str, window: int, group_field: str) -> Query:

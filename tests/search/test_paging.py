@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.search.conftest import figure, unit
+from tests.search.conftest import figure, indexed, unit
 
 WINDOW = 10
 N_PATENTS = 400
@@ -29,10 +29,7 @@ def paging_corpus() -> list[dict]:
 @pytest.fixture
 def paged(backend):
     docs = paging_corpus()
-    for start in range(0, len(docs), 250):
-        backend.index_figures(docs[start:start + 250])
-    backend.refresh()
-    return backend, docs
+    return indexed(backend, docs), docs
 
 
 def walk(backend, body: dict, size: int) -> tuple[list[dict], list[int]]:
