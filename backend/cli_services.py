@@ -8,7 +8,8 @@ from backend import devservices
 
 @click.group("services")
 def services() -> None:
-    """Start, stop and check Elasticsearch, Redis and PostgreSQL on loopback."""
+    """Start, stop and check Elasticsearch, Redis and PostgreSQL on loopback (and, by name, the local LLM
+    server for ``PRISM_CAPTIONER=llm``: ``prism services up llm``)."""
 
 
 _NAMES = click.Choice(sorted(devservices.SERVICES))
@@ -20,8 +21,8 @@ _NAMES = click.Choice(sorted(devservices.SERVICES))
               help="Elasticsearch nodes; more than 1 starts a cluster on 127.0.0.1:9211.. (backend/devcluster.py) "
                    "instead of the single node on 9200.")
 def up(names: tuple[str, ...], es_nodes: int) -> None:
-    """Start (or reuse) the named services (default: all)."""
-    for name in names or tuple(devservices.SERVICES):
+    """Start (or reuse) the named services (default: es, redis, postgres; the LLM server by name)."""
+    for name in names or devservices.DEFAULT_SERVICES:
         try:
             if name == "es" and es_nodes > 1:
                 from backend import devcluster
@@ -39,8 +40,8 @@ def up(names: tuple[str, ...], es_nodes: int) -> None:
 @click.option("--es-nodes", type=click.IntRange(min=1, max=9), default=1, show_default=True,
               help="Stop the cluster of this many nodes instead of the single Elasticsearch node.")
 def down(names: tuple[str, ...], es_nodes: int) -> None:
-    """Stop the named services (default: all)."""
-    for name in names or tuple(devservices.SERVICES):
+    """Stop the named services (default: es, redis, postgres; the LLM server by name)."""
+    for name in names or devservices.DEFAULT_SERVICES:
         if name == "es" and es_nodes > 1:
             from backend import devcluster
 

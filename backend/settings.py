@@ -61,13 +61,18 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=32, ge=1, le=4096)
 
     # -- captioning ------------------------------------------------------------------------------
-    captioner: Literal["template", "llm"] = "template"
+    captioner: Literal["template", "llm", "none"] = Field(default="template", description=(
+        "template: deterministic captions (the default, docs/benchmarks.md 'LLM vs template captions'); llm: "
+        "an OpenAI-compatible endpoint (PRISM_LLM_*; `prism services up llm` for a local one); none: no captions."))
     llm_base_url: str = ""
     llm_model: str = "gpt-4o-mini"
     llm_api_key: str = ""
     llm_timeout_s: float = Field(default=60.0, gt=0)
     llm_retries: int = Field(default=3, ge=0, le=20)
     llm_captions_per_figure: int = Field(default=3, ge=1, le=20)
+    llm_concurrency: int = Field(default=4, ge=1, le=64, description="Caption requests in flight per batch.")
+    llm_structured_output: bool = Field(default=True, description=(
+        "Send a JSON schema (response_format json_schema): llama.cpp / vLLM constrain the answer to it."))
 
     # -- API -------------------------------------------------------------------------------------
     auth_required: bool = True

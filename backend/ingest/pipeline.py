@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.db.models import Figure, IngestJob, JobStatus, Patent, utcnow
 from backend.db.session import session_scope
 from backend.ingest import blobstore, images
-from backend.ingest.captioning import CaptioningError, FigureContext, get_captioner
+from backend.ingest.captioning import CaptioningError, FigureContext, caption_figures, get_captioner
 from backend.ingest.errors import is_transient
 from backend.ingest.parsers.load import load_source
 from backend.ingest.parsers.weekly_tar import open_zip
@@ -198,8 +198,10 @@ class Pipeline:
         contexts = [FigureContext(record.publication_number, f.record.number, record.title, f.record.label,
                                   f.record.description, f.record.viewpoint, f.record.object_name, record.kind,
                                   record.cpc, record.locarno, record.abstract) for f in figures]
-        for fig, captions in zip(figures, self.captioner.caption(contexts)):
-            fig.captions = captions
+        captions, notes = caption_figures(self.captioner, contexts)   # notes: LLM answers replaced
+        record.notes.extend(notes)
+        for fig, figure_captions in zip(figures, captions):
+            fig.captions = figure_captions
         uploads = [f.record.image.blob for f in with_images if f.record.image.blob]
         return PreparedJob(job_id, record, figures, uploads)
 

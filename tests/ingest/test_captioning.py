@@ -8,7 +8,7 @@ from werkzeug.wrappers import Request, Response
 
 from backend.ingest.captioning import CaptioningError, FigureContext, get_captioner
 from backend.ingest.captioning.base import CaptioningUnavailable
-from backend.ingest.captioning.llm import LLMCaptioner, parse_captions
+from backend.ingest.captioning.llm import LLMCaptioner, UnusableAnswer, parse_captions
 from backend.ingest.captioning.template import TemplateCaptioner
 from backend.ingest.captioning.vocabulary import viewpoint_synonyms
 from backend.settings import Settings
@@ -137,7 +137,47 @@ def test_llm_garbage_is_a_clear_error_and_not_cached(llm_server, tmp_path, conte
 
 
 def test_parse_captions_tolerates_fences():
-    assert parse_captions('```json\n["a", "b", "a"]\n```', 5) == ["a", "b"]
+    assert parse_captions('```json\n["a chair seen", "side view", "a chair seen"]\n```', 5) == \
+        ["a chair seen", "side view"]
+
+
+def test_parse_captions_reads_the_schema_object_and_drops_scraps():
+    answer = 'Here: {"captions": ["Top plan view of a  chair", "", "x", "View from above of a seat"]} done'
+    assert parse_captions(answer, 3) == ["Top plan view of a chair", "View from above of a seat"]
+    with pytest.raises(UnusableAnswer, match="no usable caption"):
+        parse_captions('{"captions": ["", "ok"]}', 3)
+
+
+def test_request_carries_a_json_schema(tmp_path):
+    body = _captioner("http://127.0.0.1:9", tmp_path).request_body([{"role": "user", "content": "x"}])
+    schema = body["response_format"]["json_schema"]["schema"]
+    assert schema["properties"]["captions"]["minItems"] == 3 and body["temperature"] == 0
+    assert "response_format" not in _captioner("http://127.0.0.1:9", tmp_path, structured=False).request_body([])
+
+
+def test_prompt_names_classification_titles(tmp_path):
+    user = _captioner("http://127.0.0.1:9", tmp_path).messages(FIG)[-1]["content"]
+    assert "front left perspective" in user and "Locarno 28-03 (Pharmaceutical and cosmetic" in user
+
+
+def test_unusable_answer_falls_back_to_template_with_a_note(llm_server, tmp_path):
+    url, server = llm_server
+    server.content = "I cannot help with that."
+    captioner = _captioner(url, tmp_path)
+    captions, notes = captioner.caption_noted([FIG])
+    assert captions == [TemplateCaptioner().caption_one(FIG)]
+    assert len(notes) == 1 and notes[0].startswith("FIG. 1: template captions") and "not a JSON array" in notes[0]
+    assert captioner.caption([FIG]) == captions          # caption() gives the same fallback
+
+
+def test_a_refused_request_fails_instead_of_falling_back(llm_server, tmp_path):
+    url, _ = llm_server
+    with pytest.raises(CaptioningError, match="HTTP 404"):
+        _captioner(url + "/wrong", tmp_path).caption_noted([FIG])
+
+
+def test_no_captioner(tmp_path):
+    assert get_captioner(Settings(data_dir=tmp_path, captioner="none")).caption([FIG, FIG]) == [[], []]
 
 
 def test_get_captioner_from_settings(tmp_path):

@@ -1,9 +1,18 @@
-"""Captions from any OpenAI-compatible ``/v1/chat/completions`` endpoint (vLLM, llama.cpp, Ollama, OpenAI).
+"""Captions from any OpenAI-compatible ``/v1/chat/completions`` endpoint (llama.cpp's server, vLLM,
+Ollama, OpenAI).
 
-One request per figure asks for a JSON array of ``n`` synonym-rich descriptions. Transport errors,
-timeouts, 429 and 5xx answers are retried with exponential backoff (tenacity, ``llm_retries`` times); an
-answer that is not a JSON array of strings is a :class:`CaptioningError` naming what came back. Results are
-cached on disk by the hash of (model, prompt), so re-ingesting a document makes no call.
+One request per figure asks for ``n`` synonym-rich descriptions as JSON. With ``structured`` (the default)
+the request carries a JSON schema (``response_format``: ``{"captions": [n strings]}``), which llama.cpp
+and vLLM turn into a grammar, so even a small model answers valid JSON; the answer is still parsed
+leniently (an object with ``captions``, a bare array, code fences and text around it).
+
+Transport errors, timeouts, 429 and 5xx answers are retried with exponential backoff (tenacity,
+``retries`` times) and then raise :class:`CaptioningUnavailable` (a transient ingest error: the job is
+retried later). A 4xx (a wrong key or model name) is a :class:`CaptioningError`: the job fails with it. An
+answer that is not usable (no JSON, no strings) is an :class:`UnusableAnswer`; :meth:`LLMCaptioner.caption_noted`
+then uses the template captions for that figure and returns a note that ingest keeps on the job. Results are cached on disk by the hash of (model, prompt), so re-ingesting
+a figure, or retrying a batch that stopped half-way, makes no second call for what was answered.
+Requests for the figures of a batch go out ``concurrency`` at a time.
 """
 from __future__ import annotations
 
@@ -14,18 +23,24 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-from tenacity import retry_if_exception, stop_after_attempt, wait_exponential, Retrying
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from backend.ingest.captioning.base import CaptioningError, CaptioningUnavailable, FigureContext
 from backend.ingest.captioning.cache import CaptionCache, content_key
+from backend.ingest.captioning.titles import cpc_titles, locarno_title
 
 log = logging.getLogger(__name__)
 
 SYSTEM_PROMPT = (
     "You write search captions for patent drawings. Each caption describes what the drawing shows: the "
     "object, the view (with common synonyms, e.g. 'top plan view / view from above'), visible parts and "
-    "shape, using the words a patent examiner might search with. Answer with a JSON array of strings only."
+    "shape, using the words a patent examiner might search with. Answer with JSON only."
 )
+MIN_CAPTION_CHARS = 8
+
+
+class UnusableAnswer(CaptioningError):
+    """The endpoint answered, but not with captions (no JSON, no strings): the template's are used."""
 
 
 class TransientLLMError(Exception):
@@ -36,20 +51,60 @@ def _is_transient(exc: BaseException) -> bool:
     return isinstance(exc, (TransientLLMError, requests.ConnectionError, requests.Timeout))
 
 
+def endpoint_url(base_url: str, path: str) -> str:
+    """``http://host:port`` or ``http://host:port/v1`` + ``chat/completions`` / ``models``."""
+    base = (base_url or "").rstrip("/")
+    return f"{base}/{path}" if base.endswith("/v1") else f"{base}/v1/{path}"
+
+
+def captions_schema(n: int) -> dict:
+    item = {"type": "string", "minLength": MIN_CAPTION_CHARS, "maxLength": 200}
+    return {"type": "object", "required": ["captions"], "additionalProperties": False,
+            "properties": {"captions": {"type": "array", "items": item, "minItems": n, "maxItems": n}}}
+
+
 def parse_captions(content: str, n: int) -> list[str]:
-    """The JSON array in a chat answer (code fences and text around it are tolerated)."""
+    """The captions in a chat answer: ``{"captions": [...]}`` or a bare JSON array (code fences and text
+    around it are tolerated); duplicates and strings shorter than a few characters are dropped."""
     text = (content or "").strip()
     text = re.sub(r"^```(?:json)?\s*|\s*```$", "", text)
-    start, end = text.find("["), text.rfind("]")
-    if start < 0 or end <= start:
-        raise CaptioningError(f"LLM answer is not a JSON array: {content[:200]!r}")
-    try:
-        value = json.loads(text[start:end + 1])
-    except ValueError as exc:
-        raise CaptioningError(f"LLM answer is not valid JSON ({exc}): {content[:200]!r}") from None
-    if not isinstance(value, list) or not value or not all(isinstance(v, str) and v.strip() for v in value):
-        raise CaptioningError(f"LLM answer is not a non-empty array of strings: {content[:200]!r}")
-    return list(dict.fromkeys(v.strip() for v in value))[:n]
+    value = None
+    obj_start, obj_end = text.find("{"), text.rfind("}")
+    if 0 <= obj_start < obj_end:
+        try:
+            value = json.loads(text[obj_start:obj_end + 1])
+        except ValueError:
+            value = None
+        if isinstance(value, dict):
+            value = value.get("captions")
+    if not isinstance(value, list):
+        start, end = text.find("["), text.rfind("]")
+        if start < 0 or end <= start:
+            raise UnusableAnswer(f"LLM answer is not a JSON array: {content[:200]!r}")
+        try:
+            value = json.loads(text[start:end + 1])
+        except ValueError as exc:
+            raise UnusableAnswer(f"LLM answer is not valid JSON ({exc}): {content[:200]!r}") from None
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise UnusableAnswer(f"LLM answer is not a non-empty array of strings: {content[:200]!r}")
+    kept = [re.sub(r"\s+", " ", v).strip() for v in value]
+    kept = [v for v in dict.fromkeys(kept) if len(v) >= MIN_CAPTION_CHARS]
+    if not kept:
+        raise UnusableAnswer(f"LLM answer has no usable caption (array of strings, each at least "
+                              f"{MIN_CAPTION_CHARS} characters): {content[:200]!r}")
+    return kept[:n]
+
+
+def classification_facts(fig: FigureContext, cpc_titles_dir: Path | None = None) -> list[str]:
+    """The figure's classification symbols with their titles (a model cannot read bare symbols)."""
+    out = []
+    for sym in fig.locarno[:2]:
+        title = locarno_title(sym)
+        out.append(f"Locarno {sym}" + (f" ({title})" if title else ""))
+    for sym in fig.cpc[:3]:
+        titles = cpc_titles(sym, cpc_titles_dir)
+        out.append(f"CPC {sym}" + (f" ({'; '.join(titles[-2:])})" if titles else ""))
+    return out
 
 
 class LLMCaptioner:
@@ -57,11 +112,10 @@ class LLMCaptioner:
 
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout_s: float = 60.0, retries: int = 3,
                  captions_per_figure: int = 3, cache_dir: Path | None = None, max_workers: int = 4,
-                 backoff_s: float = 0.5):
+                 backoff_s: float = 0.5, structured: bool = True, fallback=None, cpc_titles_dir: Path | None = None):
         if not base_url:
             raise CaptioningError("PRISM_LLM_BASE_URL is not set (needed by PRISM_CAPTIONER=llm)")
-        base = base_url.rstrip("/")
-        self.url = base + ("/chat/completions" if base.endswith("/v1") else "/v1/chat/completions")
+        self.url = endpoint_url(base_url, "chat/completions")
         self.model = model
         self.api_key = api_key
         self.timeout_s = timeout_s
@@ -70,24 +124,58 @@ class LLMCaptioner:
         self.cache = CaptionCache(cache_dir) if cache_dir else None
         self.max_workers = max_workers
         self.backoff_s = backoff_s
+        self.structured = structured
+        self.cpc_titles_dir = cpc_titles_dir
+        if fallback is None:
+            from backend.ingest.captioning.template import TemplateCaptioner
+
+            fallback = TemplateCaptioner(cpc_titles_dir)
+        self.fallback = fallback
         self.calls = 0
 
     def messages(self, fig: FigureContext) -> list[dict]:
-        facts = {
-            "patent": fig.publication_number, "title": fig.title, "figure": fig.label or f"FIG. {fig.number}",
-            "figure_description": fig.description, "viewpoint": fig.viewpoint, "object": fig.object_name,
-            "cpc": fig.cpc[:5], "locarno": fig.locarno[:3], "abstract": fig.abstract[:600],
-        }
-        user = (f"Write {self.n} different descriptions of this patent drawing, each one sentence, rich in "
-                f"synonyms for the object and the view. Facts: {json.dumps(facts, ensure_ascii=False)}\n"
-                f"Answer with a JSON array of {self.n} strings.")
+        facts = [f"Patent: {fig.publication_number}" + (f", \"{fig.title}\"" if fig.title else ""),
+                 f"Figure: {fig.label or f'FIG. {fig.number}'}" + (f": {fig.description}" if fig.description else "")]
+        if fig.viewpoint:
+            facts.append(f"View: {fig.viewpoint}")
+        if fig.object_name:
+            facts.append(f"Object: {fig.object_name}")
+        facts.extend(f"Class: {c}" for c in classification_facts(fig, self.cpc_titles_dir))
+        if fig.abstract:
+            facts.append(f"Abstract: {fig.abstract[:600]}")
+        user = (f"Write {self.n} different one-sentence descriptions of this patent drawing, rich in synonyms "
+                f"for the object and the view.\n" + "\n".join(facts) +
+                f"\nAnswer as JSON: {{\"captions\": [{self.n} strings]}}")
         return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
     def caption(self, figures: list[FigureContext]) -> list[list[str]]:
+        return self.caption_noted(figures)[0]
+
+    def caption_noted(self, figures: list[FigureContext]) -> tuple[list[list[str]], list[str]]:
+        """Captions per figure, and a note for each figure whose answer was not usable (template captions
+        used instead). :class:`CaptioningUnavailable` (the endpoint is down) propagates: what was
+        answered before is cached, so a retry asks only for the rest."""
         if len(figures) <= 1 or self.max_workers <= 1:
-            return [self.caption_one(f) for f in figures]
-        with ThreadPoolExecutor(max_workers=min(self.max_workers, len(figures))) as pool:
-            return list(pool.map(self.caption_one, figures))
+            outcomes = [self._caption_or_error(f) for f in figures]
+        else:
+            with ThreadPoolExecutor(max_workers=min(self.max_workers, len(figures))) as pool:
+                outcomes = list(pool.map(self._caption_or_error, figures))
+        captions, notes = [], []
+        for fig, outcome in zip(figures, outcomes):
+            if isinstance(outcome, UnusableAnswer):
+                captions.append(self.fallback.caption_one(fig))
+                notes.append(f"{fig.label or f'FIG. {fig.number}'}: template captions (the LLM's answer was not "
+                             f"usable: {str(outcome)[:160]})")
+            else:
+                captions.append(outcome)
+        return captions, notes
+
+    def _caption_or_error(self, fig: FigureContext) -> list[str] | UnusableAnswer:
+        try:
+            return self.caption_one(fig)
+        except UnusableAnswer as exc:
+            log.warning("LLM caption of %s %s not usable: %s", fig.publication_number, fig.number, exc)
+            return exc
 
     def caption_one(self, fig: FigureContext) -> list[str]:
         messages = self.messages(fig)
@@ -109,13 +197,19 @@ class LLMCaptioner:
             self.cache.put(key, captions)
         return captions
 
+    def request_body(self, messages: list[dict]) -> dict:
+        body = {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": 64 * self.n + 32}
+        if self.structured:
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "captions", "strict": True, "schema": captions_schema(self.n)}}
+        return body
+
     def _call(self, messages: list[dict]) -> str:
         self.calls += 1
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        resp = requests.post(self.url, json={"model": self.model, "messages": messages, "temperature": 0},
-                             headers=headers, timeout=self.timeout_s)
+        resp = requests.post(self.url, json=self.request_body(messages), headers=headers, timeout=self.timeout_s)
         if resp.status_code == 429 or resp.status_code >= 500:
             raise TransientLLMError(f"HTTP {resp.status_code}: {resp.text[:200]}")
         if resp.status_code >= 400:
@@ -123,5 +217,5 @@ class LLMCaptioner:
         try:
             return resp.json()["choices"][0]["message"]["content"]
         except (ValueError, KeyError, IndexError, TypeError):
-            raise CaptioningError(f"LLM endpoint {self.url} answered no chat completion: {resp.text[:200]!r}") \
+            raise UnusableAnswer(f"LLM endpoint {self.url} answered no chat completion: {resp.text[:200]!r}") \
                 from None
