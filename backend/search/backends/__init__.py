@@ -1,0 +1,1 @@
+"""The two retrieval backends: embedded (SQLite + NumPy) and Elasticsearch."""

@@ -1,0 +1,1 @@
+"""The single-machine backend: SQLite FTS5 text and exact NumPy vectors."""

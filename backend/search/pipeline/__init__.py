@@ -1,0 +1,1 @@
+"""The search pipeline every backend shares: request plan, two ranked lists, fusion, paging."""

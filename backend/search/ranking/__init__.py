@@ -1,0 +1,1 @@
+"""Ranking beyond one list: rank fusion, class consensus, geometric verification of drawings."""

@@ -1,0 +1,1 @@
+"""Text analysis shared by both backends: languages, stemming, compounds, BM25 fields, dense text."""
