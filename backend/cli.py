@@ -34,9 +34,27 @@ def _register() -> None:
             cli.add_command(command)
 
 
+def _observe_command() -> None:
+    """Warnings and errors as structured lines (PRISM_LOG_FORMAT), with a request id for the whole command
+    that the tasks it sends carry to the workers' logs (PRISM_REQUEST_ID: the caller's own id)."""
+    import os
+
+    from backend.observability.logs import accepted_request_id, bind, configure
+    from backend.settings import get_settings
+
+    settings = get_settings()
+    configure(settings)
+    if settings.log_level.lower() == "info":   # the command's own output is its report; logs say what went wrong
+        import logging
+
+        logging.getLogger().setLevel(logging.WARNING)
+    bind(request_id="cli-" + accepted_request_id(os.environ.get("PRISM_REQUEST_ID")))
+
+
 def main(argv: list[str] | None = None) -> None:
     _register()
     try:
+        _observe_command()
         cli.main(args=argv, prog_name="prism", standalone_mode=True)
     except SettingsError as exc:
         click.echo(f"prism: configuration error: {exc}", err=True)

@@ -80,6 +80,12 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(default=20.0, gt=0)
     max_image_pixels: int = Field(default=60_000_000, ge=1)
 
+    # -- operations: logs (docs/operations.md) ------------------------------------------------------
+    log_format: Literal["auto", "json", "text"] = Field(default="auto", description=(
+        "json: one JSON object per line (production); text: readable lines; auto: text on a terminal, json "
+        "otherwise."))
+    log_level: Literal["debug", "info", "warning", "error", "DEBUG", "INFO", "WARNING", "ERROR"] = "info"
+
     # -- ingest of scanned and multi-figure drawing sheets (issue 14) -----------------------------
     ingest_sheet_ocr: bool = Field(default=True, description=(
         "Read the FIG. labels printed on USPTO drawing sheets (OCR, tesseract) when the description does "

@@ -8,7 +8,9 @@ tail on Elasticsearch: bench/scale_bench.py).
 import gc
 
 from backend.app import create_app
+from backend.observability.logs import configure as configure_logs
 
+configure_logs()
 app = create_app()
 gc.collect()
 gc.freeze()

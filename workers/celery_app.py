@@ -5,7 +5,7 @@ Start a worker with ``celery -A workers.celery_app worker``; beat with ``celery 
 """
 from __future__ import annotations
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 from backend.settings import Settings, get_settings
@@ -19,6 +19,7 @@ TASK_MODULES: list[str] = [
 
 # queues, routes and task names are the enqueue port's (backend/task_queue.py): backend/ sends by name
 from backend.task_queue import QUEUES, ROUTES  # noqa: E402
+from backend.observability.tasks import connect_worker as connect_worker_observability  # noqa: E402
 
 # name -> (task, seconds). Beat enqueues; the task itself decides what is due (idempotent runs).
 BEAT_SCHEDULE: dict[str, dict] = {
@@ -68,4 +69,13 @@ def send(task_name: str, args: list, settings: Settings, queue: str | None = Non
     send_task(task_name, args, settings, queue)
 
 
+@signals.setup_logging.connect
+def _logs(**_kw) -> None:
+    """Prism's log lines (JSON or text, PRISM_LOG_FORMAT) with the task's ids, instead of Celery's own."""
+    from backend.observability.logs import configure
+
+    configure()
+
+
+connect_worker_observability()
 app = make_celery()

@@ -31,6 +31,7 @@ from backend.ingest.errors import is_transient
 from backend.ingest.parsers.load import load_source
 from backend.ingest.parsers.weekly_tar import open_zip
 from backend.ingest.records import FigureRecord, ImageRef, IngestError, ParseError, PatentRecord
+from backend.observability import metrics as observed
 from backend.search.documents import text_document_id
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ class Pipeline:
     def run_jobs(self, job_ids: list[str]) -> list[JobResult]:
         return self.finish(self.prepare(job_ids))
 
+    @observed.ingest_batch_prepared
     def prepare(self, job_ids: list[str]) -> "Batch":
         """Parse, render and caption (CPU work that can overlap the previous batch's embedding)."""
         results: dict[str, JobResult] = {}
@@ -133,6 +135,7 @@ class Pipeline:
                     results[job_id] = self._fail(job_id, message)
         return Batch(list(job_ids), results, prepared)
 
+    @observed.ingest_batch_finished
     def finish(self, batch: "Batch") -> list[JobResult]:
         """Embed, store (commit), index, mark done."""
         self._refuse_encoder_mix(batch)
@@ -362,6 +365,7 @@ class Pipeline:
         return mark_failed(self.db_url, job_id, error)
 
 
+@observed.ingest_job_failed
 def mark_failed(db_url: str, job_id: str, error: str) -> JobResult:
     with session_scope(db_url) as session:
         row = session.get(IngestJob, job_id)

@@ -162,7 +162,10 @@ def get_encoder(settings=None) -> Encoder:
             if checkpoint is None:
                 log.warning("no checkpoint for model %r: using random (seeded) weights; "
                             "run `prism model build-default` or set PRISM_CHECKPOINT", model_name)
-            loaded = registry.load_model(model_name, checkpoint, device)
+            from backend.observability.metrics import model_load_timer
+
+            with model_load_timer(model_name):
+                loaded = registry.load_model(model_name, checkpoint, device)
             enc = Encoder(loaded, batch_size=settings.embed_batch_size)
             _CACHE[key] = enc
         return enc

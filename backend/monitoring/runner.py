@@ -22,6 +22,7 @@ from backend.db.session import session_factory
 from backend.monitoring.alerts import insert_alerts
 from backend.monitoring.search_adapter import resolve_backend, search_candidates
 from backend.monitoring.watches import aware
+from backend.observability import metrics as observed
 from backend.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ def _is_due(watch: Watch, now: dt.datetime) -> bool:
     return nxt <= now
 
 
+@observed.watch_run_observed
 def run_watch(watch_id: int, settings: Settings | None = None, *, force: bool = False, backend=None,
               now: dt.datetime | None = None) -> RunSummary:
     """Run one watch over everything ingested since its high-water mark, batch by batch; each batch

@@ -21,6 +21,7 @@ from backend.db.models import Alert, AlertDelivery, Watch, utcnow
 from backend.db.session import session_factory
 from backend.monitoring.watches import aware
 from backend.monitoring.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from backend.observability import metrics as observed
 from backend.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ def payload(alert: Alert, watch: Watch, attempt: int) -> bytes:
     return json.dumps(body, separators=(",", ":"), sort_keys=True, default=str).encode("utf-8")
 
 
+@observed.delivery_observed
 def attempt_delivery(alert_id: int, settings: Settings | None = None, *, session_http=None,
                      now: dt.datetime | None = None) -> Outcome:
     """Make one delivery attempt for ``alert_id`` if it is due and nobody else is making it."""

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from backend.classification import SCHEMES, cpc_catalog, suggest as suggest_symbols
 from backend.errors import ProblemError
+from backend.observability import metrics as observed
 from backend.search import get_backend
 from backend.search.documents import is_text_document
 from backend.search.engine import validation_problem
@@ -121,14 +122,18 @@ def _with_text_vector(request: SearchRequest, settings: Settings) -> SearchReque
 
 def _run(request: SearchRequest, settings: Settings, window: int | None = None):
     try:
-        return get_backend(settings).search(request, window=window)
+        with observed.search_backend_timer(request):
+            return get_backend(settings).search(request, window=window)
     except SearchBackendError as exc:
         log.error("search failed: %s", exc)
         raise ProblemError(503, f"search backend unavailable: {exc}") from None
 
 
 def search(body: Any, settings: Settings, image: bytes | None = None) -> dict:
-    return _run(parse_request(body, settings, image), settings).to_json()
+    with observed.search_timer() as seen:
+        request = parse_request(body, settings, image)
+        seen.kind = observed.search_kind(request)
+        return _run(request, settings).to_json()
 
 
 EXPORT_PAGE = 500        # results per backend call while exporting
