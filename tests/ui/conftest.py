@@ -2,6 +2,11 @@
 driver), the real app served by werkzeug in a thread, and a corpus ingested through the ingest
 service. Screenshots go to artifacts/ui/ (git-ignored).
 
+Every server here runs with the default settings: API keys required. Each gets a key (scope "search")
+that the pages find in their localStorage (``page_factory`` looks it up by the server's URL) and that
+``server.http`` (a requests.Session) sends; a test passes ``auth_required=False`` to ``live_server`` for
+the keys-off run, or ``api_key=None`` to ``page_factory`` to start without a stored key.
+
 Chromium is a required service like Elasticsearch: when /usr/bin/chromium is missing the browser
 tests FAIL with the reason (run tests/ui/install_browser.sh), unless PRISM_TEST_SKIP_SERVICES=1.
 """
@@ -23,6 +28,10 @@ CHROMIUM = os.environ.get("PRISM_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = REPO_ROOT / "artifacts" / "ui"
+KEY_STORAGE = "prism.apiKey"
+#: server URL -> the API key its pages are opened with (None: keys off)
+SERVER_KEYS: dict[str, str | None] = {}
+_STORED = object()
 
 #: a small IMPACT subset spanning four Locarno classes (shoes 02-04, wheels 12-16, razors 28-03,
 #: water filters 23-01) so that a classification filter visibly changes the results
@@ -101,8 +110,11 @@ def page_factory(chromium, artifacts):
     """Open a page (own context: own localStorage) that records console errors and failed requests."""
     contexts = []
 
-    def _open(base_url: str, path: str = "/", *, viewport=(1360, 900)):
-        context = chromium.new_context(base_url=base_url, accept_downloads=True,
+    def _open(base_url: str, path: str = "/", *, viewport=(1360, 900), api_key=_STORED):
+        key = SERVER_KEYS.get(base_url) if api_key is _STORED else api_key
+        storage = {"cookies": [], "origins": [{"origin": base_url,
+                                               "localStorage": [{"name": KEY_STORAGE, "value": key}]}] if key else []}
+        context = chromium.new_context(base_url=base_url, accept_downloads=True, storage_state=storage,
                                        viewport={"width": viewport[0], "height": viewport[1]})
         contexts.append(context)
         page = context.new_page()
@@ -127,6 +139,26 @@ class LiveServer:
     url: str
     settings: Settings
     app: object
+    key: str | None = None
+    http: object = None     # a requests.Session sending the key
+
+
+def _with_key(settings: Settings, url: str, app) -> LiveServer:
+    """The server's key (made when keys are required), remembered for its pages and its HTTP session."""
+    import requests
+
+    key = None
+    if settings.auth_required:
+        from backend.auth.keys import create_key
+        from backend.db.session import session_scope
+
+        with session_scope(settings.resolved_database_url) as session:
+            _, key = create_key(session, "ui-test-examiner", "search")
+    SERVER_KEYS[url] = key
+    http = requests.Session()
+    if key:
+        http.headers["Authorization"] = f"Bearer {key}"
+    return LiveServer(url, settings, app, key, http)
 
 
 def _serve(app) -> tuple[str, callable]:
@@ -161,11 +193,11 @@ def live_server(make_settings) -> Iterator:
     stops = []
 
     def _start(**overrides) -> LiveServer:
-        settings = make_settings(**overrides)
+        settings = make_settings(**{"auth_required": True, **overrides})
         app = _build_app(settings)
         url, stop = _serve(app)
         stops.append(stop)
-        return LiveServer(url, settings, app)
+        return _with_key(settings, url, app)
 
     yield _start
     for stop in stops:
@@ -203,15 +235,15 @@ def _require_endpoints(app):
 
 @pytest.fixture(scope="module")
 def corpus_server(chromium, tmp_path_factory) -> Iterator[LiveServer]:
-    """The real app with the IMPACT subset ingested through backend.ingest.service (once per module).
-    Asks for ``chromium`` first so that a missing browser is reported before any ingest work."""
+    """The real app (keys required) with the IMPACT subset ingested through backend.ingest.service (once
+    per module). Asks for ``chromium`` first so that a missing browser is reported before any ingest work."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (../shared/data beside the repo)")
     _require_search_core()
     from backend.ingest.service import ingest_paths
 
     root = tmp_path_factory.mktemp("ui-corpus")
-    settings = Settings(data_dir=root / "var", auth_required=False, search_backend="embedded",
+    settings = Settings(data_dir=root / "var", auth_required=True, search_backend="embedded",
                         task_mode="eager")
     with pytest.MonkeyPatch.context() as mp:
         for key, value in settings_env(settings).items():
@@ -228,7 +260,19 @@ def corpus_server(chromium, tmp_path_factory) -> Iterator[LiveServer]:
         assert done == len(paths), f"ingested {done} of {len(paths)} patents: {summary}"
         url, stop = _serve(app)
         try:
-            yield LiveServer(url, settings, app)
+            yield _with_key(settings, url, app)
         finally:
             stop()
             reset_settings_cache()
+
+
+@pytest.fixture(scope="module")
+def keys_off_server(corpus_server) -> Iterator[LiveServer]:
+    """The same corpus served with keys off (``PRISM_AUTH_REQUIRED=false``): the one keys-off run."""
+    settings = corpus_server.settings.model_copy(update={"auth_required": False})
+    app = _build_app(settings)
+    url, stop = _serve(app)
+    try:
+        yield _with_key(settings, url, app)
+    finally:
+        stop()

@@ -14,7 +14,7 @@ def test_first_visit_shows_how_to_start_and_focuses_the_query(live_server, page_
     assert page.is_visible("#welcome")
     assert "Drop a drawing" in page.inner_text("#dropzone")
     assert page.evaluate("document.activeElement.id") == "q-text"
-    assert not page.is_visible("#key-banner"), "no key banner when keys are not required"
+    assert not page.is_visible("#key-banner"), "no key banner when the browser holds a key"
     assert page.is_disabled("#watch-button") and page.is_disabled("#export-button")
     page.shots("first-visit")
 
@@ -113,8 +113,8 @@ def test_reason_wording_from_explain(live_server, page_factory):
 
 
 def test_api_key_is_asked_for_kept_and_sent(live_server, page_factory):
-    server = live_server(auth_required=True)
-    page = page_factory(server.url)
+    server = live_server()
+    page = page_factory(server.url, api_key=None)
     assert page.is_visible("#key-banner")
     assert page.inner_text("#key-status") == "No API key"
     page.shots("key-needed")

@@ -10,7 +10,6 @@ import csv
 import io
 
 import pytest
-import requests
 from PIL import Image
 
 from backend.settings import SHARED_DATA
@@ -209,7 +208,7 @@ def test_compare_each_hit_with_the_uploaded_tiff(corpus_server, page_factory, ar
     # the original at full resolution, from the hit pane's link
     href = page.get_attribute("#compare-hit .viewer-original", "href")
     assert href.endswith(f"/figures/{figures[0]}/rendition?w=full")
-    original = requests.get(corpus_server.url + href, timeout=30)
+    original = corpus_server.http.get(corpus_server.url + href, timeout=30)
     assert original.status_code == 200 and original.headers["Content-Type"] == "image/png"
     with Image.open(io.BytesIO(original.content)) as full:
         assert max(full.size) >= int(_pane(page, "hit")["naturalWidth"])
@@ -342,7 +341,7 @@ def test_keyboard_on_results_and_the_shortlist(corpus_server, page_factory, arti
 
 def test_zoom_dialog_steps_through_figures_and_remembers_rotation(corpus_server, page_factory):
     number = "USD0917866"
-    api = requests.get(f"{corpus_server.url}/patents/{number}", timeout=30)
+    api = corpus_server.http.get(f"{corpus_server.url}/patents/{number}", timeout=30)
     assert api.status_code == 200, api.text
     figure_ids = [f["figure_id"] for f in api.json()["figures"] if f.get("has_image", True)]
     assert len(figure_ids) >= 3

@@ -10,7 +10,6 @@ import io
 import re
 
 import pytest
-import requests
 from PIL import Image
 from playwright.sync_api import expect
 
@@ -192,7 +191,7 @@ def test_patent_page_marks_the_matched_figures(corpus_server, page_factory):
 
 
 def test_watches_run_now_pause_and_edit(corpus_server, page_factory):
-    created = requests.post(f"{corpus_server.url}/watches", timeout=30, json={
+    created = corpus_server.http.post(f"{corpus_server.url}/watches", timeout=30, json={
         "name": "shoes", "query": {"text": "shoe"}, "schedule_s": 86400})
     assert created.status_code == 201, created.text
     wid = created.json()["id"]
@@ -205,7 +204,7 @@ def test_watches_run_now_pause_and_edit(corpus_server, page_factory):
     item.locator(".watch-pause").click()
     page.wait_for_selector(f"#watches-list li.paused[data-watch-id='{wid}']")
     assert "Paused" in page.inner_text("#watches-notice") and item.locator(".watch-pause").inner_text() == "Resume"
-    assert requests.get(f"{corpus_server.url}/watches/{wid}", timeout=30).json()["active"] is False
+    assert corpus_server.http.get(f"{corpus_server.url}/watches/{wid}", timeout=30).json()["active"] is False
     item.locator(".watch-edit-button").click()
     page.fill(f"#watch-{wid}-text", "wheel rim")
     page.select_option(f"#watch-{wid}-schedule", "3600")
@@ -218,7 +217,7 @@ def test_watches_run_now_pause_and_edit(corpus_server, page_factory):
     page.fill(f"#watch-{wid}-webhook", "https://hooks.example.org/prism")
     page.locator(".watch-edit button[type=submit]").click()
     page.wait_for_selector("#watches-notice:has-text('Saved the watch')")
-    saved = requests.get(f"{corpus_server.url}/watches/{wid}", timeout=30).json()
+    saved = corpus_server.http.get(f"{corpus_server.url}/watches/{wid}", timeout=30).json()
     assert (saved["query"]["text"], saved["schedule_s"], saved["webhook_url"]) == (
         "wheel rim", 3600, "https://hooks.example.org/prism")
     assert "wheel rim" in page.locator(f"#watches-list li[data-watch-id='{wid}']").inner_text()

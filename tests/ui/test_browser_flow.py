@@ -8,7 +8,6 @@ import io
 import re
 
 import pytest
-import requests
 from PIL import Image
 
 from backend.settings import SHARED_DATA
@@ -110,7 +109,7 @@ def test_search_by_drawing_filter_open_more_like_this_export_watch(corpus_server
     page.locator("#results .card").first.locator(".card-title a").click()
     page.wait_for_url(f"**/ui/patents/{target}")
     page.wait_for_selector("#patent-title")
-    api_patent = requests.get(f"{corpus_server.url}/patents/{target}", timeout=30).json()
+    api_patent = corpus_server.http.get(f"{corpus_server.url}/patents/{target}", timeout=30).json()
     figures = api_patent.get("figures") or []
     assert figures, api_patent
     assert page.locator(".patent-figure").count() == len(figures)
@@ -176,7 +175,7 @@ def test_search_by_drawing_filter_open_more_like_this_export_watch(corpus_server
         page.click("#watch-save")
     assert watch_info.value.status == 201, watch_info.value.text()
     page.wait_for_selector("#notice:has-text('Saved watch')")
-    watches = requests.get(f"{corpus_server.url}/watches", timeout=30).json()
+    watches = corpus_server.http.get(f"{corpus_server.url}/watches", timeout=30).json()
     items = watches.get("items", watches) if isinstance(watches, dict) else watches
     saved = [w for w in items if w["name"] == "Shoes like this"]
     assert saved and saved[0]["query"]["image_figure_id"] == figure_id
@@ -213,11 +212,11 @@ def test_a_watch_keeps_an_uploaded_drawing_as_its_vector(corpus_server, page_fac
     page.wait_for_selector("#notice:has-text('kept with the watch')")
     page.shots("watch-from-upload")
     vector = embed_info.value.json()["vector"]
-    watches = requests.get(f"{corpus_server.url}/watches", timeout=30).json()
+    watches = corpus_server.http.get(f"{corpus_server.url}/watches", timeout=30).json()
     items = watches.get("items", watches) if isinstance(watches, dict) else watches
     saved = [w for w in items if w["name"] == "Shoe drawing"]
     assert saved and saved[0]["query"]["vector"] == pytest.approx(vector)
-    rerun = requests.post(f"{corpus_server.url}/search", json={**saved[0]["query"], "size": 5}, timeout=60).json()
+    rerun = corpus_server.http.post(f"{corpus_server.url}/search", json={**saved[0]["query"], "size": 5}, timeout=60).json()
     assert [h["publication_number"] for h in rerun["hits"]] == \
         [h["publication_number"] for h in searched["hits"]][:len(rerun["hits"])]
     assert [e for e in page.console_errors if not EXPECTED_CONSOLE.search(e)] == []
@@ -284,47 +283,36 @@ def test_text_search_and_load_more(corpus_server, page_factory):
 
 
 def test_with_keys_required_the_pasted_key_is_used_for_search_and_drawings(corpus_server, page_factory):
-    """The same corpus served with auth_required: the page asks for a key; thumbnails (which an
-    <img> cannot fetch with a header) still load; a wrong key shows the server's problem detail."""
-    from backend.auth.keys import create_key
-    from backend.db.session import session_scope
+    """A browser without a key: the page asks for one; thumbnails (which an <img> cannot fetch with a
+    header) still load; a wrong key shows the server's problem detail."""
+    token = corpus_server.key
+    page = page_factory(corpus_server.url, api_key=None)
+    assert page.is_visible("#key-banner")
+    page.fill("#q-text", "shoe")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#key-dialog[open]")
+    page.fill("#key-input", "prism_00000000_wrong")
+    with page.expect_response(lambda r: r.url.endswith("/search")) as info:
+        page.keyboard.press("Enter")  # submits the key dialog, then the search runs
+    assert info.value.status == 401
+    page.wait_for_selector("#error:not([hidden])")
+    assert info.value.json()["detail"] in page.inner_text("#error")
+    page.wait_for_selector("#key-dialog[open]")  # asked again
+    page.shots("wrong-key")
 
-    from tests.ui.conftest import _build_app, _serve
-
-    settings = corpus_server.settings.model_copy(update={"auth_required": True})
-    with session_scope(settings.resolved_database_url) as session:
-        _, token = create_key(session, "ui-test-examiner", "search")
-    url, stop = _serve(_build_app(settings))
-    try:
-        page = page_factory(url)
-        assert page.is_visible("#key-banner")
-        page.fill("#q-text", "shoe")
-        page.keyboard.press("Enter")
-        page.wait_for_selector("#key-dialog[open]")
-        page.fill("#key-input", "prism_00000000_wrong")
-        with page.expect_response(lambda r: r.url.endswith("/search")) as info:
-            page.keyboard.press("Enter")  # submits the key dialog, then the search runs
-        assert info.value.status == 401
-        page.wait_for_selector("#error:not([hidden])")
-        assert info.value.json()["detail"] in page.inner_text("#error")
-        page.wait_for_selector("#key-dialog[open]")  # asked again
-        page.shots("wrong-key")
-
-        page.fill("#key-input", token)
-        with page.expect_response(lambda r: r.url.endswith("/search")) as info:
-            page.click("#key-save")
-        assert info.value.status == 200, info.value.text()
-        assert info.value.request.headers["authorization"] == f"Bearer {token}"
-        _wait_search_done(page)
-        assert page.locator("#results .card").count() >= 1
-        page.wait_for_function("""() => [...document.querySelectorAll('#results .thumb img')]
-            .every(img => img.dataset.state === 'loaded' || img.dataset.state === 'broken')""")
-        assert _thumbnails_loaded(page), "thumbnails are fetched with the key"
-        assert page.evaluate("[...document.querySelectorAll('#results .thumb img')]"
-                             ".every(i => i.src.startsWith('blob:'))")
-        page.shots("results-with-key")
-    finally:
-        stop()
+    page.fill("#key-input", token)
+    with page.expect_response(lambda r: r.url.endswith("/search")) as info:
+        page.click("#key-save")
+    assert info.value.status == 200, info.value.text()
+    assert info.value.request.headers["authorization"] == f"Bearer {token}"
+    _wait_search_done(page)
+    assert page.locator("#results .card").count() >= 1
+    page.wait_for_function("""() => [...document.querySelectorAll('#results .thumb img')]
+        .every(img => img.dataset.state === 'loaded' || img.dataset.state === 'broken')""")
+    assert _thumbnails_loaded(page), "thumbnails are fetched with the key"
+    assert page.evaluate("[...document.querySelectorAll('#results .thumb img')]"
+                         ".every(i => i.src.startsWith('blob:'))")
+    page.shots("results-with-key")
 
 
 def test_ungrouped_results_are_a_grid_of_figures_each_with_its_reason(corpus_server, page_factory):

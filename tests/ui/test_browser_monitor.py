@@ -4,7 +4,6 @@ alert read, filters to unread, opens the patent, and deletes a watch. Screenshot
 from __future__ import annotations
 
 import pytest
-import requests
 
 from backend.monitoring import runner
 from backend.settings import SHARED_DATA
@@ -28,7 +27,7 @@ def test_alerts_and_watches_view(corpus_server, page_factory):
     url, settings = corpus_server.url, corpus_server.settings
     made = {}
     for name, text in (("Shoes", "shoe"), ("Golf clubs", "golf club")):
-        resp = requests.post(f"{url}/watches", json={"name": name, "query": {"text": text}, "schedule_s": 86400},
+        resp = corpus_server.http.post(f"{url}/watches", json={"name": name, "query": {"text": text}, "schedule_s": 86400},
                              timeout=30)
         assert resp.status_code == 201, resp.text
         made[name] = resp.json()["id"]
@@ -74,7 +73,7 @@ def test_alerts_and_watches_view(corpus_server, page_factory):
     assert "Deleted the watch “Golf clubs”" in page.inner_text("#watches-notice")
     page.wait_for_function(f"() => ![...document.querySelectorAll('#alerts-list a.alert-patent')]"
                            f".some(a => a.textContent === '{NEW_GOLF}')")
-    assert requests.get(f"{url}/watches/{made['Golf clubs']}", timeout=30).status_code == 404
+    assert corpus_server.http.get(f"{url}/watches/{made['Golf clubs']}", timeout=30).status_code == 404
     page.shots("watch-deleted")
 
     # the view has its own address

@@ -151,6 +151,10 @@ export function embedImage(imageFile) {
 const objectUrls = new Map(); // url -> Promise<blob: URL>, kept for the page's lifetime (figures repeat)
 
 export function imageSource(url) {
+  if (!url) return Promise.reject(new Error("no image"));
+  // already in the page's memory (an uploaded drawing's preview): shown as is, never fetched (the page's
+  // Content-Security-Policy lets <img> show blob: and data: URLs but lets fetch() reach this origin only)
+  if (/^(blob|data):/.test(url)) return Promise.resolve(url);
   if (!getApiKey()) return Promise.resolve(url);
   if (!objectUrls.has(url)) {
     const pending = call("GET", url, { accept: "image/*" })

@@ -91,6 +91,11 @@ export class Viewer {
       imageSource(original).then((src) => { this.original.href = src; }, () => {});
     }
     this.render();
+    if (!figureId && !url) {   // nothing to show (a text-only search has no query drawing): ask for nothing
+      this.token += 1;
+      this.img.dataset.state = "empty";
+      return Promise.resolve();
+    }
     const loading = this.load(figureId ? sizeFor(this.neededPixels()) : "fixed");
     if (placeholder) this.showPlaceholder(placeholder, this.token);
     return loading;
