@@ -125,6 +125,13 @@ CASES = [
     ("ad:2019", {P1}),
     ("prd:<=2019", {P1}),
     ("(bubble OR chair) AND pd:>=2020", {P1, P2}),
+    # a field term beside plain words restricts them (AND); an explicit OR keeps the OR
+    ("bubble pd:>=2021", {P2}),
+    ("pd:>=2021-03-02 bubble washer", {P4}),
+    ("bubble OR pd:>=2021", {P1, P2, P4}),
+    ("chair cpc:A47C", {P5}),
+    ("washer laundry pa:acme", {P1, P4}),
+    ("pd:2020 cpc:A47C", {P1}),
 ]
 
 
@@ -177,7 +184,7 @@ def test_parsed_query_is_echoed(backend, ql_corpus):
     echoed = backend.search({"text": "bubble  AND (washer OR laundry)"}).parsed_query
     assert echoed == "bubble AND (washer OR laundry)"
     assert backend.search({"text": "Bubble -Washer pd:>=2020"}).parsed_query == (
-        "(bubble OR pd:[2020-01-01 TO *]) AND NOT washer")
+        "pd:[2020-01-01 TO *] AND bubble AND NOT washer")
     assert backend.search({"text": "bubble washer"}).parsed_query == "bubble OR washer"
 
 

@@ -102,6 +102,12 @@ def _syntax_error(text: str, exc: UnexpectedInput) -> QueryError:
     return QueryError(f"unexpected {value!r}", pos)
 
 
+def _is_field_term(conj: Tree) -> bool:
+    """One ``field:value`` term on its own (no AND/NOT around it)."""
+    kids = [c for c in conj.children if not isinstance(c, Token)]
+    return len(kids) == 1 and isinstance(kids[0], Tree) and kids[0].data == "fielded"
+
+
 def _pos(node) -> int | None:
     while isinstance(node, (ast.Not, ast.And, ast.Or)):
         node = node.child if isinstance(node, ast.Not) else node.children[0]
@@ -145,16 +151,26 @@ class _Builder:
         raise QueryError(f"unexpected {kind}")  # pragma: no cover - the grammar has no other rules
 
     def disj(self, tree: Tree, field: str | None):
-        parts = [c for c in tree.children if not isinstance(c, Token)]
+        """Terms side by side are ranked OR, except a field term (``pd:>=2021``, ``cpc:A43B``, ``ti:shoe``)
+        beside them without an explicit OR: it restricts (AND), as in Espacenet (``pd:>=2021-06-01 shoe``
+        is shoes published from June 2021). ``a OR pd:2020`` keeps the OR."""
+        items = tree.children
+        parts, restricting = [], []
+        for i, child in enumerate(items):
+            if isinstance(child, Token):
+                continue
+            beside_or = any(isinstance(items[j], Token) for j in (i - 1, i + 1) if 0 <= j < len(items))
+            (restricting if not beside_or and _is_field_term(child) else parts).append(child)
+        restrictions = [n for n in (self.node(c, field) for c in restricting) if n is not None]
         nodes = [n for n in (self.node(c, field) for c in parts) if n is not None]
         positives = [n for n in nodes if not isinstance(n, ast.Not)]
         negatives = [n for n in nodes if isinstance(n, ast.Not)]
-        if not positives:
+        if not positives and not restrictions:
             if not negatives:
                 return None
             return negatives[0] if len(negatives) == 1 else ast.Not(_or([n.child for n in negatives]))
-        pos = _or(positives)
-        return _and([pos, *negatives]) if negatives else pos
+        together = [*restrictions, _or(positives)] if positives else restrictions
+        return _and([*together, *negatives]) if negatives or len(together) > 1 else together[0]
 
     def conj(self, tree: Tree, field: str | None):
         parts = [c for c in tree.children if not isinstance(c, Token)]
