@@ -70,13 +70,21 @@ def _reembed_if_stale(settings, console) -> None:
 @click.option("--data-dir", type=click.Path(path_type=Path), default=REPO_ROOT / "var" / "demo",
               show_default=True, help="Where the embedded index, SQLite database and blobs go.")
 @click.option("--size", default=10, show_default=True, help="Results to print.")
-def demo(corpus: Path | None, data_dir: Path, size: int) -> None:
+@click.option("--captioner", type=click.Choice(["template", "llm"]), default="template", show_default=True,
+              help="llm: caption with the local LLM server (`prism services up llm`; needs the llm extra) into "
+                   "<data-dir>-llm, and print a few of its captions beside the template's.")
+def demo(corpus: Path | None, data_dir: Path, size: int, captioner: str) -> None:
     """Ingest a sample corpus into the embedded default and run a hybrid search with a class filter."""
     from rich.table import Table
 
     from backend.cli_output import console as make_console
 
     console = make_console()
+    if captioner == "llm":
+        from backend.demo_captions import use_local_llm
+
+        use_local_llm(console)
+        data_dir = data_dir.with_name(data_dir.name + "-llm")   # never mixed with the template demo's index
     os.environ.update(PRISM_DATA_DIR=str(data_dir), PRISM_SEARCH_BACKEND="embedded", PRISM_TASK_MODE="eager")
     reset_settings_cache()
     settings = get_settings()
@@ -100,6 +108,10 @@ def demo(corpus: Path | None, data_dir: Path, size: int) -> None:
                   f"skipped {summary.skipped} in {summary.seconds:.1f}s")
     for origin, error in summary.failures[:5]:
         console.print(f"   [red]failed[/] {origin}: {error}")
+    if captioner == "llm":
+        from backend.demo_captions import print_caption_pairs
+
+        print_caption_pairs(settings, console)
 
     number, title, locarno, cpc, figure = _pick_query(settings)
     from backend.ingest.blobstore import get_blob_store

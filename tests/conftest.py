@@ -47,6 +47,12 @@ def pg_url() -> str:
     return _service("postgres")
 
 
+@pytest.fixture(scope="session")
+def llm_url() -> str:
+    """llama.cpp's OpenAI-compatible server with the packaged SmolLM2 model (``prism services up llm``)."""
+    return _service("llm")
+
+
 @pytest.fixture
 def pg_database(pg_url):
     """A fresh, empty PostgreSQL database for one test; dropped afterwards."""
@@ -202,7 +208,7 @@ def celery_worker_proc(tmp_path, redis_db_url):
 
 
 # -- a closing line in the log: how many passed tests really used each service ------------------
-_SERVICE_FIXTURES = {"es_url": "Elasticsearch", "redis_url": "Redis", "pg_url": "PostgreSQL",
+_SERVICE_FIXTURES = {"es_url": "Elasticsearch", "redis_url": "Redis", "pg_url": "PostgreSQL", "llm_url": "LLM server",
                      "celery_worker_proc": "Celery worker", "chromium": "Chromium"}
 _service_counts: dict[str, int] = {}
 

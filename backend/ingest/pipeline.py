@@ -26,7 +26,8 @@ from sqlalchemy.exc import IntegrityError
 from backend.db.models import Figure, IngestJob, JobStatus, Patent, utcnow
 from backend.db.session import session_scope
 from backend.ingest import blobstore, images
-from backend.ingest.captioning import CaptioningError, FigureContext, caption_figures, get_captioner
+from backend.ingest.captioning import CaptioningError, caption_figures, get_captioner
+from backend.ingest.captioning.base import figure_contexts
 from backend.ingest.errors import is_transient
 from backend.ingest.parsers.load import load_source
 from backend.ingest.parsers.weekly_tar import open_zip
@@ -198,10 +199,7 @@ class Pipeline:
                 fig.rendered = r
                 fig.image_key = blobstore.figure_key(r.sha256)
                 fig.thumb_key = blobstore.thumb_key(r.sha256)
-        contexts = [FigureContext(record.publication_number, f.record.number, record.title, f.record.label,
-                                  f.record.description, f.record.viewpoint, f.record.object_name, record.kind,
-                                  record.cpc, record.locarno, record.abstract) for f in figures]
-        captions, notes = caption_figures(self.captioner, contexts)   # notes: LLM answers replaced
+        captions, notes = caption_figures(self.captioner, figure_contexts(record))   # notes: LLM answers replaced
         record.notes.extend(notes)
         for fig, figure_captions in zip(figures, captions):
             fig.captions = figure_captions

@@ -34,3 +34,10 @@ class Captioner(Protocol):
     def caption(self, figures: list[FigureContext]) -> list[list[str]]:
         """One list of distinct captions per figure, in order."""
         ...
+
+
+def figure_contexts(record) -> list[FigureContext]:
+    """What a captioner reads of each figure of a parsed :class:`~backend.ingest.records.PatentRecord`."""
+    return [FigureContext(record.publication_number, f.number, record.title, f.label, f.description, f.viewpoint,
+                          f.object_name, record.kind, record.cpc, record.locarno, record.abstract)
+            for f in record.figures]
