@@ -53,8 +53,8 @@ def _pick_query(settings):
 def _reembed_if_stale(settings, console) -> None:
     """A demo index left by an earlier encoder is re-embedded first (ingest would refuse to mix)."""
     from backend.search import get_backend
-    from backend.search.index_encoder import index_state
-    from backend.search.reembed import reembed
+    from backend.search.index.index_encoder import index_state
+    from backend.search.index.reembed import reembed
 
     state = index_state(get_backend(settings), settings)
     if state["stale"]:

@@ -46,7 +46,7 @@ def check_elasticsearch(settings: Settings) -> str:
 def check_index_encoder(settings: Settings) -> str:
     """The index's vectors come from the current encoder; a stale index fails with the command to run."""
     from backend.search import get_backend
-    from backend.search.index_encoder import index_state
+    from backend.search.index.index_encoder import index_state
 
     state = index_state(get_backend(settings), settings)
     if state["stale"]:

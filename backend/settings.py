@@ -120,14 +120,14 @@ class Settings(BaseSettings):
         "Entries each ranked list (BM25, vector) contributes before fusion; pages walk the fused list."))
     search_verify_top_k: int = Field(default=75, ge=0, le=1000, description=(
         "A drawing query re-ranks this many nearest figures by geometric verification (local features + "
-        "RANSAC, backend/search/verification.py): re-published copies of the drawing go first; 0: off."))
+        "RANSAC, backend/search/ranking/verification.py): re-published copies of the drawing go first; 0: off."))
     search_verify_turned_k: int = Field(default=25, ge=0, le=1000, description=(
         "An uploaded drawing also has this many figures nearest it turned by 90 and by 270 degrees verified "
         "(a sideways sheet published upright, or the other way round); 0: off."))
     search_class_consensus_k: int = Field(default=5, ge=0, le=1000, description=(
         "The vector list of a query is re-ordered by the classes of its this many nearest figures: a figure "
         "gains weight x the share of them carrying its CPC/IPC subclass or Locarno class "
-        "(backend/search/class_consensus.py); 0: off."))
+        "(backend/search/ranking/class_consensus.py); 0: off."))
     search_class_consensus_weight: float = Field(default=2.0, ge=0, le=100, description=(
         "The weight of the class-consensus share against the cosine similarity (see search_class_consensus_k)."))
     search_patent_consensus_weight: float = Field(default=2.0, ge=0, le=100, description=(

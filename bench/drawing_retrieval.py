@@ -13,7 +13,7 @@ Encoders, each on the same queries and gallery:
 * ``prism-draw encoder``  the packaged checkpoint (or ``--checkpoint``): its learnt embedding alone,
 * ``prism-draw``  the vectors search stores and queries: that embedding plus the 16 px sheet-thumbnail
                   channel (``backend/model/thumbnail.py``),
-* ``+consensus`` ``prism-draw`` with the search's class consensus (``backend/search/class_consensus.py``):
+* ``+consensus`` ``prism-draw`` with the search's class consensus (``backend/search/ranking/class_consensus.py``):
                   the vector list re-ordered by the classes of the query's nearest drawings (each dev drawing's
                   own set's class stands for the codes an index carries; the query's class is never used),
 * ``+verify``     ``+consensus`` with the search's second-stage geometric verification (task a only; the
@@ -95,7 +95,7 @@ def summarise(ranked: np.ndarray, ks=(1, 5, 10)) -> dict:
 
 
 class Consensus:
-    """The search's class-consensus re-ordering of a vector list (backend/search/class_consensus.py) with
+    """The search's class-consensus re-ordering of a vector list (backend/search/ranking/class_consensus.py) with
     the gallery's class codes: each dev drawing's own set's class (USPC, IPC subclass, Locarno), as the
     index would carry it."""
 
@@ -105,7 +105,7 @@ class Consensus:
         self.k, self.weight, self.patent_weight = k, weight, patent_weight
 
     def __call__(self, sim: np.ndarray, gallery_idx=None) -> np.ndarray:
-        from backend.search.class_consensus import consensus_rows
+        from backend.search.ranking.class_consensus import consensus_rows
 
         idx = range(len(self.codes)) if gallery_idx is None else gallery_idx
         return consensus_rows(sim, [self.codes[i] for i in idx], self.k, self.weight,
@@ -315,7 +315,7 @@ def verify_task(originals, published, gal, qry, enc, cons: Consensus | None = No
     the query turned by 90 and by 270 degrees are verified geometrically; verified ones go first, the rest
     in the vector list's order (class consensus, when ``cons``)."""
     try:
-        from backend.search import rerank, verification
+        from backend.search.ranking import rerank, verification
     except ImportError:
         return None
     from backend.settings import Settings
@@ -391,7 +391,7 @@ def render_markdown(report: dict) -> str:
     c = enc.get("prism-draw+consensus")
     if c:
         lines.append("")
-        lines.append(f"Class consensus (the search's vector list, backend/search/class_consensus.py): the {c['k']} "
+        lines.append(f"Class consensus (the search's vector list, backend/search/ranking/class_consensus.py): the {c['k']} "
                      f"nearest drawings vote with their class; each drawing gains {c['weight']:g} x the share of "
                      f"them in its class (the dev drawings' own USPC / IPC / Locarno classes, the query's never) "
                      f"and {c.get('patent_weight', 0):g} x the share of them from its own patent.")

@@ -121,7 +121,7 @@ def main() -> None:
                                  es_index_prefix=f"bench{uuid.uuid4().hex[:8]}")
             settings = Settings(**overrides)
             if backend == "elasticsearch":   # set-up, as `prism index create` does before an office ingests
-                from backend.search import index_admin
+                from backend.search.index import index_admin
 
                 index_admin.ensure_index(index_admin.make_client(settings), settings)
             from backend.cli_db import upgrade_database

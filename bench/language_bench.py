@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from backend.ingest.parsers.discover import discover  # noqa: E402
 from backend.ingest.parsers.load import load_source  # noqa: E402
 from backend.ingest.pipeline import PreparedJob, figure_documents  # noqa: E402
-from backend.search import german_compounds, lang_analysis  # noqa: E402
+from backend.search.text import german_compounds, lang_analysis  # noqa: E402
 from backend.settings import Settings  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "epo_samples"
@@ -74,14 +74,14 @@ def main() -> None:
 
 
 def _backend(name: str):
-    from backend.search.embedded_backend import EmbeddedBackend
+    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
     if name == "embedded":
         tmp = tempfile.TemporaryDirectory()
         settings = Settings(search_backend="embedded", search_dense_text=False, data_dir=Path(tmp.name))
         return EmbeddedBackend(settings, Path(tmp.name)), tmp.cleanup
-    from backend.search import index_admin
-    from backend.search.es_backend import ElasticsearchBackend
+    from backend.search.index import index_admin
+    from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
 
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     settings = Settings(search_backend="elasticsearch", search_dense_text=False, es_index_prefix=prefix)

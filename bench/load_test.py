@@ -54,7 +54,8 @@ def _pct(samples: list[float], q: float) -> float:
 
 
 def _index(kind: str, n: int, dims: int, workdir: Path) -> tuple[dict, callable, list[dict]]:
-    from backend.search import get_backend, index_admin
+    from backend.search import get_backend
+    from backend.search.index import index_admin
 
     env = {"PRISM_DATA_DIR": str(workdir / "var"), "PRISM_SEARCH_BACKEND": kind, "PRISM_AUTH_REQUIRED": "false",
            "PRISM_TASK_MODE": "eager"}

@@ -41,7 +41,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def run(backend_name: str, n: int, dims: int, window: int, dense: bool = False) -> dict:
-    from backend.search import get_backend, index_admin, service
+    from backend.search import get_backend, service
+    from backend.search.index import index_admin
     from backend.settings import Settings
 
     tmp = Path(tempfile.mkdtemp(prefix="paging-bench-"))

@@ -85,7 +85,7 @@ def save(key: str, part: dict) -> None:
 
 
 def dims() -> int:
-    from backend.search.index_admin import default_dims
+    from backend.search.index.index_admin import default_dims
     from backend.settings import Settings
 
     return default_dims(Settings())
@@ -100,7 +100,7 @@ def es_settings(target: str, **extra):
 
 
 def es_client(target: str):
-    from backend.search import index_admin
+    from backend.search.index import index_admin
 
     return index_admin.make_client(es_settings(target)).options(request_timeout=3600)
 
@@ -139,7 +139,7 @@ def prepared_figures(corpus: Corpus, d: int, n: int):
     other figures differ in the figure fields only (checked against a full prepare on the first 200
     patents). The vector, a finite unit vector of the index dims by construction, is added after it,
     rounded to 5 decimals (a smaller request)."""
-    from backend.search import documents
+    from backend.search.index import documents
 
     patents = int(n / corpus.fpp * 1.25) + 10
     count = 0
@@ -238,7 +238,7 @@ def es_index(target: str, n: int, seed: int, grow: bool = False, max_minutes: fl
              merge: bool = True) -> None:
     from tqdm import tqdm
 
-    from backend.search import index_admin
+    from backend.search.index import index_admin
 
     t = TARGETS[target]
     es = es_client(target)
@@ -350,10 +350,10 @@ def _init_worker(kind: str, arg: str) -> None:
 
 def make_backend(kind: str, arg: str, **extra):
     if kind == "es":
-        from backend.search.es_backend import ElasticsearchBackend
+        from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
 
         return ElasticsearchBackend(es_settings(arg, **extra))
-    from backend.search.embedded_backend import EmbeddedBackend
+    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
     from backend.settings import Settings
 
     return EmbeddedBackend(Settings(data_dir=Path(arg), search_backend="embedded", **{**QUERY_SETTINGS, **extra}))
@@ -414,8 +414,8 @@ def backend_top10(backend, q: dict, filtered: bool) -> list[str]:
 
 
 def es_exact_top10(es, alias: str, q: dict, filtered: bool) -> list[str]:
-    from backend.search.es_backend import es_filters
-    from backend.search.filters import build
+    from backend.search.backends.elasticsearch.es_backend import es_filters
+    from backend.search.pipeline.filters import build
     from backend.search.request import Filters
 
     base = {"match_all": {}}
@@ -473,7 +473,7 @@ def _warm_up(target: str, qs: list[dict], n: int) -> None:
 
 def es_query(target: str, n_queries: int, n_recall: int, seed: int, with_latency: bool = True,
              warmup: int = 0) -> None:
-    from backend.search import index_admin
+    from backend.search.index import index_admin
 
     es = es_client(target)
     alias = index_admin.alias_name(TARGETS[target]["prefix"])
@@ -522,8 +522,8 @@ def es_took(target: str, n_queries: int, seed: int) -> None:
     """Server-side time (``took``) of the retrieval ``_msearch`` (BM25 + kNN lists) of each hybrid query,
     one client: what Elasticsearch itself spends, apart from the pipeline around it and the client's
     scheduling on a loaded machine."""
-    from backend.search import index_admin
-    from backend.search.es_backend import RETRIEVAL_FILTER_PATH
+    from backend.search.index import index_admin
+    from backend.search.backends.elasticsearch.es_backend import RETRIEVAL_FILTER_PATH
 
     es = es_client(target)
     alias = index_admin.alias_name(TARGETS[target]["prefix"])
@@ -554,7 +554,7 @@ def es_took(target: str, n_queries: int, seed: int) -> None:
 
 
 def es_drop(target: str) -> None:
-    from backend.search import index_admin
+    from backend.search.index import index_admin
 
     index_admin.delete_all(es_client(target), TARGETS[target]["prefix"])
     log(f"deleted the {TARGETS[target]['prefix']} indices on {target}")
@@ -566,7 +566,7 @@ def embedded_index(n: int, seed: int) -> tuple[Path, dict]:
     (data dir, index numbers)."""
     from tqdm import tqdm
 
-    from backend.search import documents
+    from backend.search.index import documents
 
     d = dims()
     data_dir = CACHE / f"embedded-s{seed}-d{d}-n{n}" / "var"
@@ -611,7 +611,7 @@ def embedded(n: int, n_queries: int, n_recall: int, seed: int) -> None:
         for q in qs[:n_recall]:
             sims = mat @ np.asarray(q["vector"], dtype=np.float32)
             if filtered:
-                from backend.search.filters import build
+                from backend.search.pipeline.filters import build
                 from backend.search.request import Filters
 
                 mask = snap.mask(build(Filters.model_validate({"cpc": {"include": [q["subclass"]]},

@@ -130,9 +130,9 @@ def recall_at_10(backend, docs, vecs, qs, filters: dict | None) -> float:
 
 
 def make_backend(kind: str, dims: int, workdir: Path):
-    from backend.search import index_admin
-    from backend.search.embedded_backend import EmbeddedBackend
-    from backend.search.es_backend import ElasticsearchBackend
+    from backend.search.index import index_admin
+    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
+    from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
 
     if kind == "embedded":
         settings = Settings(data_dir=workdir / "var", search_backend="embedded", **INDEX_SIDE)
@@ -164,7 +164,7 @@ def bench_one(kind: str, n: int, dims: int, n_queries: int) -> dict:
             out = {"backend": kind, "n": n, "dims": dims, "queries": n_queries, "index_s": round(index_s, 1),
                    "hybrid": run_queries(backend, qs, None), "hybrid_filtered": run_queries(backend, qs, FILTERS)}
             if kind == "elasticsearch":   # the retrieval's recall: the vector list without the class consensus
-                from backend.search.es_backend import ElasticsearchBackend
+                from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
 
                 plain = ElasticsearchBackend(backend.settings.model_copy(update={"search_class_consensus_k": 0}))
                 out["recall_at_10"] = recall_at_10(plain, docs, vecs, qs, None)
@@ -178,7 +178,7 @@ def bench_one(kind: str, n: int, dims: int, n_queries: int) -> dict:
 
 def minilm_query_ms(qs: list[dict]) -> dict:
     """The MiniLM pass of each query text (``dense_text.encode``, uncached), after one warm-up."""
-    from backend.search import dense_text
+    from backend.search.text import dense_text
 
     dense_text.encode(["warm up"])
     times = []
@@ -212,7 +212,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     settings = Settings()
     if args.dims is None:
-        from backend.search.index_admin import default_dims
+        from backend.search.index.index_admin import default_dims
 
         args.dims = default_dims(settings)
     machine = (f"{os.cpu_count()} CPU cores, {platform.machine()}, Python {platform.python_version()}, "

@@ -56,7 +56,7 @@ class ReferenceBM25:
         import Stemmer
         from rank_bm25 import BM25Okapi
 
-        from backend.search.engine import STOP_WORDS
+        from backend.search.pipeline.engine import STOP_WORDS
 
         self.stop = STOP_WORDS
         self.stemmer = Stemmer.Stemmer("porter")
@@ -103,8 +103,9 @@ def prism_rank(backend, text: str, *, text_weight: float = 1.0, dense: bool | No
 
 def dense_rank(backend, text: str) -> list[str]:
     """The dense text list alone (what the fusion adds to BM25), grouped by patent."""
-    from backend.search import dense_text, filters
-    from backend.search.engine import Query, query_terms
+    from backend.search.text import dense_text
+    from backend.search.pipeline import filters
+    from backend.search.pipeline.engine import Query, query_terms
     from backend.search.request import SearchRequest
 
     vector = dense_text.encode_query(text, backend.settings)
@@ -130,7 +131,7 @@ def _dense(backend, on: bool | None):
 
 @contextlib.contextmanager
 def weights(values: dict[str, float]):
-    from backend.search import text_fields
+    from backend.search.text import text_fields
 
     old = dict(text_fields.FIELD_WEIGHTS)
     text_fields.FIELD_WEIGHTS.update(values)
@@ -196,7 +197,7 @@ def tune(backend, collection, mode: str) -> tuple[dict[str, float], list[dict]]:
 
 
 def systems(backend, reference: ReferenceBM25, dense_available: bool):
-    from backend.search import text_fields
+    from backend.search.text import text_fields
 
     out = [("bm25-reference", reference.rank)]
     prev = text_fields.PREVIOUS_WEIGHTS
@@ -278,7 +279,7 @@ def main() -> None:
                             print(_line(row))
             finally:
                 if name == "elasticsearch":
-                    from backend.search import index_admin
+                    from backend.search.index import index_admin
 
                     index_admin.delete_all(index_admin.make_client(settings), settings.es_index_prefix)
             save(results, args)     # after each backend, so a long Elasticsearch run keeps the embedded rows
@@ -287,7 +288,7 @@ def main() -> None:
 
 
 def save(results: dict, args) -> None:
-    from backend.search import text_fields
+    from backend.search.text import text_fields
 
     results.update({
         "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

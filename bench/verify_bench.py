@@ -4,7 +4,7 @@ drawing query with every stage on at 10,000 indexed drawings on the embedded bac
     .venv/bin/python bench/verify_bench.py [--figures 10000] [--queries 60] [--data ../shared/data]
     # results: bench/results/verify.json and bench/results/verify.md
 
-1. Features (``backend/search/verification.py``) and encoder vectors of ``--max-real`` real drawings
+1. Features (``backend/search/ranking/verification.py``) and encoder vectors of ``--max-real`` real drawings
    sampled from ``../shared/data`` (IMPACT sheets, usdesign2007, kr_utility: 1,986 in all), cached under
    ``--cache``.
 2. The index: every real drawing once (its vector, its features as a blob, as ingest stores them), plus
@@ -57,7 +57,7 @@ def encode_all(records, settings, cache: Path):
     from PIL import Image
 
     from backend.model.encoder import get_encoder
-    from backend.search import verification as V
+    from backend.search.ranking import verification as V
 
     encoder = get_encoder(settings)
     tag = hashlib.sha1(("|".join(str(r.image_path) for r in records) + str(encoder.model_id)
@@ -116,7 +116,8 @@ def build_index(settings, records, vectors, feats, n_figures: int, seed: int = 0
 
 
 def run_queries(settings, payloads, originals) -> list[dict]:
-    from backend.search import rerank, service
+    from backend.search import service
+    from backend.search.ranking import rerank
 
     out = []
     for data, original in zip(payloads, originals):
@@ -165,7 +166,7 @@ def calibration(payloads, real_feats, originals_idx, top_feats_idx, patents) -> 
     shading: those pairs are counted apart, as ``same_patent``)."""
     from PIL import Image
 
-    from backend.search import verification as V
+    from backend.search.ranking import verification as V
 
     pos, neg, same, pair_s = [], [], [], []
     for data, i, cands in zip(payloads, originals_idx, top_feats_idx):

@@ -63,7 +63,7 @@ def search(_doc=None):
 def _with_accept_language(body):
     """Without ``lang`` in the body, the titles are shown in the first language of ``Accept-Language``
     that documents can have (en, de, fr)."""
-    from backend.search.languages import from_accept_language
+    from backend.search.text.languages import from_accept_language
 
     if isinstance(body, dict) and body.get("lang") is None:
         lang = from_accept_language(request.headers.get("Accept-Language"))

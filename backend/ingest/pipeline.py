@@ -33,7 +33,7 @@ from backend.ingest.parsers.load import load_source
 from backend.ingest.parsers.weekly_tar import open_zip
 from backend.ingest.records import FigureRecord, ImageRef, IngestError, ParseError, PatentRecord
 from backend.observability import metrics as observed
-from backend.search.documents import text_document_id
+from backend.search.index.documents import text_document_id
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +156,7 @@ class Pipeline:
         other dims: one index never mixes vectors of two encoders (``prism index reembed`` converts it)."""
         if not any(f.rendered is not None or f.captions for p in batch.prepared for f in p.figures):
             return
-        from backend.search.index_encoder import EncoderMismatch, check_writable
+        from backend.search.index.index_encoder import EncoderMismatch, check_writable
 
         encoder = self.encoder
         try:
@@ -213,7 +213,7 @@ class Pipeline:
         self.blobs.put(blobstore.thumb_key(r.sha256), r.thumb_png, "image/png")
         self.blobs.put(blobstore.original_key(r.sha256, ext), data)   # the file as received
         if self.settings.search_verify_top_k > 0:   # local features for the search's geometric verification
-            from backend.search.verification import extract_bytes
+            from backend.search.ranking.verification import extract_bytes
 
             self.blobs.put(blobstore.features_key(r.sha256), extract_bytes(r.display_png).to_bytes())
         return r, ext
@@ -267,8 +267,8 @@ class Pipeline:
                     fig.text_vector = sums[i] / norms[i, 0]
 
     def _embed_dense_text(self, jobs: list[PreparedJob]) -> None:
-        """One MiniLM text vector per patent (backend/search/dense_text.py), stored on every figure."""
-        from backend.search import dense_text
+        """One MiniLM text vector per patent (backend/search/text/dense_text.py), stored on every figure."""
+        from backend.search.text import dense_text
 
         texts = [dense_text.patent_text(j.record.title, j.record.abstract, j.record.claims) for j in jobs]
         if not any(texts):
@@ -457,7 +457,7 @@ def _language_fields(rec: PatentRecord, figure_description: str) -> dict:
     """For a record with per-language texts (EPO): ``language``, ``texts`` (with the figure's description
     under the document's language) and the main fields limited to English, so that a search restricted to
     other languages does not find the document by its English fields and vice versa
-    (backend/search/languages.py). Other records: nothing to change."""
+    (backend/search/text/languages.py). Other records: nothing to change."""
     if not rec.texts:
         return {}
     texts = {lang: dict(parts) for lang, parts in rec.texts.items()}

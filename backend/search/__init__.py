@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from backend.search.engine import SearchBackend
+from backend.search.pipeline.engine import SearchBackend
 from backend.search.request import SearchRequest, SearchResponse
 from backend.settings import Settings, get_settings
 
@@ -33,11 +33,11 @@ def get_backend(settings: Settings | None = None) -> SearchBackend:
         backend = _BACKENDS.get(key)
         if backend is None:
             if settings.search_backend == "elasticsearch":
-                from backend.search.es_backend import ElasticsearchBackend
+                from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
 
                 backend = ElasticsearchBackend(settings)
             else:
-                from backend.search.embedded_backend import EmbeddedBackend
+                from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
                 backend = EmbeddedBackend(settings)
             _BACKENDS[key] = backend

@@ -26,14 +26,14 @@ def create(dims: int | None) -> None:
     """Create the index behind the alias if it does not exist yet."""
     settings = get_settings()
     if settings.search_backend != "elasticsearch":
-        from backend.search.embedded_backend import EmbeddedBackend
+        from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
         backend = EmbeddedBackend(settings)
         click.echo(f"embedded index ready at {backend.path} ({backend.count()} figures)")
         return
     from elasticsearch import ApiError, TransportError
 
-    from backend.search import index_admin
+    from backend.search.index import index_admin
     from backend.search.errors import SearchBackendError
 
     es = index_admin.make_client(settings)
@@ -52,7 +52,7 @@ def reindex(dims: int | None, break_lock: bool) -> None:
     """Rebuild into a new index of the current mapping version and swap the alias atomically."""
     settings = get_settings()
     if settings.search_backend != "elasticsearch":
-        from backend.search.embedded_backend import EmbeddedBackend
+        from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
         n = EmbeddedBackend(settings).rebuild()
         click.echo(f"embedded full-text index rebuilt ({n} figures)")
@@ -60,7 +60,7 @@ def reindex(dims: int | None, break_lock: bool) -> None:
     from elasticsearch import ApiError, TransportError
     from rich.progress import Progress
 
-    from backend.search import index_admin
+    from backend.search.index import index_admin
     from backend.search.errors import SearchBackendError
 
     es = index_admin.make_client(settings)
@@ -83,7 +83,7 @@ def status(as_json: bool) -> None:
     """Show the alias, its index, mapping version and document count; exit 1 if not usable."""
     settings = get_settings()
     if settings.search_backend != "elasticsearch":
-        from backend.search.embedded_backend import EmbeddedBackend
+        from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
         backend = EmbeddedBackend(settings)
         info = {"backend": "embedded", "path": str(backend.path), "documents": backend.count(),
@@ -91,7 +91,7 @@ def status(as_json: bool) -> None:
     else:
         from elasticsearch import ApiError, TransportError
 
-        from backend.search import index_admin
+        from backend.search.index import index_admin
 
         try:
             info = {"backend": "elasticsearch", **index_admin.status(index_admin.make_client(settings), settings)}
@@ -125,7 +125,7 @@ def _encoder_state(settings) -> dict:
     """``index_encoder.index_state`` of the configured backend ({"error": ...} when it cannot be read)."""
     from backend.search import get_backend
     from backend.search.errors import SearchBackendError
-    from backend.search.index_encoder import index_state
+    from backend.search.index.index_encoder import index_state
 
     try:
         return index_state(get_backend(settings), settings)
@@ -158,7 +158,7 @@ def reembed_cmd(drop_missing: bool, break_lock: bool) -> None:
     from rich.progress import Progress
 
     from backend.search.errors import SearchBackendError
-    from backend.search.reembed import reembed
+    from backend.search.index.reembed import reembed
 
     settings = get_settings()
     try:

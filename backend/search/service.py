@@ -18,8 +18,8 @@ from backend.classification import SCHEMES, cpc_catalog, suggest as suggest_symb
 from backend.errors import ProblemError
 from backend.observability import metrics as observed
 from backend.search import get_backend
-from backend.search.documents import is_text_document
-from backend.search.engine import validation_problem
+from backend.search.index.documents import is_text_document
+from backend.search.pipeline.engine import validation_problem
 from backend.search.errors import SearchBackendError
 from backend.search.request import MAX_EXPORT, SearchRequest
 from backend.settings import Settings
@@ -65,13 +65,13 @@ def embed_upload(data: bytes | None, settings: Settings) -> dict:
 
 def _upload_drawing(data: bytes, settings: Settings):
     """(query vector, vectors of the drawing turned 90 and 270 degrees, local features) of an uploaded
-    drawing; the last two only when the geometric verification is on (backend/search/rerank.py)."""
+    drawing; the last two only when the geometric verification is on (backend/search/ranking/rerank.py)."""
     from backend.model.encoder import get_encoder
 
     image = _decode_upload(data, settings)
     if settings.search_verify_top_k <= 0:
         return get_encoder(settings).encode_images([image])[0].tolist(), [], None
-    from backend.search.rerank import turned, upload_features
+    from backend.search.ranking.rerank import turned, upload_features
 
     turns = turned(image) if settings.search_verify_turned_k > 0 else []
     vectors = get_encoder(settings).encode_images([image, *turns])

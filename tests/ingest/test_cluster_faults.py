@@ -48,7 +48,7 @@ def _primary_node(base: str, index_pattern: str) -> int:
 def test_a_node_killed_during_ingest_and_searches(make_settings, tmp_path, cluster):
     from backend.ingest.service import ingest_paths
     from backend.search import get_backend
-    from backend.search import index_admin
+    from backend.search.index import index_admin
     from backend.search import service as search_service
 
     prefix = f"cl{uuid.uuid4().hex[:10]}"
@@ -120,7 +120,7 @@ def test_two_celery_workers_one_killed_and_a_node_killed_nothing_lost_or_doubled
     from backend.ingest.reconcile import reconcile
     from backend.ingest.service import ingest_paths, wait_for_jobs
     from backend.search import get_backend
-    from backend.search import index_admin
+    from backend.search.index import index_admin
     from tests.conftest import WorkerProcess, settings_env
 
     prefix = f"cw{uuid.uuid4().hex[:10]}"
@@ -185,7 +185,8 @@ def test_a_shard_whose_only_copy_is_on_a_dead_node_flags_partial_results(make_se
     import numpy as np
 
     from backend.app import create_app
-    from backend.search import get_backend, index_admin
+    from backend.search import get_backend
+    from backend.search.index import index_admin
     from backend.search import service as search_service
     from backend.search.errors import SearchBackendError
 

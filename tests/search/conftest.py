@@ -125,7 +125,7 @@ def backend(request, make_settings):
         yield get_backend(settings)
         return
     es_url = request.getfixturevalue("es_url")
-    from backend.search import index_admin
+    from backend.search.index import index_admin
 
     prefix = f"t{uuid.uuid4().hex[:10]}"
     settings = make_settings(search_backend="elasticsearch", es_url=es_url, es_index_prefix=prefix)

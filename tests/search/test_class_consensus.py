@@ -1,4 +1,4 @@
-"""Class consensus (backend/search/class_consensus.py) and its place in the engine's vector list."""
+"""Class consensus (backend/search/ranking/class_consensus.py) and its place in the engine's vector list."""
 from __future__ import annotations
 
 import uuid
@@ -6,8 +6,8 @@ import uuid
 import numpy as np
 import pytest
 
-from backend.search import class_consensus as cc
-from backend.search.embedded_backend import EmbeddedBackend
+from backend.search.ranking import class_consensus as cc
+from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
 
 def test_the_nearest_figures_vote_and_the_cosine_is_kept():
@@ -57,7 +57,8 @@ def _backend(request, make_settings, kind: str, k: int, patent_weight: float = 0
                   search_dense_text=False, search_patent_consensus_weight=patent_weight)
     if kind == "embedded":
         return EmbeddedBackend(make_settings(search_backend="embedded", **common))
-    from backend.search import get_backend, index_admin
+    from backend.search import get_backend
+    from backend.search.index import index_admin
 
     es_url = request.getfixturevalue("es_url")
     prefix = f"t{uuid.uuid4().hex[:10]}"

@@ -200,7 +200,7 @@ def test_stop_words_only_query_is_empty(backend, corpus):
 
 
 def test_non_ascii_text(backend, corpus):
-    from backend.search import index_admin
+    from backend.search.index import index_admin
 
     hits = backend.search({"text": "Stühle"}).hits
     assert [h.publication_number for h in hits] == ["DE0000006U1"]
@@ -268,7 +268,7 @@ def test_documents_replace_delete_and_read_back(backend, corpus):
 
 
 def test_bad_documents_are_rejected_whole(backend, corpus):
-    from backend.search.documents import InvalidDocument
+    from backend.search.index.documents import InvalidDocument
 
     good = figure("NEW1", 1, corpus[0]["image_vector"], title="new")
     with pytest.raises(InvalidDocument, match="NEW2-F1: image_vector has 3 dimensions"):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.search import filters as filters_mod
-from backend.search.engine import Query
+from backend.search.pipeline import filters as filters_mod
+from backend.search.pipeline.engine import Query
 from backend.search.request import Filters
 
 from .test_paging import paging_corpus
@@ -14,7 +14,7 @@ from .test_paging import paging_corpus
 
 @pytest.fixture
 def embedded(make_settings):
-    from backend.search.embedded_backend import EmbeddedBackend
+    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
     backend = EmbeddedBackend(make_settings(search_backend="embedded", search_dense_text=False))
     backend.index_figures(paging_corpus())

@@ -8,8 +8,8 @@ import math
 
 import pytest
 
-from backend.search import filters as filters_mod
-from backend.search.engine import Query
+from backend.search.pipeline import filters as filters_mod
+from backend.search.pipeline.engine import Query
 from backend.search.request import Filters
 
 from .conftest import elasticsearch_with

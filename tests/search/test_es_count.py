@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from backend.search import es_backend
-from backend.search import filters as filters_mod
-from backend.search.engine import Query
+from backend.search.backends.elasticsearch import es_backend
+from backend.search.pipeline import filters as filters_mod
+from backend.search.pipeline.engine import Query
 from backend.search.request import Filters
 
 from .conftest import elasticsearch_with

@@ -8,10 +8,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.search import es_backend
-from backend.search import filters as filters_mod
+from backend.search.backends.elasticsearch import es_backend
+from backend.search.pipeline import filters as filters_mod
 from backend.search import query_language
-from backend.search.engine import Query, query_terms
+from backend.search.pipeline.engine import Query, query_terms
 from backend.search.request import Filters
 
 from .conftest import elasticsearch_with, figure, unit

@@ -138,7 +138,7 @@ def test_filter_on_a_scheme_no_document_carries_says_so(mixed):
 def test_es_trusts_a_found_classification_for_a_few_seconds(backend, monkeypatch):
     """Elasticsearch: the warning checks beside a filtered search (scheme carried? symbol carried?) ask the
     node once per FOUND_RECHECK_S when the answer is yes; a no (the examiner's warning) is asked every time."""
-    from backend.search import es_backend
+    from backend.search.backends.elasticsearch import es_backend
 
     if backend.name != "elasticsearch":
         pytest.skip("Elasticsearch only: the embedded backend answers from memory")

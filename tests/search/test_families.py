@@ -70,7 +70,7 @@ def test_es_refuses_one_per_family_over_documents_without_family(families):
     if families.name != "elasticsearch":
         pytest.skip("the embedded backend treats a figure without family_id as its own family")
     from backend.errors import ProblemError
-    from backend.search import documents
+    from backend.search.index import documents
 
     old = documents.prepare(figure("US6000001B1", 1, None, title="Water wheel"), None)
     old.pop("family_id")

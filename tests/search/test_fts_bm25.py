@@ -1,4 +1,4 @@
-"""The embedded backend ranks plain words from FTS5's postings in NumPy (backend/search/fts_bm25.py):
+"""The embedded backend ranks plain words from FTS5's postings in NumPy (backend/search/backends/embedded/fts_bm25.py):
 the same scores, order, ties, totals and pages as SQLite's own ``bm25()`` (the SQL path, kept for
 phrases and the query language), with column weights, stemming, German/French fields, updates and
 deletions (issue 15: FTS5's ranking was most of a query's time at 100,000 figures)."""
@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.search import fts_bm25
-from backend.search.engine import Query
-from backend.search import filters as filters_mod
+from backend.search.backends.embedded import fts_bm25
+from backend.search.pipeline.engine import Query
+from backend.search.pipeline import filters as filters_mod
 from backend.search.request import Filters
 
 from .conftest import figure, unit
@@ -48,7 +48,7 @@ def corpus(seed: int = 3, patents: int = 120) -> list[dict]:
 
 @pytest.fixture
 def embedded(make_settings):
-    from backend.search.embedded_backend import EmbeddedBackend
+    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
     backend = EmbeddedBackend(make_settings(search_backend="embedded", search_dense_text=False))
     backend.index_figures(corpus())
@@ -61,7 +61,7 @@ def sql_only(backend, monkeypatch):
 
 
 def plain_query(backend, text: str, group: bool = False, spec=None):
-    from backend.search.engine import query_terms
+    from backend.search.pipeline.engine import query_terms
 
     return Query(text, query_terms(text), None, spec or filters_mod.build(Filters()), 10, group, None,
                  other_languages=("de", "fr"))
@@ -143,7 +143,7 @@ def test_counts_and_matching_keys_equal_the_sql_path(embedded, monkeypatch):
 
 
 def test_common_words_are_read_ahead(make_settings):
-    from backend.search.embedded_backend import EmbeddedBackend
+    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
     backend = EmbeddedBackend(make_settings(search_backend="embedded", search_dense_text=False))
     backend.parallel_min_rows = 1      # what an index of 20,000 figures does
@@ -179,7 +179,7 @@ def test_row_size_reads_multi_byte_varints():
 
 def test_grouped_top_widens_past_a_patent_with_many_figures(make_settings, monkeypatch):
     """The best 4 x window figures all belong to one patent: the grouped list reads further (``_top``)."""
-    from backend.search.embedded_backend import EmbeddedBackend
+    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
     rng = np.random.default_rng(5)
     backend = EmbeddedBackend(make_settings(search_backend="embedded", search_dense_text=False))

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from backend.search.engine import query_terms
-from backend.search.paging import Cursor, decode, encode
-from backend.search.fusion import Ranked, rrf, weighted
+from backend.search.pipeline.engine import query_terms
+from backend.search.pipeline.paging import Cursor, decode, encode
+from backend.search.ranking.fusion import Ranked, rrf, weighted
 from backend.search.request import SearchRequest
 
 

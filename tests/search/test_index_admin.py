@@ -7,7 +7,7 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from backend.search import index_admin
+from backend.search.index import index_admin
 from backend.search.errors import IndexVersionError, ReindexInProgress
 from tests.search.conftest import DIMS, corpus_docs
 
@@ -25,7 +25,7 @@ def es_settings(make_settings, es_url):
 
 def _old_version_index(es, prefix: str, docs: list[dict]) -> str:
     """An index of mapping 'version 0' behind the alias, holding ``docs``."""
-    from backend.search.documents import prepare
+    from backend.search.index.documents import prepare
 
     body = index_admin.definition_for(es, DIMS)
     body["mappings"]["_meta"]["mapping_version"] = 0
@@ -55,7 +55,7 @@ def test_create_puts_a_versioned_index_behind_the_alias(es_settings):
 def test_wrong_mapping_version_is_refused_then_fixed_by_reindex(es_settings):
     from backend.app import create_app
     from backend.search import get_backend
-    from backend.search.es_backend import ElasticsearchBackend
+    from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
 
     settings, es = es_settings
     docs = corpus_docs()
@@ -119,7 +119,7 @@ def test_reindex_carries_over_writes_made_while_it_copies(es_settings, monkeypat
     """Ingest goes on during a reindex: an addition, a re-ingest and a deletion made while the copy runs,
     and an addition that reaches the old index just before the alias swap, all end up in the new index."""
     from backend.search import get_backend
-    from backend.search.documents import prepare
+    from backend.search.index.documents import prepare
 
     settings, es = es_settings
     docs = corpus_docs()

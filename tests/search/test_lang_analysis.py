@@ -1,9 +1,9 @@
-"""German and French analysis in Python (backend/search/lang_analysis.py, german_compounds.py); no services."""
+"""German and French analysis in Python (backend/search/text/lang_analysis.py, german_compounds.py); no services."""
 from __future__ import annotations
 
 import pytest
 
-from backend.search import german_compounds, lang_analysis, languages
+from backend.search.text import german_compounds, lang_analysis, languages
 
 
 @pytest.mark.parametrize("word, parts", [

@@ -2,7 +2,7 @@
 
 The 33 EPO samples of the shared data are parsed and indexed as ingest indexes them (one text-only
 document per patent, pipeline.figure_documents); German and French text is analysed in Python
-(backend/search/lang_analysis.py) into per-language fields.
+(backend/search/text/lang_analysis.py) into per-language fields.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from backend.errors import ProblemError
 from backend.ingest.parsers.discover import discover
 from backend.ingest.parsers.load import load_source
 from backend.ingest.pipeline import PreparedJob, figure_documents
-from backend.search import lang_analysis
+from backend.search.text import lang_analysis
 
 EPO = "epo_samples"
 CHIPBOARD_SCREW = "EP1873405A2"     # German-language application "Spanplattenschraube" (de abstract + claims)
@@ -146,8 +146,9 @@ def test_api_title_from_accept_language(app, client, shared_data):
 def test_an_older_es_index_without_language_fields_says_so(make_settings, es_url):
     import uuid
 
-    from backend.search import index_admin, languages
-    from backend.search.es_backend import ElasticsearchBackend
+    from backend.search.index import index_admin
+    from backend.search.text import languages
+    from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
     from tests.search.conftest import DIMS, figure
 
     prefix = f"t{uuid.uuid4().hex[:10]}"

@@ -30,7 +30,7 @@ def numbered(backend):
 
 def _store_legacy(backend, doc: dict) -> None:
     """Write a document the way an index built before the normaliser holds it (unpadded EP number)."""
-    from backend.search import documents
+    from backend.search.index import documents
 
     prepared = documents.prepare(doc, backend.dims())
     prepared["publication_number"] = "EP123456B1"

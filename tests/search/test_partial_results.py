@@ -10,8 +10,8 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from backend.search import index_admin
-from backend.search.shards import ShardReport
+from backend.search.index import index_admin
+from backend.search.pipeline.shards import ShardReport
 
 from .conftest import corpus_docs
 
@@ -62,7 +62,7 @@ class FakeES:
 
 
 def _search(make_settings, es: FakeES) -> dict:
-    from backend.search.es_backend import ElasticsearchBackend
+    from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
 
     settings = make_settings(search_backend="elasticsearch", es_index_prefix="fake", search_dense_text=False,
                              search_verify_top_k=0)
@@ -89,7 +89,7 @@ def test_all_shards_answering_is_not_partial(make_settings):
 
 
 def test_the_embedded_backend_is_never_partial(make_settings):
-    from backend.search.embedded_backend import EmbeddedBackend
+    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
     backend = EmbeddedBackend(make_settings(search_backend="embedded", search_dense_text=False))
     backend.index_figures(corpus_docs())

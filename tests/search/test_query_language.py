@@ -261,8 +261,8 @@ def test_a_hit_found_by_its_drawing_alone_has_its_fields_and_no_snippets(backend
 def test_a_page_figure_gone_from_the_index_is_left_without_fields(backend):
     """A figure deleted between the ranking and the page: its snippets and fields are simply absent (ES
     looks the missing ones up by mget)."""
-    from backend.search.engine import Query
-    from backend.search.filters import FilterSpec
+    from backend.search.pipeline.engine import Query
+    from backend.search.pipeline.filters import FilterSpec
 
     from .conftest import figure
 
@@ -278,14 +278,14 @@ def test_a_page_figure_gone_from_the_index_is_left_without_fields(backend):
 def test_the_page_is_highlighted_in_one_request_on_an_index_of_several_shards(backend, monkeypatch):
     """ES: a one-shard index highlights the page in HIGHLIGHT_PARTS requests run side by side; with several
     shards (they run side by side already) in one. The snippets are the same."""
-    from backend.search.engine import Query
-    from backend.search.filters import FilterSpec
+    from backend.search.pipeline.engine import Query
+    from backend.search.pipeline.filters import FilterSpec
 
     from .conftest import figure
 
     if backend.name != "elasticsearch":
         pytest.skip("Elasticsearch only: the embedded backend marks words in SQLite")
-    from backend.search import es_backend
+    from backend.search.backends.elasticsearch import es_backend
 
     backend.index_figures([figure(f"US{3000 + i}B2", 1, None, title=f"lamp number {i}") for i in range(6)])
     backend.refresh()

@@ -108,6 +108,6 @@ def test_translations():
 
 
 def to_es_boost(field: str) -> float:
-    from backend.search.text_fields import FIELD_WEIGHTS
+    from backend.search.text.text_fields import FIELD_WEIGHTS
 
     return FIELD_WEIGHTS[field]

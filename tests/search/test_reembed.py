@@ -80,7 +80,7 @@ def _status() -> tuple[int, dict, str]:
 def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
     from backend.ingest.service import ingest_paths
     from backend.search import get_backend
-    from backend.search.index_encoder import current_encoder
+    from backend.search.index.index_encoder import current_encoder
 
     *first, late = _patent_folders(tmp_path / "patents")
     settings = switch(ENCODER_A)
@@ -178,7 +178,7 @@ def test_reembedding_the_display_rendition_reproduces_ingest(make_settings, tmp_
     the model input is derived from it the way ingest derives it from the original."""
     from backend.ingest.service import ingest_paths
     from backend.search import get_backend, reset_backends
-    from backend.search.reembed import Reembedder
+    from backend.search.index.reembed import Reembedder
 
     reset_backends()
     settings = make_settings(task_mode="eager", model_name=ENCODER_A)
@@ -200,9 +200,9 @@ def test_reembedding_the_display_rendition_reproduces_ingest(make_settings, tmp_
 def test_embedded_reembed_resumes_after_an_interruption(make_settings, tmp_path):
     from backend.model import registry
     from backend.search import reset_backends
-    from backend.search.embedded_backend import EmbeddedBackend
-    from backend.search.index_encoder import index_state
-    from backend.search.reembed import Reembedder
+    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
+    from backend.search.index.index_encoder import index_state
+    from backend.search.index.reembed import Reembedder
     from tests.search.conftest import figure
 
     reset_backends()

@@ -12,8 +12,8 @@ from tests.search.conftest import figure
 
 
 def test_one_weight_table_drives_both_backends(monkeypatch):
-    from backend.search import text_fields
-    from backend.search.documents import TEXT_FIELDS
+    from backend.search.text import text_fields
+    from backend.search.index.documents import TEXT_FIELDS
 
     monkeypatch.setitem(text_fields.FIELD_WEIGHTS, "captions", 0.0)
     monkeypatch.setitem(text_fields.FIELD_WEIGHTS, "title", 2.5)
@@ -42,9 +42,9 @@ def test_mapping_analyzers_are_the_full_english_chain():
     """JSON-level check of what the Docker image's Elasticsearch (full distribution, analysis-common)
     gets: every ranked text field uses ``prism_english`` = possessive, lowercase, ASCII folding, Lucene's
     English stop words, Porter (``english``) stemming - the same as the embedded FTS5 index."""
-    from backend.search import index_admin
-    from backend.search.documents import DENSE_DIMS, DENSE_FIELD, TEXT_FIELDS
-    from backend.search.engine import STOP_WORDS
+    from backend.search.index import index_admin
+    from backend.search.index.documents import DENSE_DIMS, DENSE_FIELD, TEXT_FIELDS
+    from backend.search.pipeline.engine import STOP_WORDS
 
     body = json.loads(index_admin.mapping_path().read_text())
     assert body["mappings"]["_meta"]["mapping_version"] == index_admin.MAPPING_VERSION
@@ -69,7 +69,7 @@ def test_es_analyzer_on_this_cluster(make_settings, es_url):
     (Docker image), else the recorded core fallback (the integ-test distribution: no stemming/folding)."""
     import uuid
 
-    from backend.search import index_admin
+    from backend.search.index import index_admin
 
     prefix = f"t{uuid.uuid4().hex[:10]}"
     settings = make_settings(search_backend="elasticsearch", es_url=es_url, es_index_prefix=prefix)
@@ -89,7 +89,7 @@ def test_es_analyzer_on_this_cluster(make_settings, es_url):
 
 # -- dense text ---------------------------------------------------------------------------------------
 def test_plain_words_only():
-    from backend.search.plain_query import is_plain_words
+    from backend.search.query_language.plain_query import is_plain_words
 
     assert is_plain_words("folding chair with armrest")
     assert not is_plain_words('"folding chair"')
@@ -98,7 +98,7 @@ def test_plain_words_only():
 
 
 def test_first_claim_and_patent_text():
-    from backend.search.dense_text import first_claim, patent_text
+    from backend.search.text.dense_text import first_claim, patent_text
 
     claims = "1. A chair comprising a seat. 2. The chair of claim 1, wherein the seat folds."
     assert first_claim(claims) == "1. A chair comprising a seat."
@@ -113,7 +113,7 @@ DENSE_PATENTS = [
 
 
 def _dense_docs() -> list[dict]:
-    from backend.search import dense_text
+    from backend.search.text import dense_text
 
     vecs = dense_text.encode([t for _, t in DENSE_PATENTS])
     return [figure(pub, n, None, title=title, kind="B2", dense_text_vector=vecs[i].tolist())
@@ -147,7 +147,7 @@ def test_dense_text_list_fused_for_plain_words(backend):
 
 
 def test_dense_vector_is_checked():
-    from backend.search.documents import InvalidDocument, prepare
+    from backend.search.index.documents import InvalidDocument, prepare
 
     doc = figure("US5000101B2", 1, None, dense_text_vector=[0.1] * 10)
     with pytest.raises(InvalidDocument, match="dense_text_vector has 10 dimensions"):
@@ -157,7 +157,8 @@ def test_dense_vector_is_checked():
 def test_ingest_stores_one_dense_vector_per_patent(make_settings, tmp_path):
     from backend.cli_db import upgrade_database
     from backend.ingest.service import ingest_paths
-    from backend.search import dense_text, get_backend
+    from backend.search import get_backend
+    from backend.search.text import dense_text
 
     settings = make_settings(search_backend="embedded", search_dense_text=True)
     upgrade_database(settings.resolved_database_url)
@@ -183,7 +184,7 @@ def test_query_vectors_are_kept_for_the_next_page(monkeypatch):
     """The MiniLM pass of a query text runs once: the next page, the export and a watch reuse it."""
     import numpy as np
 
-    from backend.search import dense_text
+    from backend.search.text import dense_text
 
     calls = []
 

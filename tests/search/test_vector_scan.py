@@ -7,8 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.search import vector_scan
-from backend.search.vector_scan import VectorScan
+from backend.search.backends.embedded import vector_scan
+from backend.search.backends.embedded.vector_scan import VectorScan
 
 
 def clustered(n: int, d: int, seed: int, spread: float = 0.6) -> np.ndarray:
@@ -91,7 +91,7 @@ def test_small_indexes_use_the_float32_pass_only():
 
 def test_embedded_backend_ranks_alike_with_the_quantised_pass(make_settings, monkeypatch):
     """Through the whole embedded pipeline (grouped hybrid search, a filter): the same hits and scores."""
-    from backend.search.embedded_backend import EmbeddedBackend
+    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
     x = clustered(1500, 32, 7)
     rng = np.random.default_rng(8)

@@ -1,5 +1,5 @@
-"""Issue 11: geometric verification of drawings (backend/search/verification.py) and the drawing query's
-second stage (backend/search/rerank.py), on real drawings from ../shared/data."""
+"""Issue 11: geometric verification of drawings (backend/search/ranking/verification.py) and the drawing query's
+second stage (backend/search/ranking/rerank.py), on real drawings from ../shared/data."""
 from __future__ import annotations
 
 import io
@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
-from backend.search import verification as V
+from backend.search.ranking import verification as V
 
 IMPACT_PATENT = "USD0907293-20210105"     # a bicycle-seat-like design: several distinct views
 # the first six drawings of usdesign2007; and four of the IMPACT patent's sheets (its sheets 4 and 5, two
@@ -148,7 +148,7 @@ def test_verification_off_leaves_the_vector_ranking(make_settings, shared_data):
 def test_features_missing_from_the_store_are_computed_on_first_use(make_settings, shared_data):
     import shutil
 
-    from backend.search import rerank
+    from backend.search.ranking import rerank
 
     settings = make_settings(search_backend="embedded")
     _ingest_and_query(settings, shared_data)
@@ -168,7 +168,7 @@ def _ingest_again_query(settings, shared_data, service):
 
 
 def test_republished_upload_ranks_first_elasticsearch(make_settings, shared_data, es_url):
-    from backend.search import index_admin
+    from backend.search.index import index_admin
 
     prefix = f"t{uuid.uuid4().hex[:10]}"
     settings = make_settings(search_backend="elasticsearch", es_url=es_url, es_index_prefix=prefix)
@@ -194,9 +194,9 @@ def test_keypoints_are_spread_over_the_drawing():
 
 
 def test_verified_items_go_first_with_their_verified_figure():
-    from backend.search.engine import Candidate
-    from backend.search.fusion import Fused
-    from backend.search.rerank import verified_first
+    from backend.search.pipeline.engine import Candidate
+    from backend.search.ranking.fusion import Fused
+    from backend.search.ranking.rerank import verified_first
 
     fused = [Fused(k, s) for k, s in (("P1", 0.05), ("P2", 0.04), ("P3", 0.03), ("P4", 0.02))]
     checked = [Candidate("P1-F1", "P1", 0.9), Candidate("P3-F2", "P3", 0.8), Candidate("P3-F5", "P3", 0.7),
@@ -224,8 +224,9 @@ def test_a_sideways_upload_has_the_figures_nearest_it_turned_verified_too(shared
     the query vector, yet near the vector of the query turned back; those figures are verified as well."""
     from types import SimpleNamespace
 
-    from backend.search import filters as filters_mod, rerank
-    from backend.search.engine import Candidate, Query
+    from backend.search.pipeline import filters as filters_mod
+    from backend.search.ranking import rerank
+    from backend.search.pipeline.engine import Candidate, Query
     from backend.search.request import Filters
 
     original = _png(shared_data, PNG_DRAWINGS[0])

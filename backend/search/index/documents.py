@@ -28,7 +28,7 @@ CONTRACT_FIELDS: tuple[str, ...] = (
 TEXT_FIELDS = ("title", "abstract", "claims", "description", "captions")
 DATE_FIELDS = {"filing": "filing_date", "publication": "publication_date", "priority": "priority_date"}
 VECTOR_FIELDS = ("image_vector", "text_vector")
-#: the patent's MiniLM text vector (backend/search/dense_text.py): its own fixed dimension
+#: the patent's MiniLM text vector (backend/search/text/dense_text.py): its own fixed dimension
 DENSE_FIELD, DENSE_DIMS = "dense_text_vector", 384
 HIER_LEVELS = ("section", "class", "subclass", "main_group", "symbol")
 #: Fields a hit shows (also what the ES backend fetches for every candidate).
@@ -193,7 +193,7 @@ def prepare(doc: dict, dims: int | None = None) -> dict:
 def _languages(doc: dict, out: dict, figure_id: str) -> None:
     """``language``, ``texts`` (per language: title, abstract, claims, description) and what they give the
     index: ``titles`` and the analysed German/French fields (:mod:`.languages`)."""
-    from backend.search import languages
+    from backend.search.text import languages
 
     language = str(doc.get("language") or "").strip().lower() or None
     if language is not None and language not in languages.LANGUAGES:

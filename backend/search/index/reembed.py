@@ -7,10 +7,10 @@ figure gets the encoder's ``model_id``. Text-only documents (no image, no captio
 as they are.
 
 * Elasticsearch: the vector dims are fixed in the mapping, so the documents go through
-  :func:`backend.search.index_admin.reindex` into a new concrete index of the encoder's dims (a
+  :func:`backend.search.index.index_admin.reindex` into a new concrete index of the encoder's dims (a
   per-batch transform), with catch-up passes; the alias is swapped only at the end (atomic: a failure
   leaves the old index in place and drops the new one).
-* Embedded: :meth:`backend.search.embedded_backend.EmbeddedBackend.reembed` stages the vectors in
+* Embedded: :meth:`backend.search.backends.embedded.embedded_backend.EmbeddedBackend.reembed` stages the vectors in
   batches (resumable) and swaps them in with one transaction.
 """
 from __future__ import annotations
@@ -133,7 +133,7 @@ def reembed(settings, progress: Callable[[int, int], None] | None = None, drop_m
     transform = Reembedder(settings, encoder=encoder, blobs=blobs, drop_missing=drop_missing)
     dims = int(transform.encoder.dim)
     if settings.search_backend == "elasticsearch":
-        from backend.search import index_admin
+        from backend.search.index import index_admin
 
         es = index_admin.make_client(settings)
         result = index_admin.reindex(es, settings, dims=dims, break_lock=break_lock, progress=progress,
@@ -141,7 +141,7 @@ def reembed(settings, progress: Callable[[int, int], None] | None = None, drop_m
         result = {"backend": "elasticsearch", "alias": result["alias"], "old": result["old"],
                   "new": result["new"], "documents": result["documents"]}
     else:
-        from backend.search.embedded_backend import EmbeddedBackend
+        from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
         backend = EmbeddedBackend(settings)
         result = {"backend": "embedded", "path": str(backend.path),

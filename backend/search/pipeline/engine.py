@@ -33,13 +33,15 @@ import numpy as np
 from pydantic import ValidationError
 
 from backend.errors import ProblemError
-from backend.search import class_consensus, filters as filters_mod, paging, query_language
-from backend.search.documents import TEXT_FIELDS
-from backend.search.fusion import DENSE, TEXT, VECTOR, Fused, Ranked, fuse
-from backend.search import lang_analysis
-from backend.search.languages import ANALYSED, LANGUAGES, pick_title
-from backend.search.plain_query import is_plain_words
-from backend.search.shards import ShardReport
+from backend.search import query_language
+from backend.search.ranking import class_consensus
+from backend.search.pipeline import filters as filters_mod, paging
+from backend.search.index.documents import TEXT_FIELDS
+from backend.search.ranking.fusion import DENSE, TEXT, VECTOR, Fused, Ranked, fuse
+from backend.search.text import lang_analysis
+from backend.search.text.languages import ANALYSED, LANGUAGES, pick_title
+from backend.search.query_language.plain_query import is_plain_words
+from backend.search.pipeline.shards import ShardReport
 from backend.search.request import (
     BM25Explain, Explain, FacetBucket, Hit, SearchRequest, SearchResponse, VectorExplain,
 )
@@ -284,7 +286,7 @@ class SearchBackend(abc.ABC):
         fused = fuse(request.fusion, lists, weights, self.settings.rrf_k)
         checks, verified = {}, {}
         if knn and self.settings.search_verify_top_k > 0:   # second stage: geometric verification (rerank.py)
-            from backend.search import rerank
+            from backend.search.ranking import rerank
 
             checks, checked = rerank.verify_nearest(self, request, query, nearest)
             fused, verified = rerank.verified_first(fused, checks, checked, keyof)
@@ -322,7 +324,7 @@ class SearchBackend(abc.ABC):
             src = cand.source if cand.source is not None else sources.get(cand.figure_id, {})
             hits.append(self._hit(item, cand, src, request.explain, request.lang))
         if checks:
-            from backend.search import rerank
+            from backend.search.ranking import rerank
 
             rerank.annotate(hits, checks)
         if request.explain and votes:
@@ -466,7 +468,7 @@ class SearchBackend(abc.ABC):
         if not (self.settings.search_dense_text and query.terms and query.english
                 and is_plain_words(request.text)):
             return []
-        from backend.search import dense_text
+        from backend.search.text import dense_text
 
         vector = dense_text.encode_query(request.text, self.settings)
         if vector is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from backend.classification import parse
 from backend.patent_numbers import lookup_keys
-from backend.search.documents import DATE_FIELDS
+from backend.search.index.documents import DATE_FIELDS
 from backend.search.request import Filters
 
 _LEVEL_FIELD = {"section": "section", "class": "class", "subclass": "subclass", "main_group": "main_group"}

@@ -285,11 +285,11 @@ class _Builder:
         return ast.Phrase(tuple(words), fields, slop, pos)
 
     def keyword(self, field: str, raw: str, pos: int) -> ast.Keyword:
-        from backend.search import documents
+        from backend.search.index import documents
 
         if field in SCHEMES:
             from backend.classification import SymbolError, validate
-            from backend.search.filters import symbol_clause
+            from backend.search.pipeline.filters import symbol_clause
 
             scheme = SCHEMES[field]
             if "*" in raw or "?" in raw:

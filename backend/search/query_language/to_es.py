@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from backend.search.query_language import MAX_EXPANSIONS, ast
 from backend.search.query_language.errors import QueryError
-from backend.search.text_fields import FIELD_WEIGHTS as BOOSTS   # the plain path's boosts
+from backend.search.text.text_fields import FIELD_WEIGHTS as BOOSTS   # the plain path's boosts
 
 
 def _boosted(fields: tuple[str, ...]) -> list[str]:

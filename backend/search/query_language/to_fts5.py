@@ -211,7 +211,7 @@ class Evaluator:
         if isinstance(node, ast.Keyword):
             return self._keyword(node)
         if isinstance(node, ast.DateRange):
-            from backend.search.filters import FilterSpec
+            from backend.search.pipeline.filters import FilterSpec
 
             return self.snap.mask(FilterSpec(ranges={node.field: (node.gte, node.lte)}))
         raise TypeError(f"not a query node: {node!r}")

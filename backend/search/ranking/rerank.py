@@ -3,7 +3,7 @@
 When the query has a drawing - an uploaded image (its features are computed with the query vector, see
 ``service.parse_request``) or ``image_figure_id`` (the stored features of that figure) - the first
 ``PRISM_SEARCH_VERIFY_TOP_K`` figures of the vector list are verified against it
-(:func:`backend.search.verification.verify`). Verified figures (score >= ``VERIFIED_SCORE``: the same
+(:func:`backend.search.ranking.verification.verify`). Verified figures (score >= ``VERIFIED_SCORE``: the same
 drawing, re-published) move to the top of the fused list, best verification first; everything else
 keeps its fused order. Each checked hit reports ``match_score`` (the calibrated verification score)
 and, with ``explain``, ``verification`` {inliers, cells, score}. Backend-neutral: the features are
@@ -19,11 +19,11 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable
 
-from backend.search.verification import DrawingFeatures, FeatureFormatError, Verification, extract, extract_bytes, verify
+from backend.search.ranking.verification import DrawingFeatures, FeatureFormatError, Verification, extract, extract_bytes, verify
 
 if TYPE_CHECKING:
-    from backend.search.engine import Candidate, Query, SearchBackend
-    from backend.search.fusion import Fused
+    from backend.search.pipeline.engine import Candidate, Query, SearchBackend
+    from backend.search.ranking.fusion import Fused
     from backend.search.request import Hit, SearchRequest
 
 log = logging.getLogger(__name__)

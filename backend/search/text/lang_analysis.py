@@ -17,7 +17,7 @@ import unicodedata
 
 import Stemmer
 
-from backend.search import german_compounds
+from backend.search.text import german_compounds
 
 #: languages analysed here; English uses the engines' own chain on the main text fields
 ANALYSED = ("de", "fr")

@@ -15,7 +15,7 @@ fields, German and French in their fields with the query analysed the same way.
 """
 from __future__ import annotations
 
-from backend.search import lang_analysis, text_fields
+from backend.search.text import lang_analysis, text_fields
 
 #: every language a request may name; "en" is the main fields
 LANGUAGES = ("en", "de", "fr")

@@ -8,7 +8,7 @@ one document length); Elasticsearch uses them as ``multi_match`` boosts.
 """
 from __future__ import annotations
 
-from backend.search.documents import TEXT_FIELDS
+from backend.search.index.documents import TEXT_FIELDS
 
 #: Field -> weight. A weight of 0 keeps the field stored and searchable by field queries but out of the
 #: plain-words ranking.

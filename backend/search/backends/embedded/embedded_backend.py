@@ -23,13 +23,15 @@ from pathlib import Path
 import numpy as np
 
 from backend.patent_numbers import lookup_keys, pick
-from backend.search import documents, fts_bm25, languages, text_fields
-from backend.search.engine import (
+from backend.search.index import documents
+from backend.search.backends.embedded import fts_bm25
+from backend.search.text import languages, text_fields
+from backend.search.pipeline.engine import (
     FAMILY_MEMBER_FIELDS, MAX_FAMILY, SCHEME_FIELDS, Candidate, Query, SearchBackend,
 )
 from backend.search.errors import IndexVersionError
-from backend.search.filters import Clause, FilterSpec
-from backend.search.vector_scan import VectorScan
+from backend.search.pipeline.filters import Clause, FilterSpec
+from backend.search.backends.embedded.vector_scan import VectorScan
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -413,7 +415,7 @@ class EmbeddedBackend(SearchBackend):
         return {m or None: int(n) for m, n in rows}
 
     def reembed(self, transform, target: str, dims: int, progress=None, batch: int = 256) -> dict:
-        """Re-embed every figure with ``transform`` (:class:`backend.search.reembed.Reembedder`), resumably:
+        """Re-embed every figure with ``transform`` (:class:`backend.search.index.reembed.Reembedder`), resumably:
         new vectors are staged in the ``reembed`` table in small transactions (an interrupted run
         continues where it stopped), then one transaction re-encodes what changed meanwhile, swaps the
         vectors and ``model_id`` in, and sets the index dims. Until then searches see the old vectors."""
@@ -493,7 +495,7 @@ class EmbeddedBackend(SearchBackend):
         """Read the postings of the English words in at least :data:`PREWARM_SHARE` of the figures ahead
         (in a worker thread, after a new snapshot): a first query with a common word then does not wait for
         them. Stop words are left out (queries drop them)."""
-        from backend.search.engine import STOP_WORDS
+        from backend.search.pipeline.engine import STOP_WORDS
 
         try:
             conn = self._conn()
@@ -764,7 +766,7 @@ class EmbeddedBackend(SearchBackend):
             chosen = [c for c in chosen if not (c.key(query.group_field) in seen or seen.add(c.key(query.group_field)))]
         return chosen
 
-    # -- dense text vectors (backend/search/dense_text.py) --------------------------------------
+    # -- dense text vectors (backend/search/text/dense_text.py) --------------------------------------
     def _ensure_dense_column(self) -> None:
         """Indexes made before the MiniLM text vectors gain the column (an additive change: old rows
         simply have none until re-ingested)."""
