@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from backend.classification import SymbolError, validate
 from backend.patent_numbers import normalise_lenient
-from backend.search.index.documents import normalise_applicant, normalise_code
+from backend.search.documents import normalise_applicant, normalise_code
 
 MAX_PAGE_SIZE = 100
 MAX_EXPORT = 10_000
@@ -117,8 +117,9 @@ class Filters(_Strict):
 
 
 class SearchRequest(_Strict):
-    text: str | None = Field(None, max_length=4000, description="Free text (BM25 over title, abstract, "
-                             "claims, figure description and captions).")
+    text: str | None = Field(None, max_length=100_000, description="Free text (BM25 over title, abstract, "
+                             "claims, figure description and captions). Past 1,000 characters (a pasted claim) "
+                             "it is searched as its 256 most frequent words, never as the query language.")
     image_figure_id: str | None = Field(None, max_length=200, description="More like this: the stored "
                                         "image vector of this figure is the query vector.")
     vector: list[float] | None = Field(None, max_length=8192, description="A query vector in the encoder "
@@ -155,6 +156,9 @@ class SearchRequest(_Strict):
         v = v.strip() or None if v is not None else None
         if v:
             from backend.search.query_language import QueryError, parse
+            from backend.search.query_language.long_text import as_plain_words
+
+            v = as_plain_words(v)
 
             try:
                 parse(v)
@@ -187,14 +191,14 @@ class SearchRequest(_Strict):
     @field_validator("languages")
     @classmethod
     def _languages(cls, v: list[str] | None) -> list[str] | None:
-        from backend.search.text.languages import check_languages
+        from backend.search.languages import check_languages
 
         return None if v is None else check_languages(v)
 
     @field_validator("lang")
     @classmethod
     def _lang(cls, v: str | None) -> str | None:
-        from backend.search.text.languages import LANGUAGES
+        from backend.search.languages import LANGUAGES
 
         code = (v or "").strip().split("-")[0].lower() or None
         if code is not None and code not in LANGUAGES:
@@ -222,7 +226,7 @@ class SearchRequest(_Strict):
         if not (self.text or self.image_figure_id or self.vector):
             raise ValueError("give text, image_figure_id, an image or a vector to search with")
         if self.text and self.languages is not None and "en" not in self.languages:
-            from backend.search.query_language.plain_query import is_plain_words
+            from backend.search.plain_query import is_plain_words
 
             if not is_plain_words(self.text):
                 raise ValueError("languages: the query language (operators, fields, phrases, truncation) searches "
