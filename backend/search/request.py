@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from backend.classification import SymbolError, validate
 from backend.patent_numbers import normalise_lenient
-from backend.search.documents import normalise_applicant, normalise_code
+from backend.search.index.documents import normalise_applicant, normalise_code
 
 MAX_PAGE_SIZE = 100
 MAX_EXPORT = 10_000
@@ -191,14 +191,14 @@ class SearchRequest(_Strict):
     @field_validator("languages")
     @classmethod
     def _languages(cls, v: list[str] | None) -> list[str] | None:
-        from backend.search.languages import check_languages
+        from backend.search.text.languages import check_languages
 
         return None if v is None else check_languages(v)
 
     @field_validator("lang")
     @classmethod
     def _lang(cls, v: str | None) -> str | None:
-        from backend.search.languages import LANGUAGES
+        from backend.search.text.languages import LANGUAGES
 
         code = (v or "").strip().split("-")[0].lower() or None
         if code is not None and code not in LANGUAGES:
@@ -226,7 +226,7 @@ class SearchRequest(_Strict):
         if not (self.text or self.image_figure_id or self.vector):
             raise ValueError("give text, image_figure_id, an image or a vector to search with")
         if self.text and self.languages is not None and "en" not in self.languages:
-            from backend.search.plain_query import is_plain_words
+            from backend.search.query_language.plain_query import is_plain_words
 
             if not is_plain_words(self.text):
                 raise ValueError("languages: the query language (operators, fields, phrases, truncation) searches "
