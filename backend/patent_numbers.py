@@ -26,7 +26,7 @@ import re
 import string
 from dataclasses import dataclass
 
-__all__ = ["InvalidNumber", "PublicationNumber", "parse", "normalise", "normalise_lenient", "lookup_keys"]
+__all__ = ["InvalidNumber", "PublicationNumber", "lookup_keys", "normalise", "normalise_lenient", "parse"]
 
 #: US series and the zero-padded width of their serials in USPTO file names; ``R`` is a reissue too
 US_SERIES = {"D": 7, "PP": 6, "RE": 6, "H": 7, "T": 7}

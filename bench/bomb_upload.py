@@ -4,10 +4,17 @@ the status, the time and the peak RSS growth of this process.
 
     .venv/bin/python bench/bomb_upload.py
 """
-import io, resource, struct, tempfile, time, zlib
-from backend.settings import Settings
-from backend.cli_db import upgrade_database
+import io
+import resource
+import struct
+import tempfile
+import time
+import zlib
+
 from backend.app import create_app
+from backend.cli_db import upgrade_database
+from backend.settings import Settings
+
 
 def rgba_png(w, h):
     row = b"\x00" + b"\x00" * (4 * w)

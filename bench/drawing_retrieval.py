@@ -50,7 +50,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from backend.model import realdata, registry, thumbnail  # noqa: E402
-from backend.model.drawing import to_grey  # noqa: E402
 from backend.model.metrics import per_query, rank_relevance  # noqa: E402
 from backend.model.republish import republish  # noqa: E402
 

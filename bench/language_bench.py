@@ -80,8 +80,8 @@ def _backend(name: str):
         tmp = tempfile.TemporaryDirectory()
         settings = Settings(search_backend="embedded", search_dense_text=False, data_dir=Path(tmp.name))
         return EmbeddedBackend(settings, Path(tmp.name)), tmp.cleanup
-    from backend.search.index import index_admin
     from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
+    from backend.search.index import index_admin
 
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     settings = Settings(search_backend="elasticsearch", search_dense_text=False, es_index_prefix=prefix)

@@ -58,10 +58,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from backend.model import drawing_recipe as dr, realdata  # noqa: E402
+from drawing_retrieval import HEAD_MIN, TAIL_MAX  # noqa: E402
+
+from backend.model import drawing_recipe as dr  # noqa: E402
+from backend.model import realdata
 from backend.model.bootstrap import paired_bootstrap  # noqa: E402
 from backend.model.metrics import per_query, rank_relevance  # noqa: E402
-from drawing_retrieval import HEAD_MIN, TAIL_MAX  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CACHE = ROOT / "var" / "cache" / "realdata"

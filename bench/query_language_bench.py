@@ -85,7 +85,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     rows = [r for b in args.backends for r in bench(b, args.n, args.queries)]
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    measured = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    measured = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     args.out.write_text(json.dumps({"measured": measured,
                                     "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs",
                                     "rows": rows}, indent=2) + "\n")

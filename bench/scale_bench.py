@@ -522,8 +522,8 @@ def es_took(target: str, n_queries: int, seed: int) -> None:
     """Server-side time (``took``) of the retrieval ``_msearch`` (BM25 + kNN lists) of each hybrid query,
     one client: what Elasticsearch itself spends, apart from the pipeline around it and the client's
     scheduling on a loaded machine."""
-    from backend.search.index import index_admin
     from backend.search.backends.elasticsearch.es_backend import RETRIEVAL_FILTER_PATH
+    from backend.search.index import index_admin
 
     es = es_client(target)
     alias = index_admin.alias_name(TARGETS[target]["prefix"])

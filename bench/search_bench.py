@@ -130,9 +130,9 @@ def recall_at_10(backend, docs, vecs, qs, filters: dict | None) -> float:
 
 
 def make_backend(kind: str, dims: int, workdir: Path):
-    from backend.search.index import index_admin
-    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
     from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
+    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
+    from backend.search.index import index_admin
 
     if kind == "embedded":
         settings = Settings(data_dir=workdir / "var", search_backend="embedded", **INDEX_SIDE)
@@ -226,7 +226,7 @@ def main(argv=None) -> None:
             print(json.dumps(res), flush=True)
             results.append(res)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"machine": machine, "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    payload = {"machine": machine, "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
                "settings": {"search_rank_window": settings.search_rank_window,
                             "es_num_candidates": settings.es_num_candidates, "rrf_k": settings.rrf_k},
                "filters": FILTERS, "minilm_query": minilm, "results": results}

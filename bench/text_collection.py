@@ -25,7 +25,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 HOLD_OUT_EVERY = 3
 
 

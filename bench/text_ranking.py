@@ -39,9 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tqdm import tqdm  # noqa: E402
-
 import text_collection  # noqa: E402
+from tqdm import tqdm  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "text_ranking"
 DEPTH = 100
@@ -103,10 +102,10 @@ def prism_rank(backend, text: str, *, text_weight: float = 1.0, dense: bool | No
 
 def dense_rank(backend, text: str) -> list[str]:
     """The dense text list alone (what the fusion adds to BM25), grouped by patent."""
-    from backend.search.text import dense_text
     from backend.search.pipeline import filters
     from backend.search.pipeline.engine import Query, query_terms
     from backend.search.request import SearchRequest
+    from backend.search.text import dense_text
 
     vector = dense_text.encode_query(text, backend.settings)
     if vector is None:
@@ -291,7 +290,7 @@ def save(results: dict, args) -> None:
     from backend.search.text import text_fields
 
     results.update({
-        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count()},
         "field_weights": dict(text_fields.FIELD_WEIGHTS), "previous_weights": dict(text_fields.PREVIOUS_WEIGHTS),
         "command": "bench/text_ranking.py " + " ".join(sys.argv[1:]),

@@ -246,7 +246,7 @@ def main() -> None:
         top_idx = [sorted(set(row.tolist()) | {int(i)}) for row, i in zip(top, chosen)]
         calib = calibration(payloads, feats, [int(i) for i in chosen], top_idx, [r.patent for r in records])
     report = {
-        "measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {__import__('os').cpu_count()} CPUs, Python {platform.python_version()}",
         "note": args.note, "figures": max(args.figures, len(records)), "real_drawings": len(records),
         "verify_top_k": settings.search_verify_top_k,

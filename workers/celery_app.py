@@ -18,8 +18,8 @@ TASK_MODULES: list[str] = [
 ]
 
 # queues, routes and task names are the enqueue port's (backend/task_queue.py): backend/ sends by name
-from backend.task_queue import QUEUES, ROUTES  # noqa: E402
 from backend.observability.tasks import connect_worker as connect_worker_observability  # noqa: E402
+from backend.task_queue import QUEUES, ROUTES  # noqa: E402
 
 # name -> (task, seconds). Beat enqueues; the task itself decides what is due (idempotent runs).
 BEAT_SCHEDULE: dict[str, dict] = {

@@ -6,8 +6,8 @@ from apiflask import APIBlueprint
 from backend.api.common import db_session, row_id
 from backend.auth import current_principal, require_scope
 from backend.monitoring import alerts as service
-from backend.monitoring.watches import aware
 from backend.monitoring.schemas import AlertDetail, AlertList, AlertOut, AlertQuery
+from backend.monitoring.watches import aware
 
 bp = APIBlueprint("alerts", __name__, tag="alerts")
 

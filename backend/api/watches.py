@@ -10,7 +10,13 @@ from backend.monitoring import alerts as alert_service
 from backend.monitoring import run_now as run_service
 from backend.monitoring import watches as service
 from backend.monitoring.schemas import (
-    AlertList, PageQuery, WatchIn, WatchList, WatchListQuery, WatchOut, WatchPatch,
+    AlertList,
+    PageQuery,
+    WatchIn,
+    WatchList,
+    WatchListQuery,
+    WatchOut,
+    WatchPatch,
 )
 
 bp = APIBlueprint("watches", __name__, tag="watches")

@@ -115,7 +115,7 @@ def authenticate(session: Session, token: str) -> Principal | None:
     now = utcnow()
     last = key.last_used_at
     if last is not None and last.tzinfo is None:
-        last = last.replace(tzinfo=dt.timezone.utc)
+        last = last.replace(tzinfo=dt.UTC)
     if last is None or now - last >= LAST_USED_GRANULARITY:
         key.last_used_at = now
     return Principal(key_id=key.id, name=key.name, prefix=key.prefix, scopes=tuple(key.scopes or ()),

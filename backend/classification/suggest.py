@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from backend.classification.catalog import CpcCatalog, locarno_classes, locarno_subclasses, locarno_title
-from backend.classification.symbols import parse_hierarchical, parse_locarno, SymbolError
+from backend.classification.symbols import SymbolError, parse_hierarchical, parse_locarno
 
 _SYMBOLISH_CPC = re.compile(r"^[A-HY](\d{0,2}([A-Z](\s*\d{0,4}(\s*/\s*\d{0,6})?)?)?)?$", re.IGNORECASE)
 _SYMBOLISH_LOC = re.compile(r"^(LOC\b.*|\d{1,2}([-.\s]?\d{0,2})?)$", re.IGNORECASE)

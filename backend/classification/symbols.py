@@ -55,9 +55,7 @@ class Symbol:
             out["subclass"] = self.subclass
         if self.main_group:
             out["main_group"] = self.main_group
-        if self.level == "subgroup":
-            out["symbol"] = self.symbol
-        elif self.level == "main_group":
+        if self.level == "subgroup" or self.level == "main_group":
             out["symbol"] = self.symbol
         return out
 

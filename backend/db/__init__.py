@@ -1,7 +1,7 @@
 """Relational record of documents, jobs, watches, alerts and keys (SQLAlchemy 2.x)."""
 from backend.db.models import (  # noqa: F401
-    AlertDelivery,
     Alert,
+    AlertDelivery,
     ApiKey,
     AuditEvent,
     Base,

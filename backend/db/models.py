@@ -32,7 +32,7 @@ NAMING = {
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 class Base(DeclarativeBase):
@@ -78,7 +78,7 @@ class Patent(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     texts: Mapped[dict | None] = mapped_column(JSON)
 
-    figures: Mapped[list["Figure"]] = relationship(
+    figures: Mapped[list[Figure]] = relationship(
         back_populates="patent", cascade="all, delete-orphan", order_by="Figure.number"
     )
 

@@ -52,7 +52,7 @@ def _references(settings: Settings) -> tuple[set[str], set[str]]:
 def collect(settings: Settings, *, older_than: dt.timedelta = dt.timedelta(hours=24), dry_run: bool = False,
             now: dt.datetime | None = None, on_blob: Callable[[], None] | None = None) -> GcReport:
     """Delete (or with ``dry_run`` only list) unreferenced blobs last written before ``now - older_than``."""
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or dt.datetime.now(dt.UTC)
     store = get_blob_store(settings)
     keys, hashes = _references(settings)
     report = GcReport(dry_run=dry_run)

@@ -107,7 +107,7 @@ class FileBlobStore:
         for path in self.root.rglob("*"):
             key = path.relative_to(self.root).as_posix()
             if _KEY.match(key) and path.is_file():
-                yield key, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.timezone.utc)
+                yield key, dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
 
     def path(self, key: str) -> Path:
         return self._path(key)
@@ -158,7 +158,7 @@ class S3BlobStore:
         for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket):
             for obj in page.get("Contents", []):
                 if _KEY.match(obj["Key"]):
-                    yield obj["Key"], obj["LastModified"].astimezone(dt.timezone.utc)
+                    yield obj["Key"], obj["LastModified"].astimezone(dt.UTC)
 
 
 def get_blob_store(settings) -> BlobStore:

@@ -117,7 +117,7 @@ class Pipeline:
         return self.finish(self.prepare(job_ids))
 
     @observed.ingest_batch_prepared
-    def prepare(self, job_ids: list[str]) -> "Batch":
+    def prepare(self, job_ids: list[str]) -> Batch:
         """Parse, render and caption (CPU work that can overlap the previous batch's embedding)."""
         results: dict[str, JobResult] = {}
         todo = self._start(job_ids, results)
@@ -137,7 +137,7 @@ class Pipeline:
         return Batch(list(job_ids), results, prepared)
 
     @observed.ingest_batch_finished
-    def finish(self, batch: "Batch") -> list[JobResult]:
+    def finish(self, batch: Batch) -> list[JobResult]:
         """Embed, store (commit), index, mark done."""
         self._refuse_encoder_mix(batch)
         self._embed([f for p in batch.prepared for f in p.figures])
@@ -151,7 +151,7 @@ class Pipeline:
         self._done_all([(job, outcome) for job, outcome, _ in stored], batch.results)
         return [batch.results[j] for j in batch.job_ids if j in batch.results]
 
-    def _refuse_encoder_mix(self, batch: "Batch") -> None:
+    def _refuse_encoder_mix(self, batch: Batch) -> None:
         """Fail the batch's jobs (nothing stored) when the index holds vectors of another encoder or of
         other dims: one index never mixes vectors of two encoders (``prism index reembed`` converts it)."""
         if not any(f.rendered is not None or f.captions for p in batch.prepared for f in p.figures):

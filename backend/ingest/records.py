@@ -92,7 +92,7 @@ class PatentRecord:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PatentRecord":
+    def from_dict(cls, data: dict[str, Any]) -> PatentRecord:
         data = dict(data)
         figures = []
         for fig in data.pop("figures", None) or []:

@@ -30,10 +30,10 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -44,7 +44,8 @@ from backend.model import realdata, registry
 from backend.model.datasets import FigureRecord
 from backend.model.drawing import prepare_drawing
 from backend.model.losses import effective_number_weights
-from backend.model.republish import VERSION as REPUBLISH_VERSION, republish
+from backend.model.republish import VERSION as REPUBLISH_VERSION
+from backend.model.republish import republish
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ loss terms (the train loop sums the values). ``labels`` are integer class ids pe
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn as nn

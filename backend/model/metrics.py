@@ -18,7 +18,7 @@ A query belongs to its class's bucket.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -127,7 +127,7 @@ def retrieval_report(
         tsim = text_vecs @ image_vecs.T
         order = np.argsort(-tsim, axis=1, kind="stable")
         rank = np.argmax(order == target[:, None], axis=1) + 1
-        report["text_to_image"] = {"n_texts": int(len(target)),
+        report["text_to_image"] = {"n_texts": len(target),
                                    **{f"recall@{kk}": float(np.mean(rank <= kk)) for kk in (1, 5, 10)},
                                    "mrr@10": float(np.mean(np.where(rank <= 10, 1.0 / rank, 0.0)))}
     return report

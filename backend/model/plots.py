@@ -1,15 +1,15 @@
 """PNG plots of training runs and ablations (matplotlib, Agg backend)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
-from backend.model.metrics import BUCKETS  # noqa: E402
+from backend.model.metrics import BUCKETS
 
 _SKIP = {"step", "epoch", "lr", "logit_scale"}
 

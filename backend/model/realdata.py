@@ -21,8 +21,8 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from backend.model.datasets import DatasetError, FigureRecord, load_uspto_dir
 

@@ -27,7 +27,7 @@ class Mesh:
     faces: list[tuple[int, ...]]         # vertex indices, counter-clockwise seen from outside
     groups: list[int]                    # smoothing group per face; edges inside a group are not drawn
 
-    def transformed(self, rotation: np.ndarray | None = None, offset=(0, 0, 0), scale=1.0) -> "Mesh":
+    def transformed(self, rotation: np.ndarray | None = None, offset=(0, 0, 0), scale=1.0) -> Mesh:
         v = self.vertices * scale
         if rotation is not None:
             v = v @ rotation.T

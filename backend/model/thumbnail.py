@@ -17,8 +17,8 @@ trained on 1,443 drawings does not see at 128 px. Weight and side were chosen on
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageOps

@@ -120,7 +120,7 @@ def _is_due(watch: Watch, now: dt.datetime) -> bool:
     if nxt is None:
         return True
     if nxt.tzinfo is None:
-        nxt = nxt.replace(tzinfo=dt.timezone.utc)
+        nxt = nxt.replace(tzinfo=dt.UTC)
     return nxt <= now
 
 
@@ -167,7 +167,7 @@ def run_watch(watch_id: int, settings: Settings | None = None, *, force: bool = 
                     watch.next_run_at = now + dt.timedelta(seconds=delay)
                 session.add(WatchRun(watch_id=watch.id, from_seq=from_seq, to_seq=to_seq, status="done",
                                      alerts_created=len(ids), started_at=now, finished_at=utcnow()))
-        except Exception as exc:  # noqa: BLE001 - record, reschedule, go on with other watches
+        except Exception as exc:
             log.exception("watch %s run failed", watch_id)
             _record_failure(factory, watch_id, exc, now)
             summary.status, summary.error = "failed", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
@@ -194,7 +194,7 @@ def _record_failure(factory, watch_id: int, exc: Exception, now: dt.datetime) ->
                                  to_seq=watch.high_water_seq or 0, status="failed",
                                  error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS], started_at=now,
                                  finished_at=utcnow()))
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("could not record the failure of watch %s", watch_id)
 
 
@@ -228,7 +228,7 @@ def _refreshed_backend(settings: Settings):
     backend = get_backend(settings)
     try:
         backend.refresh()
-    except Exception:  # noqa: BLE001 - a failing refresh surfaces again in the search itself
+    except Exception:
         log.warning("search backend refresh failed before watch runs", exc_info=True)
     return backend
 
@@ -264,9 +264,9 @@ def check_new_document(publication_number: str, settings: Settings | None = None
                 new_ids += ids
                 if watch.webhook_url:
                     deliver_ids += ids
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.exception("ingest-time check of %s against watch %s failed", publication_number, watch_id)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("ingest-time watch check of %s failed", publication_number)
         return new_ids
     if deliver_ids:

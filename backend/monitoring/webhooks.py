@@ -19,8 +19,8 @@ from sqlalchemy import select, update
 from backend import __version__
 from backend.db.models import Alert, AlertDelivery, Watch, utcnow
 from backend.db.session import session_factory
-from backend.monitoring.watches import aware
 from backend.monitoring.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from backend.monitoring.watches import aware
 from backend.observability import metrics as observed
 from backend.settings import Settings, get_settings
 

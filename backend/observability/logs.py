@@ -73,7 +73,7 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, the bound ids and any ``extra`` fields."""
 
     def format(self, record: logging.LogRecord) -> str:
-        out = {"ts": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+        out = {"ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
                "level": record.levelname.lower(), "logger": record.name, "msg": record.getMessage()}
         out.update(_fields(record))
         if record.exc_info:

@@ -26,11 +26,16 @@ if _multiproc_dir:
     Path(_multiproc_dir).mkdir(parents=True, exist_ok=True)
 
 from prometheus_client import (  # noqa: E402 - the folder must exist before the client reads the variable
-    CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, values,
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    values,
 )
 from prometheus_client.core import GaugeMetricFamily  # noqa: E402
-
-from prometheus_client import disable_created_metrics  # noqa: E402
 
 disable_created_metrics()   # no *_created series: the dashboard and alerts use rates
 

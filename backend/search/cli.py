@@ -33,8 +33,8 @@ def create(dims: int | None) -> None:
         return
     from elasticsearch import ApiError, TransportError
 
-    from backend.search.index import index_admin
     from backend.search.errors import SearchBackendError
+    from backend.search.index import index_admin
 
     es = index_admin.make_client(settings)
     try:
@@ -60,8 +60,8 @@ def reindex(dims: int | None, break_lock: bool) -> None:
     from elasticsearch import ApiError, TransportError
     from rich.progress import Progress
 
-    from backend.search.index import index_admin
     from backend.search.errors import SearchBackendError
+    from backend.search.index import index_admin
 
     es = index_admin.make_client(settings)
     try:

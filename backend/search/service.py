@@ -14,13 +14,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from backend.classification import SCHEMES, cpc_catalog, suggest as suggest_symbols
+from backend.classification import SCHEMES, cpc_catalog
+from backend.classification import suggest as suggest_symbols
 from backend.errors import ProblemError
 from backend.observability import metrics as observed
 from backend.search import get_backend
+from backend.search.errors import SearchBackendError
 from backend.search.index.documents import is_text_document
 from backend.search.pipeline.engine import validation_problem
-from backend.search.errors import SearchBackendError
 from backend.search.request import MAX_EXPORT, SearchRequest
 from backend.settings import Settings
 
@@ -217,7 +218,7 @@ def figure_blob(figure_id: str, which: str, settings: Settings) -> tuple[bytes, 
         data = get_blob_store(settings).get(key)
     except (BlobNotFound, ValueError):   # ValueError: a key that is not a blob key
         raise ProblemError(404, f"the {which} of figure {figure_id!r} is missing from the blob store") from None
-    except Exception as exc:  # noqa: BLE001 - the store is down or refuses us
+    except Exception as exc:
         log.warning("blob store read of %s failed", key, exc_info=True)
         raise ProblemError(503, f"the blob store cannot be read right now ({type(exc).__name__})") from None
     return data, mimetypes.guess_type(key)[0] or "application/octet-stream", key

@@ -10,7 +10,8 @@ from click.testing import CliRunner
 from backend.cli_db import upgrade_database
 from backend.ingest import blobstore
 from backend.ingest.blob_gc import collect
-from tests.ingest.helpers import blob_keys as _keys, reingest_with_new_drawings
+from tests.ingest.helpers import blob_keys as _keys
+from tests.ingest.helpers import reingest_with_new_drawings
 
 
 @pytest.fixture

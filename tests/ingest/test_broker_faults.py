@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from backend import devservices
 from backend.cli_db import upgrade_database
-from backend.db.models import Figure, IngestJob, JobStatus, Patent
+from backend.db.models import Figure, IngestJob, Patent
 from backend.db.session import session_scope
 from tests.conftest import WorkerProcess, settings_env
 
@@ -38,7 +38,7 @@ class OwnRedis:
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "OwnRedis":
+    def start(self) -> OwnRedis:
         self.proc = subprocess.Popen(self.cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while not devservices.redis_ready(self.url):

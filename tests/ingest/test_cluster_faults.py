@@ -48,8 +48,8 @@ def _primary_node(base: str, index_pattern: str) -> int:
 def test_a_node_killed_during_ingest_and_searches(make_settings, tmp_path, cluster):
     from backend.ingest.service import ingest_paths
     from backend.search import get_backend
-    from backend.search.index import index_admin
     from backend.search import service as search_service
+    from backend.search.index import index_admin
 
     prefix = f"cl{uuid.uuid4().hex[:10]}"
     settings = make_settings(task_mode="eager", search_backend="elasticsearch", es_url=",".join(cluster),
@@ -73,7 +73,7 @@ def test_a_node_killed_during_ingest_and_searches(make_settings, tmp_path, clust
                 try:
                     out = search_service.search({"text": "chair", "size": 5}, settings)
                     answers.append(out["total"])
-                except Exception as exc:  # noqa: BLE001 - counted and reported
+                except Exception as exc:
                     errors.append(repr(exc))
                 time.sleep(0.1)
 
@@ -186,9 +186,9 @@ def test_a_shard_whose_only_copy_is_on_a_dead_node_flags_partial_results(make_se
 
     from backend.app import create_app
     from backend.search import get_backend
-    from backend.search.index import index_admin
     from backend.search import service as search_service
     from backend.search.errors import SearchBackendError
+    from backend.search.index import index_admin
 
     prefix = f"cp{uuid.uuid4().hex[:10]}"
     settings = make_settings(search_backend="elasticsearch", es_url=",".join(cluster), es_index_prefix=prefix,

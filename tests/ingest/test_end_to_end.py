@@ -91,7 +91,7 @@ def test_impact_sample_through_a_real_worker(make_settings, shared_data, es_url,
             ids = [h.figure_id if hasattr(h, "figure_id") else h["figure_id"] for h in hits]
             pubs = [h.publication_number if hasattr(h, "publication_number") else h["publication_number"]
                     for h in hits]
-            assert ids and ids[0] == figure_id or pubs[0] == probe_pub   # the drawing itself (or its twin)
+            assert (ids and ids[0] == figure_id) or pubs[0] == probe_pub   # the drawing itself (or its twin)
             same_counts.append(sum(1 for p in pubs[1:] if p == probe_pub))
         print(f"\nimage queries from the {len(probes)} drawings of {probe_pub}: same patent in 2..10: {same_counts}")
         assert sum(same_counts) / len(same_counts) >= 1.0, same_counts

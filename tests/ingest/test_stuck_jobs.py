@@ -70,9 +70,9 @@ def killed_mid_job(fake_pipeline, tmp_path):
         job = _job(settings)
         assert job["status"] == "running"
         # while its process lives, the job is not stuck: neither retried nor re-driven
+        from backend.errors import ProblemError
         from backend.ingest.reconcile import reconcile
         from backend.ingest.service import retry_job
-        from backend.errors import ProblemError
 
         assert reconcile(settings, dry_run=True).stale == []
         with pytest.raises(ProblemError, match="its owner is alive") as exc:
@@ -134,7 +134,7 @@ def test_a_queued_job_without_an_owner_is_stuck_only_after_the_stale_time(fake_p
         job = new_job(session, {"format": "record", "record": {}}, "test")
         job.payload = {**job.payload, "worker": {"host": "another-host", "pid": 1}}
         job_id = job.id
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     assert find_stale(settings, now=now) == []
     later = now + dt.timedelta(seconds=settings.job_stale_after_s + 1)
     (stale,) = find_stale(settings, now=later)

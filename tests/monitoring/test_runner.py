@@ -123,7 +123,7 @@ def test_run_due_runs_only_due_active_watches(env):
     assert _alerts(env, due) == ["USD1"] and _alerts(env, later) == [] and _alerts(env, paused) == []
     assert runner.run_watch(later, env, backend=FakeSearch()).status == "not_due"
     # the due watch was rescheduled one schedule ahead
-    nxt = _watch_row(env, due).next_run_at.replace(tzinfo=dt.timezone.utc)
+    nxt = _watch_row(env, due).next_run_at.replace(tzinfo=dt.UTC)
     assert nxt > utcnow() + dt.timedelta(seconds=3000)
 
 
@@ -168,7 +168,7 @@ def test_a_filing_not_yet_indexed_holds_the_mark_back(env):
     assert summary.to_seq == 1 and _alerts(env, wid) == ["USD1"]
     row = _watch_row(env, wid)
     assert row.high_water_seq == 1
-    assert row.next_run_at.replace(tzinfo=dt.timezone.utc) <= utcnow() + dt.timedelta(seconds=31)
+    assert row.next_run_at.replace(tzinfo=dt.UTC) <= utcnow() + dt.timedelta(seconds=31)
     # indexing catches up (USD2 does not match the watch; USD4 now indexed at its sequence number)
     fake.docs["USD2"] = "lamp"
     fake.indexed_seq.update(USD2=2, USD4=4)

@@ -6,8 +6,8 @@ import uuid
 import numpy as np
 import pytest
 
-from backend.search.ranking import class_consensus as cc
 from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
+from backend.search.ranking import class_consensus as cc
 
 
 def test_the_nearest_figures_vote_and_the_cosine_is_kept():

@@ -4,7 +4,12 @@ from __future__ import annotations
 import pytest
 
 from backend.classification import (
-    CpcCatalog, SymbolError, locarno_classes, parse, suggest, validate,
+    CpcCatalog,
+    SymbolError,
+    locarno_classes,
+    parse,
+    suggest,
+    validate,
 )
 
 
@@ -65,9 +70,9 @@ def test_locarno_has_32_class_headings():
 
 def _catalog(tmp_path):
     (tmp_path / "cpc-section-A_20220801.txt").write_bytes(
-        "A\t\tHUMAN NECESSITIES\r\nA47\t\tFURNITURE\r\nA47C\t\tCHAIRS; SOFAS; BEDS\r\n"
-        "A47C7/00\t0\tParts, details, or accessories of chairs or stools\r\n"
-        "A47C7/62\t1\tAccessories for chairs\r\nA47C7/622\t2\t{Receptacles}\r\n".encode())
+        b"A\t\tHUMAN NECESSITIES\r\nA47\t\tFURNITURE\r\nA47C\t\tCHAIRS; SOFAS; BEDS\r\n"
+        b"A47C7/00\t0\tParts, details, or accessories of chairs or stools\r\n"
+        b"A47C7/62\t1\tAccessories for chairs\r\nA47C7/622\t2\t{Receptacles}\r\n")
     return CpcCatalog(tmp_path)
 
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from backend.search import query_language
 from backend.search.backends.elasticsearch import es_backend
 from backend.search.pipeline import filters as filters_mod
-from backend.search import query_language
 from backend.search.pipeline.engine import Query, query_terms
 from backend.search.request import Filters
 

@@ -8,14 +8,13 @@ import numpy as np
 import pytest
 
 from backend.search.backends.embedded import fts_bm25
-from backend.search.pipeline.engine import Query
 from backend.search.pipeline import filters as filters_mod
+from backend.search.pipeline.engine import Query
 from backend.search.request import Filters
 
 from .conftest import figure, unit
 
-WORDS = ("pump pumps pumping housing valve rotor water wheel chair café naïve seat spring bracket gear "
-         "shaft blade lamp hinge").split()
+WORDS = ["pump", "pumps", "pumping", "housing", "valve", "rotor", "water", "wheel", "chair", "café", "naïve", "seat", "spring", "bracket", "gear", "shaft", "blade", "lamp", "hinge"]
 QUERIES = ["pump", "pumping housing", "water water valve", "cafe", "naive seat", "gear shaft blade lamp",
            "spring", "the pump", "nothing", "rotor hinge bracket chair", "x_ray pump", "wheel",
            "Pumpe", "Schraube Kopf", "pompe", "Pumpe pump"]

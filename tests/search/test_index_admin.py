@@ -7,8 +7,8 @@ import uuid
 import pytest
 from click.testing import CliRunner
 
-from backend.search.index import index_admin
 from backend.search.errors import IndexVersionError, ReindexInProgress
+from backend.search.index import index_admin
 from tests.search.conftest import DIMS, corpus_docs
 
 pytestmark = pytest.mark.services

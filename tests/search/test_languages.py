@@ -146,9 +146,9 @@ def test_api_title_from_accept_language(app, client, shared_data):
 def test_an_older_es_index_without_language_fields_says_so(make_settings, es_url):
     import uuid
 
+    from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
     from backend.search.index import index_admin
     from backend.search.text import languages
-    from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
     from tests.search.conftest import DIMS, figure
 
     prefix = f"t{uuid.uuid4().hex[:10]}"

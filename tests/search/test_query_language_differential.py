@@ -56,8 +56,8 @@ def both(make_settings, es_url, monkeypatch):
     # plain-word queries would also encode the text with MiniLM (PRISM_SEARCH_DENSE_TEXT): slow, and the
     # corpus has no dense vectors, so it changes nothing here
     monkeypatch.setenv("PRISM_SEARCH_DENSE_TEXT", "false")
-    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
     from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
+    from backend.search.backends.embedded.embedded_backend import EmbeddedBackend
 
     docs = [figure(pub, 1, None, **fields) for pub, fields in [*PATENTS, MANY]]
     embedded = EmbeddedBackend(make_settings(search_backend="embedded"))

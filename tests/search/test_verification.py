@@ -225,8 +225,8 @@ def test_a_sideways_upload_has_the_figures_nearest_it_turned_verified_too(shared
     from types import SimpleNamespace
 
     from backend.search.pipeline import filters as filters_mod
-    from backend.search.ranking import rerank
     from backend.search.pipeline.engine import Candidate, Query
+    from backend.search.ranking import rerank
     from backend.search.request import Filters
 
     original = _png(shared_data, PNG_DRAWINGS[0])

@@ -101,7 +101,7 @@ def test_tiff_upload_is_shown_and_stays_in_view(corpus_server, page_factory):
     box = page.evaluate("(() => { const r = document.getElementById('image-preview-img')"
                         ".getBoundingClientRect();"
                         " return [r.top, r.bottom, window.innerHeight]; })()")
-    assert 0 <= box[0] and box[1] <= box[2], f"the query drawing scrolled away: {box}"
+    assert box[0] >= 0 and box[1] <= box[2], f"the query drawing scrolled away: {box}"
     page.shots("scrolled-query-still-visible")
     assert page.console_errors == []
 

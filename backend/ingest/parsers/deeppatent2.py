@@ -22,8 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from backend.ingest.figure_text import parse_figure_text
-from backend.ingest.records import FigureRecord, ImageRef, ParseError, PatentRecord, iso_date, \
-    normalise_publication_number
+from backend.ingest.records import (
+    FigureRecord,
+    ImageRef,
+    ParseError,
+    PatentRecord,
+    iso_date,
+    normalise_publication_number,
+)
 
 _PATENT = ("patentID", "patent_id", "documentId", "publication_number", "doc_id")
 _FILE = ("subfigurefile", "file_name", "filename", "figure_file", "image")

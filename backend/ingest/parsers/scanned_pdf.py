@@ -25,8 +25,8 @@ from PIL import Image
 
 from backend.ingest import ocr
 from backend.ingest.parsers.classification import compact_symbol
-from backend.ingest.sheet_figures import sheet_label
 from backend.ingest.records import FigureRecord, ImageRef, ParseError, PatentRecord, normalise_publication_number
+from backend.ingest.sheet_figures import sheet_label
 
 PDF_SUFFIXES = (".pdf",)
 # layout rule (:func:`ink_layout`): the share of the ink in text-line bands

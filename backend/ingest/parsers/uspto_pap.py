@@ -9,11 +9,16 @@ import re
 
 from lxml import etree
 
-from backend.ingest.parsers.classification import compact_symbol
 from backend.ingest.family import from_filings
+from backend.ingest.parsers.classification import compact_symbol
 from backend.ingest.parsers.xml_common import build_figures, parse_xml, sheet_number
 from backend.ingest.records import (
-    ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number, party_name,
+    ImageRef,
+    ParseError,
+    PatentRecord,
+    iso_date,
+    normalise_publication_number,
+    party_name,
 )
 
 

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import re
 
-from backend.ingest.parsers.classification import compact_symbol, locarno_symbol
 from backend.ingest.family import from_filings
+from backend.ingest.parsers.classification import compact_symbol, locarno_symbol
 from backend.ingest.parsers.xml_common import build_figures, parse_xml, sheet_number
 from backend.ingest.records import (
-    ImageRef, ParseError, PatentRecord, iso_date, normalise_publication_number, party_name,
+    ImageRef,
+    ParseError,
+    PatentRecord,
+    iso_date,
+    normalise_publication_number,
+    party_name,
 )
 
 # IPC 7 as ST.32 writes it: subclass, then main group and a two-digit subgroup run together ("G06F 1516")

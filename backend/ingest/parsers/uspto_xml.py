@@ -11,17 +11,27 @@ from collections.abc import Iterator
 
 from lxml import etree
 
+from backend.ingest.family import from_filings
 from backend.ingest.parsers import epo, uspto_pap, uspto_sgml
 from backend.ingest.parsers.classification import compact_symbol, locarno_symbol, symbol_from_parts
 from backend.ingest.parsers.xml_common import (  # noqa: F401 - build_figures etc. re-exported for callers
-    _image_ref, _parser, build_figures, drawing_sheets, parse_xml, sheet_number,
+    _image_ref,
+    _parser,
+    build_figures,
+    drawing_sheets,
+    parse_xml,
+    sheet_number,
 )
-from backend.ingest.sheet_figures import figure_records
-from backend.ingest.family import from_filings
 from backend.ingest.records import (
-    ImageRef, ParseError, PatentRecord, UnsupportedFormat, iso_date, normalise_publication_number,
+    ImageRef,
+    ParseError,
+    PatentRecord,
+    UnsupportedFormat,
+    iso_date,
+    normalise_publication_number,
     party_name,
 )
+from backend.ingest.sheet_figures import figure_records
 
 SUPPORTED_ROOTS = {"us-patent-grant": "ice", "us-patent-application": "ice", "PATDOC": "st32",
                    "patent-application-publication": "pap", "ep-patent-document": "epo"}

@@ -129,7 +129,7 @@ def definition_for(es: Elasticsearch, dims: int, version: int = MAPPING_VERSION)
 
 
 def new_index_name(prefix: str, version: int = MAPPING_VERSION) -> str:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d%H%M%S%f")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
     return f"{alias_name(prefix)}-v{version}-{stamp}"
 
 
@@ -261,7 +261,7 @@ def reindex(es: Elasticsearch, settings: Settings, dims: int | None = None, brea
         if old:
             try:   # what reached the old index in the instant before the swap (newer copies win)
                 _catch_up(es, old, new, delete_missing=False, transform=transform)
-            except Exception:  # noqa: BLE001 - the swap is done; keep the old index for inspection
+            except Exception:
                 log.exception("catch-up after the alias swap failed; keeping %s", old)
                 raise
         for index in old:

@@ -18,12 +18,12 @@ Semantics (both backends):
 from __future__ import annotations
 
 import abc
-import threading
 import hashlib
 import html
 import json
 import math
 import re
+import threading
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,17 +34,24 @@ from pydantic import ValidationError
 
 from backend.errors import ProblemError
 from backend.search import query_language
-from backend.search.ranking import class_consensus
-from backend.search.pipeline import filters as filters_mod, paging
 from backend.search.index.documents import TEXT_FIELDS
+from backend.search.pipeline import filters as filters_mod
+from backend.search.pipeline import paging
+from backend.search.pipeline.shards import ShardReport
+from backend.search.query_language.plain_query import is_plain_words
+from backend.search.ranking import class_consensus
 from backend.search.ranking.fusion import DENSE, TEXT, VECTOR, Fused, Ranked, fuse
+from backend.search.request import (
+    BM25Explain,
+    Explain,
+    FacetBucket,
+    Hit,
+    SearchRequest,
+    SearchResponse,
+    VectorExplain,
+)
 from backend.search.text import lang_analysis
 from backend.search.text.languages import ANALYSED, LANGUAGES, pick_title
-from backend.search.query_language.plain_query import is_plain_words
-from backend.search.pipeline.shards import ShardReport
-from backend.search.request import (
-    BM25Explain, Explain, FacetBucket, Hit, SearchRequest, SearchResponse, VectorExplain,
-)
 from backend.settings import Settings
 
 FACET_FIELDS = ("cpc_subclass", "locarno_class")
@@ -59,8 +66,7 @@ MAX_FAMILY = 200
 _MARKED = re.compile(r"<mark>(.*?)</mark>")
 FACET_LIMIT = 50
 # English stop words (Lucene's EnglishAnalyzer set, what the ES mapping's "_english_" uses)
-STOP_WORDS = frozenset("a an and are as at be but by for if in into is it no not of on or such that the "
-                       "their then there these they this to was will with".split())
+STOP_WORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with"])
 
 
 def validation_problem(exc: ValidationError, prefix: str = "") -> ProblemError:

@@ -13,8 +13,7 @@ from backend.search.query_language.errors import QueryError
 from backend.search.query_language.grammar import parser
 
 #: Lucene's English stop words (what the ES mapping's "_english_" and the plain path drop)
-STOP_WORDS = frozenset("a an and are as at be but by for if in into is it no not of on or such that the "
-                       "their then there these they this to was will with".split())
+STOP_WORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with"])
 DEFAULT_NEAR = 10
 MAX_DISTANCE = 1000
 MIN_STEM = 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from backend.search.query_language import MAX_EXPANSIONS, ast
 from backend.search.query_language.errors import QueryError
-from backend.search.text.text_fields import FIELD_WEIGHTS as BOOSTS   # the plain path's boosts
+from backend.search.text.text_fields import FIELD_WEIGHTS as BOOSTS  # the plain path's boosts
 
 
 def _boosted(fields: tuple[str, ...]) -> list[str]:
@@ -87,7 +87,7 @@ def check_expansions(es, index: str, node: ast.Node) -> None:
             try:
                 resp = es.indices.validate_query(index=index, query=expansion_probe(word), rewrite=True,
                                                  explain=True)
-            except Exception as exc:  # noqa: BLE001 - too_many_clauses and the like: far too many words
+            except Exception as exc:
                 if "too_many" in str(exc) or "TooMany" in str(exc):
                     raise QueryError(f"{word.text} matches more than {MAX_EXPANSIONS} different words: give "
                                      "more letters", word.position) from None

@@ -18,8 +18,8 @@ patent. Settings: ``PRISM_SEARCH_CLASS_CONSENSUS_K`` (0: off), ``PRISM_SEARCH_CL
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 import numpy as np
 

@@ -16,10 +16,18 @@ import dataclasses
 import logging
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
-from backend.search.ranking.verification import DrawingFeatures, FeatureFormatError, Verification, extract, extract_bytes, verify
+from backend.search.ranking.verification import (
+    DrawingFeatures,
+    FeatureFormatError,
+    Verification,
+    extract,
+    extract_bytes,
+    verify,
+)
 
 if TYPE_CHECKING:
     from backend.search.pipeline.engine import Candidate, Query, SearchBackend
@@ -98,14 +106,14 @@ def load_features(settings, image_key: str | None) -> DrawingFeatures | None:
             store.put(key, features.to_bytes())
     except BlobNotFound:
         return None
-    except Exception:  # noqa: BLE001 - verification is an extra: a store problem must not fail the search
+    except Exception:
         log.warning("cannot load the drawing features of %s", image_key, exc_info=True)
         return None
     CACHE.put((where, key), features)
     return features
 
 
-def query_features(backend: "SearchBackend", request: "SearchRequest") -> DrawingFeatures | None:
+def query_features(backend: SearchBackend, request: SearchRequest) -> DrawingFeatures | None:
     uploaded = getattr(request, "_query_drawing", None)
     if uploaded is not None:
         return uploaded
@@ -115,7 +123,7 @@ def query_features(backend: "SearchBackend", request: "SearchRequest") -> Drawin
     return None
 
 
-def nearest_figures(backend: "SearchBackend", query: "Query", k: int, always: bool = False) -> list["Candidate"]:
+def nearest_figures(backend: SearchBackend, query: Query, k: int, always: bool = False) -> list[Candidate]:
     """The ``k`` figures nearest the query vector, filtered like the query, not grouped by patent (a
     patent's re-published drawing need not be its figure nearest the query vector); [] when the query's
     own vector list already holds them, unless ``always``."""
@@ -126,8 +134,8 @@ def nearest_figures(backend: "SearchBackend", query: "Query", k: int, always: bo
     return knn[:k]
 
 
-def verify_nearest(backend: "SearchBackend", request: "SearchRequest", query: "Query",
-                   knn: list["Candidate"]) -> tuple[dict[str, Verification], list["Candidate"]]:
+def verify_nearest(backend: SearchBackend, request: SearchRequest, query: Query,
+                   knn: list[Candidate]) -> tuple[dict[str, Verification], list[Candidate]]:
     """(figure id -> verification, the figures checked): the first ``search_verify_top_k`` figures
     nearest the query vector, verified against the query drawing (nothing when the query has no
     drawing or verification is off)."""
@@ -154,11 +162,11 @@ def verify_nearest(backend: "SearchBackend", request: "SearchRequest", query: "Q
     return {c.figure_id: v for (c, _f), v in zip(todo, results)}, candidates
 
 
-def verified_first(fused: list["Fused"], checks: dict[str, Verification], checked: list["Candidate"],
-                   keyof: Callable) -> tuple[list["Fused"], dict[str, "Candidate"]]:
+def verified_first(fused: list[Fused], checks: dict[str, Verification], checked: list[Candidate],
+                   keyof: Callable) -> tuple[list[Fused], dict[str, Candidate]]:
     """The fused list with verified items first (best verification first, then fused order), and for
     each of them the verified figure that stands for it."""
-    best: dict[str, tuple[Verification, "Candidate"]] = {}
+    best: dict[str, tuple[Verification, Candidate]] = {}
     for cand in checked:
         check = checks.get(cand.figure_id)
         if check is None or not check.verified:
@@ -177,7 +185,7 @@ def verified_first(fused: list["Fused"], checks: dict[str, Verification], checke
     return top + [item for item in fused if item.key not in best], {key: cand for key, (_v, cand) in best.items()}
 
 
-def annotate(hits: list["Hit"], checks: dict[str, Verification]) -> None:
+def annotate(hits: list[Hit], checks: dict[str, Verification]) -> None:
     """``match_score`` on each checked hit; ``explain.verification`` when explaining."""
     from backend.search.request import VerificationExplain
 

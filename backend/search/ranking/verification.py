@@ -75,7 +75,7 @@ class DrawingFeatures:
                 + np.ascontiguousarray(self.descriptors, dtype=np.uint8).tobytes())
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> "DrawingFeatures":
+    def from_bytes(cls, data: bytes) -> DrawingFeatures:
         if len(data) < 6 or data[:4] != FORMAT:
             raise FeatureFormatError("not drawing features (bad header)")
         (n,) = struct.unpack_from("<H", data, 4)
@@ -180,4 +180,4 @@ def verify(query: DrawingFeatures, candidate: DrawingFeatures) -> Verification:
     span = np.maximum(candidate.points.max(axis=0) - low, 1.0)
     cells = np.minimum(((inliers - low) / span * GRID).astype(int), GRID - 1)
     n_cells = len({(int(a), int(b)) for a, b in cells})
-    return Verification(int(len(inliers)), n_cells, round(score(n_cells), 4))
+    return Verification(len(inliers), n_cells, round(score(n_cells), 4))

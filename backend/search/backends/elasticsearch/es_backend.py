@@ -17,14 +17,19 @@ from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 
 from backend.errors import ProblemError
 from backend.patent_numbers import lookup_keys, pick
-from backend.search.index import documents, index_admin
-from backend.search.text import languages, text_fields
-from backend.search.pipeline.engine import (
-    FAMILY_MEMBER_FIELDS, MAX_FAMILY, SCHEME_FIELDS, Candidate, Query, SearchBackend,
-)
 from backend.search.errors import IndexVersionError, SearchBackendError
+from backend.search.index import documents, index_admin
+from backend.search.pipeline.engine import (
+    FAMILY_MEMBER_FIELDS,
+    MAX_FAMILY,
+    SCHEME_FIELDS,
+    Candidate,
+    Query,
+    SearchBackend,
+)
 from backend.search.pipeline.filters import Clause, FilterSpec
 from backend.search.pipeline.shards import ShardReport
+from backend.search.text import languages, text_fields
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)

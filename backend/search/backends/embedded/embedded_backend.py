@@ -23,15 +23,20 @@ from pathlib import Path
 import numpy as np
 
 from backend.patent_numbers import lookup_keys, pick
-from backend.search.index import documents
 from backend.search.backends.embedded import fts_bm25
-from backend.search.text import languages, text_fields
-from backend.search.pipeline.engine import (
-    FAMILY_MEMBER_FIELDS, MAX_FAMILY, SCHEME_FIELDS, Candidate, Query, SearchBackend,
-)
-from backend.search.errors import IndexVersionError
-from backend.search.pipeline.filters import Clause, FilterSpec
 from backend.search.backends.embedded.vector_scan import VectorScan
+from backend.search.errors import IndexVersionError
+from backend.search.index import documents
+from backend.search.pipeline.engine import (
+    FAMILY_MEMBER_FIELDS,
+    MAX_FAMILY,
+    SCHEME_FIELDS,
+    Candidate,
+    Query,
+    SearchBackend,
+)
+from backend.search.pipeline.filters import Clause, FilterSpec
+from backend.search.text import languages, text_fields
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -681,7 +686,7 @@ class EmbeddedBackend(SearchBackend):
                                            figure_ids).fetchall())
         return to_fts5.snippets(self._conn(), "figures_fts", FTS_COLUMNS, expression, rowids)
 
-    def _matches(self, snap: _Snapshot, query: Query, mask: np.ndarray | None | bool = False) -> np.ndarray:
+    def _matches(self, snap: _Snapshot, query: Query, mask: np.ndarray | bool | None = False) -> np.ndarray:
         """Snapshot positions of every figure matching the text and passing the filters (no ranking);
         ``mask``: the filters' mask when already computed."""
         if mask is False:
