@@ -30,6 +30,6 @@ def enqueue_deliveries(alert_ids: list[int], settings: Settings | None = None) -
 
                 send(DELIVER_TASK, [alert_id], settings)
             sent += 1
-        except Exception:
+        except Exception:  # noqa: BLE001 - the sweep will pick it up
             log.exception("could not hand alert %s to webhook delivery", alert_id)
     return sent

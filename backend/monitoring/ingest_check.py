@@ -27,6 +27,6 @@ def enqueue_ingest_check(publication_numbers: list[str], settings: Settings) -> 
             from backend.task_queue import send
 
             send(WATCHES_CHECK_NEW, [list(publication_numbers)], settings)
-    except Exception:
+    except Exception:  # noqa: BLE001
         log.exception("could not hand %d new patents to the ingest-time watch check",
                       len(publication_numbers))

@@ -167,7 +167,7 @@ def run_watch(watch_id: int, settings: Settings | None = None, *, force: bool = 
                     watch.next_run_at = now + dt.timedelta(seconds=delay)
                 session.add(WatchRun(watch_id=watch.id, from_seq=from_seq, to_seq=to_seq, status="done",
                                      alerts_created=len(ids), started_at=now, finished_at=utcnow()))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - record, reschedule, go on with other watches
             log.exception("watch %s run failed", watch_id)
             _record_failure(factory, watch_id, exc, now)
             summary.status, summary.error = "failed", f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
@@ -264,7 +264,7 @@ def check_new_document(publication_number: str, settings: Settings | None = None
                 new_ids += ids
                 if watch.webhook_url:
                     deliver_ids += ids
-            except Exception:
+            except Exception:  # noqa: BLE001
                 log.exception("ingest-time check of %s against watch %s failed", publication_number, watch_id)
     except Exception:
         log.exception("ingest-time watch check of %s failed", publication_number)

@@ -109,7 +109,7 @@ def check_references(settings: Settings, query: dict) -> None:
         backend = resolve_backend(settings)
         figure = backend.get_figure(figure_id) if figure_id else None
         dims = backend.dims() if vector is not None else None
-    except Exception:
+    except Exception:  # noqa: BLE001 - backend down or absent: do not block saving the watch
         log.warning("could not check the image part of a watch's query", exc_info=True)
         return
     if figure_id and figure is None:

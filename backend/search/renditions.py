@@ -117,7 +117,7 @@ def figure_rendition(figure_id: str, size: str, settings: Settings) -> tuple[byt
     png = render_png(_source(store, figure, figure_id, settings), max_side)
     try:
         store.put(key, png, "image/png")
-    except Exception:
+    except Exception:  # noqa: BLE001 - a cache write that fails only costs the next request a render
         log.warning("rendition cache write %s failed", key, exc_info=True)
     return png, etag
 

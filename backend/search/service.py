@@ -218,7 +218,7 @@ def figure_blob(figure_id: str, which: str, settings: Settings) -> tuple[bytes, 
         data = get_blob_store(settings).get(key)
     except (BlobNotFound, ValueError):   # ValueError: a key that is not a blob key
         raise ProblemError(404, f"the {which} of figure {figure_id!r} is missing from the blob store") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the store is down or refuses us
         log.warning("blob store read of %s failed", key, exc_info=True)
         raise ProblemError(503, f"the blob store cannot be read right now ({type(exc).__name__})") from None
     return data, mimetypes.guess_type(key)[0] or "application/octet-stream", key

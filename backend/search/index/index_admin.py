@@ -261,7 +261,7 @@ def reindex(es: Elasticsearch, settings: Settings, dims: int | None = None, brea
         if old:
             try:   # what reached the old index in the instant before the swap (newer copies win)
                 _catch_up(es, old, new, delete_missing=False, transform=transform)
-            except Exception:
+            except Exception:  # noqa: BLE001 - the swap is done; keep the old index for inspection
                 log.exception("catch-up after the alias swap failed; keeping %s", old)
                 raise
         for index in old:

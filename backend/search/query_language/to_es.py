@@ -87,7 +87,7 @@ def check_expansions(es, index: str, node: ast.Node) -> None:
             try:
                 resp = es.indices.validate_query(index=index, query=expansion_probe(word), rewrite=True,
                                                  explain=True)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - too_many_clauses and the like: far too many words
                 if "too_many" in str(exc) or "TooMany" in str(exc):
                     raise QueryError(f"{word.text} matches more than {MAX_EXPANSIONS} different words: give "
                                      "more letters", word.position) from None

@@ -106,7 +106,7 @@ def load_features(settings, image_key: str | None) -> DrawingFeatures | None:
             store.put(key, features.to_bytes())
     except BlobNotFound:
         return None
-    except Exception:
+    except Exception:  # noqa: BLE001 - verification is an extra: a store problem must not fail the search
         log.warning("cannot load the drawing features of %s", image_key, exc_info=True)
         return None
     CACHE.put((where, key), features)
