@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     max_pdf_pages: int = Field(default=500, ge=1, description=(
         "A scanned PDF with more pages is refused (prism ingest file.pdf); patents rarely pass 200."))
     pdf_dpi: int = Field(default=200, ge=72, le=600, description="Resolution scanned PDF pages are rendered at.")
+    ingest_split_figures: bool = Field(default=True, description=(
+        "Split a drawing sheet holding several figures into one indexed figure per region (its own vector and "
+        "verification features; the sheet kept for display with the figure's box); off: one figure per sheet."))
 
     # -- monitoring: watches, alerts, webhooks (issue 6) ------------------------------------------
     watch_beat_interval_s: float = Field(default=60.0, gt=0, description="How often beat enqueues run_due.")

@@ -85,7 +85,7 @@ class Patent(Base):
 
 class Figure(Base):
     __tablename__ = "figures"
-    __table_args__ = (UniqueConstraint("patent_id", "number", name="uq_figures_patent_number"),)
+    __table_args__ = (UniqueConstraint("patent_id", "number", "region", name="uq_figures_patent_number_region"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     figure_id: Mapped[str] = mapped_column(String(64), unique=True, index=True)  # e.g. USD0907292-F3
@@ -100,6 +100,11 @@ class Figure(Base):
     width: Mapped[int | None] = mapped_column(Integer)
     height: Mapped[int | None] = mapped_column(Integer)
     captions: Mapped[list] = mapped_column(JSON, default=list)
+    # a figure split from a multi-figure sheet (backend/ingest/figure_split.py): its place on the sheet
+    # (1, 2 ... in reading order; 0: the whole sheet), its box as shares of the sheet's display image, that image
+    region: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    box: Mapped[list | None] = mapped_column(JSON)
+    sheet_key: Mapped[str | None] = mapped_column(String(255))
 
     patent: Mapped[Patent] = relationship(back_populates="figures")
 

@@ -50,6 +50,7 @@ class PreparedFigure:
     captions: list[str] = field(default_factory=list)
     image_vector: np.ndarray | None = None
     text_vector: np.ndarray | None = None
+    sheet_key: str | None = None    # a figure split from a sheet: the sheet's display image (figure_split.py)
 
 
 @dataclass
@@ -203,6 +204,13 @@ class Pipeline:
         record.notes.extend(notes)
         for fig, figure_captions in zip(figures, captions):
             fig.captions = figure_captions
+        if with_images and self.settings.ingest_split_figures:   # figures, not sheets
+            from backend.ingest.figure_split import split_figures
+
+            def split(fig):
+                return split_figures([fig], lambda png, name: self._render_region(png, name, model_size))
+
+            figures = [f for parts in pool.map(split, figures) for f in parts]
         uploads = [f.record.image.blob for f in with_images if f.record.image.blob]
         return PreparedJob(job_id, record, figures, uploads)
 
@@ -217,6 +225,17 @@ class Pipeline:
 
             self.blobs.put(blobstore.features_key(r.sha256), extract_bytes(r.display_png).to_bytes())
         return r, ext
+
+    def _render_region(self, png: bytes, name: str, model_size: int) -> tuple[images.Rendered, str, str]:
+        """One figure region of a sheet rendered and stored like a figure: (rendered, image key, thumb key)."""
+        r = images.render(png, name, self.settings.max_image_pixels, model_size)
+        self.blobs.put(blobstore.figure_key(r.sha256), r.display_png, "image/png")
+        self.blobs.put(blobstore.thumb_key(r.sha256), r.thumb_png, "image/png")
+        if self.settings.search_verify_top_k > 0:
+            from backend.search.ranking.verification import extract_bytes
+
+            self.blobs.put(blobstore.features_key(r.sha256), extract_bytes(r.display_png).to_bytes())
+        return r, blobstore.figure_key(r.sha256), blobstore.thumb_key(r.sha256)
 
     def _read_image(self, ref: ImageRef) -> tuple[bytes, str]:
         name = ref.name or ref.member or ref.path or ref.blob or "image"
@@ -306,7 +325,8 @@ class Pipeline:
                 setattr(patent, name, _date(value))
             patent.source = rec.source[:64]
             patent.figures = [Figure(
-                figure_id=figure_id(rec.publication_number, f.record.number), number=f.record.number,
+                figure_id=figure_id(rec.publication_number, f.record.number, f.record.region),
+                number=f.record.number, region=f.record.region, box=f.record.box, sheet_key=f.sheet_key,
                 description=f.record.description, viewpoint=(f.record.viewpoint or None) and f.record.viewpoint[:64],
                 object_name=(f.record.object_name or None) and f.record.object_name[:255],
                 image_hash=f.rendered.sha256 if f.rendered else None, image_key=f.image_key, thumb_key=f.thumb_key,
@@ -401,8 +421,9 @@ def _date(value):
     return dt.date.fromisoformat(value) if value else None
 
 
-def figure_id(publication_number: str, number: int) -> str:
-    return f"{publication_number}-F{number}"
+def figure_id(publication_number: str, number: int, region: int = 0) -> str:
+    """``US123-F3`` for sheet 3, ``US123-F3.2`` for the second figure region split from it."""
+    return f"{publication_number}-F{number}" + (f".{region}" if region else "")
 
 
 def _patent_fields(rec: PatentRecord, seq: int) -> dict:
@@ -432,7 +453,7 @@ def figure_documents(job: PreparedJob, seq: int, model_id: str | None = None) ->
         return [doc]
     for f in job.figures:
         doc = {
-            "figure_id": figure_id(rec.publication_number, f.record.number),
+            "figure_id": figure_id(rec.publication_number, f.record.number, f.record.region),
             "publication_number": rec.publication_number, "figure_number": f.record.number,
             "kind": rec.kind, "country": rec.country, "title": rec.title, "abstract": rec.abstract,
             "claims": rec.claims, "description": f.record.description, "viewpoint": f.record.viewpoint,
@@ -444,6 +465,8 @@ def figure_documents(job: PreparedJob, seq: int, model_id: str | None = None) ->
             "text_vector": f.text_vector.astype(float).tolist() if f.text_vector is not None else None,
             "image_key": f.image_key, "thumb_key": f.thumb_key, "ingest_seq": seq, "family_id": rec.family_id,
         }
+        if f.record.region:   # a figure split from its sheet: the sheet is kept for display with its box
+            doc.update(figure_region=f.record.region, figure_box=f.record.box, sheet_key=f.sheet_key)
         doc.update(_language_fields(rec, f.record.description))
         if job.dense_text_vector is not None:
             doc["dense_text_vector"] = job.dense_text_vector.astype(float).tolist()

@@ -61,6 +61,9 @@ class FigureRecord:
     viewpoint: str | None = None
     object_name: str | None = None
     image: ImageRef | None = None
+    keys: list[str] = field(default_factory=list)   # the figure labels on the sheet ("3A", "3B"), when known
+    region: int = 0                 # a figure split from its sheet: 1, 2 ... in reading order (0: the sheet)
+    box: list[float] | None = None  # that figure's [left, top, right, bottom] on the sheet's display image, shares
 
 
 @dataclass

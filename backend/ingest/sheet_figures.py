@@ -203,5 +203,5 @@ def figure_records(paragraphs: list[str], sheets: list[tuple[int, object]], read
         figures.append(FigureRecord(
             number=number, label=sheet_label(keys) or f"Sheet {number}", description=description,
             viewpoint=first.viewpoint if first else None, object_name=first.object_name if first else None,
-            image=image))
+            image=image, keys=list(keys)))
     return figures

@@ -24,6 +24,7 @@ CONTRACT_FIELDS: tuple[str, ...] = (
     "description", "viewpoint", "object_name", "captions", "applicants", "cpc", "ipc", "locarno",
     "filing_date", "publication_date", "priority_date", "image_vector", "text_vector", "image_key",
     "thumb_key", "ingest_seq", "model_id", "dense_text_vector", "family_id", "language", "texts",
+    "figure_region", "figure_box", "sheet_key",
 )
 TEXT_FIELDS = ("title", "abstract", "claims", "description", "captions")
 DATE_FIELDS = {"filing": "filing_date", "publication": "publication_date", "priority": "priority_date"}
@@ -171,6 +172,7 @@ def prepare(doc: dict, dims: int | None = None) -> dict:
         # family when unknown, so one_per_family never merges unrelated patents
         "family_id": str(doc.get("family_id") or "").strip() or pub,
     }
+    out.update(_region(doc, figure_id))
     for field in DATE_FIELDS.values():
         out[field] = _date(doc.get(field), figure_id, field)
     for field in VECTOR_FIELDS:
@@ -188,6 +190,28 @@ def prepare(doc: dict, dims: int | None = None) -> dict:
     out["applicant_keys"] = sorted({k for k in (normalise_applicant(a) for a in out["applicants"]) if k})
     _languages(doc, out, figure_id)
     return out
+
+
+def _region(doc: dict, figure_id: str) -> dict:
+    """A figure split from a multi-figure sheet (backend/ingest/figure_split.py): ``figure_region`` (1, 2 ...
+    in reading order; 0 or absent: the whole sheet), ``figure_box`` (left, top, right, bottom as shares of
+    the sheet's display image) and ``sheet_key`` (that image)."""
+    try:
+        region = int(doc.get("figure_region") or 0)
+    except (TypeError, ValueError):
+        raise InvalidDocument(f"figure {figure_id}: figure_region must be an integer") from None
+    box = doc.get("figure_box")
+    if box is not None:
+        try:
+            box = [float(v) for v in box]
+        except (TypeError, ValueError):
+            raise InvalidDocument(f"figure {figure_id}: figure_box must be 4 numbers") from None
+        if len(box) != 4 or not all(0.0 <= v <= 1.0 for v in box) or box[0] >= box[2] or box[1] >= box[3]:
+            raise InvalidDocument(f"figure {figure_id}: figure_box must be [left, top, right, bottom] shares of "
+                                  f"the sheet (0..1, left < right, top < bottom), got {doc.get('figure_box')!r}")
+    if region < 0:
+        raise InvalidDocument(f"figure {figure_id}: figure_region must be 0 or more")
+    return {"figure_region": region, "figure_box": box, "sheet_key": doc.get("sheet_key") or None}
 
 
 def _languages(doc: dict, out: dict, figure_id: str) -> None:

@@ -26,7 +26,7 @@ from backend.settings import REPO_ROOT, Settings
 
 log = logging.getLogger(__name__)
 
-MAPPING_VERSION = 2
+MAPPING_VERSION = 3
 CATCH_UP_PASSES = 5            # reindex: passes over writes made during the copy before the swap
 MAPPINGS_DIR = REPO_ROOT / "es_mappings"
 NAME = "figures"

@@ -1,0 +1,70 @@
+"""Figures, not sheets: a drawing sheet holding several figures becomes one indexed figure per region.
+
+At ingest each rendered sheet's display image is split (:func:`backend.ingest.figure_regions.split_sheet`,
+told how many figures the sheet holds when its labels are known). A sheet with two or more regions is
+replaced by one figure per region: the region is rendered on its own (its own display, thumbnail, model
+input, vector and verification features, so search, verification and ``prism index reembed`` treat it as
+any figure), and it keeps the sheet for display (``sheet_key``: the sheet's display image) with its box on
+it (``box``: left, top, right, bottom as shares of that image). Its figure id is ``<number>-F<sheet>.<r>``.
+When as many labels as regions are known ("FIGS. 3A and 3B", two regions), region r is labelled with
+the r-th label in reading order; otherwise every region keeps the sheet's label and description.
+"""
+from __future__ import annotations
+
+import dataclasses
+import io
+from collections.abc import Callable
+
+from PIL import Image
+
+from backend.ingest.figure_regions import Box, split_sheet
+
+#: a region smaller than this share of the sheet's display image (either side) is not split off
+MIN_SIDE_SHARE = 0.08
+
+
+def regions(display_png: bytes, expected: int | None = None) -> tuple[list[Box], tuple[int, int]]:
+    """The figure regions of a sheet's display image and that image's size."""
+    with Image.open(io.BytesIO(display_png)) as im:
+        im.load()
+        boxes = split_sheet(im, expected)
+        size = im.size
+    width, height = size
+    boxes = [b for b in boxes if b.width >= MIN_SIDE_SHARE * width and b.height >= MIN_SIDE_SHARE * height]
+    return boxes, size
+
+
+def region_png(display_png: bytes, box: Box) -> bytes:
+    with Image.open(io.BytesIO(display_png)) as im:
+        out = io.BytesIO()
+        im.crop((box.left, box.top, box.right, box.bottom)).save(out, "PNG")
+    return out.getvalue()
+
+
+def split_figures(figures: list, render: Callable[[bytes, str], tuple]) -> list:
+    """``figures`` (the pipeline's prepared figures, rendered) with every multi-figure sheet replaced by its
+    regions. ``render(png, name)`` renders and stores one region image and returns ``(rendered, image_key,
+    thumb_key)``."""
+    out = []
+    for fig in figures:
+        rendered = getattr(fig, "rendered", None)
+        if rendered is None or fig.record.region:
+            out.append(fig)
+            continue
+        keys = list(fig.record.keys or [])
+        boxes, (width, height) = regions(rendered.display_png, len(keys) or None)
+        if len(boxes) < 2:
+            out.append(fig)
+            continue
+        labelled = len(keys) == len(boxes)
+        for r, box in enumerate(boxes, start=1):
+            name = f"{fig.record.label or 'sheet'} region {r}"
+            region_rendered, image_key, thumb_key = render(region_png(rendered.display_png, box), name)
+            record = dataclasses.replace(
+                fig.record, region=r, box=box.normalised(width, height),
+                keys=[keys[r - 1]] if labelled else keys,
+                label=f"FIG. {keys[r - 1]}" if labelled else fig.record.label)
+            out.append(dataclasses.replace(fig, record=record, rendered=region_rendered, image_key=image_key,
+                                           thumb_key=thumb_key, sheet_key=fig.image_key,
+                                           captions=list(fig.captions)))
+    return out
