@@ -148,6 +148,10 @@ class Settings(BaseSettings):
         "The embedded backend always counts exactly."))
     dense_text_at_ingest: bool = Field(default=True, description=(
         "Compute the MiniLM text vector (title + abstract + first claim) of each patent at ingest."))
+    ingest_caption_vectors: bool = Field(default=False, description=(
+        "Also encode each figure's captions with the drawing encoder's text tower at ingest (the figure's "
+        "text_vector: the mean of its caption vectors). No search ranks by them (text -> drawing compares "
+        "the query's text vector with the drawings' image vectors); on, captions cost more CPU than drawings."))
 
     @field_validator("database_url")
     @classmethod

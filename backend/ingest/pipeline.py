@@ -32,6 +32,7 @@ from backend.ingest.errors import is_transient
 from backend.ingest.parsers.load import load_source
 from backend.ingest.parsers.weekly_tar import open_zip
 from backend.ingest.records import FigureRecord, ImageRef, IngestError, ParseError, PatentRecord
+from backend.ingest.stage_times import StageTimes
 from backend.observability import metrics as observed
 from backend.search.index.documents import text_document_id
 
@@ -96,6 +97,7 @@ class Pipeline:
         self.captioner = captioner or get_captioner(settings)
         self.blobs = blobs or blobstore.get_blob_store(settings)
         self.db_url = settings.resolved_database_url
+        self.times = StageTimes()   # seconds per stage (bench/ingest_bench.py reads them)
 
     @property
     def encoder(self):
@@ -143,19 +145,23 @@ class Pipeline:
         self._refuse_encoder_mix(batch)
         self._embed([f for p in batch.prepared for f in p.figures])
         if getattr(self.settings, "dense_text_at_ingest", False):
-            self._embed_dense_text(batch.prepared)
+            with self.times.stage("dense text", len(batch.prepared)):
+                self._embed_dense_text(batch.prepared)
         stored = []
         for job in batch.prepared:
-            outcome, seq = self._store(job)
+            with self.times.stage("store"):
+                outcome, seq = self._store(job)
             stored.append((job, outcome, seq))
-        self._index(stored)
+        with self.times.stage("index", len(stored)):
+            self._index(stored)
         self._done_all([(job, outcome) for job, outcome, _ in stored], batch.results)
         return [batch.results[j] for j in batch.job_ids if j in batch.results]
 
     def _refuse_encoder_mix(self, batch: Batch) -> None:
         """Fail the batch's jobs (nothing stored) when the index holds vectors of another encoder or of
         other dims: one index never mixes vectors of two encoders (``prism index reembed`` converts it)."""
-        if not any(f.rendered is not None or f.captions for p in batch.prepared for f in p.figures):
+        if not any(f.rendered is not None or (f.captions and self.settings.ingest_caption_vectors)
+                   for p in batch.prepared for f in p.figures):
             return
         from backend.search.index.index_encoder import EncoderMismatch, check_writable
 
@@ -190,7 +196,8 @@ class Pipeline:
     def _prepare(self, job_id: str, locator: dict | None, pool: ThreadPoolExecutor) -> PreparedJob:
         if not locator:
             raise ParseError("job has no source to ingest")
-        record = load_source(locator)
+        with self.times.stage("parse"):
+            record = load_source(locator)
         figures = [PreparedFigure(f) for f in record.figures]
         with_images = [f for f in figures if f.record.image is not None]
         if with_images:
@@ -200,7 +207,8 @@ class Pipeline:
                 fig.rendered = r
                 fig.image_key = blobstore.figure_key(r.sha256)
                 fig.thumb_key = blobstore.thumb_key(r.sha256)
-        captions, notes = caption_figures(self.captioner, figure_contexts(record))   # notes: LLM answers replaced
+        with self.times.stage("captions", len(figures)):
+            captions, notes = caption_figures(self.captioner, figure_contexts(record))   # notes: LLM answers replaced
         record.notes.extend(notes)
         for fig, figure_captions in zip(figures, captions):
             fig.captions = figure_captions
@@ -215,26 +223,36 @@ class Pipeline:
         return PreparedJob(job_id, record, figures, uploads)
 
     def _render(self, ref: ImageRef, model_size: int) -> tuple[images.Rendered, str]:
-        data, ext = self._read_image(ref)
-        r = images.render(data, ref.name or ref.describe(), self.settings.max_image_pixels, model_size)
-        self.blobs.put(blobstore.figure_key(r.sha256), r.display_png, "image/png")
-        self.blobs.put(blobstore.thumb_key(r.sha256), r.thumb_png, "image/png")
-        self.blobs.put(blobstore.original_key(r.sha256, ext), data)   # the file as received
+        with self.times.stage("decode"):
+            data, ext = self._read_image(ref)
+            r = images.render(data, ref.name or ref.describe(), self.settings.max_image_pixels, model_size)
+        with self.times.stage("store"):
+            self.blobs.put(blobstore.figure_key(r.sha256), r.display_png, "image/png")
+            self.blobs.put(blobstore.thumb_key(r.sha256), r.thumb_png, "image/png")
+            self.blobs.put(blobstore.original_key(r.sha256, ext), data)   # the file as received
         if self.settings.search_verify_top_k > 0:   # local features for the search's geometric verification
             from backend.search.ranking.verification import extract_bytes
 
-            self.blobs.put(blobstore.features_key(r.sha256), extract_bytes(r.display_png).to_bytes())
+            with self.times.stage("verification features"):
+                features = extract_bytes(r.display_png).to_bytes()
+            with self.times.stage("store"):
+                self.blobs.put(blobstore.features_key(r.sha256), features)
         return r, ext
 
     def _render_region(self, png: bytes, name: str, model_size: int) -> tuple[images.Rendered, str, str]:
         """One figure region of a sheet rendered and stored like a figure: (rendered, image key, thumb key)."""
-        r = images.render(png, name, self.settings.max_image_pixels, model_size)
-        self.blobs.put(blobstore.figure_key(r.sha256), r.display_png, "image/png")
-        self.blobs.put(blobstore.thumb_key(r.sha256), r.thumb_png, "image/png")
+        with self.times.stage("decode"):
+            r = images.render(png, name, self.settings.max_image_pixels, model_size)
+        with self.times.stage("store"):
+            self.blobs.put(blobstore.figure_key(r.sha256), r.display_png, "image/png")
+            self.blobs.put(blobstore.thumb_key(r.sha256), r.thumb_png, "image/png")
         if self.settings.search_verify_top_k > 0:
             from backend.search.ranking.verification import extract_bytes
 
-            self.blobs.put(blobstore.features_key(r.sha256), extract_bytes(r.display_png).to_bytes())
+            with self.times.stage("verification features"):
+                features = extract_bytes(r.display_png).to_bytes()
+            with self.times.stage("store"):
+                self.blobs.put(blobstore.features_key(r.sha256), features)
         return r, blobstore.figure_key(r.sha256), blobstore.thumb_key(r.sha256)
 
     def _read_image(self, ref: ImageRef) -> tuple[bytes, str]:
@@ -262,28 +280,20 @@ class Pipeline:
         if with_images:
             size = getattr(encoder, "image_size", None)
             encode_prepared = getattr(encoder, "encode_prepared", None)
-            if encode_prepared is not None and all(f.rendered.prepared is not None and f.rendered.model_size == size
-                                                   for f in with_images):
-                # prepared in the image threads: the encoder skips its own drawing preparation
-                vectors = encode_prepared([f.rendered.prepared for f in with_images],
-                                          [f.rendered.model for f in with_images])
-            else:
-                vectors = encoder.encode_images([f.rendered.model for f in with_images])
+            with self.times.stage("drawing encoder", len(with_images)):
+                if encode_prepared is not None and all(f.rendered.prepared is not None
+                                                       and f.rendered.model_size == size for f in with_images):
+                    # prepared in the image threads: the encoder skips its own drawing preparation
+                    vectors = encode_prepared([f.rendered.prepared for f in with_images],
+                                              [f.rendered.model for f in with_images])
+                else:
+                    vectors = encoder.encode_images([f.rendered.model for f in with_images])
             for fig, vec in zip(with_images, vectors):
                 fig.image_vector = vec
-        texts, owners = [], []
-        for i, fig in enumerate(figures):
-            for caption in fig.captions:
-                texts.append(caption)
-                owners.append(i)
-        if texts:
-            vectors = encoder.encode_texts(texts)
-            sums = np.zeros((len(figures), vectors.shape[1]), dtype=np.float32)
-            np.add.at(sums, np.asarray(owners), vectors)
-            norms = np.linalg.norm(sums, axis=1, keepdims=True)
-            for i, fig in enumerate(figures):
-                if norms[i, 0] > 0:
-                    fig.text_vector = sums[i] / norms[i, 0]
+        if self.settings.ingest_caption_vectors:   # no search reads them by default (settings.py)
+            with self.times.stage("caption vectors", len(figures)):
+                for fig, vec in zip(figures, caption_vectors(encoder, [f.captions for f in figures])):
+                    fig.text_vector = vec
 
     def _embed_dense_text(self, jobs: list[PreparedJob]) -> None:
         """One MiniLM text vector per patent (backend/search/text/dense_text.py), stored on every figure."""
@@ -381,6 +391,23 @@ class Pipeline:
 
     def _fail(self, job_id: str, error: str) -> JobResult:
         return mark_failed(self.db_url, job_id, error)
+
+
+def caption_vectors(encoder, captions: list[list[str]]) -> list[np.ndarray | None]:
+    """Each figure's text vector: the normalised mean of its captions' vectors (None without captions).
+    Every distinct caption goes through the text tower once, in batches of the encoder's batch size
+    (template captions repeat across the figures of a patent and across patents)."""
+    distinct = list(dict.fromkeys(c for cs in captions for c in cs))
+    if not distinct:
+        return [None] * len(captions)
+    vectors = encoder.encode_texts(distinct)
+    row = {c: i for i, c in enumerate(distinct)}
+    out: list[np.ndarray | None] = []
+    for cs in captions:
+        total = vectors[[row[c] for c in cs]].sum(axis=0) if cs else None
+        norm = float(np.linalg.norm(total)) if total is not None else 0.0
+        out.append(total / norm if norm > 0 else None)
+    return out
 
 
 @observed.ingest_job_failed

@@ -24,7 +24,9 @@ def test_ingest_then_reingest_replaces(fake_pipeline, tmp_path):
     assert sorted(docs) == ["USD0999001-F1", "USD0999001-F2", "USD0999001-F3", "USD0999002-F1", "USD0999002-F2"]
     d = docs["USD0999001-F1"]
     assert d["viewpoint"] == "front left perspective" and d["object_name"] == "chair" and d["locarno"] == ["06-01"]
-    assert len(d["image_vector"]) == 16 and len(d["text_vector"]) == 16 and len(d["captions"]) >= 3
+    # caption text vectors only when asked for (PRISM_INGEST_CAPTION_VECTORS): no search reads them by default
+    assert len(d["image_vector"]) == 16 and d["text_vector"] is None and len(d["captions"]) >= 3
+    assert pipe.encoder.text_calls == 0
     assert d["image_key"].startswith("figures/") and (settings.resolved_blob_dir / d["thumb_key"]).is_file()
     seqs_before = {p: docs[f"{p}-F1"]["ingest_seq"] for p in ("USD0999001", "USD0999002")}
     assert sorted(seqs_before.values()) == [1, 2]

@@ -2,7 +2,8 @@
 
 Each figure's model input is derived again from its stored display rendition (``image_key`` in the blob
 store) the way ingest derives it (:func:`backend.ingest.images.render`), and encoded; its captions are
-encoded again into its text vector (the normalised sum of the caption vectors, as ingest does). The
+encoded again into its text vector (the normalised sum of the caption vectors) when ingest computes
+them (``PRISM_INGEST_CAPTION_VECTORS``; off by default, the text vector is then empty). The
 figure gets the encoder's ``model_id``. Text-only documents (no image, no captions, no vectors) are kept
 as they are.
 
@@ -18,8 +19,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-
-import numpy as np
 
 from backend.search.errors import SearchBackendError
 
@@ -98,23 +97,13 @@ class Reembedder:
         return None
 
     def _text_vectors(self, docs: list[dict]) -> None:
-        texts, owners = [], []
-        for i, d in enumerate(docs):
-            for caption in d.get("captions") or []:
-                texts.append(caption)
-                owners.append(i)
-            d["text_vector"] = None
-        if not texts:
-            return
-        unique = list(dict.fromkeys(texts))   # figures of a patent often share captions: encode each once
-        at = {t: i for i, t in enumerate(unique)}
-        vectors = self.encoder.encode_texts(unique)[[at[t] for t in texts]]
-        sums = np.zeros((len(docs), vectors.shape[1]), dtype=np.float32)
-        np.add.at(sums, np.asarray(owners), vectors)
-        norms = np.linalg.norm(sums, axis=1)
-        for i, d in enumerate(docs):
-            if norms[i] > 0:
-                d["text_vector"] = (sums[i] / norms[i]).astype(float).tolist()
+        """The caption vectors as ingest computes them, when ingest does (``PRISM_INGEST_CAPTION_VECTORS``)."""
+        from backend.ingest.pipeline import caption_vectors
+
+        vectors = caption_vectors(self.encoder, [d.get("captions") or [] for d in docs]) \
+            if self.settings.ingest_caption_vectors else [None] * len(docs)
+        for d, vec in zip(docs, vectors):
+            d["text_vector"] = vec.astype(float).tolist() if vec is not None else None
 
 
 def _has_encoder_content(doc: dict) -> bool:

@@ -1,0 +1,47 @@
+"""Where ingest spends its time: seconds per pipeline stage, summed over the threads that ran it.
+
+The pipeline times each stage (decode, drawing encoder, verification features, captions, caption vectors,
+dense text, store, index) into one :class:`StageTimes` per pipeline; ``bench/ingest_bench.py`` reads it.
+Stages that run side by side (the image threads next to the encoder) each count their own wall time, so
+the sum can exceed the elapsed time: that is the overlap.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+
+#: the stages in pipeline order (what the bench prints)
+STAGES = ("parse", "decode", "verification features", "drawing encoder", "captions", "caption vectors",
+          "dense text", "store", "index")
+
+
+class StageTimes:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._seconds: dict[str, float] = {}
+        self._counts: dict[str, int] = {}
+
+    @contextmanager
+    def stage(self, name: str, items: int = 1):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(name, time.perf_counter() - start, items)
+
+    def add(self, name: str, seconds: float, items: int = 1) -> None:
+        with self._lock:
+            self._seconds[name] = self._seconds.get(name, 0.0) + seconds
+            self._counts[name] = self._counts.get(name, 0) + items
+
+    def snapshot(self) -> dict[str, dict[str, float]]:
+        """``{stage: {"seconds": s, "items": n}}`` in pipeline order (stages never run are left out)."""
+        with self._lock:
+            names = [s for s in STAGES if s in self._seconds] + sorted(set(self._seconds) - set(STAGES))
+            return {n: {"seconds": round(self._seconds[n], 4), "items": self._counts[n]} for n in names}
+
+    def reset(self) -> None:
+        with self._lock:
+            self._seconds.clear()
+            self._counts.clear()
