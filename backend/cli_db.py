@@ -19,6 +19,7 @@ def alembic_config(url: str | None = None):
 
 def upgrade_database(url: str | None = None, revision: str = "head") -> None:
     from alembic import command
+
     from backend.db.session import get_engine
 
     cfg = alembic_config(url)

@@ -30,6 +30,7 @@ def test_postgres_models_match_migrations(pg_database):
 @pytest.mark.services
 def test_postgres_downgrade_and_upgrade_again(pg_database):
     from alembic import command
+
     from backend.cli_db import alembic_config
 
     upgrade_database(pg_database)
