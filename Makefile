@@ -7,7 +7,7 @@ export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo services services-down browser ocr test test-fast test-cluster bench clean
+.PHONY: install demo services services-down browser ocr lint test test-fast test-cluster bench constraints clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,11 @@ browser:
 ocr:
 	bash docker/install_ocr.sh
 
+## ruff (pyproject.toml [tool.ruff]) and mypy (pyproject.toml [tool.mypy]); .ci/run runs it before the tests
+lint: install
+	$(BIN)/ruff check backend workers tests bench
+	$(BIN)/mypy
+
 ## the whole test suite against the real services and a headless Chromium
 test: install services browser ocr
 	$(BIN)/pytest
@@ -52,6 +57,14 @@ bench: install services
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/drawing_retrieval.py
 	$(BIN)/python bench/text_ranking.py
+
+## constraints.txt again from a fresh resolve of setup.cfg's ranges (a throw-away venv), then a freeze
+constraints:
+	rm -rf var/constraints-venv && $(PYTHON) -m venv var/constraints-venv
+	var/constraints-venv/bin/pip install -q --upgrade pip
+	var/constraints-venv/bin/pip install -q -e '.[test,s3]'
+	{ head -n 2 constraints.txt; var/constraints-venv/bin/pip freeze --exclude-editable | grep -v ' @ ' \
+	  | LC_ALL=C sort -f; } > var/constraints.txt && mv var/constraints.txt constraints.txt && rm -rf var/constraints-venv
 
 clean:
 	rm -rf var artifacts .pytest_cache

@@ -209,7 +209,7 @@ def _ingest_one(path: str, ocr_on: bool) -> tuple[int, float, int]:
         settings = Settings(data_dir=Path(tmp), task_mode="eager", search_backend="embedded",
                             ingest_sheet_ocr=ocr_on)
         upgrade_database(settings.resolved_database_url)
-        get_pipeline(settings).encoder   # the model loads once per process, not part of the format's cost
+        _ = get_pipeline(settings).encoder   # the model loads once per process, not part of the format's cost
         t0 = time.perf_counter()
         summary = ingest_paths([path], settings, progress=False)
         seconds = time.perf_counter() - t0

@@ -43,7 +43,7 @@ def process(self, job_ids: list[str]) -> dict:
     except Exception as exc:
         transient = is_transient(exc)
         if transient and self.request.retries < MAX_RETRIES and not self.request.is_eager:
-            raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 60))
+            raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 60)) from exc
         why = f"gave up after {self.request.retries + 1} attempts: " if transient else ""
         results = fail_unfinished(settings.resolved_database_url, job_ids, f"{why}{type(exc).__name__}: {exc}")
     return {"jobs": [{"job_id": r.job_id, "status": r.status, "outcome": r.outcome, "error": r.error}

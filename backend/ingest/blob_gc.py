@@ -3,7 +3,8 @@
 Keys are content addressed, so re-ingesting a patent with new drawings leaves the old renditions
 behind. A blob is *referenced* when a figure row names it (``image_key``, ``thumb_key``), when it is the
 original of a figure's ``image_hash`` (``originals/<h[:2]>/<h>.*``) or its drawing features
-(``features/<h[:2]>/<h>.orb``) or a viewer's cached size of it (``renditions/<h[:2]>/<h>.*``), or when an unfinished ingest job's
+(``features/<h[:2]>/<h>.orb``) or a viewer's cached size of it (``renditions/<h[:2]>/<h>.*``), or when an unfinished
+ingest job's
 payload names it (``uploads/…``). Unreferenced blobs younger than ``older_than`` are kept: an ingest in
 flight writes its blobs before it commits the rows that name them.
 """

@@ -2,8 +2,10 @@
 
 Keys are content-addressed: ``figures/<h[:2]>/<h>.png`` (display rendition), ``thumbs/<h[:2]>/<h>.png``,
 ``originals/<h[:2]>/<h>.<ext>`` (the file as received), ``features/<h[:2]>/<h>.orb`` (the drawing's local
-features for geometric verification, backend/search/ranking/verification.py) and ``uploads/<h[:2]>/<h>.<token>`` (API uploads waiting
-for their job, one copy per request), where ``h`` is the SHA-256 of the original bytes. Writing the same key twice is harmless.
+features for geometric verification, backend/search/ranking/verification.py) and ``uploads/<h[:2]>/<h>.<token>`` (API
+uploads waiting
+for their job, one copy per request), where ``h`` is the SHA-256 of the original bytes. Writing the same key twice is
+harmless.
 """
 from __future__ import annotations
 

@@ -14,8 +14,8 @@ _LEAD = re.compile(
     re.IGNORECASE,
 )
 _NUM = re.compile(r"(\d+)([A-Za-z]?)")
-_VERB = re.compile(r"^\s*(?:is|are|shows?|illustrates?|depicts?|represents?|presents?|describes?|provides?)\s+(?:an?\s+|the\s+)?",
-                   re.IGNORECASE)
+_VERB = re.compile(r"^\s*(?:is|are|shows?|illustrates?|depicts?|represents?|presents?|describes?|provides?)"
+                   r"\s+(?:an?\s+|the\s+)?", re.IGNORECASE)
 # "<viewpoint> view(s) of <object>" / "<viewpoint> of <object>" for drawings named without "view"
 _VIEW_WORD = re.compile(r"\bviews?\b", re.IGNORECASE)
 _VIEW_STOP = re.compile(r"\b(?:of|thereof|for|taken|showing|with)\b|;", re.IGNORECASE)

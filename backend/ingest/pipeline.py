@@ -203,7 +203,7 @@ class Pipeline:
         if with_images:
             model_size = int(getattr(self.encoder, "image_size", 224) or 224)
             rendered = list(pool.map(lambda f: self._render(f.record.image, model_size), with_images))
-            for fig, (r, original_ext) in zip(with_images, rendered):
+            for fig, (r, _original_ext) in zip(with_images, rendered):
                 fig.rendered = r
                 fig.image_key = blobstore.figure_key(r.sha256)
                 fig.thumb_key = blobstore.thumb_key(r.sha256)

@@ -84,7 +84,7 @@ def run_eager_overlapped(groups: list[list[str]], settings: Settings, bar=None) 
     from concurrent.futures import ThreadPoolExecutor
 
     pipe = get_pipeline(settings)
-    pipe.encoder   # load the model before the threads start
+    _ = pipe.encoder   # load the model before the threads start
     with _torch_threads_beside_image_threads(), \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-prepare") as ahead:
         future = ahead.submit(pipe.prepare, groups[0]) if groups else None

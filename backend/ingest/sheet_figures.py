@@ -17,8 +17,8 @@ from backend.ingest.ocr import label_key
 
 _SENTENCE_FIG = re.compile(r"(?<=[.:])\s+(?=(?:the\s+)?fig(?:ure|s?\.?)\s*\d)", re.IGNORECASE)
 _KEY = re.compile(r"(\d+)([A-Z]?)$")
-_LETTER_RANGE = re.compile(r"(\d+)\s*\(?([A-Za-z])\)?\s*(?:-|–|to|through)\s*(?:fig(?:ure|s?\.?)\s*)?(\d+)?\s*\(?([A-Za-z])\)?",
-                           re.IGNORECASE)
+_LETTER_RANGE = re.compile(r"(\d+)\s*\(?([A-Za-z])\)?\s*(?:-|–|to|through)\s*"
+                           r"(?:fig(?:ure|s?\.?)\s*)?(\d+)?\s*\(?([A-Za-z])\)?", re.IGNORECASE)
 
 
 @dataclass

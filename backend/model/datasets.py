@@ -318,7 +318,8 @@ def synthetic_records(n_patents: int, seed: int, size: int = 192, progress: bool
     return records
 
 
-def load_source(spec: str, image_root: Path | None = None, seed: int = 0, synthetic_size: int = 192) -> list[FigureRecord]:
+def load_source(spec: str, image_root: Path | None = None, seed: int = 0,
+                synthetic_size: int = 192) -> list[FigureRecord]:
     """``synthetic:N`` | a ``.jsonl`` manifest | a DeepPatent2 ``.json`` | a folder of USPTO grants."""
     if spec.startswith("synthetic:"):
         try:

@@ -75,7 +75,7 @@ def _drop_frames(mask: np.ndarray) -> np.ndarray:
     mask = mask.copy()
     mask[mask.mean(axis=1) > FRAME_FILL, :] = False
     mask[:, mask.mean(axis=0) > FRAME_FILL] = False
-    labels, n = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    labels, _n = ndimage.label(mask, structure=np.ones((3, 3), bool))
     h, w = mask.shape
     band = max(2, int(0.04 * max(h, w)))
     for index, sl in enumerate(ndimage.find_objects(labels), start=1):

@@ -297,7 +297,7 @@ def train(records: Sequence[FigureRecord], views: np.ndarray, recipe: Recipe, de
             vb[flip] = vb[flip].flip(-1)
             x = to_model_input(torch.cat([va, vb]).clamp(0, 255)).to(dev)
             z = F.normalize(model.encode_image(x), dim=-1)
-            za, zb = z[:b], z[b:]
+            za = z[:b]
             cls = torch.from_numpy(class_ids[idx]).to(dev)
             pat = torch.from_numpy(patent_ids[idx]).to(dev)
             eye = torch.eye(b, dtype=torch.bool, device=dev)
@@ -362,7 +362,8 @@ def save_checkpoint(model: torch.nn.Module, path: Path, meta: dict) -> Path:
 def load_train_views(root: Path | None, recipe: Recipe, cache: Path | None, progress=None):
     """The train-split records and their rendered views (cached as .npy keyed by the recipe's data part)."""
     records = realdata.split(realdata.load_sets(root, recipe.sets), "train")
-    key = f"views-r{REPUBLISH_VERSION}-{'-'.join(recipe.sets)}-v{recipe.variants}-s{recipe.seed}-{SIZE}-n{len(records)}.npy"
+    key = (f"views-r{REPUBLISH_VERSION}-{'-'.join(recipe.sets)}-v{recipe.variants}-s{recipe.seed}-{SIZE}"
+           f"-n{len(records)}.npy")
     path = Path(cache) / key if cache else None
     if path is not None and path.is_file():
         return records, np.load(path)

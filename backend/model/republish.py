@@ -89,8 +89,8 @@ def republish(image: Image.Image, rng: np.random.Generator, strength: float = 1.
         if rng.random() < 0.5:                        # an old label blanked out
             draw.rectangle((x, y, x + 4 * size, y + size), fill=255)
             x, y = int(rng.uniform(0.05, 0.8) * w), int(rng.uniform(0.05, 0.9) * h)
-        draw.text((x, y), f"FIG. {int(rng.integers(1, 30))}{'ABC'[int(rng.integers(0, 3))] if rng.random() < .3 else ''}",
-                  fill=0, font=_font(size))
+        letter = "ABC"[int(rng.integers(0, 3))] if rng.random() < .3 else ""
+        draw.text((x, y), f"FIG. {int(rng.integers(1, 30))}{letter}", fill=0, font=_font(size))
     if maybe(0.7):                                    # printed at another scale, slightly skewed
         scale = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))
         scale = min(scale, 2048 / max(img.size))
@@ -103,9 +103,9 @@ def republish(image: Image.Image, rng: np.random.Generator, strength: float = 1.
     if maybe(0.4):                                    # cropped margins (the paper, not the drawing)
         w, h = img.size
         box = img.point(lambda v: 255 if v < 200 else 0).getbbox() or (0, 0, w, h)
-        l, t = int(rng.uniform(0, 1) * box[0]), int(rng.uniform(0, 1) * box[1])
+        left, top = int(rng.uniform(0, 1) * box[0]), int(rng.uniform(0, 1) * box[1])
         r, b = int(rng.uniform(0, 1) * (w - box[2])), int(rng.uniform(0, 1) * (h - box[3]))
-        img = img.crop((l, t, w - r, h - b))
+        img = img.crop((left, top, w - r, h - b))
     if maybe(0.6):                                    # a new sheet: margin, header line, frame
         w, h = img.size
         pad = int(max(w, h) * rng.uniform(0.04, 0.15))

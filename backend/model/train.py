@@ -253,7 +253,8 @@ class Trainer:
     def resume(self, path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=False)
         if state.get("model_name") != self.cfg.model_name:
-            raise ValueError(f"{path}: checkpoint is for model {state.get('model_name')!r}, not {self.cfg.model_name!r}")
+            raise ValueError(f"{path}: checkpoint is for model {state.get('model_name')!r}, "
+                             f"not {self.cfg.model_name!r}")
         self.model.load_state_dict(state["state_dict"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.loss_fn.load_state_dict(state["loss_state"])
@@ -282,7 +283,8 @@ class Trainer:
         images, tokens, labels = (t.to(self.device, non_blocking=True) for t in (images, tokens, labels))
         for g in self.optimizer.param_groups:
             g["lr"] = _lr_at(self.step, self.total_steps, self.cfg.lr, self.cfg.warmup_steps)
-        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32, enabled=self.amp_dtype is not None):
+        with torch.autocast(self.device.type, dtype=self.amp_dtype or torch.float32,
+                            enabled=self.amp_dtype is not None):
             img = self.model.encode_image(images, normalize=True)
             txt = self.model.encode_text(tokens, normalize=True)
             scale = self.model.logit_scale.exp()

@@ -16,7 +16,8 @@ import sys
 import uuid
 from contextlib import contextmanager
 
-_CONTEXT: contextvars.ContextVar[dict] = contextvars.ContextVar("prism_log_context", default={})
+# the default is never mutated: binding a field sets a new dict (copy-on-write), so one shared {} is safe
+_CONTEXT: contextvars.ContextVar[dict] = contextvars.ContextVar("prism_log_context", default={})  # noqa: B039
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
 HANDLER_NAME = "prism"
 #: LogRecord attributes that are not extra fields

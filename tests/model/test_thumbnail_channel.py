@@ -24,8 +24,10 @@ def test_thumbnails_ignore_where_the_ink_sits_on_the_sheet_and_blank_is_zero():
 
 def test_the_cosine_of_combined_vectors_is_the_weighted_mean_of_both_cosines():
     rng = np.random.default_rng(0)
-    e = rng.normal(size=(2, 8)); e /= np.linalg.norm(e, axis=1, keepdims=True)
-    t = rng.normal(size=(2, 256)); t /= np.linalg.norm(t, axis=1, keepdims=True)
+    e = rng.normal(size=(2, 8))
+    e /= np.linalg.norm(e, axis=1, keepdims=True)
+    t = rng.normal(size=(2, 256))
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
     for w in (0.5, 1.0, 2.0):
         v = thumbnail.combine(e, t, thumbnail.ThumbnailChannel(16, w))
         assert v.shape == (2, 8 + 256) and np.allclose(np.linalg.norm(v, axis=1), 1)

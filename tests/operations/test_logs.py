@@ -100,7 +100,7 @@ def test_refused_requests_get_an_id_and_a_line_too(make_settings, captured):
     buffer = captured("json")
     resp = create_app(settings).test_client().get("/jobs", headers={"X-Request-ID": "no-key-1"})
     assert resp.status_code == 401 and resp.headers["X-Request-ID"] == "no-key-1"
-    line = [json.loads(x) for x in buffer.getvalue().splitlines() if '"prism.request"' in x][0]
+    line = next(json.loads(x) for x in buffer.getvalue().splitlines() if '"prism.request"' in x)
     assert (line["request_id"], line["status"]) == ("no-key-1", 401) and "key" not in line
 
 

@@ -77,7 +77,7 @@ def test_wrong_mapping_version_is_refused_then_fixed_by_reindex(es_settings):
 def test_failed_reindex_leaves_the_alias_and_drops_the_new_index(es_settings):
     settings, es = es_settings
     old = _old_version_index(es, settings.es_index_prefix, corpus_docs()[:2])
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 - whichever error the bulk write raises, the alias must stay
         index_admin.reindex(es, settings, dims=DIMS + 1)   # 8-dim vectors do not fit a 9-dim mapping
     alias = index_admin.alias_name(settings.es_index_prefix)
     assert index_admin.concrete_indices(es, alias) == [old]

@@ -102,7 +102,7 @@ def test_embedded_backend_ranks_alike_with_the_quantised_pass(make_settings, mon
     backend.index_figures(docs)
     backend.refresh()
     requests = []
-    for i in range(8):
+    for _ in range(8):
         q = (x[rng.integers(len(x))] + 0.2 * rng.normal(size=32)).tolist()
         requests += [{"vector": q, "size": 30}, {"text": "widget", "vector": q, "size": 30},
                      {"vector": q, "size": 30, "group_by_patent": False, "filters": {"countries": ["EP"]}}]

@@ -10,7 +10,8 @@ Transport errors, timeouts, 429 and 5xx answers are retried with exponential bac
 ``retries`` times) and then raise :class:`CaptioningUnavailable` (a transient ingest error: the job is
 retried later). A 4xx (a wrong key or model name) is a :class:`CaptioningError`: the job fails with it. An
 answer that is not usable (no JSON, no strings) is an :class:`UnusableAnswer`; :meth:`LLMCaptioner.caption_noted`
-then uses the template captions for that figure and returns a note that ingest keeps on the job. Results are cached on disk by the hash of (model, prompt), so re-ingesting
+then uses the template captions for that figure and returns a note that ingest keeps on the job. Results are cached
+on disk by the hash of (model, prompt), so re-ingesting
 a figure, or retrying a batch that stopped half-way, makes no second call for what was answered.
 Requests for the figures of a batch go out ``concurrency`` at a time.
 """

@@ -90,7 +90,7 @@ def viewpoint_synonyms(viewpoint: str | None) -> list[str]:
     vp = viewpoint.lower().strip()
     for key, phrases in _DIAGRAM_SYNONYMS.items():
         if key in vp:
-            return list(dict.fromkeys([vp if vp.endswith(("diagram", "chart", "graph")) else vp] + phrases))
+            return list(dict.fromkeys([vp, *phrases]))
     words = vp.replace("top plan", "top").replace("bottom plan", "bottom").split()
     if " ".join(words) in _ONLY_DIRECTION:
         return list(dict.fromkeys([f"{vp} view", *_ONLY_DIRECTION[" ".join(words)]]))

@@ -87,7 +87,7 @@ def load_source(locator: dict) -> PatentRecord:
     if fmt == "manifest":
         line_no = int(locator["line"])
         with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, start=1):
+            for n, line in enumerate(fh, start=1):  # noqa: B007 - the line found is read below
                 if n == line_no:
                     break
             else:

@@ -237,5 +237,4 @@ def _sheet_reader(refs: list[tuple[int, ImageRef | None]]):
 
 
 def iter_documents(data: bytes) -> Iterator[tuple[int, bytes]]:
-    for i, doc in enumerate(split_documents(data)):
-        yield i, doc
+    yield from enumerate(split_documents(data))

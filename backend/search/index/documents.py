@@ -34,8 +34,8 @@ DENSE_FIELD, DENSE_DIMS = "dense_text_vector", 384
 HIER_LEVELS = ("section", "class", "subclass", "main_group", "symbol")
 #: Fields a hit shows (also what the ES backend fetches for every candidate).
 HIT_FIELDS = ("figure_id", "publication_number", "figure_number", "title", "description", "kind", "country",
-              "publication_date", "cpc", "locarno", "applicants", "cpc_subclass", "ipc_subclass", "locarno_class", "image_key",
-              "family_id", "titles")
+              "publication_date", "cpc", "locarno", "applicants", "cpc_subclass", "ipc_subclass", "locarno_class",
+              "image_key", "family_id", "titles")
 
 _CORPORATE_SUFFIXES = {
     "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "llp", "lp",

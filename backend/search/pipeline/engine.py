@@ -52,6 +52,7 @@ from backend.search.request import (
 )
 from backend.search.text import lang_analysis
 from backend.search.text.languages import ANALYSED, LANGUAGES, pick_title
+from backend.search.text.stop_words import STOP_WORDS
 from backend.settings import Settings
 
 FACET_FIELDS = ("cpc_subclass", "locarno_class")
@@ -65,8 +66,6 @@ FAMILY_MEMBER_FIELDS = ("publication_number", "kind", "country", "title", "publi
 MAX_FAMILY = 200
 _MARKED = re.compile(r"<mark>(.*?)</mark>")
 FACET_LIMIT = 50
-# English stop words (Lucene's EnglishAnalyzer set, what the ES mapping's "_english_" uses)
-STOP_WORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with"])
 
 
 def validation_problem(exc: ValidationError, prefix: str = "") -> ProblemError:
@@ -364,7 +363,8 @@ class SearchBackend(abc.ABC):
         if not knn or k <= 0 or (wc <= 0 and wp <= 0):
             return knn, {keyof(c): c.score for c in knn}, {}
         scores, class_votes, patent_votes = class_consensus.list_consensus(
-            [c.score for c in knn], [class_consensus.class_codes(c.cpc_subclass, c.locarno_class, c.ipc_subclass) for c in knn],
+            [c.score for c in knn],
+            [class_consensus.class_codes(c.cpc_subclass, c.locarno_class, c.ipc_subclass) for c in knn],
             [c.publication_number for c in knn], k, wc, wp)
         order = sorted(range(len(knn)), key=lambda i: (-scores[i], knn[i].figure_id))
         return ([knn[i] for i in order], {keyof(knn[i]): float(scores[i]) for i in order},
@@ -491,7 +491,7 @@ class SearchBackend(abc.ABC):
         """One entry per publication of the family: :data:`FAMILY_MEMBER_FIELDS` of its first figure."""
         return []
 
-    def _check_families(self) -> None:
+    def _check_families(self) -> None:  # noqa: B027 - a no-op unless the backend overrides it
         """Raise a 400 problem when this index cannot group by family (a backend whose index predates
         ``family_id`` overrides this)."""
 
@@ -520,7 +520,8 @@ class SearchBackend(abc.ABC):
         titles = dict(src.get("titles") or {})
         hit = Hit(
             figure_id=fid, publication_number=cand.publication_number, figure_number=src.get("figure_number"),
-            title=pick_title(src.get("title") or "", titles, lang), titles=titles or None, description=src.get("description") or "", kind=src.get("kind"),
+            title=pick_title(src.get("title") or "", titles, lang), titles=titles or None,
+            description=src.get("description") or "", kind=src.get("kind"),
             country=src.get("country"), publication_date=src.get("publication_date"),
             cpc=list(src.get("cpc") or []), locarno=list(src.get("locarno") or []),
             applicants=list(src.get("applicants") or []), score=round(item.score, 8),

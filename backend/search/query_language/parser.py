@@ -11,9 +11,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from backend.search.query_language import ast
 from backend.search.query_language.errors import QueryError
 from backend.search.query_language.grammar import parser
+from backend.search.text.stop_words import STOP_WORDS
 
-#: Lucene's English stop words (what the ES mapping's "_english_" and the plain path drop)
-STOP_WORDS = frozenset(["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with"])
 DEFAULT_NEAR = 10
 MAX_DISTANCE = 1000
 MIN_STEM = 2

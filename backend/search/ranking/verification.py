@@ -41,7 +41,8 @@ WORK_SIDE = 640                 # long side of the drawing the keypoints are fou
 MAX_KEYPOINTS = 500
 DESCRIPTOR_BYTES = 32           # ORB: 256-bit binary descriptors
 FAST_THRESHOLD = 20
-RATIO = 0.9                     # Lowe's ratio test (0.8 lost 5 % of the re-published copies: bench/drawing_retrieval.py)
+# Lowe's ratio test (0.8 lost 5 % of the re-published copies: bench/drawing_retrieval.py)
+RATIO = 0.9
 RANSAC_PX = WORK_SIDE / 100     # reprojection error allowed for an inlier
 MAX_SCALE = 3.5                 # a transform that rescales by more than this (or less than 1/this) is no match
 GRID = 8

@@ -219,7 +219,7 @@ class ElasticsearchBackend(SearchBackend):
         actions = [{"_op_type": "index", "_index": self.alias, "_id": d["figure_id"],
                     "_source": {k: v for k, v in d.items() if v is not None and (known is None or k in known)}}
                    for d in prepared]
-        ok, errors = helpers.bulk(self.es, actions, raise_on_error=False, raise_on_exception=False,
+        _ok, errors = helpers.bulk(self.es, actions, raise_on_error=False, raise_on_exception=False,
                                   chunk_size=500)
         if errors:
             first = errors[0].get("index", errors[0])
@@ -353,7 +353,8 @@ class ElasticsearchBackend(SearchBackend):
         for start in range(0, len(figure_ids), step):
             ids = figure_ids[start:start + step]
             searches += [{"index": self.alias},
-                         {"query": {"ids": {"values": ids}}, "highlight": marks, "size": len(ids), "track_total_hits": False,
+                         {"query": {"ids": {"values": ids}}, "highlight": marks, "size": len(ids),
+                          "track_total_hits": False,
                           "_source": list(documents.HIT_FIELDS) if wanted.intersection(ids) else False}]
         try:
             resp = self.es.msearch(searches=searches)
@@ -629,7 +630,8 @@ class ElasticsearchBackend(SearchBackend):
             for hit in hits:     # the group of each hit from its doc values; a candidate only for the firsts
                 read += 1
                 f = hit.get("fields") or {}
-                key = ((f.get("family_id") or (None,))[0] if family else None) or (f.get("publication_number") or ("",))[0]
+                key = (((f.get("family_id") or (None,))[0] if family else None)
+                       or (f.get("publication_number") or ("",))[0])
                 if key not in firsts:
                     firsts[key] = hit
                     if len(firsts) >= query.window:
