@@ -140,7 +140,10 @@ def model_group():
 @click.option("--sets", default=None, help="Comma-separated subset of impact,usdesign,kr,grants (testing).")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Override the recipe (testing).")
 @click.option("--variants", type=click.IntRange(0), default=None, help="Override the recipe (testing).")
-def build_default_cmd(out, data, sets, epochs, variants):
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda (bench/gpu_build_default.sh).")
+@click.option("--render-workers", type=click.IntRange(1), default=2, show_default=True,
+              help="Processes rendering the re-published views (once; cached in var/cache/realdata).")
+def build_default_cmd(out, data, sets, epochs, variants, device, render_workers):
     """Train prism-draw, the packaged default encoder, on the train split of the real drawings."""
     from backend.model import drawing_recipe
 
@@ -149,7 +152,8 @@ def build_default_cmd(out, data, sets, epochs, variants):
                  "sets": tuple(s.strip() for s in sets.split(",")) if sets else None}
     out = out or registry_checkpoint_dir() / "prism-draw.pt"
     try:
-        report = drawing_recipe.build(out, root=data, progress=click.echo,
+        report = drawing_recipe.build(out, root=data, progress=click.echo, device=device,
+                                      render_workers=render_workers,
                                       **{k: v for k, v in overrides.items() if v is not None})
     except _ERRORS as exc:
         _fail(exc)

@@ -359,7 +359,7 @@ def save_checkpoint(model: torch.nn.Module, path: Path, meta: dict) -> Path:
     return path
 
 
-def load_train_views(root: Path | None, recipe: Recipe, cache: Path | None, progress=None):
+def load_train_views(root: Path | None, recipe: Recipe, cache: Path | None, progress=None, workers: int = 2):
     """The train-split records and their rendered views (cached as .npy keyed by the recipe's data part)."""
     records = realdata.split(realdata.load_sets(root, recipe.sets), "train")
     key = (f"views-r{REPUBLISH_VERSION}-{'-'.join(recipe.sets)}-v{recipe.variants}-s{recipe.seed}-{SIZE}"
@@ -367,7 +367,7 @@ def load_train_views(root: Path | None, recipe: Recipe, cache: Path | None, prog
     path = Path(cache) / key if cache else None
     if path is not None and path.is_file():
         return records, np.load(path)
-    views = render_views(records, recipe.variants, recipe.seed, progress=progress)
+    views = render_views(records, recipe.variants, recipe.seed, workers=workers, progress=progress)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         np.save(path, views)
@@ -375,8 +375,10 @@ def load_train_views(root: Path | None, recipe: Recipe, cache: Path | None, prog
 
 
 def build(out: Path, root: Path | None = None, cache: Path | None = Path("var/cache/realdata"),
-          progress: Callable[[str], None] | None = print, **overrides) -> dict:
-    """The whole recipe: render, train, save ``out`` (+ ``out.json`` build report)."""
+          progress: Callable[[str], None] | None = print, device: str = "cpu", render_workers: int = 2,
+          **overrides) -> dict:
+    """The whole recipe: render (``render_workers`` processes), train on ``device``, save ``out`` (+ ``out.json``
+    build report). On ``cuda`` the same steps run on the GPU (fp32, as on the CPU: not bit-identical)."""
     recipe = Recipe(**overrides)
     t0 = time.time()
 
@@ -384,8 +386,10 @@ def build(out: Path, root: Path | None = None, cache: Path | None = Path("var/ca
         if progress and (i % 200 == 0 or i == n):
             progress(f"rendered {i}/{n} training drawings")
 
-    records, views = load_train_views(root, recipe, cache, render_progress)
-    model, report = train(records, views, recipe, progress=progress)
+    records, views = load_train_views(root, recipe, cache, render_progress, workers=render_workers)
+    model, report = train(records, views, recipe, device=device, progress=progress)
+    model = model.to("cpu")
+    report["device"] = device
     report["build_seconds"] = round(time.time() - t0, 1)
     report["republish_version"] = REPUBLISH_VERSION      # the re-publications the views were rendered with
     save_checkpoint(model, out, report)
