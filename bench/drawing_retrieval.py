@@ -1,6 +1,7 @@
 """Drawing retrieval on real patents: the model beside the naive baselines, in one run.
 
     .venv/bin/python bench/drawing_retrieval.py [--checkpoint PATH] [--data ../shared/data] [--quick]
+    .venv/bin/python bench/drawing_retrieval.py --search-table      # the patent-level table (bench/patent_level.py)
 
 Data: the *dev* split (by patent, ``backend/model/realdata.py``: sha1 of the patent number, about
 30 %) of every real set in ``../shared/data`` - patents the packaged checkpoint never trained on.
@@ -221,8 +222,13 @@ def main(argv=None) -> int:
     ap.add_argument("--checkpoint", type=Path, default=None, help="prism-draw checkpoint (default: packaged)")
     ap.add_argument("--quick", action="store_true", help="every 4th dev drawing (a smoke run)")
     ap.add_argument("--no-plot", action="store_true")
-    ap.add_argument("--out", type=Path, default=RESULTS / "drawing_retrieval")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="results/drawing_retrieval (or results/drawing_search_table with --search-table)")
+    ap.add_argument("--search-table", action="store_true",
+                    help="only the search pipeline at patent level beside its baselines (bench/patent_level.py)")
+    ap.add_argument("--no-verify", action="store_true", help="--search-table without the second stage")
     args = ap.parse_args(argv)
+    args.out = args.out or RESULTS / ("drawing_search_table" if args.search_table else "drawing_retrieval")
     if not args.data.is_dir():
         print(f"shared data not found at {args.data}", file=sys.stderr)
         return 2
@@ -241,6 +247,8 @@ def main(argv=None) -> int:
     published = [republish(im, rng) for im in originals]
     texts = [realdata.text_of(r) for r in dev]
     print(f"loaded and re-published in {time.time() - t0:.0f} s", flush=True)
+    if args.search_table:
+        return _search_table(args, dev, originals, published, texts, t0)
 
     checkpoint = args.checkpoint or registry.default_checkpoint("prism-draw")
     # (label, config, checkpoint, with the sheet-thumbnail channel)
@@ -295,6 +303,20 @@ def main(argv=None) -> int:
     args.out.with_suffix(".md").write_text(text)
     if not args.no_plot:
         plot(report, args.out.with_suffix(".png"))
+    return 0
+
+
+def _search_table(args, dev, originals, published, texts, t0) -> int:
+    import patent_level
+
+    checkpoint = args.checkpoint or registry.default_checkpoint("prism-draw")
+    rows, text = patent_level.search_table(dev, originals, published, texts, checkpoint, search_consensus(dev),
+                                           verify=not args.no_verify, progress=lambda m: print(m, flush=True))
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps({"checkpoint": str(checkpoint), "rows": rows,
+                                                         "seconds": round(time.time() - t0, 1)}, indent=2))
+    args.out.with_suffix(".md").write_text(text)
     return 0
 
 
