@@ -45,6 +45,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
     register_error_handlers(app)
     importlib.import_module("backend.observability").install(app)   # request ids, /metrics; before auth
     importlib.import_module("backend.auth").install(app)
+    importlib.import_module("backend.api.body_limit").install(app)   # after the auth gate, before any read
     importlib.import_module("backend.api.json_guard").install(app)   # after the auth gate
     for module in BLUEPRINTS:
         app.register_blueprint(importlib.import_module(module).bp)

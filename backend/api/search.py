@@ -84,6 +84,19 @@ def export(params: dict, _doc=None):
                     headers={"Content-Disposition": 'attachment; filename="prism-search.csv"'})
 
 
+@bp.post("/shortlist/export")
+@bp.doc(summary="The examiner's shortlist as CSV (the same writer as /search/export)",
+        description='JSON `{"rows": [{"publication_number", "title", "kind", "country", "publication_date", '
+                    '"applicants", "figure_id", "added_at"}]}`, at most 1,000 rows; cells that a spreadsheet '
+                    "would run as a formula are written inert.",
+        responses={200: {"description": "CSV", "content": {"text/csv": {}}}, 400: "invalid rows"})
+def shortlist_export():
+    if not request.is_json:
+        raise ProblemError(415, "send application/json: {\"rows\": [...]}")
+    return Response(service.shortlist_csv(request.get_json(silent=True)), mimetype="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="prism-shortlist.csv"'})
+
+
 @bp.post("/search/embed")
 @bp.output(EmbedResponseDoc)
 @bp.doc(summary="The query vector of an uploaded drawing",

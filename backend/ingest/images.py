@@ -1,7 +1,8 @@
 """Decode, validate and normalise figure images (TIFF/G4, PNG, JPEG via Pillow).
 
 :func:`decode` refuses what should not be processed (not an image, an unsupported format, more pixels than
-``settings.max_image_pixels`` - a decompression bomb - or a truncated/corrupt file) with
+``settings.max_image_pixels`` - a decompression bomb -, a shape no drawing has (a side under 8 px, sides over
+50 to 1: :func:`check_shape`) or a truncated/corrupt file) with
 :class:`ImageRejected`, a permanent 4xx error. :func:`render` turns a decoded drawing into
 
 * ``model``   - grey on white, cropped to the ink, padded square, ``2 * model_size`` px (ink kept when
@@ -30,6 +31,8 @@ DISPLAY_MAX = 1200
 THUMB_MAX = 256
 INK_THRESHOLD = 245          # grey values below this are ink (same rule as backend.model.drawing)
 MARGIN_FRACTION = 0.03
+MIN_SIDE = 8                 # px: a thinner image is no drawing (and feature detection cannot work on it)
+MAX_ASPECT = 50              # long side / short side: a 10 x 60,000 strip is no drawing either
 _ANY_INK = [0 if v < 250 else 255 for v in range(256)]   # after a box reduce: any ink in the box -> black
 
 
@@ -63,6 +66,18 @@ def check_pixels(im: Image.Image, name: str, max_pixels: int) -> None:
                             "(decompression bomb protection, PRISM_MAX_IMAGE_PIXELS)", status=413)
 
 
+def check_shape(im: Image.Image, name: str) -> None:
+    """400 for a shape no drawing has (from the header, before decoding): a side under :data:`MIN_SIDE`
+    px, or sides in a ratio over :data:`MAX_ASPECT` to 1."""
+    w, h = im.size
+    if min(w, h) < MIN_SIDE:
+        raise ImageRejected(f"{name}: {w}x{h} px: a side is shorter than {MIN_SIDE} px; send the drawing",
+                            status=400)
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise ImageRejected(f"{name}: {w}x{h} px: the sides are in a ratio of {max(w, h) / min(w, h):.0f} to 1, "
+                            f"at most {MAX_ASPECT} to 1; crop or send the drawing sheet", status=400)
+
+
 def decode(data: bytes, name: str, max_pixels: int) -> Image.Image:
     """Open and fully load one image; first frame of a multi-page TIFF."""
     if not data:
@@ -80,6 +95,7 @@ def decode(data: bytes, name: str, max_pixels: int) -> Image.Image:
                 raise ImageRejected(f"{name}: {im.format} images are not accepted; use TIFF, PNG or JPEG",
                                     status=415)
             check_pixels(im, name, max_pixels)   # from the header, before anything is decoded
+            check_shape(im, name)
             im.seek(0)
             with libtiff_messages.collect() as messages:
                 im.load()
@@ -140,12 +156,9 @@ def shrink_keep_ink(grey: Image.Image, max_side: int, bilevel: bool) -> Image.Im
     if bilevel:
         return grey.reduce(factor).point(_ANY_INK)
     if factor >= 2:
-        arr = np.asarray(grey)
-        h, w = arr.shape
-        arr = np.pad(arr, ((0, (-h) % factor), (0, (-w) % factor)), constant_values=255)
-        hh, ww = arr.shape
-        grey = Image.fromarray(np.ascontiguousarray(arr.reshape(hh // factor, factor, ww // factor, factor)
-                                                    .min(axis=(1, 3))), "L")
+        from backend.model.drawing import block_reduce
+
+        grey = Image.fromarray(np.ascontiguousarray(block_reduce(np.asarray(grey), factor, np.minimum)), "L")
     grey.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     return grey
 

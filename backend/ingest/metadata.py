@@ -28,6 +28,52 @@ _FAMILY_FIELDS = ("family_id", "family_members", "Family Members")
 KNOWN = {"publication_number", "figures", *_TEXT_FIELDS, *_LIST_FIELDS, *_DATE_FIELDS, *_FAMILY_FIELDS}
 _FIGURE_KNOWN = {"number", "description", "image", "viewpoint", "object_name", "label"}
 
+#: what one patent may hold (a 400 naming the field beyond it, before anything is stored or queued)
+MAX_FIGURES = 500                  # patents rarely pass 300 figures; each is decoded, rendered and encoded
+MAX_FIGURE_NUMBER = 99_999
+MAX_NUMBER_CHARS = 32              # publication and application numbers
+MAX_CHARS = {"kind": 8, "country": 8, "number": 12, "title": 2_000, "label": 200, "image": 500,
+             "viewpoint": 200, "object_name": 500, "description": 20_000}
+MAX_TEXT_CHARS = 1_000_000         # abstract, claims and anything not named above
+MAX_LIST_ITEMS = 1_000             # applicants, inventors, classification symbols, family members
+MAX_ITEM_CHARS = 500
+
+
+def _check_sizes(meta: dict) -> None:
+    """Field sizes and text that storage cannot hold (a lone UTF-16 surrogate, NUL): ParseError naming it."""
+    figures = meta.get("figures")
+    if isinstance(figures, list) and len(figures) > MAX_FIGURES:
+        raise ParseError(f"figures: {len(figures)} figures, at most {MAX_FIGURES} per document")
+    items = [(name, value) for name, value in meta.items() if name != "figures"]
+    for i, fig in enumerate(figures if isinstance(figures, list) else []):
+        if isinstance(fig, dict):
+            items.extend((f"figures[{i}].{name}", value) for name, value in fig.items())
+    for name, value in items:
+        field = name.rsplit(".", 1)[-1]
+        if isinstance(value, list):
+            if len(value) > MAX_LIST_ITEMS:
+                raise ParseError(f"{name}: {len(value)} entries, at most {MAX_LIST_ITEMS}")
+            for item in value:
+                _check_text(name, item, MAX_ITEM_CHARS)
+        elif field in ("publication_number", "application_number"):
+            _check_text(name, value, MAX_NUMBER_CHARS)
+        else:
+            _check_text(name, value, MAX_CHARS.get(field, MAX_TEXT_CHARS))
+
+
+def _check_text(name: str, value: Any, limit: int) -> None:
+    if not isinstance(value, str):
+        return
+    if len(value) > limit:
+        raise ParseError(f"{name}: {len(value)} characters, at most {limit}")
+    if "\x00" in value:
+        raise ParseError(f"{name}: holds a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ParseError(f"{name}: holds a lone surrogate {value[exc.start]!r} (not a character; "
+                         "send the text as UTF-8)") from None
+
 
 def _date(name: str, value: Any) -> str | None:
     if value in (None, ""):
@@ -61,6 +107,7 @@ def record_from_metadata(meta: Any, resolve_image: Callable[[str, int], ImageRef
     unknown = set(meta) - KNOWN
     if unknown:
         raise ParseError(f"unknown metadata field(s): {', '.join(sorted(unknown))}")
+    _check_sizes(meta)
     if not isinstance(meta.get("publication_number"), str) or not meta["publication_number"].strip():
         raise ParseError("publication_number: required (a string such as 'USD0907292')")
     for name in _TEXT_FIELDS:
@@ -98,8 +145,8 @@ def record_from_metadata(meta: Any, resolve_image: Callable[[str, int], ImageRef
         number = fig.get("number", parsed.numbers[0] if parsed else i + 1)
         if isinstance(number, str) and re.fullmatch(r"\d+", number.strip()):
             number = int(number)
-        if not isinstance(number, int) or isinstance(number, bool) or number < 0:
-            raise ParseError(f"figures[{i}].number: must be a non-negative integer")
+        if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= MAX_FIGURE_NUMBER:
+            raise ParseError(f"figures[{i}].number: must be an integer from 0 to {MAX_FIGURE_NUMBER}")
         if number in seen:
             raise ParseError(f"figures[{i}].number: figure {number} appears twice")
         seen.add(number)

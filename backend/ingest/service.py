@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -147,7 +148,7 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, 
     settings = settings or get_settings()
     started = time.monotonic()
     summary = Summary()
-    items = []
+    items, unreadable = [], []
     for item in discover(paths):
         if on_item:
             on_item(item)
@@ -157,8 +158,11 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, 
         elif item.error:
             summary.failed += 1
             summary.failures.append((item.origin, item.error))
+            unreadable.append(item)
         else:
             items.append(item)
+    if unreadable:
+        _record_unreadable(unreadable, settings)
     if resume:
         from backend.ingest.archive_resume import finished_origins
 
@@ -196,6 +200,18 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, 
     _tally(summary, job_ids, origins, settings)
     summary.seconds = time.monotonic() - started
     return summary
+
+
+def _record_unreadable(items: list[Item], settings: Settings) -> None:
+    """A failed job row for each input that could not be read (a manifest line that is not JSON, a broken
+    archive), so ``GET /jobs?status=failed`` lists it beside the documents that failed later."""
+    from backend.db.models import utcnow
+
+    now = utcnow()
+    with session_scope(settings.resolved_database_url) as session:
+        for item in items:
+            job = new_job(session, None, item.origin)
+            job.status, job.last_error, job.finished_at, job.attempts = JobStatus.failed, item.error, now, 1
 
 
 class _MemberProgress:
@@ -345,6 +361,27 @@ def requeue_orphaned(settings: Settings) -> list[str]:
     from backend.ingest.reconcile import reconcile
 
     return reconcile(settings).redriven
+
+
+def redrive_orphaned_at_start(settings: Settings) -> threading.Thread | None:
+    """Eager mode: an API worker that starts (gunicorn replacing one killed by OOM or its timeout) re-drives
+    the jobs whose process died, in a background thread so the worker serves requests meanwhile. Returns
+    the thread (None in celery mode, where each Celery worker does this when it starts)."""
+    if settings.task_mode != "eager":
+        return None
+
+    def _run() -> None:
+        try:
+            redriven = requeue_orphaned(settings)
+        except Exception:  # noqa: BLE001 - a start-up extra: the worker serves requests either way
+            log.warning("re-driving orphaned ingest jobs at start failed", exc_info=True)
+            return
+        if redriven:
+            log.warning("re-drove %d ingest job(s) left by a process that died", len(redriven))
+
+    thread = threading.Thread(target=_run, name="prism-redrive-orphaned", daemon=True)
+    thread.start()
+    return thread
 
 
 def _owned_here(jobs: list[IngestJob], settings: Settings) -> None:

@@ -57,14 +57,21 @@ def crop_to_ink(grey: Image.Image) -> Image.Image:
     return grey.crop((max(0, left - margin), max(0, top - margin), min(w, right + margin), min(h, bottom + margin)))
 
 
+def block_reduce(arr: np.ndarray, factor: int, ufunc) -> np.ndarray:
+    """``ufunc`` (np.logical_or, np.minimum ...) over ``factor`` x ``factor`` blocks, the last row and column
+    of blocks cut short at the edge. Work and memory follow the array's own size (padding a 1 x 59 M strip
+    to whole blocks would ask for factor x 59 M)."""
+    starts_r = np.arange(0, arr.shape[0], factor)
+    starts_c = np.arange(0, arr.shape[1], factor)
+    return ufunc.reduceat(ufunc.reduceat(arr, starts_r, axis=0), starts_c, axis=1)
+
+
 def _ink_mask(grey: Image.Image) -> tuple[np.ndarray, int]:
     """A max-pooled ink mask of about ``MASK_SIDE`` long side and its pooling factor."""
     arr = np.asarray(grey) < MASK_INK
     factor = max(1, -(-max(arr.shape) // MASK_SIDE))
     if factor > 1:
-        h, w = arr.shape
-        arr = np.pad(arr, ((0, (-h) % factor), (0, (-w) % factor)))
-        arr = arr.reshape(arr.shape[0] // factor, factor, arr.shape[1] // factor, factor).any(axis=(1, 3))
+        arr = block_reduce(arr, factor, np.logical_or)
     return arr, factor
 
 
@@ -156,13 +163,7 @@ def min_pool(grey: Image.Image, target: int) -> Image.Image:
     factor = max(grey.size) // (2 * target)
     if factor < 2:
         return grey
-    arr = np.asarray(grey)
-    h, w = arr.shape
-    ph, pw = (-h) % factor, (-w) % factor
-    if ph or pw:
-        arr = np.pad(arr, ((0, ph), (0, pw)), constant_values=255)
-    hh, ww = arr.shape
-    pooled = arr.reshape(hh // factor, factor, ww // factor, factor).min(axis=(1, 3))
+    pooled = block_reduce(np.asarray(grey), factor, np.minimum)
     return Image.fromarray(np.ascontiguousarray(pooled), "L")
 
 

@@ -26,6 +26,7 @@ from PIL import Image, ImageOps
 from backend.model.drawing import to_grey
 
 INK_LEVEL = 245          # a pixel darker than this is ink (the thumbnail's bounding box)
+MAX_PAD_SIDE = 4096      # a longer ink box is box-reduced first: padding it square would cost max(w, h)**2
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,8 @@ def thumbnail_vectors(images: Sequence[Image.Image], side: int) -> np.ndarray:
         box = g.point(lambda v: 255 if v < INK_LEVEL else 0).getbbox()
         if box:
             g = g.crop(box)
+        if max(g.size) > MAX_PAD_SIDE:   # a drawing sheet (3300 px) is not reduced; a 10 x 60,000 strip is
+            g = g.reduce(-(-max(g.size) // MAX_PAD_SIDE))
         g = ImageOps.pad(g, (max(g.size),) * 2, color=255)
         v = 255.0 - np.asarray(g.resize((side, side), Image.Resampling.BOX), dtype=np.float32).ravel()
         v -= v.mean()

@@ -9,7 +9,9 @@ never followed (a 3xx answer is a failed attempt).
 Refused, each with the rule named: loopback (127.0.0.0/8, ::1), private (10/8, 172.16/12, 192.168/16,
 fc00::/7), link-local (169.254/16 - the cloud metadata address 169.254.169.254 -, fe80::/10), shared
 address space (100.64/10), unspecified, multicast, reserved and any other address that is not globally
-routable, IPv4-mapped IPv6 forms of those, and the names ``localhost`` / ``*.localhost`` /
+routable, and IPv6 addresses that wrap an IPv4 address (IPv4-mapped ``::ffff:0:0/96``, 6to4 ``2002::/16``,
+Teredo ``2001::/32`` - its client address -, NAT64 ``64:ff9b::/96`` and ``64:ff9b:1::/48``), judged by the
+address they wrap, and the names ``localhost`` / ``*.localhost`` /
 ``metadata.google.internal``. ``PRISM_WEBHOOK_ALLOWED_NETWORKS`` (comma-separated addresses or CIDR
 networks, e.g. ``10.20.0.0/16,127.0.0.1``) lets an on-premises office or a test receiver through.
 """
@@ -50,10 +52,32 @@ def parse_networks(text: str) -> list[Network]:
     return networks
 
 
+NAT64_NETWORKS = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48"))
+
+
+def wrapped(ip: IPAddress) -> tuple[str, ipaddress.IPv4Address] | None:
+    """(kind, the IPv4 address) an IPv6 address carries and reaches (mapped, 6to4, Teredo, NAT64), or None."""
+    if not isinstance(ip, ipaddress.IPv6Address):
+        return None
+    if ip.ipv4_mapped is not None:
+        return "IPv4-mapped", ip.ipv4_mapped
+    if ip.sixtofour is not None:
+        return "6to4", ip.sixtofour
+    if ip.teredo is not None:
+        return "Teredo", ip.teredo[1]
+    if any(ip in net for net in NAT64_NETWORKS):
+        return "NAT64", ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
 def rule_for(ip: IPAddress) -> str | None:
-    """Why ``ip`` is not a public address (``None`` when it is one)."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return rule_for(ip.ipv4_mapped)
+    """Why ``ip`` is not a public address (``None`` when it is one); an IPv6 address wrapping an IPv4 one
+    is judged by the IPv4 address it reaches."""
+    inner = wrapped(ip)
+    if inner is not None:
+        kind, v4 = inner
+        rule = rule_for(v4)
+        return None if rule is None else f"{rule} ({kind} address wrapping {v4})"
     if ip.is_loopback:
         return "loopback"
     if ip.is_link_local:

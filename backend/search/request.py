@@ -8,7 +8,6 @@ encoded to; clients may also send one).
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
@@ -20,6 +19,22 @@ from backend.search.index.documents import normalise_applicant, normalise_code
 MAX_PAGE_SIZE = 100
 MAX_EXPORT = 10_000
 MAX_EXCLUDED = 1000
+
+
+def unit_vector(values):
+    """``values`` scaled to length 1 (float64 throughout, so 1e20 or 1e-300 components are as good as any),
+    then float32; ValueError for an empty, non-finite or all-zero vector. /search, /search/export and watches
+    accept and normalise query vectors with this one function."""
+    import numpy as np
+
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or not v.size or not np.isfinite(v).all():
+        raise ValueError("must be a non-empty list of finite numbers")
+    peak = float(np.abs(v).max())
+    if peak == 0:
+        raise ValueError("must not be all zeros")
+    v = v / peak                     # no overflow in the norm, whatever the scale
+    return (v / np.linalg.norm(v)).astype(np.float32)
 
 
 class _Strict(BaseModel):
@@ -215,10 +230,7 @@ class SearchRequest(_Strict):
     def _vector(cls, v: list[float] | None) -> list[float] | None:
         if v is None:
             return None
-        if not v or not all(math.isfinite(x) for x in v):
-            raise ValueError("must be a non-empty list of finite numbers")
-        if not any(v):
-            raise ValueError("must not be all zeros")
+        unit_vector(v)
         return v
 
     @model_validator(mode="after")

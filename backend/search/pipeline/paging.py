@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass
 
 from backend.errors import ProblemError
@@ -47,13 +48,14 @@ def decode(text: str | None, fingerprint: str) -> Cursor:
         return Cursor()
     try:
         data = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
-        offset, fp = int(data["o"]), str(data["f"])
+        offset, fp, rank = _integer(data["o"]), str(data["f"]), _integer(data.get("r", 0))
         after = None
         if "a" in data:
             score, fid = data["a"]
             after = (float(score), str(fid))
-        rank = int(data.get("r", 0))
-    except (ValueError, KeyError, TypeError):
+            if not math.isfinite(after[0]):
+                raise ValueError
+    except (ValueError, KeyError, TypeError, OverflowError):
         raise ProblemError(400, _NOT_OURS) from None
     if offset < 0 or rank < 0:
         raise ProblemError(400, _NOT_OURS)
@@ -61,6 +63,13 @@ def decode(text: str | None, fingerprint: str) -> Cursor:
         raise ProblemError(400, "cursor: belongs to a different query (change only size, facets or explain "
                                 "between pages)")
     return Cursor(offset, after, rank)
+
+
+def _integer(value) -> int:
+    """An offset or rank as this API writes it: a JSON integer below 2**53 (1e999, 1.5 or "3" are not)."""
+    if type(value) is not int or not 0 <= value < 2 ** 53:
+        raise ValueError
+    return value
 
 
 def tail_score(mode: str, weight: float, rank: int, score: float, k: int, bounds: tuple[float, float] | None

@@ -1,6 +1,7 @@
 """Query text -> :mod:`.ast` tree, with every fault reported as a :class:`QueryError` with its position."""
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
@@ -15,6 +16,11 @@ from backend.search.text.stop_words import STOP_WORDS
 
 DEFAULT_NEAR = 10
 MAX_DISTANCE = 1000
+#: parentheses and NOT/- nested deeper than this are refused (the tree is walked recursively)
+MAX_NESTING = 32
+#: the proximity work a query may ask for: words x distance summed over its NEAR/ADJ and "..."~n (one
+#: "a NEAR/1000 b" is 2,000); checked before any backend runs it (FTS5's NEAR is not interruptible)
+MAX_PROXIMITY_COST = 2000
 MIN_STEM = 2
 SCHEMES = {"cpc": "cpc", "ipc": "ipc", "loc": "locarno"}
 DATE_QUALIFIERS = {"pd": "publication_date", "ad": "filing_date", "prd": "priority_date"}
@@ -42,6 +48,7 @@ def parse(text: str) -> ParsedQuery:
         tree = parser().parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(text, exc) from None
+    _check_nesting(tree)
     builder = _Builder(text)
     node = builder.disj(tree.children[0], None)
     if isinstance(node, ast.Not):
@@ -68,6 +75,21 @@ def _check_balance(text: str) -> None:
         raise QueryError('unterminated quote: \'"\' is never closed', in_quote)
     if opened:
         raise QueryError("unbalanced parenthesis: '(' is never closed", opened[-1])
+
+
+def _check_nesting(tree: Tree) -> None:
+    """400 for groups and negations nested more than :data:`MAX_NESTING` deep (walked without recursion,
+    before anything recursive sees the tree)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if node.data in ("group", "negation"):
+            depth += 1
+            if depth > MAX_NESTING:
+                token = next((t for t in node.scan_values(lambda v: isinstance(v, Token))), None)
+                raise QueryError(f"the query nests parentheses and NOT/- more than {MAX_NESTING} levels deep",
+                                 token.start_pos + 1 if token is not None else None)
+        stack.extend((child, depth) for child in node.children if isinstance(child, Tree))
 
 
 def _syntax_error(text: str, exc: UnexpectedInput) -> QueryError:
@@ -119,6 +141,14 @@ class _Builder:
     def __init__(self, text: str):
         self.text = text
         self.plain = True
+        self.proximity_cost = 0
+
+    def _charge(self, words: int, distance: int, what: str, pos: int) -> None:
+        self.proximity_cost += words * max(distance, 1)
+        if self.proximity_cost > MAX_PROXIMITY_COST:
+            raise QueryError(f"{what}: too much proximity work (words x distance over all NEAR/ADJ/~n is "
+                             f"{self.proximity_cost}, at most {MAX_PROXIMITY_COST}): use fewer words or a "
+                             "smaller distance", pos)
 
     def node(self, tree, field: str | None):
         if isinstance(tree, Token):
@@ -218,6 +248,7 @@ class _Builder:
                                  node.position)
             operands.append(node)
         left, right = operands
+        self._charge(sum(1 if isinstance(n, ast.Word) else len(n.words) for n in operands), distance, str(op), pos)
         if left.fields != right.fields:
             raise QueryError(f"{op}: both sides must search the same fields; write ti:(a {op} b)", pos)
         return ast.Prox(left, right, distance, ordered, left.fields, pos)
@@ -276,6 +307,7 @@ class _Builder:
             words = [w for w in words if w not in STOP_WORDS]
             if len(words) < 2:
                 raise QueryError(f'"{inner}"~{slop} needs at least two words that are not stop words', pos)
+            self._charge(len(words), slop, f"~{slop}", pos)
         if not words:
             raise QueryError("empty phrase", pos)
         if len(words) == 1:
@@ -325,8 +357,13 @@ class _Builder:
         if kind == "compare":
             op, value = str(tree.children[0]), tree.children[1]
             lo, hi = _date_span(str(value), field, value.start_pos + 1)
+            if (op == ">" and hi == dt.date.max) or (op == "<" and lo == dt.date.min):
+                edge = "after 9999-12-31" if op == ">" else "before 0001-01-01"
+                raise QueryError(f"{field}:{op}{value}: no date comes {edge} (the calendar's years are "
+                                 "0001-9999)", pos)
             one = dt.timedelta(days=1)
-            gte, lte = {">=": (lo, None), ">": (hi + one, None), "<=": (None, hi), "<": (None, lo - one)}[op]
+            gte, lte = {">=": (lo, None), ">": (hi + one, None) if op == ">" else None,
+                        "<=": (None, hi), "<": (None, lo - one) if op == "<" else None}[op]
             return ast.DateRange(target, gte and gte.isoformat(), lte and lte.isoformat(), field, pos)
         if kind == "range":
             a, _to, b = tree.children
@@ -340,7 +377,8 @@ class _Builder:
 
 
 def _date_span(raw: str, field: str, pos: int) -> tuple[dt.date, dt.date]:
-    """The first and last day ``raw`` (YYYY, YYYY-MM, YYYY-MM-DD or YYYYMMDD) covers."""
+    """The first and last day ``raw`` (YYYY, YYYY-MM, YYYY-MM-DD or YYYYMMDD) covers (years 0001-9999:
+    year 0000 is not a date)."""
     m = re.fullmatch(r"(\d{4})(?:-?(\d{2}))?(?:-?(\d{2}))?", raw.strip())
     try:
         if not m or (m.group(3) and not m.group(2)):
@@ -351,8 +389,7 @@ def _date_span(raw: str, field: str, pos: int) -> tuple[dt.date, dt.date]:
             return d, d
         if month:
             first = dt.date(year, int(month), 1)
-            nxt = dt.date(year + (first.month == 12), first.month % 12 + 1, 1)
-            return first, nxt - dt.timedelta(days=1)
+            return first, first.replace(day=calendar.monthrange(year, first.month)[1])
         return dt.date(year, 1, 1), dt.date(year, 12, 31)
     except ValueError:
         raise QueryError(f"{field}:{raw}: not a date (YYYY, YYYY-MM or YYYY-MM-DD)", pos) from None

@@ -6,11 +6,16 @@ express is evaluated beside it and combined as boolean masks over the index snap
 wildcards (expanded against the index vocabulary, ``fts5vocab``), ordered proximity (ADJ: FTS5
 ``NEAR`` finds candidates, token offsets from ``fts5vocab`` check the order), classification,
 applicant, number and date leaves (the snapshot's posting lists and date arrays).
+
+A word repeated inside ``NEAR``/``~n`` (``"razor razor"~3``, ``view NEAR/0 view``) means as many different
+occurrences of it, as in Elasticsearch's intervals; FTS5's ``NEAR`` lets one occurrence stand for both, so
+those leaves (:meth:`Evaluator.shared_leaves`) are checked on token offsets, their candidates found by an
+``AND`` of their words (cheap, whatever the repetition).
 """
 from __future__ import annotations
 
 import html
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 
@@ -51,19 +56,20 @@ def leaf_expr(node) -> str | None:
     return None
 
 
-def expr(node: ast.Node) -> str | None:
-    """The exact FTS5 expression of ``node``, or None when part of it needs evaluating outside FTS5."""
+def expr(node: ast.Node, shared: frozenset = frozenset()) -> str | None:
+    """The exact FTS5 expression of ``node``, or None when part of it needs evaluating outside FTS5
+    (``shared``: the proximity leaves whose operands can fall on one token, see the module's docstring)."""
     if isinstance(node, ast.And):
-        pos = [expr(c) for c in node.children if not isinstance(c, ast.Not)]
-        neg = [expr(c.child) for c in node.children if isinstance(c, ast.Not)]
+        pos = [expr(c, shared) for c in node.children if not isinstance(c, ast.Not)]
+        neg = [expr(c.child, shared) for c in node.children if isinstance(c, ast.Not)]
         if not pos or any(e is None for e in pos + neg):
             return None
         out = " AND ".join(f"({e})" for e in pos)
         return "(" + out + ")" + "".join(f" NOT ({e})" for e in neg)
     if isinstance(node, ast.Or):
-        parts = [expr(c) for c in node.children]
+        parts = [expr(c, shared) for c in node.children]
         return None if any(p is None for p in parts) else " OR ".join(f"({p})" for p in parts)
-    if isinstance(node, ast.Prox) and node.ordered:
+    if (isinstance(node, ast.Prox) and node.ordered) or node in shared:
         return None
     if isinstance(node, ast.TEXT_LEAVES):
         return leaf_expr(node)
@@ -120,6 +126,27 @@ class Evaluator:
                 if isinstance(word, ast.Word) and word.wildcard:
                     self.expansions(word)
 
+    def _terms(self, node: ast.Word | ast.Phrase) -> list[tuple[str, bool]]:
+        """(indexed term, is a prefix) of each token of a proximity operand."""
+        if isinstance(node, ast.Word) and node.prefix_only:
+            return [(node.text[:-1], True)]
+        return [(t, False) for t in self._tokens(node.text if isinstance(node, ast.Word) else " ".join(node.words))]
+
+    def shared_leaves(self, node: ast.Node) -> frozenset:
+        """The ``~n`` phrases with a repeated token and the ``NEAR`` leaves whose two sides can match one
+        token: FTS5 would let one occurrence count twice, so these are checked on offsets."""
+        out = set()
+        for leaf, _neg in ast.leaves(node):
+            if isinstance(leaf, ast.Phrase) and leaf.slop is not None:
+                tokens = self._tokens(" ".join(leaf.words))
+                if len(set(tokens)) < len(tokens):
+                    out.add(leaf)
+            elif isinstance(leaf, ast.Prox) and not leaf.ordered:
+                left, right = self._terms(leaf.left), self._terms(leaf.right)
+                if any(_overlap(a, b) for a in left for b in right):
+                    out.add(leaf)
+        return frozenset(out)
+
     def _tokens(self, text: str) -> list[str]:
         self._vocab()
         self.conn.execute("DELETE FROM temp.prism_ql_tok")
@@ -172,22 +199,22 @@ class Evaluator:
         return [r[0] for r in self.conn.execute(f"SELECT rowid FROM {self.table} WHERE {self.table} MATCH ?",
                                                 (expression,))]
 
-    def mask(self, node: ast.Node) -> np.ndarray:
-        expression = expr(node)
+    def mask(self, node: ast.Node, shared: frozenset = frozenset()) -> np.ndarray:
+        expression = expr(node, shared)
         if expression is not None:
             return self._rowids_mask(self._match(expression))
         if isinstance(node, ast.And):
             out = np.ones(len(self.snap), dtype=bool)
             for child in node.children:
                 if isinstance(child, ast.Not):
-                    out &= ~self.mask(child.child)
+                    out &= ~self.mask(child.child, shared)
                 else:
-                    out &= self.mask(child)
+                    out &= self.mask(child, shared)
             return out
         if isinstance(node, ast.Or):
             out = np.zeros(len(self.snap), dtype=bool)
             for child in node.children:
-                out |= self.mask(child)
+                out |= self.mask(child, shared)
             return out
         if isinstance(node, ast.Word):       # a ? wildcard
             terms = self.expansions(node)
@@ -197,14 +224,19 @@ class Evaluator:
             rows = self.conn.execute(
                 f"SELECT DISTINCT doc, col FROM temp.prism_ql_instance WHERE term IN ({marks})", terms)
             return self._rowids_mask(doc for doc, col in rows if col in node.fields)
-        if isinstance(node, ast.Prox):       # ordered: FTS5 NEAR finds candidates, offsets check the order
+        if isinstance(node, ast.Phrase):     # a ~n phrase repeating a word: distinct offsets in a window
+            return self._rowids_mask(self._repeated_phrase(node))
+        if isinstance(node, ast.Prox):       # ordered or shared: FTS5 NEAR finds candidates, offsets decide
             docs = set(self._match(leaf_expr(node)))
             lefts = self._spans(node.left, node.fields, docs)
             rights = self._spans(node.right, node.fields, docs)
             keep = set()
             for key, lspans in lefts.items():
-                for _s, lend in lspans:
-                    if any(0 <= rstart - lend - 1 <= node.distance for rstart, _e in rights.get(key, ())):
+                rspans = rights.get(key, ())
+                for lstart, lend in lspans:
+                    if any(0 <= rstart - lend - 1 <= node.distance or
+                           (not node.ordered and 0 <= lstart - rend - 1 <= node.distance)
+                           for rstart, rend in rspans):
                         keep.add(key[0])
                         break
             return self._rowids_mask(keep)
@@ -215,6 +247,16 @@ class Evaluator:
 
             return self.snap.mask(FilterSpec(ranges={node.field: (node.gte, node.lte)}))
         raise TypeError(f"not a query node: {node!r}")
+
+    def _repeated_phrase(self, node: ast.Phrase) -> set[int]:
+        """Figures holding every token of ``node`` as often as it is repeated, at distinct offsets in one
+        field, with at most ``slop`` other tokens among them (Lucene's unordered intervals)."""
+        need = Counter(self._tokens(" ".join(node.words)))
+        candidates = _columns(node.fields, " AND ".join(quote(t) for t in need))
+        docs = set(self._match(candidates))
+        offsets = {t: self._offsets(t, False, node.fields, docs) for t in need}
+        keys = set.intersection(*(set(per) for per in offsets.values()))
+        return {key[0] for key in keys if _in_window(offsets, key, need, node.slop)}
 
     def _keyword(self, node: ast.Keyword) -> np.ndarray:
         table = self.snap.postings.get(node.field, {})
@@ -227,17 +269,47 @@ class Evaluator:
         return out
 
 
+def _overlap(a: tuple[str, bool], b: tuple[str, bool]) -> bool:
+    """Can the (term, is a prefix) operands ``a`` and ``b`` match the same token?"""
+    (ta, pa), (tb, pb) = a, b
+    return ta == tb or (pa and tb.startswith(ta)) or (pb and ta.startswith(tb))
+
+
+def _in_window(offsets: dict, key: tuple, need: Counter, slop: int) -> bool:
+    """Do the tokens' offsets in ``key`` (doc, column) hold ``need`` (token -> count) at distinct offsets
+    spanning at most ``sum(need) + slop`` tokens? A sliding window over the merged offsets: linear."""
+    merged = sorted((off, t) for t in need for off in offsets[t][key])
+    total = sum(need.values())
+    have: Counter = Counter()
+    missing = len(need)
+    lo = 0
+    for off, term in merged:
+        have[term] += 1
+        if have[term] == need[term]:
+            missing -= 1
+        while missing == 0:
+            first, first_term = merged[lo]
+            if off - first + 1 - total <= slop:
+                return True
+            have[first_term] -= 1
+            if have[first_term] < need[first_term]:
+                missing += 1
+            lo += 1
+    return False
+
+
 def rows(conn, table: str, snap, node: ast.Node, weights: str, tokenize: str) -> list[tuple[int, float]]:
     """(rowid, bm25) of every figure matching ``node`` - the shape of a plain FTS5 ``bm25()`` query, so
     the backend ranks, filters and pages them as it does plain words. bm25 is that of the positive
     text leaves (0 for a figure matched by fields only, e.g. ``cpc:A47C``)."""
     evaluator = Evaluator(conn, table, snap, tokenize)
     evaluator.check_expansions(node)
+    shared = evaluator.shared_leaves(node)
     ranked = f"SELECT rowid, bm25({table}, {weights}) FROM {table} WHERE {table} MATCH ?"
-    whole = expr(node)
+    whole = expr(node, shared)
     if whole is not None:   # one FTS5 query; a NOT phrase never occurs in a match, so adds nothing to bm25
         return conn.execute(ranked, (whole,)).fetchall()
-    mask = evaluator.mask(node)
+    mask = evaluator.mask(node, shared)
     expression = score_expr(node)
     scores = dict(conn.execute(ranked, (expression,)).fetchall()) if expression else {}
     return [(int(r), scores.get(int(r), 0.0)) for r in snap.ids[mask].tolist()]

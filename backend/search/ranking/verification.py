@@ -49,6 +49,7 @@ GRID = 8
 OVERSAMPLE = 2                  # ORB finds this many times MAX_KEYPOINTS, spread() keeps MAX_KEYPOINTS
 SPREAD_GRID = 8
 PRE_SHRINK_SIDE = 1200          # big sheets are first shrunk keeping ink, as the display rendition is
+MIN_FEATURE_SIDE = 8            # a drawing thinner than this (after the ink crop) has no features (ORB's pyramid)
 #: score = 1 / (1 + exp(-SLOPE * (cells - MIDPOINT))), fitted by bench/verify_bench.py (docs/search.md)
 SCORE_SLOPE = 1.5
 SCORE_MIDPOINT = 5.5
@@ -119,6 +120,8 @@ def working_image(image: Image.Image) -> np.ndarray:
 def extract(image: Image.Image, max_keypoints: int = MAX_KEYPOINTS) -> DrawingFeatures:
     """The local features of one drawing (any PIL mode; a blank image has none)."""
     arr = working_image(image)
+    if min(arr.shape) < MIN_FEATURE_SIDE:
+        return DrawingFeatures(np.zeros((0, 2), np.float32), np.zeros((0, DESCRIPTOR_BYTES), np.uint8))
     orb = cv2.ORB_create(nfeatures=OVERSAMPLE * max_keypoints, edgeThreshold=15, patchSize=31,
                          fastThreshold=FAST_THRESHOLD)
     keypoints, descriptors = orb.detectAndCompute(arr, None)

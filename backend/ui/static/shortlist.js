@@ -1,12 +1,11 @@
 // The shortlist: patents the examiner picks from the results (x, or the card's ☆ button), kept in this
 // browser (localStorage) across searches, exported as CSV, and sent along when the search is saved as a watch.
 
+import { call } from "./api.js";
 import { h } from "./dom.js";
 import { list } from "./format.js";
 
 const STORAGE = "prism.shortlist";
-export const CSV_COLUMNS = ["publication_number", "title", "kind", "country", "publication_date", "applicants",
-                            "figure_id", "added_at"];
 const entries = new Map();   // publication number -> entry, in the order they were added
 const listeners = [];
 
@@ -51,21 +50,16 @@ export function clear() {
   save();
 }
 
-function csvField(value) {
-  const text = String(value ?? "");
-  // a leading = + - @ would be a formula in a spreadsheet: quote it with a leading apostrophe
-  const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
-  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
-
-export function toCsv(rows = items()) {
-  const lines = [CSV_COLUMNS.join(",")];
-  for (const row of rows) lines.push(CSV_COLUMNS.map((c) => csvField(row[c])).join(","));
-  return `${lines.join("\r\n")}\r\n`;
-}
-
-function download() {
-  const blob = new Blob([toCsv()], { type: "text/csv;charset=utf-8" });
+/** The CSV is written by the server (POST /shortlist/export), with the same writer as the results' export:
+ *  cells a spreadsheet would run as formulas are made inert there, in one place. */
+async function download() {
+  let blob;
+  try {
+    blob = await (await call("POST", "/shortlist/export", { json: { rows: items() }, accept: "text/csv" })).blob();
+  } catch (err) {
+    window.alert(`The shortlist could not be exported: ${err.message}`);
+    return;
+  }
   const url = URL.createObjectURL(blob);
   const a = h("a", { href: url, download: "prism-shortlist.csv", hidden: true });
   document.body.append(a);
