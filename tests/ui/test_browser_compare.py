@@ -391,8 +391,10 @@ def test_cards_on_a_high_density_screen_get_sharper_drawings(corpus_server, chro
     load the 400 px rendition instead; at 1, the thumbnail."""
     results = {}
     for scale in (1, 2):
+        storage = {"cookies": [], "origins": [{"origin": corpus_server.url, "localStorage": [
+            {"name": "prism.apiKey", "value": corpus_server.key}]}]}
         context = chromium.new_context(base_url=corpus_server.url, viewport={"width": 1360, "height": 900},
-                                       device_scale_factor=scale)
+                                       device_scale_factor=scale, storage_state=storage)
         try:
             page = context.new_page()
             page.set_default_timeout(60_000)
@@ -404,8 +406,9 @@ def test_cards_on_a_high_density_screen_get_sharper_drawings(corpus_server, chro
             _search_done(page)
             images = "[...document.querySelectorAll('#results .thumb:not(.thumb-text) img')]"
             _until(page, f"{images}.every(img => img.dataset.state === 'loaded')")
+            # with a key the drawings are fetched (blob: URLs on screen): data-source names what was asked for
             results[scale] = page.evaluate(
-                f"() => {images}.map(img => [img.src, img.naturalWidth, img.naturalHeight])")
+                f"() => {images}.map(img => [img.dataset.source, img.naturalWidth, img.naturalHeight])")
             if scale == 2:
                 page.screenshot(path=str(artifacts / "cards-at-2x.png"))
         finally:

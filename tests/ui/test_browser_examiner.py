@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 from PIL import Image
@@ -113,3 +113,148 @@ def test_compare_on_a_text_search_asks_for_nothing_it_has_not(corpus_server, pag
     assert "No query drawing" in page.inner_text("#compare-query-caption")
     assert not [p for p in asked if p in ("/null", "/undefined") or p.endswith("/null")], asked
     _no_csp_or_fetch_errors(page)
+
+
+def _query(page) -> dict:
+    return {k: v for k, v in parse_qs(urlparse(page.url).query).items()}
+
+
+def _numbers(page) -> list[str]:
+    return page.eval_on_selector_all("#results article[data-publication-number]",
+                                     "els => els.map(e => e.dataset.publicationNumber)")
+
+
+def test_the_search_lives_in_the_url(corpus_server, page_factory, tmp_path):
+    page = page_factory(corpus_server.url)
+    page.fill("#q-text", "shoe")
+    _search(page, lambda: page.keyboard.press("Enter"))
+    assert _query(page) == {"q": ["shoe"]}
+    first = _numbers(page)
+    assert first
+
+    # a filter: a new search, a new history entry
+    page.fill("#date-from", "2021-06-01")
+    _search(page, lambda: page.click("#search-button"))
+    assert _query(page) == {"q": ["shoe"], "from": ["2021-06-01"]}
+    filtered = _numbers(page)
+    assert filtered and filtered != first
+
+    # reload: the same search, form and results
+    _search(page, lambda: page.reload())
+    assert page.input_value("#q-text") == "shoe" and page.input_value("#date-from") == "2021-06-01"
+    assert _numbers(page) == filtered
+
+    # Back and Forward
+    _search(page, lambda: page.go_back())
+    assert _query(page) == {"q": ["shoe"]} and page.input_value("#date-from") == ""
+    assert _numbers(page) == first
+    _search(page, lambda: page.go_forward())
+    assert _numbers(page) == filtered
+
+    # a bookmark (another browser context, same key): classification, ungrouped figures, pages of 10, page 2
+    link = "/?q=shoe%20wheel%20razor%20filter&cls=locarno:02-04&group=0&size=10"
+    other = page_factory(corpus_server.url, "/")
+    _search(other, lambda: other.goto(link))
+    assert other.locator("#cls-chips [data-symbol='02-04']").count() == 1
+    assert not other.is_checked("#group-by-patent") and other.input_value("#page-size") == "10"
+    response = other.evaluate("document.getElementById('status').textContent")
+    assert "figure" in response
+    if other.is_visible("#more-button"):
+        _search(other, lambda: other.click("#more-button"))
+        assert _query(other)["page"] == ["2"]
+        shown = other.locator("#results article").count()
+        _search(other, lambda: other.reload())
+        _until(other, f"document.querySelectorAll('#results article').length === {shown}")
+
+    # an uploaded drawing: the URL names it, a reload brings it back and searches with it again
+    page.set_input_files("#image-input", str(_png_drawing(tmp_path)))
+    page.wait_for_selector("#image-preview-img[data-state=loaded]")
+    _search(page, lambda: page.click("#search-button"))
+    upload = _query(page)["upload"][0]
+    drawn = _numbers(page)
+    response = _search(page, lambda: page.reload())
+    assert "multipart/form-data" in response.request.headers["content-type"]
+    assert _query(page)["upload"] == [upload]
+    assert page.is_visible("#image-preview") and _numbers(page) == drawn
+    # the same link in another browser: the drawing is not there, it says so
+    stranger = page_factory(corpus_server.url, f"/?upload={upload}")
+    stranger.wait_for_selector("#error:not([hidden])")
+    assert "uploaded in another browser" in stranger.inner_text("#error")
+    assert page.console_errors == []
+
+
+def test_a_watch_opens_as_its_search(corpus_server, page_factory):
+    created = corpus_server.http.post(f"{corpus_server.url}/watches", timeout=30, json={
+        "name": "Shoes from June 2021", "schedule_s": 86400,
+        "query": {"text": "shoe", "filters": {"locarno": {"include": ["02-04"]},
+                                             "dates": {"publication": {"gte": "2021-06-01"}}}}})
+    assert created.status_code == 201, created.text
+    wid = created.json()["id"]
+    page = page_factory(corpus_server.url, "/ui/watches")
+    link = page.locator(f"#watches-list li[data-watch-id='{wid}'] a.watch-open")
+    _search(page, lambda: link.click())
+    assert _query(page) == {"q": ["shoe"], "cls": ["locarno:02-04"], "from": ["2021-06-01"]}
+    assert page.input_value("#q-text") == "shoe"
+    numbers = _numbers(page)
+    assert numbers and "USD0917866-20210504" not in numbers
+
+
+def test_field_terms_restrict_and_a_claim_is_plain_words(corpus_server, page_factory):
+    page = page_factory(corpus_server.url)
+    page.fill("#q-text", "pd:>=2021-06-01 shoe")
+    response = _search(page, lambda: page.keyboard.press("Enter"))
+    hits = response.json()["hits"]
+    assert hits, "shoes published from June 2021"
+    assert all(h["publication_date"] >= "2021-06-01" for h in hits), [h["publication_date"] for h in hits]
+    assert "USD0917866-20210504" not in _numbers(page)
+
+    claim = ("1. An ornamental design for a shoe, comprising: (a) an upper; (b) a sole attached to the upper "
+             "with a \"heel\" portion; wherein the sole: has a tread. ") * 160
+    assert len(claim) >= 20_000
+    page.fill("#q-text", claim)
+    response = _search(page, lambda: page.click("#search-button"))
+    assert response.status == 200, response.text()
+    assert page.get_attribute("body", "data-search-state") == "done" and _numbers(page)
+
+
+def test_a_malformed_query_is_explained_and_mended_and_clears_the_results(corpus_server, page_factory):
+    page = page_factory(corpus_server.url)
+    page.fill("#q-text", "shoe")
+    _search(page, lambda: page.keyboard.press("Enter"))
+    assert _numbers(page) and page.is_enabled("#watch-button")
+
+    page.fill("#q-text", '"shoe sole')
+    response = _search(page, lambda: page.keyboard.press("Enter"))
+    assert response.status == 400
+    assert "unterminated quote" in page.inner_text("#error") and "position 1" in page.inner_text("#error")
+    assert page.inner_text("#error .query-position mark") == '"'
+    assert page.inner_text("#query-fix") == '"shoe sole"'
+    assert _numbers(page) == [], "the previous results are gone"
+    assert page.is_disabled("#watch-button") and page.is_disabled("#export-button")
+    assert page.is_hidden("#parsed-query")
+    response = _search(page, lambda: page.click("#query-fix"))
+    assert response.status == 200 and page.input_value("#q-text") == '"shoe sole"'
+
+    page.fill("#q-text", "shoe AND")
+    _search(page, lambda: page.keyboard.press("Enter"))
+    assert page.inner_text("#query-fix") == "shoe"
+    page.fill("#q-text", "colour:red shoe")
+    _search(page, lambda: page.keyboard.press("Enter"))
+    assert "unknown field" in page.inner_text("#error") and page.inner_text("#query-fix") == "colour red shoe"
+
+
+def test_the_focus_leaves_the_query_box_after_a_search(corpus_server, page_factory):
+    page = page_factory(corpus_server.url)
+    page.fill("#q-text", "shoe")
+    page.focus("#q-text")
+    _search(page, lambda: page.keyboard.press("Enter"))
+    assert page.evaluate("document.activeElement.id") != "q-text"
+    page.keyboard.press("j")
+    assert page.locator("#results article").first.get_attribute("data-current") == "true"
+    assert page.input_value("#q-text") == "shoe", "j went to the results, not into the box"
+    page.focus("#q-text")
+    page.keyboard.press("Escape")
+    assert page.input_value("#q-text") == "shoe", "Esc leaves the box without wiping it"
+    assert page.evaluate("document.activeElement.id") != "q-text"
+    page.keyboard.press("x")
+    assert page.input_value("#q-text") == "shoe"

@@ -117,6 +117,10 @@ export function listWatches() {
   return callJson("GET", "/watches?limit=200");
 }
 
+export function getWatch(id) {
+  return callJson("GET", `/watches/${encodeURIComponent(id)}`);
+}
+
 export function updateWatch(id, changes) {
   return callJson("PATCH", `/watches/${encodeURIComponent(id)}`, { json: changes });
 }
@@ -169,13 +173,16 @@ export function imageSource(url) {
 /** Set an <img>'s source (through imageSource); on failure mark it broken with a readable text. */
 export function loadImage(img, url) {
   img.dataset.state = "loading";
+  img.dataset.source = url;   // the image asked for last wins (a sharper rendition may overtake a thumbnail)
   return imageSource(url).then(
     (src) => {
+      if (img.dataset.source !== url) return;
       img.addEventListener("error", () => { img.dataset.state = "broken"; }, { once: true });
       img.addEventListener("load", () => { img.dataset.state = "loaded"; }, { once: true });
       img.src = src;
     },
     (err) => {
+      if (img.dataset.source !== url) return;
       img.dataset.state = "broken";
       img.title = `Image unavailable: ${err.message}`;
     },

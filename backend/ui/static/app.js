@@ -15,6 +15,9 @@ import { remember } from "./hits.js";
 import { initKeyboard } from "./keyboard.js";
 import { initShortlist, numbers as shortlisted, toggle as toggleShortlist } from "./shortlist.js";
 import { forgetUpload, renderUpload } from "./upload_preview.js";
+import { keepUpload, loadUpload } from "./upload_store.js";
+import { fromSearchString, toSearchString } from "./url_state.js";
+import { correctedQuery, errorPosition } from "./query_fix.js";
 import { openZoom } from "./zoom.js";
 
 const $ = (id) => document.getElementById(id);
@@ -26,6 +29,7 @@ const IMAGE_TYPES = /^image\/(png|jpeg|gif|webp|bmp|tiff)$/;
 // ---- state ---------------------------------------------------------------------------------------
 const state = {
   text: "", imageFile: null, imageFigureId: null, classifications: [],
+  uploadId: null, watchId: null, vector: null,   // the URL's names for the drawing; a watch's stored drawing
   dateType: "publication", dateFrom: "", dateTo: "", applicants: "", countries: "", kinds: "",
   weightText: 1, weightImage: 1, fusion: "rrf", groupByPatent: true, size: 20,
   excludePatents: [], excludeFamilies: [],
@@ -35,6 +39,8 @@ let last = null;          // the search on screen: {state, body, imageFile, next
 let inFlight = null;      // AbortController of the running search
 let pendingAfterKey = null;
 let lastOpener = null;    // element to refocus when coming back from the patent view
+let shownSearch = "";     // the URL query string ("?q=shoe") of the search on screen
+let uploadKept = null;    // Promise of the id the uploaded drawing is kept under (upload_store.js)
 
 function readForm() {
   state.text = $("q-text").value;
@@ -119,7 +125,7 @@ function needsKey(retry) {
 }
 
 // ---- drawing: drop, paste, pick, "more like this" ---------------------------------------------------
-function setImageFile(file) {
+function setImageFile(file, { uploadId = null } = {}) {
   if (!file) return;
   const isTiff = /\.tiff?$/i.test(file.name || "");
   if (!(IMAGE_TYPES.test(file.type) || isTiff)) {
@@ -133,6 +139,11 @@ function setImageFile(file) {
   showError("");
   clearSimilar(false);
   state.imageFile = file;
+  state.uploadId = uploadId;
+  uploadKept = uploadId ? Promise.resolve(uploadId) : keepUpload(file).then((id) => {
+    if (state.imageFile === file) state.uploadId = id;
+    return id;
+  }, () => null);   // not kept (no IndexedDB): the URL names no drawing
   const img = $("image-preview-img");
   img.removeAttribute("src");
   img.hidden = false;
@@ -150,6 +161,8 @@ function setImageFile(file) {
 function clearImage(focus = true) {
   if (state.imageFile) { forgetUpload(); setQuery(null); }
   state.imageFile = null;
+  state.uploadId = null;
+  uploadKept = null;
   $("image-input").value = "";
   $("image-preview").hidden = true;
   $("dropzone-label").hidden = !$("similar-to").hidden;
@@ -158,6 +171,10 @@ function clearImage(focus = true) {
 
 function setSimilar(hit) {
   clearImage(false);
+  state.watchId = null;
+  state.vector = null;
+  $("similar-to-label").replaceChildren("More like figure ", $("similar-to-id"));
+  $("similar-to-img").hidden = false;
   state.imageFigureId = hit.figure_id;
   setQuery({ kind: "figure", hit });
   $("similar-to-id").textContent = `${hit.publication_number || ""} ${figureLabel(hit)}`.trim();
@@ -172,6 +189,8 @@ function setSimilar(hit) {
 function clearSimilar(focus = true) {
   if (state.imageFigureId) setQuery(null);
   state.imageFigureId = null;
+  state.watchId = null;
+  state.vector = null;
   $("similar-to").hidden = true;
   $("dropzone-label").hidden = !$("image-preview").hidden;
   if (focus) $("image-input").focus();
@@ -183,18 +202,25 @@ function drawingRemoved() {
   if (!last) return;
   if ($("q-text").value.trim()) { runSearch(); return; }
   inFlight?.abort();
+  clearResults();
+  setStatus("");
+  showNotice("");
+  setMessage($("empty"), "The drawing was removed: type a description or add a drawing, then search.");
+  body.dataset.searchState = "cleared";
+}
+
+/** No results on screen, nothing to export or save (a failed search must not leave the last one's). */
+function clearResults() {
   last = null;
   matchedFigures.clear();
   $("results").replaceChildren();
   $("facets").hidden = true;
   $("parsed-query").hidden = true;
+  $("partial-notice").hidden = true;
   $("more-button").hidden = true;
   $("export-button").disabled = true;
   $("watch-button").disabled = true;
-  setStatus("");
-  showNotice("");
-  setMessage($("empty"), "The drawing was removed: type a description or add a drawing, then search.");
-  body.dataset.searchState = "cleared";
+  setMessage($("empty"), "");
 }
 
 function initImageInput() {
@@ -378,12 +404,101 @@ function emptyMessage(s, warnings) {
   return `${head} Try to ${tips.join(", or ")}.`;
 }
 
-async function runSearch({ append = false } = {}) {
+/** The search on screen as the page's address: "push" a new history entry, "replace" this one, or "none"
+ *  (the address already says it: a reload, Back/Forward). */
+function recordUrl(searched, pages, mode) {
+  shownSearch = toSearchString(searched, { pages });
+  if (mode === "none" || $("search-view").hidden) return;
+  const url = `/${shownSearch}`;
+  if (mode === "replace" || location.pathname + location.search === url) history.replaceState({ view: "search" }, "", url);
+  else history.pushState({ view: "search" }, "", url);
+}
+
+/** A malformed query: where it goes wrong, and a corrected query to search with in one click. */
+function offerCorrection(text, detail) {
+  const at = (errorPosition(detail) || 0) - 1;
+  const error = $("error");
+  if (at >= 0 && at <= text.length) {
+    error.append(h("p", { class: "query-position" }, h("code", {}, text.slice(0, at),
+      h("mark", { "aria-label": `position ${at + 1}` }, text[at] || " "), text.slice(at + 1))));
+  }
+  const fixed = correctedQuery(text, detail);
+  if (!fixed) return;
+  error.append(h("p", { class: "query-fix" }, "Search instead for ",
+    h("button", { type: "button", class: "btn btn-small btn-link", id: "query-fix",
+                  onclick: () => { $("q-text").value = fixed; runSearch(); } }, fixed)));
+}
+
+/** Bring back the search a URL query string names (reload, Back/Forward, a bookmark, a watch opened as
+ *  its search), with as many pages as it had on screen. */
+async function restoreSearch(search) {
+  const wanted = fromSearchString(search);
+  inFlight?.abort();
+  clearImage(false);
+  clearSimilar(false);
+  if (!wanted) {
+    shownSearch = "";
+    clearResults();
+    setStatus("");
+    showError("");
+    $("q-text").value = "";
+    $("welcome").hidden = false;
+    return;
+  }
+  const s = wanted.state;
+  const values = { "q-text": s.text, "date-type": s.dateType, "date-from": s.dateFrom, "date-to": s.dateTo,
+                   applicants: s.applicants, countries: s.countries, kinds: s.kinds, "w-text": s.weightText,
+                   "w-image": s.weightImage, fusion: s.fusion, "page-size": s.size };
+  for (const [id, value] of Object.entries(values)) $(id).value = value;
+  for (const id of ["w-text", "w-image"]) $(`${id}-out`).textContent = Number($(id).value).toFixed(1);
+  $("group-by-patent").checked = s.groupByPatent;
+  Object.assign(state, { classifications: s.classifications, excludePatents: s.excludePatents,
+                         excludeFamilies: s.excludeFamilies });
+  renderChips();
+  if (s.uploadId) {
+    const file = await loadUpload(s.uploadId);
+    if (file) setImageFile(file, { uploadId: s.uploadId });
+    else showError("The drawing of this search was uploaded in another browser and is kept there only: "
+                   + "add it again to search with it.");
+    if (!file && !s.text.trim()) { clearResults(); return; }
+  } else if (s.imageFigureId) {
+    setSimilar({ figure_id: s.imageFigureId });
+    api.figure(s.imageFigureId).then((fig) => {
+      if (state.imageFigureId === s.imageFigureId && fig) {
+        $("similar-to-id").textContent = `${fig.publication_number || ""} ${figureLabel(fig)}`.trim();
+      }
+    }, () => {});
+  } else if (s.watchId) {
+    try {
+      const watch = await api.getWatch(s.watchId);
+      if (watch?.query?.vector) showWatchDrawing(watch);
+    } catch (err) {
+      showError(`The drawing of watch ${s.watchId} cannot be read: ${explainError(err)}`);
+    }
+  }
+  await runSearch({ history: "none" });
+  for (let page = 1; page < wanted.pages && last?.nextCursor; page += 1) await runSearch({ append: true });
+  if (last && location.search !== shownSearch) history.replaceState(history.state, "", `/${shownSearch}`);
+}
+
+/** A watch's stored drawing (its query vector) as the query drawing. */
+function showWatchDrawing(watch) {
+  state.watchId = String(watch.id);
+  state.vector = watch.query.vector;
+  $("similar-to-label").replaceChildren(`The drawing saved with the watch “${watch.name}”`);
+  $("similar-to-img").hidden = true;
+  $("similar-to").hidden = false;
+  $("dropzone-label").hidden = true;
+}
+
+async function runSearch({ append = false, history: historyMode = "push" } = {}) {
   if (!append) readForm();
   const current = append ? last.state : snapshot();
   const problem = validate(current);
   if (problem) { showError(problem); $("q-text").focus(); return; }
-  if (needsKey(() => runSearch({ append }))) return;
+  if (needsKey(() => runSearch({ append, history: historyMode }))) return;
+  if (current.imageFile && !current.uploadId && uploadKept) current.uploadId = await uploadKept;
+  const fromBox = [$("q-text"), $("search-button")].includes(document.activeElement);
   const requestBody = buildRequest(current, { cursor: append ? last.nextCursor : null });
   const imageFile = current.imageFile;
   inFlight?.abort();
@@ -408,8 +523,9 @@ async function runSearch({ append = false } = {}) {
     last = {
       state: current, body: requestBody, imageFile, nextCursor: data.next_cursor || null,
       shownGroups: shownGroups + added, shownHits: (append ? last.shownHits : 0) + hits.length,
-      total: data.total ?? hits.length,
+      total: data.total ?? hits.length, pages: append ? last.pages + 1 : 1,
     };
+    recordUrl(current, last.pages, append ? "replace" : historyMode);
     if (!append) renderFacets($("facets"), data.facets, (chip) => addChip(chip));
     // with results the warning is a note above them; without, the empty message says it (not twice)
     if (!append && data.warnings?.length && hits.length) showNotice(`Note: ${warningText(data.warnings)}.`);
@@ -425,13 +541,19 @@ async function runSearch({ append = false } = {}) {
     $("more-button").hidden = !last.nextCursor;
     $("watch-button").disabled = false;
     $("export-button").disabled = !last.shownHits;
+    // the keys (j k x c ? Esc) act on the results now, not on the query box
+    if (!append && fromBox && [$("q-text"), $("search-button")].includes(document.activeElement)) {
+      $("results").focus({ preventScroll: true });
+    }
     body.dataset.searchState = "done";
   } catch (err) {
     if (err.name === "AbortError") return;
+    clearResults();
     showError(explainError(err));
+    if (err.status === 400 && /^text: /.test(err.message)) offerCorrection(current.text, err.message);
     setStatus("Search failed");
     body.dataset.searchState = "error";
-    if (err.status === 401) openKeyDialog(() => runSearch({ append }));
+    if (err.status === 401) openKeyDialog(() => runSearch({ append, history: historyMode }));
   } finally {
     if (inFlight === controller) {
       inFlight = null;
@@ -632,7 +754,7 @@ function showSearch({ push = false } = {}) {
   $("watches-view").hidden = true;
   $("search-view").hidden = false;
   document.title = "Prism — prior-art search";
-  if (push) history.pushState({ view: "search" }, "", "/");
+  if (push) history.pushState({ view: "search" }, "", `/${shownSearch}`);
   return true;
 }
 
@@ -677,7 +799,8 @@ function route() {
   else if (location.pathname === "/ui/watches") showWatches();
   else {
     showSearch();
-    if (lastOpener && document.contains(lastOpener)) lastOpener.focus();
+    if (location.search !== shownSearch) restoreSearch(location.search);
+    else if (lastOpener && document.contains(lastOpener)) lastOpener.focus();
   }
 }
 
@@ -726,6 +849,14 @@ function init() {
   initClassifications();
   initRouting();
   $("search-form").addEventListener("submit", (e) => { e.preventDefault(); runSearch(); });
+  // Esc in the query box leaves it (for the result keys) instead of wiping what was typed
+  $("q-text").addEventListener("keydown", (e) => {
+    if (e.key !== "Escape") return;
+    e.preventDefault();
+    $("q-text").blur();
+    if (last) $("results").focus({ preventScroll: true });
+  });
+  $("results").tabIndex = -1;
   $("more-button").addEventListener("click", () => runSearch({ append: true }));
   $("export-button").addEventListener("click", exportResults);
   $("watch-button").addEventListener("click", openWatchDialog);
@@ -752,6 +883,8 @@ function init() {
     showPatent(body.dataset.publicationNumber);
   } else if (body.dataset.view === "watches") {
     showWatches();
+  } else if (location.search) {
+    restoreSearch(location.search);
   } else {
     $("q-text").focus();
   }

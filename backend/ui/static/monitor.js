@@ -4,6 +4,7 @@
 
 import { h } from "./dom.js";
 import { patentHref } from "./format.js";
+import { watchSearchHref } from "./url_state.js";
 
 const SCHEDULES = { 3600: "hourly", 86400: "daily", 604800: "weekly" };
 
@@ -109,7 +110,9 @@ export function renderWatches(container, watches, { onDelete, onRun = null, onUp
         watch.webhook_url ? " · webhook" : "", watch.active ? "" : " · paused"),
       watch.shortlist?.length ? h("div", { class: "monitor-meta watch-shortlist" }, "Shortlist: ",
         watch.shortlist.map((n, i) => [i ? ", " : "", h("a", { href: `/ui/patents/${encodeURIComponent(n)}` }, n)])) : null);
-    const actions = h("div", { class: "watch-actions" });
+    const actions = h("div", { class: "watch-actions" },
+      h("a", { href: watchSearchHref(watch), class: "btn btn-small watch-open",
+               "aria-label": `Open the watch ${watch.name} as a search` }, "Open as search"));
     if (onRun) {
       const runButton = h("button", { type: "button", class: "btn btn-small watch-run",
                                       "aria-label": `Run the watch ${watch.name} now` }, "Run now");

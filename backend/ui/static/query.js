@@ -15,7 +15,7 @@ export function splitList(text, { upper = false, separators = /[,;]/ } = {}) {
 
 /** A problem with the form, in words for the user, or "" when the request can be sent. */
 export function validate(state) {
-  if (!state.text.trim() && !state.imageFile && !state.imageFigureId) {
+  if (!state.text.trim() && !state.imageFile && !state.imageFigureId && !state.vector) {
     return "Type a description or add a drawing to search.";
   }
   if (state.dateFrom && state.dateTo && state.dateFrom > state.dateTo) {
@@ -54,6 +54,7 @@ export function buildRequest(state, { cursor = null } = {}) {
   const text = state.text.trim();
   if (text) body.text = text;
   if (state.imageFigureId && !state.imageFile) body.image_figure_id = state.imageFigureId;
+  else if (state.vector && !state.imageFile) body.vector = state.vector;   // a watch's stored drawing
   body.weights = { text: Number(state.weightText), image: Number(state.weightImage) };
   body.fusion = state.fusion || "rrf";
   body.filters = filters;
