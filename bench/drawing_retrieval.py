@@ -99,17 +99,17 @@ class Consensus:
     the gallery's class codes: each dev drawing's own set's class (USPC, IPC subclass, Locarno), as the
     index would carry it."""
 
-    def __init__(self, records, k: int, weight: float, patent_weight: float = 0.0):
+    def __init__(self, records, k: int, weight: float, patent_weight: float = 0.0, band: float | None = None):
         self.codes = [{f"{realdata.source_of(r)}:{r.label}"} if r.label else set() for r in records]
         self.patents = [r.patent for r in records]
-        self.k, self.weight, self.patent_weight = k, weight, patent_weight
+        self.k, self.weight, self.patent_weight, self.band = k, weight, patent_weight, band
 
     def __call__(self, sim: np.ndarray, gallery_idx=None) -> np.ndarray:
         from backend.search.ranking.class_consensus import consensus_rows
 
         idx = range(len(self.codes)) if gallery_idx is None else gallery_idx
         return consensus_rows(sim, [self.codes[i] for i in idx], self.k, self.weight,
-                              [self.patents[i] for i in idx], self.patent_weight)
+                              [self.patents[i] for i in idx], self.patent_weight, self.band)
 
 
 def _adjusted(sim: np.ndarray, cons: Consensus | None, gallery_idx=None) -> np.ndarray:
@@ -137,7 +137,8 @@ def other_views_task(gallery: np.ndarray, records, cons: Consensus | None = None
 
 def _class_ap(gallery: np.ndarray, records, source: str, cons: Consensus | None = None):
     """Per-query AP@10 of same-class retrieval within one set, other patents only: (ap, has a relevant
-    figure, labels, patents, relevant-share chance) of the set's queries, or None for a set under 3 drawings."""
+    figure, labels, patents, relevant-share chance, any relevant in the top 10, precision at 10) of the set's
+    queries, or None for a set under 3 drawings."""
     sources = np.array([realdata.source_of(r) for r in records])
     idx = np.flatnonzero(sources == source)
     if len(idx) < 3:
@@ -150,9 +151,10 @@ def _class_ap(gallery: np.ndarray, records, source: str, cons: Consensus | None 
     sim = _adjusted(sim, cons, idx)
     rel = (labels[:, None] == labels[None, :]) & ~same_patent
     # ranks beyond the other-patent gallery are the -inf entries: AP ignores them (they are not relevant)
-    ap = per_query(rank_relevance(sim, rel), k=10)["ap"]
+    ranked = rank_relevance(sim, rel)
+    ap = per_query(ranked, k=10)["ap"]
     chance = rel.sum(1) / np.maximum((~same_patent).sum(1), 1)
-    return ap, rel.any(axis=1), labels, patents, chance
+    return ap, rel.any(axis=1), labels, patents, chance, ranked[:, :10].any(axis=1), ranked[:, :10].mean(axis=1)
 
 
 def same_class_task(gallery: np.ndarray, records, train_counts: dict[str, int],
@@ -162,8 +164,9 @@ def same_class_task(gallery: np.ndarray, records, train_counts: dict[str, int],
         got = _class_ap(gallery, records, source, cons)
         if got is None:
             continue
-        ap, keep, labels, _patents, chance = got
-        res = {"what": what, "mAP": float(np.nanmean(ap[keep])), "queries": int(keep.sum()),
+        ap, keep, labels, _patents, chance, hit10, p10 = got
+        res = {"what": what, "mAP": float(np.nanmean(ap[keep])), "Hit@10": float(np.mean(hit10[keep])),
+               "P@10": float(np.mean(p10[keep])), "queries": int(keep.sum()),
                "chance_mAP": float(np.mean(chance[keep]))}
         buckets = {}
         counts = np.array([train_counts.get(lab, 0) for lab in labels])
@@ -285,7 +288,7 @@ def main(argv=None) -> int:
                     "republished": republished_task(gal, qry, cons), "other_views": other_views_task(gal, dev, cons),
                     "same_class": same_class_task(gal, dev, train_counts, cons),
                     "text_to_drawing": text_task(gal, txt, dev, texts, cons), "k": cons.k, "weight": cons.weight,
-                    "patent_weight": cons.patent_weight}
+                    "patent_weight": cons.patent_weight, "band": cons.band}
                 galleries["prism-draw+consensus"] = gal
             verified = verify_task(originals, published, gal, qry, enc, cons)
             if verified:
@@ -327,7 +330,8 @@ def search_consensus(records) -> Consensus | None:
     settings = Settings()
     k, weight = settings.search_class_consensus_k, settings.search_class_consensus_weight
     patent_weight = settings.search_patent_consensus_weight
-    return Consensus(records, k, weight, patent_weight) if k > 0 and (weight > 0 or patent_weight > 0) else None
+    return (Consensus(records, k, weight, patent_weight, settings.search_class_consensus_band)
+            if k > 0 and (weight > 0 or patent_weight > 0) else None)
 
 
 def verify_task(originals, published, gal, qry, enc, cons: Consensus | None = None) -> dict | None:
@@ -393,6 +397,8 @@ def render_markdown(report: dict) -> str:
     row("b. other views", "MRR@10", lambda e: e["other_views"]["MRR@10"])
     for source, what in CLASS_SETS.items():
         row(f"c. same class ({what})", "mAP", lambda e, s=source: e["same_class"][s]["mAP"])
+        row(f"c. same class ({what})", "P@10", lambda e, s=source: e["same_class"][s]["P@10"])
+        row(f"c. same class ({what})", "Hit@10", lambda e, s=source: e["same_class"][s]["Hit@10"])
         for b in ("head", "medium", "tail"):
             row(f"c. same class ({what})", f"mAP {b}", lambda e, s=source, b=b: e["same_class"][s]["buckets"][b]["mAP"])
     for m in ("R@1", "R@5", "R@10", "MRR@10"):
@@ -415,7 +421,8 @@ def render_markdown(report: dict) -> str:
         lines.append(f"Class consensus (the search's vector list, backend/search/ranking/class_consensus.py): the {c['k']} "
                      f"nearest drawings vote with their class; each drawing gains {c['weight']:g} x the share of "
                      f"them in its class (the dev drawings' own USPC / IPC / Locarno classes, the query's never) "
-                     f"and {c.get('patent_weight', 0):g} x the share of them from its own patent.")
+                     f"and {c.get('patent_weight', 0):g} x the share of them from its own patent" +
+                     (f", re-ordered only within a cosine band of {c['band']:g}." if c.get("band") is not None else "."))
     v = (enc.get("prism-draw+consensus+verify") or enc.get("prism-draw+verify") or {}).get("republished")
     if v and "verifiable" in v:
         lines.append("")

@@ -159,6 +159,9 @@ class SearchRequest(_Strict):
         "patent of a more-like-this figure."))
     exclude_families: list[str] = Field(default_factory=list, max_length=MAX_EXCLUDED, description=(
         "Patent family ids (a hit's family_id) whose members are left out of the results."))
+    exclude_figures: list[str] = Field(default_factory=list, max_length=MAX_EXCLUDED, description=(
+        "Figure ids left out of the results (the patent's other figures stay), e.g. the figure of a "
+        "more-like-this query, so its sister sheets show."))
     #: the uploaded query drawing's local features (service.parse_request), for geometric verification
     _query_drawing: Any = PrivateAttr(default=None)
     _turned_vectors: Any = PrivateAttr(default=None)
@@ -201,6 +204,17 @@ class SearchRequest(_Strict):
             if not family or len(family) > 200 or "\x00" in family:
                 raise ValueError(f"{raw[:40]!r} is not a family id (1 to 200 characters)")
             out.append(family)
+        return list(dict.fromkeys(out))
+
+    @field_validator("exclude_figures")
+    @classmethod
+    def _excluded_figures(cls, v: list[str]) -> list[str]:
+        out = []
+        for raw in v:
+            fid = raw.strip()
+            if not fid or len(fid) > 200 or "\x00" in fid:
+                raise ValueError(f"{raw[:40]!r} is not a figure id (1 to 200 characters)")
+            out.append(fid)
         return list(dict.fromkeys(out))
 
     @field_validator("languages")
@@ -264,6 +278,8 @@ class VectorExplain(BaseModel):
     class_consensus: float | None = None
     consensus_class: str | None = None
     patent_consensus: float | None = None    # the share of the query's nearest figures from this figure's patent
+    #: why the consensus moved this hit from its place by similarity, in plain words (absent: it did not)
+    reason: str | None = None
 
 
 class VerificationExplain(BaseModel):

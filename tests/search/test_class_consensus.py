@@ -52,9 +52,9 @@ def _figure(fid: str, vec, cpc: list[str], ipc: list[str] | None = None) -> dict
             "cpc": cpc, "ipc": ipc or [], "image_vector": (v / np.linalg.norm(v)).tolist()}
 
 
-def _backend(request, make_settings, kind: str, k: int, patent_weight: float = 0.0):
+def _backend(request, make_settings, kind: str, k: int, patent_weight: float = 0.0, band: float | None = None):
     common = dict(search_class_consensus_k=k, search_class_consensus_weight=2.0, search_verify_top_k=0,
-                  search_dense_text=False, search_patent_consensus_weight=patent_weight)
+                  search_dense_text=False, search_patent_consensus_weight=patent_weight, search_class_consensus_band=band)
     if kind == "embedded":
         return EmbeddedBackend(make_settings(search_backend="embedded", **common))
     from backend.search import get_backend
@@ -133,3 +133,55 @@ def test_engine_counts_an_ipc_only_patent_in_its_subclass(request, make_settings
     res = backend.search({"vector": [1.0, 0.0, 0.0, 0.0], "size": 5, "explain": True, "group_by_patent": False})
     assert [h.figure_id for h in res.hits] == ["KR1-F1", "US3-F1", "KR4-F1", "KR2-F1", "US5-F1"]
     assert res.hits[2].explain.vector.consensus_class == "subclass:A47C"
+
+
+def test_banded_order_never_puts_a_weaker_entry_above_a_much_closer_one():
+    sims = [0.90, 0.88, 0.70, 0.69, 0.40]
+    scores = [0.90, 0.88, 1.70, 0.69, 2.40]     # consensus lifts the 3rd and the 5th a lot
+    assert cc.banded_order(sims, scores, None) == [4, 2, 0, 1, 3]
+    order = cc.banded_order(sims, scores, 0.05)
+    assert order == [0, 1, 2, 3, 4]             # nothing within 0.05 to pass: the similarity order stays
+    assert cc.banded_order(sims, scores, 0.25) == [2, 0, 1, 3, 4]   # 0.70 may pass 0.90 and 0.88, not more
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        s, b = rng.random(30), rng.random(30) * 2
+        order = cc.banded_order(s, s + b, 0.1)
+        assert sorted(order) == list(range(30))
+        for a, i in enumerate(order):          # no entry above one more than the band closer
+            assert all(s[j] - s[i] <= 0.1 + 1e-12 for j in order[a + 1:])
+        falling = cc.descending(s + b, order)
+        assert list(np.argsort(-falling, kind="stable")) == order
+
+
+def test_reasons_say_in_plain_words_why_a_hit_moved():
+    sims = [0.90, 0.88, 0.87]
+    codes = [{"locarno:02-04"}, {"subclass:B60N"}, {"locarno:02-04"}]
+    scores, cv, pv = cc.list_consensus(sims, codes, ["US1", "US2", "US3"], 3, 1.0, 0.0)
+    order = cc.banded_order(sims, scores, 0.05)
+    assert order == [0, 2, 1]
+    why = cc.reasons(sims, order, cv, pv, 3, 1.0, 0.0, 0.05)
+    assert why[0] is None
+    assert why[2] == "ranked up 1: 2 of the 3 closest drawings are Locarno 02-04"
+    assert why[1] == ("ranked down 1: 1 drawing at most 0.05 less similar went first, in the class or patent of "
+                      "more of the 3 closest drawings")
+
+
+@pytest.mark.parametrize("kind", ["embedded", "elasticsearch"])
+def test_engine_keeps_a_much_closer_drawing_above_and_explains_every_move(request, make_settings, kind):
+    backend = _backend(request, make_settings, kind, k=3, band=0.05)
+    backend.index_figures([
+        _figure("US1-F1", [1.0, 0.00, 0, 0], ["B60N 2/00"]),     # the closest (1.0): another class
+        _figure("US2-F1", [1.0, 0.40, 0, 0], ["A47C 1/00"]),     # 0.928
+        _figure("US3-F1", [1.0, 0.42, 0, 0], ["A47C 3/00"]),     # 0.922
+        _figure("US4-F1", [1.0, 0.44, 0, 0], ["B60N 3/00"]),     # 0.915
+        _figure("US5-F1", [1.0, 0.46, 0, 0], ["A47C 7/00"]),     # 0.908
+    ])
+    backend.refresh()
+    res = backend.search({"vector": [1.0, 0.0, 0.0, 0.0], "size": 5, "explain": True})
+    # voters US1-US3: A47C 2 of 3. US1 stays first (nothing within 0.05 of it may pass it, whatever the vote);
+    # within the band US5 (A47C) passes US4 (B60N)
+    assert [h.publication_number for h in res.hits] == ["US1", "US2", "US3", "US5", "US4"]
+    why = {h.publication_number: h.explain.vector.reason for h in res.hits}
+    assert why["US1"] is why["US2"] is why["US3"] is None
+    assert why["US5"] == "ranked up 1: 2 of the 3 closest drawings are in A47C"
+    assert why["US4"].startswith("ranked down 1: 1 drawing at most 0.05 less similar went first")

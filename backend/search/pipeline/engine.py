@@ -11,9 +11,10 @@ Semantics (both backends):
   accents), best first; ties by figure id. Grouped: the best figure of each patent.
 * Vector list: the ``window`` figures nearest the query vector (cosine, at least
   ``settings.knn_similarity_floor`` when set); grouped: the best figure of each patent among them.
-* The result set is the fusion of both lists (the *fused head*), then the rest of the BM25 ranking
-  (:mod:`.paging`); ``total`` counts all of it and pages walk it with an opaque cursor (offset, then a
-  keyset, + query fingerprint): no duplicates, no gaps.
+* The result set is the fusion of both lists (the *fused head*), then (:mod:`.paging`) for a query with a
+  drawing the *drawing tail* - every other patent passing the filters that has a drawing, by the cosine of
+  its closest figure - and for a text query the rest of the BM25 ranking; ``total`` counts all of it and
+  pages walk it with an opaque cursor (offset, then a keyset, + query fingerprint): no duplicates, no gaps.
 """
 from __future__ import annotations
 
@@ -49,8 +50,8 @@ from backend.search.request import (
     SearchRequest,
     SearchResponse,
     VectorExplain,
-)
     unit_vector,
+)
 from backend.search.text import lang_analysis
 from backend.search.text.languages import ANALYSED, LANGUAGES, pick_title
 from backend.search.text.stop_words import STOP_WORDS
@@ -101,6 +102,8 @@ class Candidate:
     source: dict | None = None          # display fields, when the backend already has them
     family_id: str | None = None        # the patent family (documents.prepare: own number when unknown)
     ipc_subclass: list[str] = field(default_factory=list)
+    #: where a ranking read past this entry goes on, when not (score, figure id) (the backend's own keyset)
+    keyset: tuple[float, str] | None = None
 
     def key(self, group_field: str) -> str:
         """What a grouped list keeps one of: the patent, or with ``one_per_family`` its family."""
@@ -242,10 +245,6 @@ class SearchBackend(abc.ABC):
             what = "image_figure_id"
         if vector is None:
             return None
-        dims = self.dims()
-        if dims is not None and vector.shape[0] != dims:
-            raise ProblemError(400, f"{what}: the query vector has {vector.shape[0]} dimensions, the index "
-                                    f"expects {dims}")
         with np.errstate(over="ignore", invalid="ignore"):
             norm = float(np.linalg.norm(vector))
         if not math.isfinite(norm) or norm == 0:
@@ -277,7 +276,8 @@ class SearchBackend(abc.ABC):
             self._check_families()
         warning_checks = self._beside(self._scheme_warnings, request)
         query = Query(request.text if terms else None, terms, vector if use_vector else None,
-                      filters_mod.build(request.filters, request.exclude_patents, request.exclude_families),
+                      filters_mod.build(request.filters, request.exclude_patents, request.exclude_families,
+                                        request.exclude_figures),
                       window, group,
                       self.settings.knn_similarity_floor, node, group_field,
                       *_languages(request, node), facets=request.facets)
@@ -305,9 +305,14 @@ class SearchBackend(abc.ABC):
             checks, checked = rerank.verify_nearest(self, request, query, nearest)
             fused, verified = rerank.verified_first(fused, checks, checked, keyof)
 
-        # past the window: the rest of the text ranking (paging.py); the vector list has no tail
+        # past the window (paging.py): with a drawing, the drawing ranking of every patent the head does not
+        # hold (from its top: an approximate kNN head may have missed some); else the rest of the text ranking
         total, relation, tail_start, skip, counting = len(fused), "eq", None, set(), None
-        if query.terms and len(bm25) >= window:
+        drawing_tail = query.vector is not None
+        if drawing_tail:
+            skip = {item.key for item in fused}
+            counting = self._beside(self._vector_count, query, sorted(skip))   # total: joined below
+        elif query.terms and len(bm25) >= window:
             skip = {k for name in (VECTOR, DENSE) for k in by_list.get(name, {}) if k not in by_list[TEXT]}
             counting = self._beside(self._text_count, query, sorted(skip))   # total: joined below
             tail_start = (bm25[-1].score, bm25[-1].figure_id)
@@ -320,16 +325,21 @@ class SearchBackend(abc.ABC):
 
         head_page = fused[cursor.offset:cursor.offset + request.size]
         entries = [(item, representative(item)) for item in head_page]
-        after, rank = cursor.after or tail_start, cursor.rank or len(bm25)
+        if drawing_tail:
+            after, rank = cursor.after, cursor.rank
+        else:
+            after, rank = cursor.after or tail_start, cursor.rank or len(bm25)
         wanted = request.size - len(entries)
         exhausted = False
-        if wanted > 0 and tail_start is not None:
-            bounds = (min(c.score for c in bm25), max(c.score for c in bm25))
-            tail, after, rank, exhausted = self._read_tail(query, after, rank, wanted, skip, keyof)
-            for cand, text_rank in tail:
-                score = paging.tail_score(request.fusion, request.weights.text, text_rank, cand.score,
-                                          self.settings.rrf_k, bounds)
-                item = Fused(keyof(cand), score, {TEXT: text_rank}, {TEXT: cand.score}, {TEXT: score})
+        if wanted > 0 and (tail_start is not None or drawing_tail):
+            name, head, weight = (VECTOR, nearest, request.weights.image) if drawing_tail else \
+                (TEXT, bm25, request.weights.text)
+            bounds = (min(c.score for c in head), max(c.score for c in head)) if head else None
+            tail, after, rank, exhausted = self._read_tail(query, after, rank, wanted, skip, keyof,
+                                                           self._vector_after if drawing_tail else None)
+            for cand, list_rank in tail:
+                score = paging.tail_score(request.fusion, weight, list_rank, cand.score, self.settings.rrf_k, bounds)
+                item = Fused(keyof(cand), score, {name: list_rank}, {name: cand.score}, {name: score})
                 entries.append((item, cand))
         missing = [c.figure_id for _item, c in entries if c.source is None]
         snippets, sources = self._page_details(query, [c.figure_id for _item, c in entries], missing)
@@ -346,8 +356,8 @@ class SearchBackend(abc.ABC):
         if query.terms and hits:
             self._add_snippets(hits, snippets, request.explain)
         if counting is not None:
-            n_text, relation, matching = counting.result()
-            total = len(fused) + max(0, n_text - len(bm25) - len(matching))
+            n_list, relation, matching = counting.result()   # the head's entries among the counted: once
+            total = len(fused) + max(0, n_list - (0 if drawing_tail else len(bm25)) - len(matching))
         end = cursor.offset + len(entries)
         in_tail = end > len(fused)
         next_cursor = None
@@ -365,29 +375,34 @@ class SearchBackend(abc.ABC):
                               shards=query.shards.to_json() if query.shards.partial else None)
 
     def _class_consensus(self, knn: list[Candidate], keyof) -> tuple[list[Candidate], dict[str, float], dict]:
-        """The vector list re-ordered by class and patent consensus (class_consensus.py): (list, score by key
-        - the cosine plus the weighted shares -, (class vote, patent vote) by key; empty when off)."""
+        """The vector list re-ordered by class and patent consensus within the similarity band
+        (class_consensus.py): (list, score by key - the cosine plus the weighted shares, made to fall along
+        the banded order -, (class vote, patent vote, why it moved) by key; empty when off)."""
         s = self.settings
         k, wc, wp = s.search_class_consensus_k, s.search_class_consensus_weight, s.search_patent_consensus_weight
         if not knn or k <= 0 or (wc <= 0 and wp <= 0):
             return knn, {keyof(c): c.score for c in knn}, {}
+        sims = [c.score for c in knn]
         scores, class_votes, patent_votes = class_consensus.list_consensus(
-            [c.score for c in knn],
-            [class_consensus.class_codes(c.cpc_subclass, c.locarno_class, c.ipc_subclass) for c in knn],
+            sims, [class_consensus.class_codes(c.cpc_subclass, c.locarno_class, c.ipc_subclass) for c in knn],
             [c.publication_number for c in knn], k, wc, wp)
-        order = sorted(range(len(knn)), key=lambda i: (-scores[i], knn[i].figure_id))
+        order = class_consensus.banded_order(sims, scores, s.search_class_consensus_band)
+        scores = class_consensus.descending(scores, order)
+        why = class_consensus.reasons(sims, order, class_votes, patent_votes, k, wc, wp, s.search_class_consensus_band)
         return ([knn[i] for i in order], {keyof(knn[i]): float(scores[i]) for i in order},
-                {keyof(knn[i]): (class_votes[i], patent_votes[i]) for i in order})
+                {keyof(knn[i]): (class_votes[i], patent_votes[i], why[i]) for i in order})
 
     @staticmethod
     def _explain_votes(hits: list[Hit], entries, vector_list: dict[str, Candidate], votes: dict, keyof) -> None:
-        """``explain.vector``: the cosine itself (the list's score also holds the consensus) and the votes."""
+        """``explain.vector``: the cosine itself (the list's score also holds the consensus), the votes and,
+        when the consensus moved the hit, why (``reason``)."""
         for hit, (item, _cand) in zip(hits, entries):
             cand = vector_list.get(item.key)
             if hit.explain is None or hit.explain.vector is None or cand is None:
                 continue
-            class_vote, patent_vote = votes.get(keyof(cand), (None, None))
+            class_vote, patent_vote, why = votes.get(keyof(cand), (None, None, None))
             hit.explain.vector.similarity = cand.score
+            hit.explain.vector.reason = why
             if class_vote is not None and class_vote.code is not None:
                 hit.explain.vector.class_consensus = class_vote.share
                 hit.explain.vector.consensus_class = class_vote.code
@@ -504,16 +519,30 @@ class SearchBackend(abc.ABC):
         """Raise a 400 problem when this index cannot group by family (a backend whose index predates
         ``family_id`` overrides this)."""
 
-    def _read_tail(self, query: Query, after: tuple[float, str], rank: int, wanted: int, skip: set[str],
-                   keyof) -> tuple[list[tuple[Candidate, int]], tuple[float, str], int, bool]:
-        """Up to ``wanted`` text-ranking entries after ``after`` that the head does not hold, with their
-        text rank; returns them, the new keyset and rank, and whether the ranking ran out."""
+    def _vector_after(self, query: Query, after: tuple[float, str] | None, limit: int) -> list[Candidate]:
+        """At most ``limit`` entries of the full drawing ranking (cosine to ``query.vector`` desc, figure id
+        asc; grouped: each patent's closest figure) strictly after ``after`` (None: from the top), over the
+        figures with an image vector that pass the filters (and the similarity floor). Backends override
+        this; the default has no drawing tail."""
+        return []
+
+    def _vector_count(self, query: Query, keys: list[str]) -> tuple[int, str, set[str]]:
+        """(number of figures - patents when grouping - that :meth:`_vector_after` ranks, "eq" or "gte", the
+        ``keys`` among them). Backends override this; the default counts none."""
+        return 0, "eq", set()
+
+    def _read_tail(self, query: Query, after: tuple[float, str] | None, rank: int, wanted: int, skip: set[str],
+                   keyof, read=None) -> tuple[list[tuple[Candidate, int]], tuple[float, str] | None, int, bool]:
+        """Up to ``wanted`` entries of a ranking (``read``: :meth:`_text_after` unless given, e.g.
+        :meth:`_vector_after`) after ``after`` that the head does not hold, with their rank in that ranking;
+        returns them, the new keyset and rank, and whether the ranking ran out."""
+        read = read or self._text_after
         out: list[tuple[Candidate, int]] = []
         while len(out) < wanted:
             limit = wanted - len(out) + len(skip)
-            batch = self._text_after(query, after, limit)
+            batch = read(query, after, limit)
             for cand in batch:
-                after, rank = (cand.score, cand.figure_id), rank + 1
+                after, rank = cand.keyset or (cand.score, cand.figure_id), rank + 1
                 if keyof(cand) in skip:
                     continue
                 out.append((cand, rank))

@@ -48,12 +48,15 @@ def symbol_clause(scheme: str, symbol: str) -> Clause:
     return Clause(f"{scheme}_{_LEVEL_FIELD[sym.level]}", sym.symbol)
 
 
-def build(filters: Filters, exclude_patents: list[str] = (), exclude_families: list[str] = ()) -> FilterSpec:
-    """The clauses of ``filters``; ``exclude_patents`` (every stored spelling of each number) and
-    ``exclude_families`` (family ids) are left out like an excluded classification."""
+def build(filters: Filters, exclude_patents: list[str] = (), exclude_families: list[str] = (),
+          exclude_figures: list[str] = ()) -> FilterSpec:
+    """The clauses of ``filters``; ``exclude_patents`` (every stored spelling of each number),
+    ``exclude_families`` (family ids) and ``exclude_figures`` (figure ids) are left out like an excluded
+    classification."""
     spec = FilterSpec()
     spec.must_not.extend(Clause("publication_number", k) for p in exclude_patents for k in lookup_keys(p))
     spec.must_not.extend(Clause("family_id", f) for f in exclude_families)
+    spec.must_not.extend(Clause("figure_id", f) for f in exclude_figures)
     for scheme in ("cpc", "ipc", "locarno"):
         f = getattr(filters, scheme)
         if f.include:

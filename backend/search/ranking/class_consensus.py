@@ -11,12 +11,18 @@ left as it is (``explain.vector.similarity``), the share is reported beside it.
 The same vote by *patent* (``patent_weight``): a patent with several sheets among the k nearest lifts its
 other sheets too - the other views of a drawing that matched.
 
+The re-ordering is *banded* (:func:`banded_order`): a figure may pass another only when its cosine is at
+most ``band`` below it, so a much closer drawing is never pushed under a much weaker one, and every move is
+said in plain words (:func:`reasons`: "ranked up: 4 of the 5 closest drawings are Locarno 02-04").
+
 The query's own classification is never used, so it also works for an uploaded drawing of an unknown
 patent. Settings: ``PRISM_SEARCH_CLASS_CONSENSUS_K`` (0: off), ``PRISM_SEARCH_CLASS_CONSENSUS_WEIGHT`` and
-``PRISM_SEARCH_PATENT_CONSENSUS_WEIGHT``; chosen on the dev split (docs/model.md).
+``PRISM_SEARCH_PATENT_CONSENSUS_WEIGHT``, ``PRISM_SEARCH_CLASS_CONSENSUS_BAND``; chosen on the dev split
+(docs/model.md).
 """
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -75,10 +81,89 @@ def list_consensus(similarities: Sequence[float], codes: Sequence[set[str]], pat
     return by_class + (by_patent - sims), class_votes, patent_votes
 
 
+def banded_order(similarities: Sequence[float], scores: Sequence[float], band: float | None) -> list[int]:
+    """The entries ordered by ``scores`` (best first) where no entry goes above one whose similarity is more
+    than ``band`` higher: the next entry is the best-scored among those within ``band`` of the most similar
+    entry still unplaced (ties: the more similar, then the earlier). ``band`` None: by score alone."""
+    sims = np.asarray(similarities, dtype=np.float64)
+    score = np.asarray(scores, dtype=np.float64)
+    by_sim = sorted(range(len(sims)), key=lambda i: (-sims[i], i))
+    if band is None:
+        return sorted(range(len(sims)), key=lambda i: (-score[i], -sims[i], i))
+    rank_of = {i: r for r, i in enumerate(by_sim)}
+    placed = np.zeros(len(sims), dtype=bool)
+    heap: list[tuple[float, int, int]] = []
+    out: list[int] = []
+    head = added = 0          # head: the most similar unplaced entry (in by_sim); added: entries in the heap
+    while len(out) < len(sims):
+        while placed[by_sim[head]]:
+            head += 1
+        bar = sims[by_sim[head]] - band
+        while added < len(by_sim) and sims[by_sim[added]] >= bar:
+            i = by_sim[added]
+            heapq.heappush(heap, (-score[i], rank_of[i], i))
+            added += 1
+        _neg, _rank, i = heapq.heappop(heap)
+        placed[i] = True
+        out.append(i)
+    return out
+
+
+def descending(scores: Sequence[float], order: Sequence[int]) -> np.ndarray:
+    """Scores that fall strictly along ``order`` and otherwise stay as they are (each at most the one
+    before it, less a hair): what a score-sorting consumer of a banded order sorts back into it."""
+    out = np.asarray(scores, dtype=np.float64).copy()
+    prev = np.inf
+    for i in order:
+        if np.isfinite(prev):
+            out[i] = min(out[i], np.nextafter(prev, -np.inf))
+        prev = out[i]
+    return out
+
+
+def _code_words(code: str) -> str:
+    scheme, _, symbol = code.partition(":")
+    return {"locarno": "Locarno", "subclass": "in"}.get(scheme, scheme) + f" {symbol}"
+
+
+def reasons(similarities: Sequence[float], order: Sequence[int], class_votes: Sequence[Vote],
+            patent_votes: Sequence[Vote], k: int, class_weight: float, patent_weight: float,
+            band: float | None) -> list[str | None]:
+    """Per entry, why the consensus moved it (None: it kept its place by similarity): ranked up by the
+    class or the patent that most of the ``k`` closest drawings share with it, or ranked down below
+    entries within ``band`` that the closest drawings side with."""
+    sims = np.asarray(similarities, dtype=np.float64)
+    by_sim = sorted(range(len(sims)), key=lambda i: (-sims[i], i))
+    sim_rank = {i: r for r, i in enumerate(by_sim)}
+    voters = min(k, len(sims))
+    out: list[str | None] = [None] * len(sims)
+    for new_rank, i in enumerate(order):
+        moved = sim_rank[i] - new_rank
+        if moved == 0:
+            continue
+        cv, pv = class_votes[i], patent_votes[i]
+        if moved > 0:
+            if pv.code is not None and patent_weight * pv.share >= class_weight * cv.share:
+                why = f"{round(pv.share * voters)} of the {voters} closest drawings are from this patent"
+            elif cv.code is not None:
+                why = f"{round(cv.share * voters)} of the {voters} closest drawings are {_code_words(cv.code)}"
+            else:
+                why = "entries closer to the query moved down"
+            out[i] = f"ranked up {moved}: {why}"
+        else:
+            n = -moved
+            within = f"at most {band:g} less similar " if band is not None else "less similar "
+            out[i] = (f"ranked down {n}: {n} drawing{'s' if n > 1 else ''} {within}went first, in the class or "
+                      f"patent of more of the {voters} closest drawings")
+    return out
+
+
 def consensus_rows(sim: np.ndarray, codes: Sequence[set[str]], k: int, weight: float,
-                   patents: Sequence[str] | None = None, patent_weight: float = 0.0) -> np.ndarray:
+                   patents: Sequence[str] | None = None, patent_weight: float = 0.0,
+                   band: float | None = None) -> np.ndarray:
     """:func:`list_consensus` applied to every row of a query x gallery similarity matrix (entries at -inf,
-    such as the query itself, neither vote nor move)."""
+    such as the query itself, neither vote nor move); with ``band``, each row's order is
+    :func:`banded_order` (scores made to fall along it: :func:`descending`)."""
     out = np.array(sim, dtype=np.float64, copy=True)
     for i, row in enumerate(sim):
         ok = np.flatnonzero(np.isfinite(row))
@@ -87,5 +172,7 @@ def consensus_rows(sim: np.ndarray, codes: Sequence[set[str]], k: int, weight: f
         else:
             scores, _c, _p = list_consensus(row[ok], [codes[j] for j in ok], [patents[j] for j in ok], k, weight,
                                             patent_weight)
+        if band is not None:
+            scores = descending(scores, banded_order(row[ok], scores, band))
         out[i, ok] = scores
     return out

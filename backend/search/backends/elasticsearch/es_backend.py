@@ -13,6 +13,7 @@ import logging
 import math
 import time
 
+import numpy as np
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
 from backend.errors import ProblemError
@@ -35,6 +36,8 @@ from backend.settings import Settings
 log = logging.getLogger(__name__)
 
 KNN_FIELD = "image_vector"
+#: the keyset score of the drawing tail's second part (below every cosine: :meth:`ElasticsearchBackend._vector_after`)
+REST_PHASE = -3.0
 MAX_NUM_CANDIDATES = 10_000
 #: the text ranking's order: score, then figure id (both backends)
 TEXT_SORT = [{"_score": "desc"}, {"figure_id": "asc"}]
@@ -126,6 +129,8 @@ class FiguresPerGroup:
 class ElasticsearchBackend(SearchBackend):
     name = "elasticsearch"
     concurrent_calls = True
+    #: figures of the drawing tail read by one kNN (:meth:`_drawing_list`); the rest follow by figure id
+    drawing_tail_k = MAX_NUM_CANDIDATES
 
     def __init__(self, settings: Settings, client: Elasticsearch | None = None):
         super().__init__(settings)
@@ -404,12 +409,30 @@ class ElasticsearchBackend(SearchBackend):
         if not query.terms:
             return 0, "eq", set()
         filters = es_filters(query.spec)
+        return self._count(query, keys, lambda extra=None: self._text_query(query, filters, extra))
+
+    def _vector_count(self, query: Query, keys: list[str]) -> tuple[int, str, set[str]]:
+        """What :meth:`_text_count` counts, for the drawing ranking (:meth:`_vector_after`): the figures with
+        an image vector passing the filters."""
+        if query.vector is None:
+            return 0, "eq", set()
+        filters = es_filters(query.spec)
+        if query.similarity_floor is not None:   # the ranking is the kNN list alone (its floor)
+            listed, complete = self._drawing_list(query)
+            found = {c.key(query.group_field) if query.group else c.figure_id for c in listed}
+            return len(listed), "eq" if complete else "gte", found.intersection(keys)
+        return self._count(query, keys, lambda extra=None: {"bool": {"filter": [
+            *filters, {"exists": {"field": KNN_FIELD}}, *(extra or [])]}})
+
+    def _count(self, query: Query, keys: list[str], ranking) -> tuple[int, str, set[str]]:
+        """:meth:`_text_count` of the documents ``ranking()`` matches (``ranking(extra)``: with these filter
+        clauses too)."""
         field = query.group_field if query.group else "figure_id"
-        text = self._text_query(query, filters)
+        text = ranking()
         bound = self.settings.search_exact_total_up_to
         bodies = []
         if keys:
-            bodies.append({"query": self._text_query(query, filters, [{"terms": {field: keys}}]), "size": len(keys),
+            bodies.append({"query": ranking([{"terms": {field: keys}}]), "size": len(keys),
                            "_source": [field], "track_total_hits": False,
                            **({"collapse": {"field": field}} if query.group else {})})
         if query.group:
@@ -534,6 +557,82 @@ class ElasticsearchBackend(SearchBackend):
                           sort=TEXT_SORT, collapse={"field": field}, track_total_hits=False)
         hits = resp["hits"]["hits"] if resp else []
         return {h["fields"][field][0]: h["sort"][1] for h in hits}
+
+    def _drawing_list(self, query: Query) -> tuple[list[Candidate], bool]:
+        """The first part of the drawing ranking: the :attr:`drawing_tail_k` figures nearest the query vector
+        (kNN, filtered, the same request on every page so pages agree), by (cosine desc, figure id asc);
+        grouped: each group's first figure. And whether that is every figure the ranking holds. Kept on
+        ``query`` (the tail and the count both ask)."""
+        cached = getattr(query, "_drawing_list_of", None)
+        if cached is not None:
+            return cached
+        filters = es_filters(query.spec)
+        k = self.drawing_tail_k
+        knn = {"field": KNN_FIELD, "query_vector": [float(x) for x in query.vector], "k": k,
+               "num_candidates": min(MAX_NUM_CANDIDATES, max(k, self.settings.es_num_candidates)),
+               "rescore_vector": {"oversample": RESCORE_OVERSAMPLE}}
+        if filters:
+            knn["filter"] = {"bool": {"filter": filters}}
+        if query.similarity_floor is not None:
+            knn["similarity"] = query.similarity_floor
+        resp = self._call("drawing ranking", self.es.search, query.shards, knn=knn, size=k, stored_fields=["_none_"],
+                          docvalue_fields=list(LIST_DOCVALUE_FIELDS), track_total_hits=False,
+                          filter_path=SEARCH_FILTER_PATH)
+        hits = ((resp or {}).get("hits") or {}).get("hits") or []
+        cands = sorted((self._candidate(h, "knn") for h in hits), key=lambda c: (-c.score, c.figure_id))
+        complete = len(hits) < k or query.similarity_floor is not None
+        if query.group:
+            seen: set[str] = set()
+            cands = [c for c in cands if not (c.key(query.group_field) in seen or seen.add(c.key(query.group_field)))]
+        query._drawing_list_of = (cands, complete)
+        return cands, complete
+
+    def _vector_after(self, query: Query, after: tuple[float, str] | None, limit: int) -> list[Candidate]:
+        """The drawing ranking past ``after`` (None: from the top): first the :attr:`drawing_tail_k` nearest
+        figures (:meth:`_drawing_list`: approximate like the kNN head, error bounded by its recall), then every
+        other figure with a vector passing the filters (grouped: every other patent) in figure-id (patent)
+        order with its exact cosine, so every one is reachable. No script: the cluster needs no painless."""
+        if query.vector is None or limit <= 0:
+            return []
+        listed, complete = self._drawing_list(query)
+        out: list[Candidate] = []
+        rest_after = None
+        if after is None or after[0] > REST_PHASE:
+            start = 0
+            if after is not None:
+                start = next((i for i, c in enumerate(listed) if (-c.score, c.figure_id) > (-after[0], after[1])),
+                             len(listed))
+            out = listed[start:start + limit]
+            if len(out) == limit or complete:
+                return out
+        else:
+            rest_after = after[1]
+        return out + self._drawing_rest(query, listed, rest_after, limit - len(out))
+
+    def _drawing_rest(self, query: Query, listed: list[Candidate], after: str | None, limit: int) -> list[Candidate]:
+        """Up to ``limit`` figures with a vector passing the filters that :meth:`_drawing_list` does not hold
+        (grouped: of the groups it does not hold, one figure each), by figure id (group) after ``after``,
+        each with its cosine to the query vector (from its stored vector)."""
+        field = query.group_field if query.group else "figure_id"
+        held = sorted({c.key(query.group_field) if query.group else c.figure_id for c in listed})
+        filters = [*es_filters(query.spec), {"exists": {"field": KNN_FIELD}}]
+        body = {"query": {"bool": {"filter": filters, "must_not": [{"terms": {field: held}}] if held else []}},
+                "sort": [{field: "asc"}], "size": limit, "track_total_hits": False,
+                "_source": [KNN_FIELD], "docvalue_fields": list(LIST_DOCVALUE_FIELDS)}
+        if query.group:
+            body["collapse"] = {"field": field}
+        if after is not None:
+            body["search_after"] = [after]
+        resp = self._call("drawing ranking", self.es.search, query.shards, **body)
+        out = []
+        for hit in (resp or {}).get("hits", {}).get("hits", []):
+            vector = np.asarray((hit.get("_source") or {}).get(KNN_FIELD) or [], dtype=np.float32)
+            norm = float(np.linalg.norm(vector)) if vector.size == len(query.vector) else 0.0
+            cos = float(vector @ query.vector) / norm if norm else 0.0
+            cand = self._candidate({**{k: v for k, v in hit.items() if k != "_source"}, "_score": cos}, "rest")
+            cand.keyset = (REST_PHASE, hit["sort"][0])
+            out.append(cand)
+        return out
 
     def _mapped_fields(self) -> set[str] | None:
         """The fields the live index maps (None while unknown). Fields that a newer mapping adds

@@ -153,6 +153,9 @@ class _Snapshot:
         return {fid: pos for pos, fid in enumerate(self.figure_ids)}
 
     def _positions(self, clause: Clause) -> list[np.ndarray]:
+        if clause.field == "figure_id":
+            pos = self.pos_of.get(clause.value)
+            return [np.array([pos], dtype=np.int64)] if pos is not None else []
         table = self.postings.get(clause.field, {})
         if not clause.prefix:
             hit = table.get(clause.value)
@@ -770,6 +773,58 @@ class EmbeddedBackend(SearchBackend):
             seen: set[str] = set()
             chosen = [c for c in chosen if not (c.key(query.group_field) in seen or seen.add(c.key(query.group_field)))]
         return chosen
+
+    def _drawing_ranking(self, snap: _Snapshot, query: Query) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, float32 cosines) of the whole drawing ranking: every figure with a vector passing the
+        filters and the similarity floor, by (cosine desc, figure id asc); grouped: each group's closest
+        figure. One exact float32 pass; kept on ``query`` (the tail and the count both ask)."""
+        cached = getattr(query, "_drawing_ranking_of", None)
+        if cached is not None and cached[0] is snap:
+            return cached[1]
+        eligible = snap.mask(query.spec)
+        if not snap.all_vectors:
+            eligible = snap.has_vec if eligible is None else eligible & snap.has_vec
+        pos = np.arange(len(snap)) if eligible is None else np.flatnonzero(eligible)
+        sims = (snap.vectors @ query.vector.astype(np.float32))[pos]
+        if query.similarity_floor is not None:
+            keep = sims >= query.similarity_floor
+            pos, sims = pos[keep], sims[keep]
+        order = snap.ordered(pos, sims)
+        pos, sims = pos[order], sims[order]
+        if query.group:
+            codes, _names = snap.group_codes(query.group_field)
+            _unique, first = np.unique(codes[pos], return_index=True)
+            first.sort()
+            pos, sims = pos[first], sims[first]
+        query._drawing_ranking_of = (snap, (pos, sims))
+        return pos, sims
+
+    def _vector_after(self, query: Query, after: tuple[float, str] | None, limit: int) -> list[Candidate]:
+        snap = self._current()
+        if query.vector is None or not snap.dims or not len(snap) or limit <= 0:
+            return []
+        pos, sims = self._drawing_ranking(snap, query)
+        start = 0
+        if after is not None:     # strictly after (cosine desc, figure id asc): bisect on the sorted ranking
+            score, fid = after
+            start = int(np.searchsorted(-sims, -np.float32(score), side="left"))
+            while start < len(pos) and float(sims[start]) == score and snap.figure_ids[int(pos[start])] <= fid:
+                start += 1
+        return [snap.candidate(int(p), float(v)) for p, v in zip(pos[start:start + limit], sims[start:start + limit])]
+
+    def _vector_count(self, query: Query, keys: list[str]) -> tuple[int, str, set[str]]:
+        snap = self._current()
+        if query.vector is None or not snap.dims or not len(snap):
+            return 0, "eq", set()
+        pos, _sims = self._drawing_ranking(snap, query)
+        if query.group:
+            codes, names = snap.group_codes(query.group_field)
+            seen = np.zeros(len(names), dtype=bool)
+            seen[codes[pos]] = True
+            return len(pos), "eq", {k for k in keys if k in names and seen[names[k]]}
+        hit = np.zeros(len(snap), dtype=bool)
+        hit[pos] = True
+        return len(pos), "eq", {k for k in keys if k in snap.pos_of and hit[snap.pos_of[k]]}
 
     # -- dense text vectors (backend/search/text/dense_text.py) --------------------------------------
     def _ensure_dense_column(self) -> None:
