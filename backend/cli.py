@@ -19,6 +19,7 @@ COMMANDS: list[str] = [
     "backend.model.cli",
     "backend.search.cli",
     "backend.search.search_cli",
+    "backend.backup.cli",
 ]
 
 
