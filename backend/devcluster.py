@@ -76,6 +76,7 @@ def _configure(i: int, nodes: int, home: Path) -> Path:
         f"cluster.initial_master_nodes: [{masters}]\n"
         f"path.data: {node / 'data'}\n"
         f"path.logs: {node / 'logs'}\n"
+        f"path.repo: {devservices.ES_SNAPSHOTS}\n"
         "xpack.security.enabled: false\n"
         "xpack.ml.enabled: false\n"
         "cluster.routing.allocation.disk.threshold_enabled: false\n"
@@ -96,6 +97,8 @@ def start_node(i: int, nodes: int) -> None:
     _chown(home)
     ROOT.mkdir(parents=True, exist_ok=True)
     _chown(ROOT)
+    devservices.ES_SNAPSHOTS.mkdir(parents=True, exist_ok=True)
+    _chown(devservices.ES_SNAPSHOTS)
     conf = _configure(i, nodes, home)
     java_home = Path(os.path.realpath(shutil.which("java"))).parent.parent
     env = dict(os.environ, ES_JAVA_HOME=str(java_home), ES_PATH_CONF=str(conf),

@@ -33,6 +33,8 @@ ES_ARTIFACT = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ES_
 CACHE = Path(os.environ.get("PRISM_SERVICES_DIR", REPO_ROOT / ".cache"))
 SVC_USER = "prism-svc"
 ES_PORT = int(os.environ.get("PRISM_ES_PORT", "9200"))
+#: the dev nodes' path.repo: `prism backup` sets under it can hold an Elasticsearch snapshot (docs/operations.md)
+ES_SNAPSHOTS = CACHE / "services" / "es-snapshots"
 REDIS_PORT = int(os.environ.get("PRISM_REDIS_PORT", "6379"))
 PG_PORT = int(os.environ.get("PRISM_PG_PORT", "5432"))
 LLM_PORT = int(os.environ.get("PRISM_LLM_PORT", "8091"))
@@ -171,6 +173,7 @@ def es_up(timeout: float = 180) -> str:
     data = CACHE / "services" / "es"
     (data / "data").mkdir(parents=True, exist_ok=True)
     (data / "logs").mkdir(parents=True, exist_ok=True)
+    ES_SNAPSHOTS.mkdir(parents=True, exist_ok=True)
     pidfile = data / "es.pid"
     if not _pid_alive(pidfile):
         config = home / "config" / "elasticsearch.yml"
@@ -181,6 +184,7 @@ def es_up(timeout: float = 180) -> str:
             f"http.port: {ES_PORT}\n"
             f"path.data: {data / 'data'}\n"
             f"path.logs: {data / 'logs'}\n"
+            f"path.repo: {ES_SNAPSHOTS}\n"
             "xpack.security.enabled: false\n"
             "xpack.ml.enabled: false\n"
             "cluster.routing.allocation.disk.threshold_enabled: false\n"
@@ -188,6 +192,7 @@ def es_up(timeout: float = 180) -> str:
         )
         _chown(home)
         _chown(data)
+        _chown(ES_SNAPSHOTS)
         java_home = Path(os.path.realpath(shutil.which("java"))).parent.parent
         env = dict(os.environ, ES_JAVA_HOME=str(java_home),
                    ES_JAVA_OPTS=os.environ.get("PRISM_ES_JAVA_OPTS", "-Xms1g -Xmx1g"))
