@@ -30,15 +30,17 @@ def _check_index(state) -> None:
         state.app.logger.warning("search backend not checked at start-up: %s", exc)
 
 
-def _body_and_image() -> tuple[object, bytes | None]:
+def _body_and_image() -> tuple[object, bytes | list[bytes] | None]:
     if request.mimetype == "multipart/form-data":
         raw = request.form.get("request", "")
         try:
             body = json.loads(raw) if raw.strip() else {}
         except ValueError as exc:
             raise ProblemError(400, f"request: the 'request' form field is not JSON ({exc})") from None
-        upload = request.files.get("image")
-        return body, (upload.read() if upload is not None else None)
+        uploads = request.files.getlist("image")    # several: the views of one design (multi-view query)
+        if len(uploads) > 1:
+            return body, [upload.read() for upload in uploads]
+        return body, (uploads[0].read() if uploads else None)
     if not request.is_json:
         raise ProblemError(415, "send application/json, or multipart/form-data with 'request' and 'image'")
     body = request.get_json(silent=True)

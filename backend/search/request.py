@@ -131,6 +131,33 @@ class Filters(_Strict):
         return list(dict.fromkeys(p for p in (normalise_lenient(x) for x in v) if p))
 
 
+MIN_CROP_PIXELS = 16
+
+
+class Crop(_Strict):
+    """A box on a drawing in fractions of its width and height (0 to 1, from the top left)."""
+
+    x: float = Field(ge=0, le=1)
+    y: float = Field(ge=0, le=1)
+    width: float = Field(gt=0, le=1)
+    height: float = Field(gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _inside(self):
+        if self.x + self.width > 1 + 1e-9 or self.y + self.height > 1 + 1e-9:
+            raise ValueError("the box reaches past the drawing (x + width and y + height must be at most 1)")
+        return self
+
+    def pixels(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """(left, top, right, bottom) on an image of this size; ValueError when under MIN_CROP_PIXELS a side."""
+        box = (round(self.x * width), round(self.y * height), round((self.x + self.width) * width),
+               round((self.y + self.height) * height))
+        if box[2] - box[0] < MIN_CROP_PIXELS or box[3] - box[1] < MIN_CROP_PIXELS:
+            raise ValueError(f"the box is {box[2] - box[0]} x {box[3] - box[1]} pixels of the {width} x {height} "
+                             f"drawing; at least {MIN_CROP_PIXELS} pixels a side")
+        return box
+
+
 class SearchRequest(_Strict):
     text: str | None = Field(None, max_length=100_000, description="Free text (BM25 over title, abstract, "
                              "claims, figure description and captions). Past 1,000 characters (a pasted claim) "
@@ -159,6 +186,14 @@ class SearchRequest(_Strict):
         "patent of a more-like-this figure."))
     exclude_families: list[str] = Field(default_factory=list, max_length=MAX_EXCLUDED, description=(
         "Patent family ids (a hit's family_id) whose members are left out of the results."))
+    image_figure_ids: list[str] = Field(default_factory=list, max_length=7, description=(
+        "Several views of one design (up to 7 indexed figures) in one query, fused per patent; several uploaded "
+        "image files do the same."))
+    vectors: list[list[float]] | None = Field(None, max_length=7, description=(
+        "Several query vectors (views) in one query, fused per patent (what several uploads are encoded to)."))
+    crop: Crop | None = Field(None, description=(
+        "Search with part of the drawing: a box on the uploaded image or on image_figure_id's figure, in "
+        "fractions of its width and height."))
     exclude_figures: list[str] = Field(default_factory=list, max_length=MAX_EXCLUDED, description=(
         "Figure ids left out of the results (the patent's other figures stay), e.g. the figure of a "
         "more-like-this query, so its sister sheets show."))
@@ -206,6 +241,24 @@ class SearchRequest(_Strict):
             out.append(family)
         return list(dict.fromkeys(out))
 
+    @field_validator("image_figure_ids")
+    @classmethod
+    def _figure_ids(cls, v: list[str]) -> list[str]:
+        out = [f.strip() for f in v]
+        if any(not f or len(f) > 200 for f in out):
+            raise ValueError("each figure id must have 1 to 200 characters")
+        return out
+
+    @field_validator("vectors")
+    @classmethod
+    def _vectors(cls, v: list[list[float]] | None) -> list[list[float]] | None:
+        for i, values in enumerate(v or []):
+            try:
+                unit_vector(values)
+            except ValueError as exc:
+                raise ValueError(f"view {i}: {exc}") from None
+        return v or None
+
     @field_validator("exclude_figures")
     @classmethod
     def _excluded_figures(cls, v: list[str]) -> list[str]:
@@ -249,8 +302,16 @@ class SearchRequest(_Strict):
 
     @model_validator(mode="after")
     def _something_to_search(self):
-        if not (self.text or self.image_figure_id or self.vector):
+        if not (self.text or self.image_figure_id or self.vector or self.vectors or self.image_figure_ids):
             raise ValueError("give text, image_figure_id, an image or a vector to search with")
+        drawings = [n for n, v in (("vector", self.vector), ("vectors", self.vectors),
+                                   ("image_figure_ids", self.image_figure_ids)) if v]
+        if self.image_figure_id and not (self.crop and drawings == ["vector"]):   # a crop's vector: service.py
+            drawings.append("image_figure_id")
+        if len(drawings) > 1:
+            raise ValueError(f"send one of {', '.join(drawings)}, not several")
+        if self.crop is not None and (self.vectors or self.image_figure_ids):
+            raise ValueError("crop: a part query takes one drawing, not several views")
         if self.text and self.languages is not None and "en" not in self.languages:
             from backend.search.query_language.plain_query import is_plain_words
 
@@ -288,6 +349,12 @@ class VerificationExplain(BaseModel):
     score: float     # calibrated in [0, 1]: near 1 the same drawing re-published, near 0 unrelated
 
 
+class ViewMatch(BaseModel):
+    view: int                      # the query's view, from 1
+    figure_id: str | None = None   # the hit's figure closest to it (None: not among that view's nearest)
+    similarity: float | None = None
+
+
 class Explain(BaseModel):
     bm25: BM25Explain | None = None
     vector: VectorExplain | None = None
@@ -296,6 +363,7 @@ class Explain(BaseModel):
     text_share: float
     image_share: float
     verification: VerificationExplain | None = None   # geometric check against the query drawing
+    views: list[ViewMatch] | None = None   # multi-view queries: which figure of the hit matched each view
     matched_fields: list[str] | None = None   # text fields the query matched in (query language, snippets)
     matched_words: list[str] | None = None    # the words marked in the snippets, as written in the text
 

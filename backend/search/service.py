@@ -20,6 +20,7 @@ from backend.search import get_backend
 from backend.search.errors import SearchBackendError
 from backend.search.index.documents import is_text_document
 from backend.search.pipeline.engine import validation_problem
+from backend.search.ranking.multi_view import MAX_VIEWS
 from backend.search.request import MAX_EXPORT, SearchRequest
 from backend.settings import Settings
 
@@ -47,9 +48,10 @@ def _decode_upload(data: bytes, settings: Settings):
 
 
 def _encode_image(data: bytes, settings: Settings) -> list[float]:
-    from backend.model.encoder import get_encoder
+    image = _decode_upload(data, settings)
+    from backend.model.encoder import get_encoder   # torch: imported once the upload is known to be a drawing
 
-    return get_encoder(settings).encode_images([_decode_upload(data, settings)])[0].tolist()
+    return get_encoder(settings).encode_images([image])[0].tolist()
 
 
 def embed_upload(data: bytes | None, settings: Settings) -> dict:
@@ -62,12 +64,23 @@ def embed_upload(data: bytes | None, settings: Settings) -> dict:
     return {"vector": vector, "dims": len(vector), "model": getattr(get_encoder(settings), "model_id", None)}
 
 
-def _upload_drawing(data: bytes, settings: Settings):
-    """(query vector, vectors of the drawing turned 90 and 270 degrees, local features) of an uploaded
-    drawing; the last two only when the geometric verification is on (backend/search/ranking/rerank.py)."""
-    from backend.model.encoder import get_encoder
+def _cropped(image, crop, where: str):
+    """The part of a decoded drawing inside ``crop`` (request.Crop); a box too small is a 400 naming it."""
+    if crop is None:
+        return image
+    try:
+        return image.crop(crop.pixels(*image.size))
+    except ValueError as exc:
+        raise ProblemError(400, f"crop: {exc} ({where})") from None
 
-    image = _decode_upload(data, settings)
+
+def _upload_drawing(data: bytes, settings: Settings, crop=None, image=None):
+    """(query vector, vectors of the drawing turned 90 and 270 degrees, local features) of an uploaded
+    drawing (or an already decoded ``image``), cut to ``crop`` first; the last two only when the geometric
+    verification is on (backend/search/ranking/rerank.py)."""
+    image = _cropped(image if image is not None else _decode_upload(data, settings), crop, "the uploaded image")
+    from backend.model.encoder import get_encoder   # torch: imported once the upload is known to be a drawing
+
     if settings.search_verify_top_k <= 0:
         return get_encoder(settings).encode_images([image])[0].tolist(), [], None
     from backend.search.ranking.rerank import turned, upload_features
@@ -94,20 +107,53 @@ def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> 
     if not isinstance(body, dict):
         raise ProblemError(400, "request: must be a JSON object (see POST /search)")
     body = dict(body)
-    if image is not None:
-        if body.get("image_figure_id") or body.get("vector"):
-            raise ProblemError(400, "image: send an image, image_figure_id or vector, not several")
-        body["vector"], turned_vectors, features = _upload_drawing(image, settings)
+    images = [image] if isinstance(image, bytes) else list(image or [])
+    if len(images) > MAX_VIEWS:
+        raise ProblemError(400, f"image: at most {MAX_VIEWS} drawings (views) in one query, got {len(images)}")
+    crop = _crop_of(body)
+    if crop is not None and not images and not body.get("image_figure_id"):
+        raise ProblemError(400, "crop: a part query needs an uploaded image or image_figure_id to cut the box from")
+    if images and any(body.get(k) for k in ("image_figure_id", "vector", "vectors", "image_figure_ids")):
+        raise ProblemError(400, "image: send an image, image_figure_id or vector, not several")
+    turned_vectors, features = [], None
+    if len(images) > 1:     # several views (ranking/multi_view.py)
+        if crop is not None:
+            raise ProblemError(400, "crop: a part query takes one drawing, not several views")
+        from backend.model.encoder import get_encoder
+
+        vectors = get_encoder(settings).encode_images([_decode_upload(data, settings) for data in images])
+        body["vectors"] = [v.tolist() for v in vectors]
+        _check_index_dims(len(body["vectors"][0]), settings)
+    elif images:
+        body["vector"], turned_vectors, features = _upload_drawing(images[0], settings, crop)
         _check_index_dims(len(body["vector"]), settings)
+    elif crop is not None:   # part of an indexed figure: its stored image, cut and encoded
+        if body.get("vector"):
+            raise ProblemError(400, "crop: cuts image_figure_id's figure; send no vector with it")
+        figure_id = str(body["image_figure_id"]).strip()
+        data, _mime, _key = figure_blob(figure_id, "image", settings)
+        body["vector"], _turned, features = _upload_drawing(data, settings, crop)
     try:
         request = SearchRequest.model_validate(body)
     except ValidationError as exc:
         raise validation_problem(exc) from None
-    if image is not None:   # for the geometric verification (rerank.py)
+    if images or crop is not None:   # for the geometric verification (rerank.py)
         request._query_drawing, request._turned_vectors = features, turned_vectors
     if settings.search_text_to_image and request.text and not (request.vector or request.image_figure_id):
         request = _with_text_vector(request, settings)
     return request
+
+
+def _crop_of(body: dict):
+    """The request's validated ``crop`` (400 naming the field when malformed), or None."""
+    if body.get("crop") is None:
+        return None
+    from backend.search.request import Crop
+
+    try:
+        return Crop.model_validate(body["crop"])
+    except ValidationError as exc:
+        raise validation_problem(exc, "crop.") from None
 
 
 def _with_text_vector(request: SearchRequest, settings: Settings) -> SearchRequest:

@@ -82,8 +82,8 @@ def test_hybrid_query_reaches_every_patent_with_the_drawing_ranking_after_the_he
     want = {d["publication_number"] for d in docs if d["country"] == "US"}
     assert len(pubs) == len(set(pubs)) and set(pubs) == want and set(totals) == {len(want)}
     first = backend.search({**body, "size": 100}, window=WINDOW)
-    head = [h for h in first.hits if h.explain.bm25 is not None and h.explain.bm25.rank <= WINDOW
-            or h.explain.vector is not None and h.explain.vector.rank <= WINDOW]
+    head = [h for h in first.hits if (h.explain.bm25 is not None and h.explain.bm25.rank <= WINDOW)
+            or (h.explain.vector is not None and h.explain.vector.rank <= WINDOW)]
     tail = hits[len(head):]
     assert tail and all(h["explain"]["bm25"] is None for h in tail)   # the drawing ranking, not the text's
     sims = [h["explain"]["vector"]["similarity"] for h in tail]
@@ -92,7 +92,7 @@ def test_hybrid_query_reaches_every_patent_with_the_drawing_ranking_after_the_he
 
 def test_exclude_figures_leaves_the_figure_out_and_keeps_its_patent(paged):
     backend, docs = paged
-    three = [d for d in docs if d["figure_id"].endswith("-F3")][0]     # a patent with three figures
+    three = next(d for d in docs if d["figure_id"].endswith("-F3"))     # a patent with three figures
     pub = three["publication_number"]
     body = {"image_figure_id": f"{pub}-F1", "group_by_patent": False, "size": 100}
     plain = backend.search(body, window=WINDOW)

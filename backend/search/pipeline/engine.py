@@ -50,6 +50,7 @@ from backend.search.request import (
     SearchRequest,
     SearchResponse,
     VectorExplain,
+    ViewMatch,
     unit_vector,
 )
 from backend.search.text import lang_analysis
@@ -263,7 +264,10 @@ class SearchBackend(abc.ABC):
         window = max(window or self.settings.search_rank_window, 1)
         fingerprint = _fingerprint(request, window)
         cursor = paging.decode(request.cursor, fingerprint)
-        vector = self.query_vector(request)
+        from backend.search.ranking import multi_view
+
+        views = multi_view.view_vectors(self, request)
+        vector = multi_view.mean_vector(views) if views else self.query_vector(request)
         use_text = bool(request.text) and request.weights.text > 0
         use_vector = vector is not None and request.weights.image > 0 and self.dims() is not None
         parsed = query_language.parse(request.text) if use_text else None
@@ -287,6 +291,9 @@ class SearchBackend(abc.ABC):
         if group:
             bm25, knn, dense = _dedupe(bm25, group_field), _dedupe(knn, group_field), _dedupe(dense, group_field)
         keyof = (lambda c: c.key(group_field)) if group else (lambda c: c.figure_id)
+        view_matches: dict = {}
+        if views and query.vector is not None:   # several drawings: their lists fused per patent (multi_view.py)
+            knn, view_matches = multi_view.fuse_views(self, query, views, keyof)
         nearest = knn                   # by cosine: the verification's candidates
         knn, knn_scores, votes = self._class_consensus(knn, keyof)
         by_list = {TEXT: {keyof(c): c for c in bm25}, VECTOR: {keyof(c): c for c in knn}}
@@ -347,6 +354,9 @@ class SearchBackend(abc.ABC):
         for item, cand in entries:
             src = cand.source if cand.source is not None else sources.get(cand.figure_id, {})
             hits.append(self._hit(item, cand, src, request.explain, request.lang))
+            if hits[-1].explain is not None and item.key in view_matches:
+                hits[-1].explain.views = [ViewMatch(view=i + 1, figure_id=fid, similarity=sim)
+                                          for i, (fid, sim) in enumerate(view_matches[item.key])]
         if checks:
             from backend.search.ranking import rerank
 
