@@ -43,6 +43,7 @@ def create_app(settings: Settings | None = None) -> APIFlask:
         return problem(error.status_code, _first_message(error), headers=error.headers, **extra)
 
     register_error_handlers(app)
+    importlib.import_module("backend.api.problems").install(app)   # the search core's errors as problems
     importlib.import_module("backend.observability").install(app)   # request ids, /metrics; before auth
     importlib.import_module("backend.auth").install(app)
     importlib.import_module("backend.api.body_limit").install(app)   # after the auth gate, before any read

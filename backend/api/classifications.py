@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 
+from backend.api.search_schemas import SuggestQuery
 from backend.app import app_settings
 from backend.search import service
-from backend.search.api_schemas import SuggestQuery
 
 bp = APIBlueprint("classifications", __name__, tag="classifications")
 

@@ -6,10 +6,10 @@ import json
 from apiflask import APIBlueprint
 from flask import Response, request, stream_with_context
 
+from backend.api.search_schemas import EmbedResponseDoc, ExportQuery, SearchRequestDoc, SearchResponseDoc
 from backend.app import app_settings
 from backend.errors import ProblemError
 from backend.search import service
-from backend.search.api_schemas import EmbedResponseDoc, ExportQuery, SearchRequestDoc, SearchResponseDoc
 
 bp = APIBlueprint("search", __name__, tag="search")
 

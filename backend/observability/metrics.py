@@ -97,16 +97,15 @@ class _Search:
 @contextmanager
 def search_timer():
     """Around a whole search: ``seen.kind = search_kind(request)`` once the request is parsed."""
-    from backend.errors import ProblemError
-
     seen, started, outcome = _Search(), time.perf_counter(), "ok"
     try:
         yield seen
-    except ProblemError as exc:
-        outcome = "invalid" if exc.status < 500 else "error"
-        raise
-    except Exception:
-        outcome = "error"
+    except Exception as exc:
+        # refused (a search error the caller caused, a 4xx problem) or failed (the rest)
+        at_fault = getattr(exc, "caller_at_fault", None)
+        if at_fault is None:
+            at_fault = getattr(exc, "status", 500) < 500
+        outcome = "invalid" if at_fault else "error"
         raise
     finally:
         SEARCHES.labels(seen.kind, outcome).inc()

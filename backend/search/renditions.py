@@ -17,10 +17,10 @@ import logging
 
 from PIL import Image
 
-from backend.errors import ProblemError
 from backend.ingest import blobstore
 from backend.ingest.images import ImageRejected, crop_to_ink, decode, to_grey
 from backend.model.drawing import min_pool
+from backend.search.errors import InvalidQuery, NotFound, Unavailable
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ ORIGINAL_EXTS = ("tif", "tiff", "png", "jpg", "jpeg", "bin")
 def size_of(value: str) -> int | None:
     """The longer side for a ``w`` value; 400 problem naming the choices otherwise."""
     if value not in SIZES:
-        raise ProblemError(400, f"w: must be one of {', '.join(SIZES)}, got {value!r}")
+        raise InvalidQuery(f"w: must be one of {', '.join(SIZES)}, got {value!r}")
     return SIZES[value]
 
 
@@ -55,20 +55,13 @@ def render_png(im: Image.Image, max_side: int | None) -> bytes:
     return buf.getvalue()
 
 
-def _rejected(exc: ImageRejected) -> ProblemError:
-    return ProblemError(exc.status, str(exc))
-
-
 def preview_png(data: bytes | None, settings: Settings, max_side: int | None = 1600) -> bytes:
     """A PNG of an uploaded drawing (any accepted format, TIFF included) as the viewer shows it."""
     if data is None:
-        raise ProblemError(400, "image: send the drawing as the multipart file field 'image'")
+        raise InvalidQuery("image: send the drawing as the multipart file field 'image'")
     if not data:
-        raise ProblemError(400, "image: the uploaded file is empty")
-    try:
-        im = decode(data, "image", settings.max_image_pixels)
-    except ImageRejected as exc:
-        raise _rejected(exc) from None
+        raise InvalidQuery("image: the uploaded file is empty")
+    im = decode(data, "image", settings.max_image_pixels)
     return render_png(im, max_side)
 
 
@@ -77,7 +70,7 @@ def _source(store, figure: dict, figure_id: str, settings: Settings) -> Image.Im
     image_key = figure.get("image_key")
     digest = blobstore.hash_of_key(image_key or "")
     if not digest:
-        raise ProblemError(404, f"figure {figure_id!r} has no stored image")
+        raise NotFound(f"figure {figure_id!r} has no stored image")
     candidates = [blobstore.original_key(digest, ext) for ext in ORIGINAL_EXTS] + [image_key]
     for key in candidates:
         try:
@@ -85,13 +78,13 @@ def _source(store, figure: dict, figure_id: str, settings: Settings) -> Image.Im
         except (blobstore.BlobNotFound, ValueError):
             continue
         except Exception as exc:  # noqa: BLE001 - the store is down or refuses us
-            raise ProblemError(503, f"the blob store cannot be read right now ({type(exc).__name__})") \
+            raise Unavailable(f"the blob store cannot be read right now ({type(exc).__name__})") \
                 from None
         try:
             return decode(data, figure_id, settings.max_image_pixels)
         except ImageRejected as exc:   # stored, but cannot be read back: try the next source
             log.warning("rendition source %s of %s unreadable: %s", key, figure_id, exc)
-    raise ProblemError(404, f"the image of figure {figure_id!r} is missing from the blob store")
+    raise NotFound(f"the image of figure {figure_id!r} is missing from the blob store")
 
 
 def figure_rendition(figure_id: str, size: str, settings: Settings) -> tuple[bytes, str]:
@@ -101,10 +94,10 @@ def figure_rendition(figure_id: str, size: str, settings: Settings) -> tuple[byt
     max_side = size_of(size)
     figure = get_backend(settings).get_figure(figure_id)
     if figure is None:
-        raise ProblemError(404, f"no figure {figure_id!r}")
+        raise NotFound(f"no figure {figure_id!r}")
     digest = blobstore.hash_of_key(figure.get("image_key") or "")
     if not digest:
-        raise ProblemError(404, f"figure {figure_id!r} has no stored image")
+        raise NotFound(f"figure {figure_id!r} has no stored image")
     store = blobstore.get_blob_store(settings)
     key = rendition_key(digest, size)
     etag = f"{digest[:32]}-{size}"
@@ -113,7 +106,7 @@ def figure_rendition(figure_id: str, size: str, settings: Settings) -> tuple[byt
     except (blobstore.BlobNotFound, ValueError):
         pass
     except Exception as exc:  # noqa: BLE001 - the store is down or refuses us
-        raise ProblemError(503, f"the blob store cannot be read right now ({type(exc).__name__})") from None
+        raise Unavailable(f"the blob store cannot be read right now ({type(exc).__name__})") from None
     png = render_png(_source(store, figure, figure_id, settings), max_side)
     try:
         store.put(key, png, "image/png")

@@ -12,7 +12,6 @@ import sys
 
 import click
 
-from backend.errors import ProblemError
 from backend.settings import get_settings
 
 DATE_KINDS = ("publication", "filing", "priority")
@@ -80,7 +79,7 @@ def search_command(query, cpc, ipc, locarno, date_from, date_to, date_kind, appl
     prism search 'bubble AND (washer OR laundry) AND pd:>=2020' --cpc D06F
     """
     from backend.search import service
-    from backend.search.errors import SearchBackendError
+    from backend.search.errors import SearchBackendError, SearchError
 
     body = build_body(query, cpc, ipc, locarno, date_from, date_to, date_kind, applicant, country, limit)
     if langs:
@@ -88,7 +87,7 @@ def search_command(query, cpc, ipc, locarno, date_from, date_to, date_kind, appl
         body["lang"] = body["languages"][0] or None
     try:
         result = service.search(body, get_settings())
-    except ProblemError as exc:
+    except SearchError as exc:
         _fail(exc.detail)
     except SearchBackendError as exc:
         _fail(f"search backend unavailable: {exc}")

@@ -14,10 +14,9 @@ from pydantic import ValidationError
 
 from backend.classification import SCHEMES, cpc_catalog
 from backend.classification import suggest as suggest_symbols
-from backend.errors import ProblemError
 from backend.observability import metrics as observed
 from backend.search import get_backend
-from backend.search.errors import SearchBackendError
+from backend.search.errors import InvalidQuery, NotFound, SearchBackendError, Unavailable
 from backend.search.index.documents import is_text_document
 from backend.search.pipeline.engine import validation_problem
 from backend.search.ranking.multi_view import MAX_VIEWS
@@ -37,19 +36,16 @@ FIGURE_FIELDS = ("figure_id", "figure_number", "description", "viewpoint", "obje
 def _decode_upload(data: bytes, settings: Settings):
     # the same checks as POST /documents: pixels counted from the header before decoding (413), then
     # format (415), corrupt or damaged data (400)
-    from backend.ingest.images import ImageRejected, decode
+    from backend.ingest.images import decode
 
     if not data:
-        raise ProblemError(400, "image: the uploaded file is empty")
-    try:
-        return decode(data, "image", settings.max_image_pixels)
-    except ImageRejected as exc:
-        raise ProblemError(exc.status, str(exc)) from None
+        raise InvalidQuery("image: the uploaded file is empty")
+    return decode(data, "image", settings.max_image_pixels)
 
 
 def _encode_image(data: bytes, settings: Settings) -> list[float]:
     image = _decode_upload(data, settings)
-    from backend.model.encoder import get_encoder   # torch: imported once the upload is known to be a drawing
+    from backend.model.encoder import get_encoder  # torch: imported once the upload is known to be a drawing
 
     return get_encoder(settings).encode_images([image])[0].tolist()
 
@@ -57,7 +53,7 @@ def _encode_image(data: bytes, settings: Settings) -> list[float]:
 def embed_upload(data: bytes | None, settings: Settings) -> dict:
     """The query vector of an uploaded drawing, as a search or a watch would use it (``vector``)."""
     if data is None:
-        raise ProblemError(400, "image: send the drawing as the multipart file field 'image'")
+        raise InvalidQuery("image: send the drawing as the multipart file field 'image'")
     from backend.model.encoder import get_encoder
 
     vector = _encode_image(data, settings)
@@ -71,7 +67,7 @@ def _cropped(image, crop, where: str):
     try:
         return image.crop(crop.pixels(*image.size))
     except ValueError as exc:
-        raise ProblemError(400, f"crop: {exc} ({where})") from None
+        raise InvalidQuery(f"crop: {exc} ({where})") from None
 
 
 def _upload_drawing(data: bytes, settings: Settings, crop=None, image=None):
@@ -79,7 +75,7 @@ def _upload_drawing(data: bytes, settings: Settings, crop=None, image=None):
     drawing (or an already decoded ``image``), cut to ``crop`` first; the last two only when the geometric
     verification is on (backend/search/ranking/rerank.py)."""
     image = _cropped(image if image is not None else _decode_upload(data, settings), crop, "the uploaded image")
-    from backend.model.encoder import get_encoder   # torch: imported once the upload is known to be a drawing
+    from backend.model.encoder import get_encoder  # torch: imported once the upload is known to be a drawing
 
     if settings.search_verify_top_k <= 0:
         return get_encoder(settings).encode_images([image])[0].tolist(), [], None
@@ -95,9 +91,9 @@ def _check_index_dims(dims: int, settings: Settings) -> None:
     (not the request's fault: 503 until the index is re-embedded)."""
     index_dims = get_backend(settings).dims()
     if index_dims is not None and index_dims != dims:
-        raise ProblemError(503, f"image: the search index holds {index_dims}-dim vectors of another encoder, the "
-                                f"current encoder makes {dims}-dim ones; drawing search is unavailable until the "
-                                f"index is re-embedded (`prism index reembed`)")
+        raise Unavailable(f"image: the search index holds {index_dims}-dim vectors of another encoder, the "
+                          f"current encoder makes {dims}-dim ones; drawing search is unavailable until the "
+                          f"index is re-embedded (`prism index reembed`)")
 
 
 def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> SearchRequest:
@@ -105,20 +101,20 @@ def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> 
     if body is None:
         body = {}
     if not isinstance(body, dict):
-        raise ProblemError(400, "request: must be a JSON object (see POST /search)")
+        raise InvalidQuery("request: must be a JSON object (see POST /search)")
     body = dict(body)
     images = [image] if isinstance(image, bytes) else list(image or [])
     if len(images) > MAX_VIEWS:
-        raise ProblemError(400, f"image: at most {MAX_VIEWS} drawings (views) in one query, got {len(images)}")
+        raise InvalidQuery(f"image: at most {MAX_VIEWS} drawings (views) in one query, got {len(images)}")
     crop = _crop_of(body)
     if crop is not None and not images and not body.get("image_figure_id"):
-        raise ProblemError(400, "crop: a part query needs an uploaded image or image_figure_id to cut the box from")
+        raise InvalidQuery("crop: a part query needs an uploaded image or image_figure_id to cut the box from")
     if images and any(body.get(k) for k in ("image_figure_id", "vector", "vectors", "image_figure_ids")):
-        raise ProblemError(400, "image: send an image, image_figure_id or vector, not several")
+        raise InvalidQuery("image: send an image, image_figure_id or vector, not several")
     turned_vectors, features = [], None
     if len(images) > 1:     # several views (ranking/multi_view.py)
         if crop is not None:
-            raise ProblemError(400, "crop: a part query takes one drawing, not several views")
+            raise InvalidQuery("crop: a part query takes one drawing, not several views")
         from backend.model.encoder import get_encoder
 
         vectors = get_encoder(settings).encode_images([_decode_upload(data, settings) for data in images])
@@ -129,7 +125,7 @@ def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> 
         _check_index_dims(len(body["vector"]), settings)
     elif crop is not None:   # part of an indexed figure: its stored image, cut and encoded
         if body.get("vector"):
-            raise ProblemError(400, "crop: cuts image_figure_id's figure; send no vector with it")
+            raise InvalidQuery("crop: cuts image_figure_id's figure; send no vector with it")
         figure_id = str(body["image_figure_id"]).strip()
         data, _mime, _key = figure_blob(figure_id, "image", settings)
         body["vector"], _turned, features = _upload_drawing(data, settings, crop)
@@ -171,7 +167,7 @@ def _run(request: SearchRequest, settings: Settings, window: int | None = None):
             return get_backend(settings).search(request, window=window)
     except SearchBackendError as exc:
         log.error("search failed: %s", exc)
-        raise ProblemError(503, f"search backend unavailable: {exc}") from None
+        raise Unavailable(f"search backend unavailable: {exc}") from None
 
 
 def search(body: Any, settings: Settings, image: bytes | None = None) -> dict:
@@ -231,18 +227,18 @@ def shortlist_csv(body: Any) -> str:
 
     rows = body.get("rows") if isinstance(body, dict) else None
     if not isinstance(rows, list):
-        raise ProblemError(400, "rows: must be a list of shortlist entries")
+        raise InvalidQuery("rows: must be a list of shortlist entries")
     if len(rows) > MAX_SHORTLIST_ROWS:
-        raise ProblemError(400, f"rows: at most {MAX_SHORTLIST_ROWS} entries (got {len(rows)})")
+        raise InvalidQuery(f"rows: at most {MAX_SHORTLIST_ROWS} entries (got {len(rows)})")
     out = SafeCsv(SHORTLIST_COLUMNS)
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
-            raise ProblemError(400, f"rows[{i}]: must be an object")
+            raise InvalidQuery(f"rows[{i}]: must be an object")
         cells = [row.get(c) for c in SHORTLIST_COLUMNS]
         for column, cell in zip(SHORTLIST_COLUMNS, cells):
             if cell is not None and (not isinstance(cell, str) or len(cell) > MAX_SHORTLIST_CELL):
-                raise ProblemError(400, f"rows[{i}].{column}: must be text of at most {MAX_SHORTLIST_CELL} "
-                                        "characters")
+                raise InvalidQuery(f"rows[{i}].{column}: must be text of at most {MAX_SHORTLIST_CELL} "
+                                   "characters")
         out.write(cells)
     return out.take()
 
@@ -252,7 +248,7 @@ def patent(publication_number: str, settings: Settings) -> dict:
     backend = get_backend(settings)
     figures = backend.get_patent_figures(publication_number)
     if not figures:
-        raise ProblemError(404, f"no patent {publication_number!r}")
+        raise NotFound(f"no patent {publication_number!r}")
     first = figures[0]
     out = {k: first.get(k) for k in PATENT_FIELDS}
     out["figures"] = []
@@ -276,25 +272,25 @@ def figure_blob(figure_id: str, which: str, settings: Settings) -> tuple[bytes, 
     and its content-addressed key."""
     figure = get_backend(settings).get_figure(figure_id)
     if figure is None:
-        raise ProblemError(404, f"no figure {figure_id!r}")
+        raise NotFound(f"no figure {figure_id!r}")
     key = figure.get("thumb_key" if which == "thumbnail" else "image_key")
     if which == "thumbnail" and not key:
         key = figure.get("image_key")
     if not key:
-        raise ProblemError(404, f"figure {figure_id!r} has no stored {which}")
+        raise NotFound(f"figure {figure_id!r} has no stored {which}")
     from backend.ingest.blobstore import BlobNotFound, get_blob_store
 
     try:
         data = get_blob_store(settings).get(key)
     except (BlobNotFound, ValueError):   # ValueError: a key that is not a blob key
-        raise ProblemError(404, f"the {which} of figure {figure_id!r} is missing from the blob store") from None
+        raise NotFound(f"the {which} of figure {figure_id!r} is missing from the blob store") from None
     except Exception as exc:  # noqa: BLE001 - the store is down or refuses us
         log.warning("blob store read of %s failed", key, exc_info=True)
-        raise ProblemError(503, f"the blob store cannot be read right now ({type(exc).__name__})") from None
+        raise Unavailable(f"the blob store cannot be read right now ({type(exc).__name__})") from None
     return data, mimetypes.guess_type(key)[0] or "application/octet-stream", key
 
 
 def suggest(q: str, scheme: str, settings: Settings, limit: int = 20) -> list[dict]:
     if scheme not in SCHEMES or scheme == "ipc":
-        raise ProblemError(400, f"scheme: must be cpc or locarno, got {scheme!r}")
+        raise InvalidQuery(f"scheme: must be cpc or locarno, got {scheme!r}")
     return suggest_symbols(q, scheme, cpc_catalog(str(settings.cpc_titles_dir)), limit)

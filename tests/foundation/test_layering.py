@@ -1,31 +1,217 @@
-"""Issue 15: ``backend/`` never imports ``workers/`` (it enqueues through backend/task_queue.py), and the
-monitoring runner and dispatcher do not import each other."""
+"""Which part of the code may import which: the layers, the search core without HTTP, the server without
+the trainer, and no import cycles.
+
+Every rule reads the source (``import`` statements anywhere in a module, the ones inside functions
+too), so a rule also holds for code paths no test runs. The layers, lowest first::
+
+    foundation  settings, errors, db, classification, patent numbers, task queue port, observability
+    model       the runtime drawing encoder (backend/model: encoder, registry, drawing, thumbnail)
+    services    search, ingest, monitoring, auth, backup, warm-up
+    http        backend/api, the Flask app, wsgi, the UI, readiness, the HTTP metrics middleware
+    entry       command lines, the demo, the dev services, and the trainer (the rest of backend/model)
+
+A module imports its own layer and the layers below it, never one above. ``backend/`` never imports
+``workers/`` (it enqueues through backend/task_queue.py).
+"""
 from __future__ import annotations
 
 import ast
+from functools import cache
 
 from backend.settings import REPO_ROOT
 
+LAYERS = ("foundation", "model", "services", "http", "entry")
+#: module prefix -> layer; the longest prefix that matches a module decides
+LAYER_OF = {
+    "backend": "foundation",
+    "backend.settings": "foundation",
+    "backend.errors": "foundation",
+    "backend.db": "foundation",
+    "backend.classification": "foundation",
+    "backend.patent_numbers": "foundation",
+    "backend.task_queue": "foundation",
+    "backend.observability": "foundation",
+    "backend.model": "model",
+    "backend.search": "services",
+    "backend.ingest": "services",
+    "backend.monitoring": "services",
+    "backend.auth": "services",
+    "backend.backup": "services",
+    "backend.warmup": "services",
+    "backend.api": "http",
+    "backend.app": "http",
+    "backend.wsgi": "http",
+    "backend.ui": "http",
+    "backend.readiness": "http",
+    "backend.observability.http": "http",
+    "backend.__main__": "entry",
+    "backend.cli": "entry",
+    "backend.cli_db": "entry",
+    "backend.cli_output": "entry",
+    "backend.cli_services": "entry",
+    "backend.demo": "entry",
+    "backend.demo_captions": "entry",
+    "backend.devservices": "entry",
+    "backend.devcluster": "entry",
+    "backend.search.cli": "entry",
+    "backend.search.search_cli": "entry",
+    "backend.ingest.cli": "entry",
+    "backend.model.cli": "entry",
+}
+#: the runtime encoder; every other module of backend/model is the trainer (entry layer)
+RUNTIME_MODEL = {"backend.model", "backend.model.encoder", "backend.model.registry", "backend.model.drawing",
+                 "backend.model.thumbnail"}
+#: (importer, imported) pairs allowed across the layers, each with its reason
+EXCEPTIONS = {
+    # settings validates PRISM_WEBHOOK_ALLOWED_NETWORKS with the parser that webhook delivery uses (stdlib only)
+    ("backend.settings", "backend.monitoring.webhook_targets"),
+    # the package's install(app) hook, which only the app calls, loads the HTTP middleware
+    ("backend.observability", "backend.observability.http"),
+}
+HTTP_LIBRARIES = ("flask", "werkzeug", "apiflask", "marshmallow")
+SERVER_ENTRY_POINTS = ("backend.app", "backend.wsgi", "workers.celery_app")
 
-def _imports(path) -> set[str]:
-    names = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+
+def _module_name(path) -> str:
+    parts = list(path.relative_to(REPO_ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+@cache
+def _modules() -> dict:
+    return {_module_name(p): p for top in ("backend", "workers") for p in (REPO_ROOT / top).rglob("*.py")}
+
+
+@cache
+def _imports(module: str, top_level_only: bool = False) -> frozenset[str]:
+    """What ``module`` imports: every module named, ours resolved to the module (``from pkg import mod``
+    names pkg.mod, ``from mod import name`` names mod)."""
+    tree = ast.parse(_modules()[module].read_text(), filename=str(_modules()[module]))
+    nodes = tree.body if top_level_only else ast.walk(tree)
+    names: set[str] = set()
+    for node in nodes:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+            submodules = {f"{node.module}.{a.name}" for a in node.names} & _modules().keys()
+            names.update(submodules or {node.module})
+    return frozenset(names)
+
+
+def _layer(module: str) -> str:
+    if module.startswith("backend.model") and module not in RUNTIME_MODEL and module in _modules():
+        return "entry"
+    prefixes = [p for p in LAYER_OF if module == p or module.startswith(p + ".")]
+    return LAYER_OF[max(prefixes, key=len)]
+
+
+def _ours(module: str) -> bool:
+    return module.split(".")[0] in ("backend", "workers")
+
+
+def test_every_backend_module_has_a_layer():
+    assert [m for m in _modules() if m.startswith("backend") and _layer(m) not in LAYERS] == []
 
 
 def test_backend_never_imports_workers():
-    offenders = {str(p.relative_to(REPO_ROOT)): sorted(n for n in _imports(p) if n.split(".")[0] == "workers")
-                 for p in (REPO_ROOT / "backend").rglob("*.py")}
+    offenders = {m: sorted(n for n in _imports(m) if n.split(".")[0] == "workers")
+                 for m in _modules() if m.startswith("backend")}
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
+def test_no_module_imports_a_layer_above_its_own():
+    upward = []
+    for module in _modules():
+        if not module.startswith("backend"):
+            continue
+        for name in _imports(module):
+            if (name.startswith("backend") and (module, name) not in EXCEPTIONS
+                    and LAYERS.index(_layer(name)) > LAYERS.index(_layer(module))):
+                upward.append(f"{module} ({_layer(module)}) imports {name} ({_layer(name)})")
+    assert upward == []
+
+
+def test_the_search_core_holds_no_http():
+    """The search core raises its own errors (backend/search/errors.py); backend/api turns them into
+    problem+json. Only its command lines (entry layer) may reach further."""
+    offenders = {}
+    for module in _modules():
+        if module.startswith("backend.search") and _layer(module) == "services":
+            bad = sorted(n for n in _imports(module)
+                         if n.split(".")[0] in HTTP_LIBRARIES or n in ("backend.errors", "backend.app")
+                         or n.startswith("backend.api"))
+            if bad:
+                offenders[module] = bad
+    assert offenders == {}
+
+
+def _reachable(starts) -> set[str]:
+    seen: set[str] = set()
+    todo = list(starts)
+    while todo:
+        module = todo.pop()
+        if module in seen or module not in _modules():
+            continue
+        seen.add(module)
+        parts = module.split(".")
+        todo += [".".join(parts[:k]) for k in range(1, len(parts))]   # importing a.b.c runs a and a.b
+        todo += [n for n in _imports(module) if _ours(n)]
+    return seen
+
+
+def test_the_server_never_imports_the_trainer():
+    """The API and the workers load the runtime encoder, never the training code (by any import path,
+    those inside functions included)."""
+    server = _reachable([*SERVER_ENTRY_POINTS, *(m for m in _modules() if m.startswith("workers"))])
+    assert "backend.model.encoder" in server
+    assert sorted(m for m in server if m.startswith("backend.model") and m not in RUNTIME_MODEL) == []
+
+
+def test_no_import_cycles_between_modules():
+    """Module-level imports form no cycle (a package importing its own submodules aside: that is how
+    a package exposes them)."""
+    graph = {m: {n for n in _imports(m, top_level_only=True) if n in _modules() and not m.startswith(n + ".")}
+             for m in _modules()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+    for root in graph:                        # Tarjan's strongly connected components, without recursion
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    work.append((child, iter(sorted(graph[child]))))
+                elif child in stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    cycles.append(sorted(component))
+    assert cycles == []
+
+
 def test_runner_and_dispatch_do_not_import_each_other():
-    monitoring = REPO_ROOT / "backend" / "monitoring"
-    assert "backend.monitoring.runner" not in _imports(monitoring / "dispatch.py")
+    assert "backend.monitoring.runner" not in _imports("backend.monitoring.dispatch")
 
 
 def test_the_worker_app_routes_what_the_port_sends():

@@ -6,8 +6,9 @@ import warnings
 import numpy as np
 import pytest
 
-from backend.errors import ProblemError
+from backend.api.problems import status_of
 from backend.patent_numbers import normalise_lenient
+from backend.search.errors import SearchError
 from tests.search.conftest import DIMS, PATENTS, figure
 
 pytestmark = pytest.mark.services
@@ -99,9 +100,9 @@ def test_pagination_has_no_duplicates_or_gaps(backend, corpus):
         if cursor is None:
             break
     assert paged == everything
-    with pytest.raises(ProblemError) as err:
+    with pytest.raises(SearchError) as err:
         backend.search({**body, "text": "other", "size": 3, "cursor": page_cursor(backend, body)})
-    assert err.value.status == 400 and "cursor" in err.value.detail
+    assert status_of(err.value) == 400 and "cursor" in err.value.detail
 
 
 def page_cursor(backend, body):
@@ -212,9 +213,9 @@ def test_non_ascii_text(backend, corpus):
 
 
 def test_wrong_vector_dimension_is_a_clear_400(backend, corpus):
-    with pytest.raises(ProblemError) as err:
+    with pytest.raises(SearchError) as err:
         backend.search({"vector": [0.5] * (DIMS + 1)})
-    assert err.value.status == 400
+    assert status_of(err.value) == 400
     assert f"{DIMS + 1} dimensions" in err.value.detail and f"expects {DIMS}" in err.value.detail
 
 
@@ -223,26 +224,26 @@ def test_wrong_vector_dimension_is_a_clear_400(backend, corpus):
 def test_zero_or_overflowing_vector_is_a_clear_400(backend, corpus, values, why):
     with warnings.catch_warnings():
         warnings.simplefilter("error")    # no numpy overflow warning on the way to the 400
-        with pytest.raises(ProblemError) as err:
+        with pytest.raises(SearchError) as err:
             backend.search({"vector": values})
-    assert err.value.status == 400 and err.value.detail.startswith("vector:") and why in err.value.detail
+    assert status_of(err.value) == 400 and err.value.detail.startswith("vector:") and why in err.value.detail
 
 
 def test_more_like_this_uses_the_stored_vector(backend, corpus):
     response = backend.search({"image_figure_id": "USD0000002-F2", "group_by_patent": False, "explain": True})
     assert response.hits[0].figure_id == "USD0000002-F2"
     assert response.hits[0].explain.vector.similarity == pytest.approx(1.0, abs=1e-3)
-    with pytest.raises(ProblemError) as err:
+    with pytest.raises(SearchError) as err:
         backend.search({"image_figure_id": "NOPE-F1"})
-    assert err.value.status == 404
+    assert status_of(err.value) == 404
 
 
 def test_unknown_or_malformed_symbol_is_a_400_naming_it(backend, corpus):
     for bad in ("X99Q", "A47C 99/99", "33-01"):
         scheme = "locarno" if "-" in bad else "cpc"
-        with pytest.raises(ProblemError) as err:
+        with pytest.raises(SearchError) as err:
             backend.search({"text": "chair", "filters": {scheme: {"include": [bad]}}})
-        assert err.value.status == 400 and bad in err.value.detail
+        assert status_of(err.value) == 400 and bad in err.value.detail
 
 
 def test_similarity_floor(make_settings, backend, corpus):

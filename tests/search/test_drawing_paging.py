@@ -107,22 +107,23 @@ def test_exclude_figures_leaves_the_figure_out_and_keeps_its_patent(paged):
 
 
 def test_exclude_figures_is_validated(paged):
-    from backend.errors import ProblemError
+    from backend.api.problems import status_of
+    from backend.search.errors import SearchError
 
     backend, _docs = paged
-    with pytest.raises(ProblemError) as err:
+    with pytest.raises(SearchError) as err:
         backend.search({"vector": unit(np.random.default_rng(1)), "exclude_figures": ["  "]})
-    assert err.value.status == 400 and "exclude_figures" in err.value.detail
+    assert status_of(err.value) == 400 and "exclude_figures" in err.value.detail
 
 
 def test_drawing_cursor_is_tied_to_the_query(paged):
-    from backend.errors import ProblemError
+    from backend.search.errors import SearchError
 
     backend, _docs = paged
     rng = np.random.default_rng(2)
     resp = backend.search({"vector": unit(rng), "size": 100}, window=WINDOW)
     assert resp.next_cursor
-    with pytest.raises(ProblemError, match="different query"):
+    with pytest.raises(SearchError, match="different query"):
         backend.search({"vector": unit(rng), "size": 100, "cursor": resp.next_cursor}, window=WINDOW)
 
 

@@ -10,7 +10,8 @@ import io
 import numpy as np
 import pytest
 
-from backend.errors import ProblemError
+from backend.api.problems import status_of
+from backend.search.errors import SearchError
 from tests.search.conftest import figure, unit
 
 WINDOW = 10
@@ -115,9 +116,9 @@ def test_excluded_patents_leave_text_pages_and_the_count(mixed):
 ])
 def test_bad_exclusions_are_400_naming_the_field(mixed, body, field):
     backend, _docs = mixed
-    with pytest.raises(ProblemError) as info:
+    with pytest.raises(SearchError) as info:
         backend.search(body, window=WINDOW)
-    assert info.value.status == 400 and str(info.value).startswith(field)
+    assert status_of(info.value) == 400 and str(info.value).startswith(field)
 
 
 def test_filter_on_a_scheme_no_document_carries_says_so(mixed):

@@ -69,13 +69,13 @@ def test_es_refuses_one_per_family_over_documents_without_family(families):
     collapse into one group, so one_per_family says to re-ingest them instead."""
     if families.name != "elasticsearch":
         pytest.skip("the embedded backend treats a figure without family_id as its own family")
-    from backend.errors import ProblemError
+    from backend.search.errors import SearchError
     from backend.search.index import documents
 
     old = documents.prepare(figure("US6000001B1", 1, None, title="Water wheel"), None)
     old.pop("family_id")
     families.es.index(index=families.alias, id=old["figure_id"], refresh=True,
                       document={k: v for k, v in old.items() if v is not None})
-    with pytest.raises(ProblemError, match="1 figures in the index have no family_id"):
+    with pytest.raises(SearchError, match="1 figures in the index have no family_id"):
         families.search({"text": "water", "one_per_family": True})
     assert families.search({"text": "water wheel"}).hits[0].publication_number == "US6000001B1"

@@ -41,10 +41,10 @@ def test_cursor_round_trip_and_tampering():
     assert decode(c, "abc") == Cursor(40)
     tail = encode(Cursor(140, (7.25, "US1-F2"), 133), "abc")
     assert decode(tail, "abc") == Cursor(140, (7.25, "US1-F2"), 133)
-    from backend.errors import ProblemError
+    from backend.search.errors import SearchError
 
     for bad, fp in ((c, "other"), ("!!notbase64", "abc"), (encode(Cursor(-1), "abc"), "abc")):
-        with pytest.raises(ProblemError):
+        with pytest.raises(SearchError):
             decode(bad, fp)
 
 

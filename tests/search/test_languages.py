@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from backend.errors import ProblemError
+from backend.api.problems import status_of
 from backend.ingest.parsers.discover import discover
 from backend.ingest.parsers.load import load_source
 from backend.ingest.pipeline import PreparedJob, figure_documents
+from backend.search.errors import SearchError
 from backend.search.text import lang_analysis
 
 EPO = "epo_samples"
@@ -93,9 +94,9 @@ def test_bad_languages_are_a_400_naming_the_problem(backend, epo_index):
             ({"text": "Kopf", "lang": "klingon"}, "lang: unknown language 'klingon'"),
             ({"text": "ti:Kopf", "languages": ["de"]}, "request: languages: the query language (operators, fields, "
                                                        "phrases, truncation) searches the English text only")):
-        with pytest.raises(ProblemError) as err:
+        with pytest.raises(SearchError) as err:
             backend.search(request)
-        assert err.value.status == 400 and err.value.detail.startswith(detail), err.value.detail
+        assert status_of(err.value) == 400 and err.value.detail.startswith(detail), err.value.detail
     # the query language with English among the languages is fine
     assert backend.search({"text": "ti:chipboard", "languages": ["de", "en"]}).hits[0].publication_number \
         == CHIPBOARD_SCREW

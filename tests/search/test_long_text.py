@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.errors import ProblemError
+from backend.api.problems import status_of
+from backend.search.errors import SearchError
 from backend.search.query_language import parse
 from backend.search.query_language.long_text import LONG_TEXT, MAX_TEXT, MAX_WORDS, as_plain_words, key_words
 from tests.search.conftest import figure
@@ -37,6 +38,6 @@ def test_a_pasted_claim_finds_the_shoe_on_both_backends(backend):
     backend.refresh()
     response = backend.search({"text": CLAIM * 200, "size": 10})
     assert [h.publication_number for h in response.hits] == ["US2000001S1"]
-    with pytest.raises(ProblemError) as err:
+    with pytest.raises(SearchError) as err:
         backend.search({"text": "shoe " * (MAX_TEXT // 5 + 1)})
-    assert err.value.status == 400 and "text" in err.value.detail
+    assert status_of(err.value) == 400 and "text" in err.value.detail

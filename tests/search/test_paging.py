@@ -103,11 +103,11 @@ def test_window_sized_result_has_no_tail(paged):
 
 
 def test_cursor_of_the_tail_is_tied_to_the_query(paged):
-    from backend.errors import ProblemError
+    from backend.search.errors import SearchError
 
     backend, _docs = paged
     resp = backend.search({"text": "water", "size": 15}, window=WINDOW)
-    with pytest.raises(ProblemError, match="different query"):
+    with pytest.raises(SearchError, match="different query"):
         backend.search({"text": "sand", "size": 15, "cursor": resp.next_cursor}, window=WINDOW)
 
 

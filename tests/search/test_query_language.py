@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from backend.errors import ProblemError
+from backend.api.problems import status_of
+from backend.search.errors import SearchError
 from tests.search.conftest import figure
 
 pytestmark = pytest.mark.services
@@ -162,19 +163,19 @@ ERRORS = [
 
 @pytest.mark.parametrize("text, fault, position", ERRORS, ids=[e[0] for e in ERRORS])
 def test_malformed_query_is_a_400_naming_position_and_fault(backend, ql_corpus, text, fault, position):
-    with pytest.raises(ProblemError) as err:
+    with pytest.raises(SearchError) as err:
         backend.search({"text": text})
-    assert err.value.status == 400
+    assert status_of(err.value) == 400
     assert fault in err.value.detail and f"position {position})" in err.value.detail
     assert err.value.detail.startswith("text: ")
 
 
 def test_truncation_expanding_to_too_many_words_is_a_400(backend, ql_corpus):
-    with pytest.raises(ProblemError) as err:
+    with pytest.raises(SearchError) as err:
         backend.search({"text": "zq*"})
-    assert err.value.status == 400 and "zq* matches more than 200 different words" in err.value.detail
+    assert status_of(err.value) == 400 and "zq* matches more than 200 different words" in err.value.detail
     assert "position 1" in err.value.detail
-    with pytest.raises(ProblemError) as err:
+    with pytest.raises(SearchError) as err:
         backend.search({"text": "bubble OR cl:zq???"})
     assert "zq??? matches more than 200" in err.value.detail and "position 14" in err.value.detail
     assert hits(backend, "cl:zq?0*") == {MANY[0]}        # 21 words: zq000-zq009, zq100-zq109, zq200

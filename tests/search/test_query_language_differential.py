@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from backend.errors import ProblemError
+from backend.search.errors import SearchError
 from backend.search.query_language import QueryError, parse
 from tests.search.conftest import DIMS, figure
 from tests.search.test_query_language import MANY, PATENTS
@@ -78,7 +78,7 @@ def both(make_settings, es_url, monkeypatch):
 def answer(backend, text: str):
     try:
         return {h.publication_number for h in backend.search({"text": text, "size": 100}).hits}
-    except ProblemError as exc:
+    except SearchError as exc:
         return exc.detail
 
 

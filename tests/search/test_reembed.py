@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from backend.api.problems import status_of
 from backend.cli_db import upgrade_database
-from backend.errors import ProblemError
+from backend.search.errors import SearchError
 from backend.settings import SHARED_DATA
 
 pytestmark = [pytest.mark.slow]
@@ -114,9 +115,9 @@ def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
     from backend.search import service
 
     drawing = sorted(first[0].glob("*-D00001.TIF"))[0].read_bytes()
-    with pytest.raises(ProblemError) as exc:
+    with pytest.raises(SearchError) as exc:
         service.search({}, settings, image=drawing)
-    assert exc.value.status == 503 and "128-dim" in exc.value.detail and "prism index reembed" in exc.value.detail
+    assert status_of(exc.value) == 503 and "128-dim" in exc.value.detail and "prism index reembed" in exc.value.detail
 
     # a figure whose stored image went missing stops the re-embedding; the old index stays as it was
     backend = get_backend(settings)
@@ -153,9 +154,9 @@ def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
         firsts.append(found[0]["publication_number"] == _number(folder))
     assert sum(firsts) >= 2, firsts
     # a query vector of the old dims is a 400 naming both dims
-    with pytest.raises(ProblemError) as exc:
+    with pytest.raises(SearchError) as exc:
         backend.search({"vector": [1.0] * 128})
-    assert exc.value.status == 400 and "128 dimensions" in exc.value.detail and "expects 512" in exc.value.detail
+    assert status_of(exc.value) == 400 and "128 dimensions" in exc.value.detail and "expects 512" in exc.value.detail
 
     # now B's ingest goes in
     again = ingest_paths([late], settings, progress=False)

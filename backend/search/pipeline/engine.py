@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from backend.errors import ProblemError
 from backend.search import query_language
+from backend.search.errors import InvalidQuery, NotFound
 from backend.search.index.documents import TEXT_FIELDS
 from backend.search.pipeline import filters as filters_mod
 from backend.search.pipeline import paging
@@ -71,7 +71,7 @@ _MARKED = re.compile(r"<mark>(.*?)</mark>")
 FACET_LIMIT = 50
 
 
-def validation_problem(exc: ValidationError, prefix: str = "") -> ProblemError:
+def validation_problem(exc: ValidationError, prefix: str = "") -> InvalidQuery:
     """A pydantic error as a 400 problem whose detail names the field (and the symbol, if any)."""
     errors = []
     for err in exc.errors():
@@ -79,7 +79,7 @@ def validation_problem(exc: ValidationError, prefix: str = "") -> ProblemError:
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         errors.append({"field": f"{prefix}{loc}" if loc else prefix.rstrip(".") or "request", "message": msg})
     first = errors[0] if errors else {"field": "request", "message": "invalid"}
-    return ProblemError(400, f"{first['field']}: {first['message']}", errors=errors)
+    return InvalidQuery(f"{first['field']}: {first['message']}", errors=errors)
 
 
 def coerce_request(request) -> SearchRequest:
@@ -235,13 +235,13 @@ class SearchBackend(abc.ABC):
             try:
                 return self._check_dims(unit_vector(request.vector), "vector")
             except ValueError as exc:
-                raise ProblemError(400, f"vector: {exc}") from None
+                raise InvalidQuery(f"vector: {exc}") from None
         elif request.image_figure_id:
             figure = self.get_figure(request.image_figure_id)
             if figure is None:
-                raise ProblemError(404, f"image_figure_id: no figure {request.image_figure_id!r}")
+                raise NotFound(f"image_figure_id: no figure {request.image_figure_id!r}")
             if not figure.get("image_vector"):
-                raise ProblemError(400, f"image_figure_id: figure {request.image_figure_id!r} has no image vector")
+                raise InvalidQuery(f"image_figure_id: figure {request.image_figure_id!r} has no image vector")
             vector = np.asarray(figure["image_vector"], dtype=np.float32)
             what = "image_figure_id"
         if vector is None:
@@ -249,14 +249,14 @@ class SearchBackend(abc.ABC):
         with np.errstate(over="ignore", invalid="ignore"):
             norm = float(np.linalg.norm(vector))
         if not math.isfinite(norm) or norm == 0:
-            raise ProblemError(400, f"{what}: the query vector must be finite and non-zero")
+            raise InvalidQuery(f"{what}: the query vector must be finite and non-zero")
         return self._check_dims(vector / norm, what)
 
     def _check_dims(self, vector: np.ndarray, what: str) -> np.ndarray:
         dims = self.dims()
         if dims is not None and vector.shape[0] != dims:
-            raise ProblemError(400, f"{what}: the query vector has {vector.shape[0]} dimensions, the index "
-                                    f"expects {dims}")
+            raise InvalidQuery(f"{what}: the query vector has {vector.shape[0]} dimensions, the index "
+                               f"expects {dims}")
         return vector
 
     def search(self, request, window: int | None = None) -> SearchResponse:

@@ -19,7 +19,7 @@ import json
 import math
 from dataclasses import dataclass
 
-from backend.errors import ProblemError
+from backend.search.errors import InvalidQuery
 
 _NOT_OURS = "cursor: not a cursor this API returned"
 
@@ -56,12 +56,12 @@ def decode(text: str | None, fingerprint: str) -> Cursor:
             if not math.isfinite(after[0]):
                 raise ValueError
     except (ValueError, KeyError, TypeError, OverflowError):
-        raise ProblemError(400, _NOT_OURS) from None
+        raise InvalidQuery(_NOT_OURS) from None
     if offset < 0 or rank < 0:
-        raise ProblemError(400, _NOT_OURS)
+        raise InvalidQuery(_NOT_OURS)
     if fp != fingerprint:
-        raise ProblemError(400, "cursor: belongs to a different query (change only size, facets or explain "
-                                "between pages)")
+        raise InvalidQuery("cursor: belongs to a different query (change only size, facets or explain "
+                           "between pages)")
     return Cursor(offset, after, rank)
 
 

@@ -16,9 +16,8 @@ import time
 import numpy as np
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
-from backend.errors import ProblemError
 from backend.patent_numbers import lookup_keys, pick
-from backend.search.errors import IndexVersionError, SearchBackendError
+from backend.search.errors import IndexVersionError, InvalidQuery, SearchBackendError
 from backend.search.index import documents, index_admin
 from backend.search.pipeline.engine import (
     FAMILY_MEMBER_FIELDS,
@@ -664,16 +663,16 @@ class ElasticsearchBackend(SearchBackend):
     def _check_families(self) -> None:
         known = self._mapped_fields()
         if known is not None and "family_id" not in known:
-            raise ProblemError(400, "one_per_family: this Elasticsearch index predates patent families; run "
-                                    "`prism index reindex` and re-ingest to group by family")
+            raise InvalidQuery("one_per_family: this Elasticsearch index predates patent families; run "
+                               "`prism index reindex` and re-ingest to group by family")
         # documents copied by a reindex from an older index have no family_id: collapse would put them
         # all in one group, so refuse until they are re-ingested
         resp = self._call("family check", self.es.count,
                           query={"bool": {"must_not": {"exists": {"field": "family_id"}}}})
         missing = int(resp["count"]) if resp else 0
         if missing:
-            raise ProblemError(400, f"one_per_family: {missing} figures in the index have no family_id (indexed "
-                                    f"before families); re-ingest them (`prism ingest`) to group by family")
+            raise InvalidQuery(f"one_per_family: {missing} figures in the index have no family_id (indexed "
+                               f"before families); re-ingest them (`prism ingest`) to group by family")
 
     def _retrieve(self, query: Query) -> tuple[list[Candidate], list[Candidate]]:
         bodies = self._bodies(query)
