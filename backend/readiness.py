@@ -83,4 +83,20 @@ def check_all(settings: Settings, index_encoder: bool = False) -> dict[str, dict
         checks["index_encoder"] = _timed(lambda: check_index_encoder(settings))
     if index_encoder and settings.captioner == "llm":   # ingest needs it; search does not (not in /readyz)
         checks["llm"] = _timed(lambda: check_llm(settings))
+    models = check_models()
+    if models is not None:
+        checks["models"] = models
     return checks
+
+
+def check_models() -> dict | None:
+    """The models of a process that warms up when it starts (backend/warmup.py): not ok while ``warming``;
+    None for a process that loads them on first use (no warm-up started)."""
+    from backend.warmup import state
+
+    warm = state()
+    if warm["status"] == "cold":
+        return None
+    if warm["status"] == "ready":
+        return {"ok": True, "info": {k: v for k, v in warm.items() if k != "status"}}
+    return {"ok": False, "status": warm["status"], "error": warm.get("error") or "models loading"}

@@ -16,9 +16,11 @@ def healthz():
 
 
 @bp.get("/readyz")
-@bp.doc(summary="Readiness: status of each dependency (database, search backend, Redis)",
-        responses={200: "all dependencies up", 503: "a dependency is down"})
+@bp.doc(summary="Readiness: status of each dependency (database, search backend, Redis) and of the models",
+        responses={200: "all dependencies up, models loaded", 503: "a dependency is down, or models still loading "
+                                                                    "(status warming)"})
 def readyz():
     checks = check_all(app_settings())
     ok = all(c["ok"] for c in checks.values())
-    return {"status": "ok" if ok else "degraded", "checks": checks}, (200 if ok else 503)
+    warming = checks.get("models", {}).get("status") == "warming"   # backend/warmup.py
+    return {"status": "ok" if ok else "warming" if warming else "degraded", "checks": checks}, (200 if ok else 503)

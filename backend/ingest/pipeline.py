@@ -226,7 +226,7 @@ class Pipeline:
         with self.times.stage("decode"):
             data, ext = self._read_image(ref)
             r = images.render(data, ref.name or ref.describe(), self.settings.max_image_pixels, model_size)
-        with self.times.stage("store"):
+        with self.times.stage("blobs"):
             self.blobs.put(blobstore.figure_key(r.sha256), r.display_png, "image/png")
             self.blobs.put(blobstore.thumb_key(r.sha256), r.thumb_png, "image/png")
             self.blobs.put(blobstore.original_key(r.sha256, ext), data)   # the file as received
@@ -235,7 +235,7 @@ class Pipeline:
 
             with self.times.stage("verification features"):
                 features = extract_bytes(r.display_png).to_bytes()
-            with self.times.stage("store"):
+            with self.times.stage("blobs"):
                 self.blobs.put(blobstore.features_key(r.sha256), features)
         return r, ext
 
@@ -243,7 +243,7 @@ class Pipeline:
         """One figure region of a sheet rendered and stored like a figure: (rendered, image key, thumb key)."""
         with self.times.stage("decode"):
             r = images.render(png, name, self.settings.max_image_pixels, model_size)
-        with self.times.stage("store"):
+        with self.times.stage("blobs"):
             self.blobs.put(blobstore.figure_key(r.sha256), r.display_png, "image/png")
             self.blobs.put(blobstore.thumb_key(r.sha256), r.thumb_png, "image/png")
         if self.settings.search_verify_top_k > 0:
@@ -251,7 +251,7 @@ class Pipeline:
 
             with self.times.stage("verification features"):
                 features = extract_bytes(r.display_png).to_bytes()
-            with self.times.stage("store"):
+            with self.times.stage("blobs"):
                 self.blobs.put(blobstore.features_key(r.sha256), features)
         return r, blobstore.figure_key(r.sha256), blobstore.thumb_key(r.sha256)
 

@@ -26,10 +26,23 @@ log = logging.getLogger(__name__)
 
 
 class _DropRandomInitWarning(logging.Filter):
-    """open_clip warns "No pretrained weights loaded" before we load our own checkpoint."""
+    """open_clip warns "No pretrained weights loaded" (and "initialized partially" when only the text tower
+    is pretrained) before we load our own checkpoint: :func:`load_model` says in one line what it loaded."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "No pretrained weights loaded" not in record.getMessage()
+        message = record.getMessage()
+        return "No pretrained weights loaded" not in message and "initialized partially" not in message
+
+
+def quiet_transformers() -> None:
+    """No transformers load reports ("UNEXPECTED pooler.dense...") or weight-loading progress bars on every
+    start, unless the log level is debug (``PRISM_LOG_LEVEL=debug``)."""
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        return
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
@@ -210,6 +223,7 @@ def load_model(
     frozen_text = ckpt is not None and _lacks_text_transformer(ckpt)
     root = logging.getLogger()
     quiet = _DropRandomInitWarning() if ckpt is not None else None  # our weights load right after
+    quiet_transformers()
     if quiet:
         root.addFilter(quiet)
     try:
@@ -236,8 +250,9 @@ def load_model(
             if stray:
                 raise ModelError(f"checkpoint {ckpt} does not fit model config {model_name!r}: "
                                  f"missing or unexpected keys {stray[:5]}")
-        log.info("loaded checkpoint %s into %s (%s)", ckpt, model_name, incompatible)
         model_id = f"{model_name}@{file_digest(ckpt)}" + vector_tag(model_name)
+        log.info("model %s: weights from %s%s", model_id, ckpt,
+                 f", frozen text transformer from {minilm_dir()}" if frozen_text else "")
     else:
         model_id = f"{model_name}@random-seed{RANDOM_INIT_SEED}" + vector_tag(model_name)
     model.to(dev)

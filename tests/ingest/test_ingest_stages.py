@@ -38,8 +38,8 @@ def test_the_pipeline_times_each_stage(fake_pipeline, tmp_path):
     write_patent_folder(tmp_path / "data", "D0999012", "Lamp", figures=3, seed=2)
     assert ingest_paths([tmp_path / "data"], settings, progress=False).ingested == 1
     times = pipe.times.snapshot()
-    for stage in ("parse", "decode", "verification features", "drawing encoder", "captions", "dense text",
-                  "store", "index"):
+    for stage in ("parse", "decode", "verification features", "blobs", "drawing encoder", "captions",
+                  "dense text", "store", "index"):
         assert times[stage]["seconds"] > 0, stage
     assert "caption vectors" not in times
     assert times["drawing encoder"]["items"] == 3 and times["decode"]["items"] == 3

@@ -142,7 +142,7 @@ def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
     backend = get_backend(settings)
     probe = backend.get_figure(victim["figure_id"])
     assert probe["model_id"] == b.model_id and len(probe["image_vector"]) == 512
-    assert len(probe["text_vector"]) == 512 and probe["captions"]
+    assert probe["text_vector"] is None and probe["captions"]   # caption vectors: PRISM_INGEST_CAPTION_VECTORS
     # search by drawing: the figure's own vector finds its patent first
     hits = backend.search({"image_figure_id": victim["figure_id"], "group_by_patent": True}).hits
     assert hits[0].publication_number == victim["publication_number"]
@@ -182,7 +182,7 @@ def test_reembedding_the_display_rendition_reproduces_ingest(make_settings, tmp_
     from backend.search.index.reembed import Reembedder
 
     reset_backends()
-    settings = make_settings(task_mode="eager", model_name=ENCODER_A)
+    settings = make_settings(task_mode="eager", model_name=ENCODER_A, ingest_caption_vectors=True)
     upgrade_database(settings.resolved_database_url)
     folders = _patent_folders(tmp_path / "patents")[:2]
     assert ingest_paths(folders, settings, progress=False).ingested == 2

@@ -38,8 +38,9 @@ def patent_text(title: str | None, abstract: str | None, claims: str | None) -> 
 def _model(device: str):
     from sentence_transformers import SentenceTransformer
 
-    from backend.model.registry import minilm_dir
+    from backend.model.registry import minilm_dir, quiet_transformers
 
+    quiet_transformers()
     return SentenceTransformer(str(minilm_dir()), device=device, local_files_only=True)
 
 

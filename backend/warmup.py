@@ -1,0 +1,84 @@
+"""Warm start: load the models a process serves with when it starts, not on its first request.
+
+An API worker (``backend/wsgi.py``) and each Celery worker process (``workers/celery_app.py``,
+``worker_process_init``) call :func:`start_background`: the drawing encoder, the MiniLM text model and
+OpenCV load in a thread, each run once on a tiny input (torch's first call is slow too), while the
+process already answers ``/healthz``. ``/readyz`` says ``warming`` (503) until they are in, so a load
+balancer sends no search to a worker that would spend 15-25 s loading them inside the request
+(gunicorn's timeout kills such a worker). A process that never started a warm-up (the dev server, a
+test app, the CLI) loads them on first use, as before. One log line says what was loaded from where.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_state: dict = {"status": "cold"}      # cold (never asked) | warming | ready | failed
+
+
+def state() -> dict:
+    with _lock:
+        return dict(_state)
+
+
+def _set(**values) -> None:
+    with _lock:
+        _state.clear()
+        _state.update(values)
+
+
+def warm_up(settings, pipeline=None) -> dict:
+    """Load and run once everything a search or an ingest of ``settings`` needs; returns what it loaded
+    ({"drawing_encoder": model id, "dense_text": MiniLM folder, "seconds": ...})."""
+    from PIL import Image
+
+    started = time.perf_counter()
+    loaded: dict = {}
+    drawing = Image.new("L", (64, 64), 255)
+    drawing.paste(0, (16, 16, 48, 20))
+    if pipeline is not None:
+        encoder = pipeline.encoder
+    else:
+        from backend.model.encoder import get_encoder
+
+        encoder = get_encoder(settings)
+    encoder.encode_images([drawing.convert("RGB")])
+    encoder.encode_texts(["warm-up"])
+    loaded["drawing_encoder"] = encoder.model_id
+    if settings.search_dense_text or settings.dense_text_at_ingest:
+        from backend.model.registry import minilm_dir
+        from backend.search.text import dense_text
+
+        dense_text.encode(["warm-up"], settings)
+        loaded["dense_text"] = str(minilm_dir())
+    if settings.search_verify_top_k > 0:
+        from backend.search.ranking.verification import extract
+
+        extract(drawing)
+        loaded["verification"] = "OpenCV ORB"
+    loaded["seconds"] = round(time.perf_counter() - started, 2)
+    return loaded
+
+
+def start_background(settings, pipeline_factory=None) -> threading.Thread:
+    """Warm up in a daemon thread; :func:`state` says ``warming`` until it is done."""
+
+    def _run() -> None:
+        try:
+            loaded = warm_up(settings, pipeline_factory(settings) if pipeline_factory else None)
+        except Exception as exc:  # noqa: BLE001 - the process still serves; models load on first use
+            log.warning("warm-up failed (models load on first use): %s: %s", type(exc).__name__, exc)
+            _set(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+            return
+        _set(status="ready", **loaded)
+        log.info("models ready in %.1f s: %s", loaded["seconds"],
+                 ", ".join(f"{k} {v}" for k, v in loaded.items() if k != "seconds"))
+
+    _set(status="warming")
+    thread = threading.Thread(target=_run, name="prism-warm-up", daemon=True)
+    thread.start()
+    return thread
