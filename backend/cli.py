@@ -12,6 +12,7 @@ from backend.settings import SettingsError
 COMMANDS: list[str] = [
     "backend.cli_services",
     "backend.cli_db",
+    "backend.cli_serve",
     "backend.demo",
     "backend.auth.cli",
     "backend.monitoring.cli",

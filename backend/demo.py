@@ -138,6 +138,16 @@ def demo(corpus: Path | None, data_dir: Path, size: int, captioner: str) -> None
     same = sum(1 for h in result["hits"] if h["publication_number"] == number)
     console.print(f"{same} of the top {len(result['hits'])} are drawings of the query's own patent {number}.")
     _drawing_only(search_service, settings, console, image_bytes, number, locarno, cpc, size)
+    console.print(f"[bold]Open this data in the examiner UI:[/] prism serve --data-dir {_shown(data_dir)}"
+                  "   (prints the URL to open and, the first time, an API key)", soft_wrap=True)
+
+
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is under it (shorter to copy), else absolute."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path.resolve())
 
 
 def _drawing_only(search_service, settings, console, image_bytes: bytes, number: str, locarno: list[str],
