@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from backend.errors import ProblemError
+from backend.search.errors import InvalidQuery, NotFound
 
 if TYPE_CHECKING:
     from backend.search.pipeline.engine import Candidate, Query, SearchBackend
@@ -34,13 +34,13 @@ def view_vectors(backend: SearchBackend, request: SearchRequest) -> list[np.ndar
             try:
                 out.append(backend._check_dims(unit_vector(values), f"vectors.{i}"))
             except ValueError as exc:
-                raise ProblemError(400, f"vectors.{i}: {exc}") from None
+                raise InvalidQuery(f"vectors.{i}: {exc}") from None
     for i, fid in enumerate(request.image_figure_ids):
         figure = backend.get_figure(fid)
         if figure is None:
-            raise ProblemError(404, f"image_figure_ids.{i}: no figure {fid!r}")
+            raise NotFound(f"image_figure_ids.{i}: no figure {fid!r}")
         if not figure.get("image_vector"):
-            raise ProblemError(400, f"image_figure_ids.{i}: figure {fid!r} has no image vector")
+            raise InvalidQuery(f"image_figure_ids.{i}: figure {fid!r} has no image vector")
         out.append(backend._check_dims(unit_vector(figure["image_vector"]), f"image_figure_ids.{i}"))
     return out or None
 
