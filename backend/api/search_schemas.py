@@ -62,6 +62,13 @@ class SearchRequestDoc(Schema):
                                                               "1,000), e.g. the patent of a more-like-this figure."})
     exclude_families = List(String(), metadata={"description": "Family ids (a hit's family_id) whose members "
                                                                "are left out (at most 1,000)."})
+    exclude_figures = List(String(), metadata={"description": "Figure ids to leave out (the patent's other figures "
+                                                              "stay), e.g. the figure of a more-like-this query."})
+    image_figure_ids = List(String(), metadata={"description": "Several views (up to 7 indexed figures), fused "
+                                                               "per patent; several `image` files do the same."})
+    vectors = List(List(Float()), metadata={"description": "Several query vectors (views), fused per patent."})
+    crop = Dict(metadata={"description": "Part query: {x, y, width, height} in fractions of the uploaded image or "
+                                         "of image_figure_id's figure."})
 
 
 class SearchResponseDoc(Schema):

@@ -86,6 +86,11 @@ export function reason(explain, score) {
       const name = scheme === "locarno" ? "Locarno" : scheme === "subclass" ? "CPC/IPC" : scheme.toUpperCase();
       details.push(`${pct(vector.class_consensus)} of the nearest drawings in ${name} ${code}`);
     }
+    if (vector.reason) details.push(vector.reason);   // why the consensus moved it ("ranked up 2: ...")
+  }
+  if (Array.isArray(explain.views)) {   // a multi-view query: which figure matched each view
+    const matched = explain.views.filter((v) => v.figure_id);
+    if (matched.length) details.push(matched.map((v) => `view ${v.view} ↔ ${v.figure_id}`).join(", "));
   }
   const check = explain.verification;   // geometric verification against the query drawing (docs/search.md)
   if (check && check.score != null) {
