@@ -77,7 +77,7 @@ def backup(settings: Settings, dest: Path) -> Result:
         blobs = parts.save_blobs(settings, dest / "blobs")
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION, "prism_version": __version__,
-            "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "encoder": current_encoder_id(settings),
             "record": record, "index": index, "blobs": blobs,
             "files": _inventory(dest),
