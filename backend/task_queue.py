@@ -8,6 +8,7 @@ names; a task is a thin function that calls a service in ``backend/``.
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 from backend.settings import Settings
 
@@ -32,7 +33,7 @@ def queue_for(task_name: str) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _client(broker_url: str):
+def _client(broker_url: str) -> Any:
     from celery import Celery
 
     app = Celery("prism-client", broker=broker_url, set_as_current=False)

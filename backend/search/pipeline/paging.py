@@ -65,7 +65,7 @@ def decode(text: str | None, fingerprint: str) -> Cursor:
     return Cursor(offset, after, rank)
 
 
-def _integer(value) -> int:
+def _integer(value: object) -> int:
     """An offset or rank as this API writes it: a JSON integer below 2**53 (1e999, 1.5 or "3" are not)."""
     if type(value) is not int or not 0 <= value < 2 ** 53:
         raise ValueError

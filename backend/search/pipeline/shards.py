@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -26,7 +27,7 @@ class ShardReport:
 
     MAX_REASONS = 3
 
-    def add(self, response) -> None:
+    def add(self, response: Any) -> None:
         """Fold in one search response (a dict or an ``ObjectApiResponse``)."""
         body = getattr(response, "body", response)
         if not isinstance(body, dict):

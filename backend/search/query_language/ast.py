@@ -7,6 +7,7 @@ guarantees it), so "NOT x" always means "... and not x", never "everything but x
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 #: every text field, in the FTS5 column order; the default of an unqualified word
@@ -144,7 +145,7 @@ def _wrapped(node: Node) -> str:
     return f"({node.render()})" if isinstance(node, (And, Or)) else node.render()
 
 
-def leaves(node: Node, negated: bool = False):
+def leaves(node: Node, negated: bool = False) -> Iterator[tuple[Node, bool]]:
     """(leaf, negated) pairs of the tree, left to right."""
     if isinstance(node, (And, Or)):
         for child in node.children:

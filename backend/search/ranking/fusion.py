@@ -8,6 +8,7 @@ Ties are broken by key (ascending) so the order is total and pages are stable.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 TEXT, VECTOR = "bm25", "vector"
@@ -46,7 +47,7 @@ def _rank_maps(lists: dict[str, list[Ranked]]) -> dict[str, dict[str, tuple[int,
     return out
 
 
-def _combine(lists: dict[str, list[Ranked]], contribution) -> list[Fused]:
+def _combine(lists: dict[str, list[Ranked]], contribution: Callable[[str, int, float], float]) -> list[Fused]:
     fused: dict[str, Fused] = {}
     for name, ranks in _rank_maps(lists).items():
         for key, (rank, score) in ranks.items():

@@ -47,7 +47,7 @@ def es_fields(lang: str) -> list[str]:
     return out
 
 
-def check_texts(texts, where: str) -> dict[str, dict[str, str]]:
+def check_texts(texts: object, where: str) -> dict[str, dict[str, str]]:
     """``texts`` validated: known language codes, known parts, strings (raises ValueError naming the fault)."""
     if texts in (None, {}):
         return {}
