@@ -86,7 +86,7 @@ class Settings(BaseSettings):
         "otherwise."))
     log_level: Literal["debug", "info", "warning", "error", "DEBUG", "INFO", "WARNING", "ERROR"] = "info"
 
-    # -- ingest of scanned and multi-figure drawing sheets (issue 14) -----------------------------
+    # -- ingest of scanned and multi-figure drawing sheets -----------------------------
     ingest_sheet_ocr: bool = Field(default=True, description=(
         "Read the FIG. labels printed on USPTO drawing sheets (OCR, tesseract) when the description does "
         "not tell which figures a sheet holds (fewer sheets than figures); off: the order decides."))
@@ -97,7 +97,7 @@ class Settings(BaseSettings):
         "Split a drawing sheet holding several figures into one indexed figure per region (its own vector and "
         "verification features; the sheet kept for display with the figure's box); off: one figure per sheet."))
 
-    # -- monitoring: watches, alerts, webhooks (issue 6) ------------------------------------------
+    # -- monitoring: watches, alerts, webhooks ------------------------------------------
     watch_beat_interval_s: float = Field(default=60.0, gt=0, description="How often beat enqueues run_due.")
     watch_min_schedule_s: int = Field(default=300, ge=1, description="Shortest schedule a watch may have.")
     webhook_timeout_s: float = Field(default=5.0, gt=0, le=60, description="Connect+read timeout per attempt.")
@@ -110,7 +110,7 @@ class Settings(BaseSettings):
         "Comma-separated addresses / CIDR networks that may receive webhooks although they are not public "
         "(loopback, private, link-local...; see backend/monitoring/webhook_targets.py). Empty: public only."))
 
-    # -- fault recovery (issue 15) ----------------------------------------------------------------
+    # -- fault recovery ----------------------------------------------------------------
     job_stale_after_s: int = Field(default=900, ge=30, description=(
         "An ingest job queued or running this long with no live owner is re-driven by the reconciler "
         "(worker start, beat, `prism jobs recover`) and may be retried."))
@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     job_enqueue_grace_s: float = Field(default=30.0, ge=0, description=(
         "celery mode: a queued job this old that no broker message names was lost with the broker."))
 
-    # -- search core (issue 4) --------------------------------------------------------------------
+    # -- search core --------------------------------------------------------------------
     search_rank_window: int = Field(default=100, ge=10, le=10000, description=(
         "Entries each ranked list (BM25, vector) contributes before fusion; pages walk the fused list."))
     search_verify_top_k: int = Field(default=75, ge=0, le=1000, description=(

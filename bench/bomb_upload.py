@@ -1,4 +1,4 @@
-"""Issue 15: what a decompression bomb costs the API. Posts a 379 KB PNG declaring 10000 x 10000 RGBA to
+"""What a decompression bomb costs the API. Posts a 379 KB PNG declaring 10000 x 10000 RGBA to
 POST /search and POST /documents (Flask test client, embedded default, a temporary data dir) and prints
 the status, the time and the peak RSS growth of this process.
 

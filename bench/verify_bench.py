@@ -1,4 +1,4 @@
-"""Geometric verification benchmark (issue 11; not a test): score calibration, cost, and the latency of a
+"""Geometric verification benchmark (not a test): score calibration, cost, and the latency of a
 drawing query with every stage on at 10,000 indexed drawings on the embedded backend.
 
     .venv/bin/python bench/verify_bench.py [--figures 10000] [--queries 60] [--data ../shared/data]

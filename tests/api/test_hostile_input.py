@@ -1,4 +1,4 @@
-"""Issue 15, defects 2 and 6: hostile input on the search and watch endpoints answers 4xx, never 500,
+"""Hostile input on the search and watch endpoints answers 4xx, never 500,
 and an image upload to /search is checked like one to /documents (pixels from the header, before
 decoding)."""
 from __future__ import annotations

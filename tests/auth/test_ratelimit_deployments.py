@@ -1,4 +1,4 @@
-"""Issue 15, defect 7: two deployments sharing one Redis database keep separate rate-limit budgets for
+"""Two deployments sharing one Redis database keep separate rate-limit budgets for
 their keys, although both have a key #1 (real Redis, real SQLite databases)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 15, defect 5: an Elasticsearch index prefix that ES would refuse stops everything at settings
+"""An Elasticsearch index prefix that ES would refuse stops everything at settings
 time (API, CLI, worker) with one line naming PRISM_ES_INDEX_PREFIX, before anything is written."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bad members of a weekly archive (issue 14.4): XML that is not well-formed, XML without the
+"""Bad members of a weekly archive: XML that is not well-formed, XML without the
 bibliography it must have, a drawing sheet that will not decode. Each fails its own document with the
 reason in the job and the summary; nothing of it is stored or indexed; the rest of the archive ingests.
 (Corrupt ZIPs and truncated tars: test_weekly_tar.py; encrypted and over-long PDFs: test_scanned_pdf.py.)"""

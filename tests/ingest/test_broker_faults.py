@@ -1,4 +1,4 @@
-"""Issue 15, defect 3: a Celery ingest survives a worker killed mid-job and a Redis restart that loses
+"""A Celery ingest survives a worker killed mid-job and a Redis restart that loses
 the queue. Real services: a Redis server of the test's own on a free loopback port (restarted here, so
 the shared one is never touched), PostgreSQL, real ``celery worker`` processes and the real encoder."""
 from __future__ import annotations

@@ -26,7 +26,7 @@ def test_prism_ingest_needs_a_path():
 
 
 def test_summary_lines_do_not_depend_on_terminal_width_or_path_length(fake_pipeline, tmp_path):
-    """Issue 15, defect 10: rich wrapped "no such file or directory" when the temporary path was long."""
+    """Rich wrapped "no such file or directory" when the temporary path was long."""
     _settings, pipe = fake_pipeline
     deep = tmp_path.joinpath(*["a-rather-long-folder-name-" + str(i) for i in range(8)])
     write_patent_folder(deep, "D0999202", "Stool", figures=1)

@@ -1,4 +1,4 @@
-"""Issue 15: on a real three-node Elasticsearch cluster (``prism services up es --es-nodes 3``), the node
+"""On a real three-node Elasticsearch cluster (``prism services up es --es-nodes 3``), the node
 holding the figure index's primary shard is SIGKILLed while an ingest runs and searches are answered;
 searches keep answering, the ingest completes, and once the node is back the index holds every figure
 exactly once.

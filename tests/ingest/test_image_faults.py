@@ -1,4 +1,4 @@
-"""Issue 15, defect 9: damaged G4 strips refused, PRISM_MAX_IMAGE_PIXELS above Pillow's own limit."""
+"""Damaged G4 strips refused, PRISM_MAX_IMAGE_PIXELS above Pillow's own limit."""
 from __future__ import annotations
 
 import io

@@ -1,4 +1,4 @@
-"""Issue 15, defects 1 and 9: two uploads of the same drawing in flight at once; the outcome of a patent
+"""Two uploads of the same drawing in flight at once; the outcome of a patent
 whose first attempt was stored but not indexed (an Elasticsearch outage)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 14.5: the XML parsers do not import each other in a circle. Each format parser imports only the
+"""The XML parsers do not import each other in a circle. Each format parser imports only the
 shared helpers (parsers/xml_common.py); uspto_xml.parse_document dispatches to them by root element."""
 from __future__ import annotations
 

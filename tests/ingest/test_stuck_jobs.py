@@ -1,4 +1,4 @@
-"""Issue 15, defects 3 and 4: ingest jobs left queued or running with no live owner are re-driven (the
+"""Ingest jobs left queued or running with no live owner are re-driven (the
 reconciler: worker start, beat, ``prism jobs recover``) and ``POST /jobs/<id>/retry`` accepts them.
 
 Eager mode here: a real process running ``POST /documents`` in-process is killed with SIGKILL in the

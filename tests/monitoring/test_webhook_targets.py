@@ -1,4 +1,4 @@
-"""Issue 15, defect 8 (SSRF): webhooks to loopback, private, link-local and metadata addresses are
+"""Webhooks to loopback, private, link-local and metadata addresses are
 refused when a watch is saved and again at delivery (after resolving the name, and on the connected
 socket), unless PRISM_WEBHOOK_ALLOWED_NETWORKS allows them. The receivers are real HTTP servers on
 127.0.0.1; name resolution is replaced where a test needs a name to point somewhere."""

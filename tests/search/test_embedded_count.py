@@ -1,6 +1,6 @@
 """The embedded backend counts the text matches without ranking them (FTS5 rowids only, no bm25): the
 count and the keys it reports as matching are the same as from the ranked rows, grouped or not, with a
-filter or without (issue 15: the count was half the cost of a hybrid query at 100k figures)."""
+filter or without (the count was half the cost of a hybrid query at 100k figures)."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""The bounded text count of Elasticsearch (issue 15, ``search_exact_total_up_to`` = N): at most N matching
+"""The bounded text count of Elasticsearch (``search_exact_total_up_to`` = N): at most N matching
 figures per shard the count is exact ("eq"); past that it counts the first N + 1 matches only
 (``terminate_after``) and is a lower bound ("gte"); N = 0 always counts exactly. The check which keys
 match stays exact. On the real node, with the paging corpus (400 patents of 1-3 figures, 300 of them "wet")."""

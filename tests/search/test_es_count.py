@@ -1,4 +1,4 @@
-"""Elasticsearch counts the text matches in one ``_msearch`` (issue 15): grouped, a ``terms`` aggregation
+"""Elasticsearch counts the text matches in one ``_msearch``: grouped, a ``terms`` aggregation
 whose buckets are counted by ``stats_bucket`` and never sent; past ``TERMS_COUNT`` patents hash partitions
 of them, each one such aggregation; past that the composite pages as before. Both give the exact number and the same matching keys, on the real node."""
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The grouped BM25 list of Elasticsearch without ``collapse`` (issue 15): the ungrouped top window x
+"""The grouped BM25 list of Elasticsearch without ``collapse``: the ungrouped top window x
 (figures a group, learnt) figures, the first of each patent/family kept, read on with ``search_after`` while
 they hold fewer than window groups, and the collapse query past MAX_OVERFETCH figures. It must equal what
 ``collapse`` returns, on the real node, on an index where patents have many figures (up to 30; most of them

@@ -1,4 +1,4 @@
-"""Issue 13 (part B), on both backends: one count for the list, its pages and the CSV export (text,
+"""On both backends: one count for the list, its pages and the CSV export (text,
 drawing, hybrid and more-like-this queries, grouped or not); ``exclude_patents`` / ``exclude_families``
 (validated, applied before ranking); a warning when a classification filter names a scheme or a symbol
 that no document of the index carries."""

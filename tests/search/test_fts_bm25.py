@@ -1,7 +1,7 @@
 """The embedded backend ranks plain words from FTS5's postings in NumPy (backend/search/backends/embedded/fts_bm25.py):
 the same scores, order, ties, totals and pages as SQLite's own ``bm25()`` (the SQL path, kept for
 phrases and the query language), with column weights, stemming, German/French fields, updates and
-deletions (issue 15: FTS5's ranking was most of a query's time at 100,000 figures)."""
+deletions (FTS5's ranking was most of a query's time at 100,000 figures)."""
 from __future__ import annotations
 
 import numpy as np

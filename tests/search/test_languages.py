@@ -1,4 +1,4 @@
-"""EPO documents in English, German and French, searched per language on both backends (issue 14, item 2).
+"""EPO documents in English, German and French, searched per language on both backends.
 
 The 33 EPO samples of the shared data are parsed and indexed as ingest indexes them (one text-only
 document per patent, pipeline.figure_documents); German and French text is analysed in Python

@@ -1,4 +1,4 @@
-"""Partial results (issue 15): when Elasticsearch answers from some shards only (``_shards.failed`` > 0
+"""Partial results: when Elasticsearch answers from some shards only (``_shards.failed`` > 0
 or ``timed_out``), the search response says ``partial: true`` with the shard counts, and the CLI says
 so. A fake Elasticsearch client stands in for the server here; the real thing (a node of a
 three-node cluster killed) is in tests/ingest/test_cluster_faults.py. The embedded backend has no

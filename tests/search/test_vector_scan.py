@@ -1,4 +1,4 @@
-"""The embedded backend's nearest-vector search with the int8 first pass (vector_scan.py, issue 15) gives
+"""The embedded backend's nearest-vector search with the int8 first pass (vector_scan.py) gives
 the same ranking as the float32 pass over every figure: with and without filters, a similarity floor,
 figures without vectors, duplicate vectors (ties) and vectors too close together for the bound (the
 pass then widens to every figure)."""

@@ -1,4 +1,4 @@
-"""Issue 11: geometric verification of drawings (backend/search/ranking/verification.py) and the drawing query's
+"""Geometric verification of drawings (backend/search/ranking/verification.py) and the drawing query's
 second stage (backend/search/ranking/rerank.py), on real drawings from ../shared/data."""
 from __future__ import annotations
 

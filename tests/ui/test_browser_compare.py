@@ -1,4 +1,4 @@
-"""Issue 13, part A, in headless Chromium against the real app and the ingested IMPACT subset: a TIFF upload
+"""In headless Chromium against the real app and the ingested IMPACT subset: a TIFF upload
 shown (rendered by the server) and kept in view while scrolling; the compare view (query beside each hit at
 full height, synchronised or independent zoom and pan, rotate, flip, overlay and blink, stepping through the
 hits with the keyboard, the original image); the zoom dialog stepping through figures with remembered

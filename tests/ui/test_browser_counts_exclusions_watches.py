@@ -1,4 +1,4 @@
-"""Issue 13 part B in headless Chromium against the real app and the ingested IMPACT subset: the status
+"""In headless Chromium against the real app and the ingested IMPACT subset: the status
 count, what Load more reaches and the exported CSV agree (text, drawing, more like this); exclude a
 patent / family; Locarno subclass titles and a warning for a filter on a scheme nobody carries; removing
 the drawing does not leave its results; the patent page marks the matched figures; watches: run now,

@@ -1,4 +1,4 @@
-"""Issue 11: the reason line of a hit says when its drawing was verified as the query drawing."""
+"""The reason line of a hit says when its drawing was verified as the query drawing."""
 from __future__ import annotations
 
 

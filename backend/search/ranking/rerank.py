@@ -1,4 +1,4 @@
-"""The second stage of a drawing query: geometric verification of the nearest figures (issue 11).
+"""The second stage of a drawing query: geometric verification of the nearest figures.
 
 When the query has a drawing - an uploaded image (its features are computed with the query vector, see
 ``service.parse_request``) or ``image_figure_id`` (the stored features of that figure) - the first
