@@ -258,3 +258,64 @@ def test_the_focus_leaves_the_query_box_after_a_search(corpus_server, page_facto
     assert page.evaluate("document.activeElement.id") != "q-text"
     page.keyboard.press("x")
     assert page.input_value("#q-text") == "shoe"
+
+
+def _columns(page) -> int:
+    tops = page.eval_on_selector_all("#results article", "els => els.map(e => Math.round(e.getBoundingClientRect().top))")
+    return tops.count(tops[0]) if tops else 0
+
+
+def test_a_wide_screen_shows_a_dense_grid(corpus_server, page_factory):
+    page = page_factory(corpus_server.url, "/?q=shoe%20wheel%20razor%20filter&group=0&size=50", viewport=(1920, 1080))
+    _until(page, "document.body.dataset.searchState === 'done' && !document.body.classList.contains('busy')")
+    _shot_copy(page, "dense-grid-1920")
+    width = page.evaluate("document.getElementById('results').getBoundingClientRect().width")
+    assert width > 1500, f"the results use the screen's width, not a 1,440 px column: {width}"
+    assert _columns(page) >= 7, _columns(page)
+    on_screen = page.evaluate("[...document.querySelectorAll('#results article')]"
+                              ".filter(e => e.getBoundingClientRect().top < innerHeight - 200).length")
+    assert on_screen >= 16, f"{on_screen} cards on the first screen (about 8 before)"
+
+
+def test_a_390_px_screen_is_usable(corpus_server, page_factory):
+    page = page_factory(corpus_server.url, viewport=(390, 844))
+    assert page.is_hidden("#filters") and page.is_visible("#filters-toggle")
+    page.fill("#q-text", "shoe")
+    _search(page, lambda: page.keyboard.press("Enter"))
+    top = page.evaluate("document.querySelector('#results article').getBoundingClientRect().top + scrollY")
+    assert top < 700, f"the first result starts {top} px down"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "the page scrolls sideways"
+    _shot_copy(page, "layout-390")
+    page.click("#filters-toggle")
+    assert page.is_visible("#filters") and page.get_attribute("#filters-toggle", "aria-expanded") == "true"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+
+
+def test_the_patent_page_has_a_filmstrip_shortlist_and_compare(corpus_server, page_factory):
+    counts = {}
+    hits = corpus_server.http.post(f"{corpus_server.url}/search", timeout=60,
+                                   json={"text": "shoe wheel razor filter", "size": 20}).json()["hits"]
+    for number in {h["publication_number"] for h in hits}:
+        found = corpus_server.http.get(f"{corpus_server.url}/patents/{number}", timeout=30)
+        assert found.status_code == 200, found.text
+        counts[number] = len(found.json().get("figures") or [])
+    number = max(counts, key=counts.get)
+    assert counts[number] >= 2
+    page = page_factory(corpus_server.url, f"/ui/patents/{number}", viewport=(1920, 1080))
+    page.wait_for_selector("#filmstrip")
+    assert page.locator("#filmstrip .filmstrip-item").count() == counts[number]
+    _until(page, "[...document.querySelectorAll('#filmstrip img')].every(i => i.dataset.state === 'loaded')")
+    last = page.locator("#filmstrip .filmstrip-item").last
+    figure_id = last.get_attribute("data-figure-id")
+    last.click()
+    _until(page, f"""(() => {{ const r = document.querySelector('.patent-figure[data-figure-id="{figure_id}"]')
+        .getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }})()""")
+    _shot_copy(page, "patent-filmstrip")
+    # the patent joins the shortlist from its page; compare opens on its drawings
+    page.click(".patent-actions .shortlist-toggle")
+    assert page.inner_text(".patent-actions .shortlist-toggle") == "★ Shortlisted"
+    assert number in page.evaluate("localStorage.getItem('prism.shortlist')")
+    page.click("#patent-compare")
+    page.wait_for_selector("#compare-dialog[open]")
+    _pane_loaded(page, "hit")
+    assert page.console_errors == []

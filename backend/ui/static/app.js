@@ -778,7 +778,8 @@ async function showPatent(number, { push = false } = {}) {
   }
   try {
     const data = await api.patent(number);
-    const patent = renderPatent(container, data, { onMoreLikeThis: (hit) => moreLikeThis(hit), onZoom: zoom });
+    const patent = renderPatent(container, data, { onMoreLikeThis: (hit) => moreLikeThis(hit), onZoom: zoom,
+                                                   onCompare: (hit, figures) => openCompare(hit, { list: figures }) });
     remember(patent.figures, patent.publication_number);
     document.title = `${patent.publication_number || number} ${patent.title || ""} — Prism`.trim();
     const heading = $("patent-title");
@@ -857,6 +858,11 @@ function init() {
     if (last) $("results").focus({ preventScroll: true });
   });
   $("results").tabIndex = -1;
+  // narrow screens: the filters fold away under one button, so the results start near the top
+  $("filters-toggle").addEventListener("click", () => {
+    const open = body.classList.toggle("filters-open");
+    $("filters-toggle").setAttribute("aria-expanded", String(open));
+  });
   $("more-button").addEventListener("click", () => runSearch({ append: true }));
   $("export-button").addEventListener("click", exportResults);
   $("watch-button").addEventListener("click", openWatchDialog);

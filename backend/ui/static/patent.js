@@ -4,6 +4,7 @@
 import { loadImage } from "./api.js";
 import { h } from "./dom.js";
 import { figureLabel, list, thumbnailUrl } from "./format.js";
+import { toggleButton } from "./shortlist.js";
 
 /** GET /patents/<id> answers with the patent and its figures; accept the likely shapes. */
 export function normalisePatent(data) {
@@ -59,13 +60,49 @@ export function markMatched(container, matched = []) {
   return found.length;
 }
 
-export function renderPatent(container, data, { onMoreLikeThis, onZoom }) {
+const figureAnchor = (fig) => `fig-${fig.figure_id}`;
+
+/** A strip of every figure's thumbnail under the heading: one click scrolls to the figure (57 figures
+ *  are one glance, not a long scroll). */
+function filmstrip(figures, number) {
+  if (figures.length < 2) return null;
+  return h("nav", { class: "filmstrip", id: "filmstrip", "aria-label": "Figures of this patent" },
+    h("ol", {}, figures.map((fig) => {
+      const hit = { ...fig, publication_number: fig.publication_number || number };
+      let picture = h("span", { class: "filmstrip-text" }, "no drawing");
+      if (fig.has_image !== false) {
+        picture = h("img", { alt: "", decoding: "async" });
+        loadImage(picture, thumbnailUrl(hit));
+      }
+      return h("li", {}, h("a", {
+        href: `#${figureAnchor(fig)}`, class: "filmstrip-item", dataset: { figureId: fig.figure_id },
+        "aria-label": `Go to ${figureLabel(hit)}`,
+        onclick: (e) => {
+          e.preventDefault();
+          const target = document.getElementById(figureAnchor(fig));
+          target?.scrollIntoView({ block: "center" });
+          target?.querySelector("button")?.focus({ preventScroll: true });
+        } }, picture, h("span", { class: "filmstrip-label" }, figureLabel(hit))));
+    })));
+}
+
+export function renderPatent(container, data, { onMoreLikeThis, onZoom, onCompare = null }) {
   const patent = normalisePatent(data);
   const number = patent.publication_number || "";
+  const best = patent.figures.find((f) => f.has_image !== false);
+  const asHit = (fig) => ({ ...fig, publication_number: fig.publication_number || number, title: patent.title });
+  const shortlist = toggleButton({ ...(best ? asHit(best) : {}), publication_number: number, title: patent.title,
+                                   kind: patent.kind, country: patent.country,
+                                   publication_date: patent.publication_date, applicants: patent.applicants });
   const parts = [
     h("header", { class: "patent-head" },
       h("p", { class: "patent-number" }, [number, patent.kind].filter(Boolean).join(" ")),
-      h("h1", { id: "patent-title" }, patent.title || number)),
+      h("h1", { id: "patent-title" }, patent.title || number),
+      h("div", { class: "patent-actions" }, shortlist,
+        onCompare && best ? h("button", { type: "button", class: "btn btn-small", id: "patent-compare",
+                                          onclick: () => onCompare(asHit(best), patent.figures.map(asHit)) },
+                              "⇆ Compare with the query drawing") : null)),
+    filmstrip(patent.figures, number),
     dl([
       ["Publication date", patent.publication_date],
       ["Filing date", patent.filing_date],
@@ -93,7 +130,7 @@ export function renderPatent(container, data, { onMoreLikeThis, onZoom }) {
             picture = h("button", { type: "button", class: "thumb-button", "aria-label": `Enlarge ${figureLabel(hit)}`,
                                     onclick: () => onZoom(hit) }, img);
           }
-          return h("figure", { class: "patent-figure", dataset: { figureId: fig.figure_id } },
+          return h("figure", { class: "patent-figure", id: figureAnchor(fig), dataset: { figureId: fig.figure_id } },
             picture,
             h("figcaption", {},
               h("p", { class: "fig-line" }, h("strong", {}, figureLabel(hit)), " ",
@@ -105,5 +142,6 @@ export function renderPatent(container, data, { onMoreLikeThis, onZoom }) {
         : h("p", { class: "empty" }, "This patent has no indexed figures.")),
   ];
   container.replaceChildren(...parts.filter(Boolean));
+  shortlist.paint?.();
   return patent;
 }
