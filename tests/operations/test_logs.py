@@ -119,3 +119,29 @@ def test_one_line_per_ingest_job(make_settings, captured):
     assert (jobs[0]["job_id"], jobs[0]["outcome"], jobs[0]["request_id"]) == (job["job_id"], "ingested", "cli-9")
     assert jobs[0]["figures"] >= 2
     assert jobs[0]["duration_ms"] > 0
+
+
+@pytest.mark.services
+def test_a_task_sent_during_a_request_or_command_carries_its_id_and_the_queue_depth_shows_it(make_settings,
+                                                                                           redis_db_url):
+    """What the worker reads (tests/operations/test_worker_observability.py follows it through a worker): the
+    message's headers; nobody consumes here, so the scrape sees it waiting in its queue."""
+    import redis
+
+    from backend.app import create_app
+    from backend.cli_db import upgrade_database
+    from backend.task_queue import INGEST_PROCESS, send
+    from tests.operations.helpers import samples, value
+
+    settings = make_settings(task_mode="celery", redis_url=redis_db_url)
+    upgrade_database(settings.resolved_database_url)
+    with logs.bound(request_id="cli-0a1b2c"):
+        send(INGEST_PROCESS, [["job-1"]], settings)
+    send(INGEST_PROCESS, [["job-2"]], settings)   # outside any request: no id
+    queued = [json.loads(m) for m in redis.Redis.from_url(redis_db_url).lrange("ingest", 0, -1)]
+    ids = sorted(str(m["headers"].get("prism_request_id")) for m in queued)
+    assert ids == ["None", "cli-0a1b2c"]
+    scrape = samples(create_app(settings).test_client().get("/metrics").get_data(as_text=True))
+    assert value(scrape, "prism_celery_queue_length", queue="ingest") == 2
+    assert value(scrape, "prism_celery_queue_length", queue="watches") == 0
+    assert value(scrape, "prism_metrics_store_up", part="broker") == 1
