@@ -91,7 +91,7 @@ class SearchResponseDoc(Schema):
 
 class SuggestQuery(Schema):
     q = String(required=True, metadata={"description": "A symbol prefix (A47C, H01L 21/0) or title words."})
-    scheme = String(load_default="cpc", validate=OneOf(["cpc", "locarno"]))
+    scheme = String(load_default="cpc", validate=OneOf(["cpc", "ipc", "locarno"]))
     limit = Integer(load_default=20, validate=Range(1, 100))
 
 

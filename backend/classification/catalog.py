@@ -80,6 +80,45 @@ class CpcCatalog:
             out.append(Entry(symbol, titles[symbol][1], titles[symbol][0]))
         return out
 
+    def _word_index(self) -> tuple[list[str], dict[str, list[str]]]:
+        """(the title words sorted, word -> symbols whose title holds it), built on first use."""
+        if getattr(self, "_vocab", None) is None:
+            import re
+            from collections import defaultdict
+
+            titles = self._load()
+            with self._lock:
+                if getattr(self, "_vocab", None) is None:
+                    postings: dict[str, list[str]] = defaultdict(list)
+                    for symbol, (_level, title) in titles.items():
+                        for word in set(re.findall(r"\w+", title.casefold())):
+                            postings[word].append(symbol)
+                    self._postings = dict(postings)
+                    self._vocab = sorted(postings)
+        return self._vocab, self._postings
+
+    def _with_word_prefix(self, prefix: str) -> set[str]:
+        vocab, postings = self._word_index()
+        out: set[str] = set()
+        i = bisect.bisect_left(vocab, prefix)
+        while i < len(vocab) and vocab[i].startswith(prefix):
+            out.update(postings[vocab[i]])
+            i += 1
+        return out
+
+    def title_search_any(self, groups: list[frozenset[str]], limit: int) -> list[Entry]:
+        """Entries whose title holds, for every group, a word starting with one of the group's words
+        (``[{"shoe", "footwear"}]``: titles about footwear), broader entries first."""
+        if not groups:
+            return []
+        found: set[str] | None = None
+        for group in groups:
+            symbols = set().union(*(self._with_word_prefix(w.casefold()) for w in group))
+            found = symbols if found is None else found & symbols
+        titles = self._load()
+        ordered = sorted(found or (), key=lambda s: (len(s), s))[:limit]
+        return [Entry(s, titles[s][1], titles[s][0]) for s in ordered]
+
     def title_search(self, words: list[str], limit: int) -> list[Entry]:
         titles = self._load()
         words = [w.casefold() for w in words if w]

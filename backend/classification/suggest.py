@@ -5,6 +5,7 @@ import re
 
 from backend.classification.catalog import CpcCatalog, locarno_classes, locarno_subclasses, locarno_title
 from backend.classification.symbols import SymbolError, parse_hierarchical, parse_locarno
+from backend.classification.synonyms import alternatives
 
 _SYMBOLISH_CPC = re.compile(r"^[A-HY](\d{0,2}([A-Z](\s*\d{0,4}(\s*/\s*\d{0,6})?)?)?)?$", re.IGNORECASE)
 _SYMBOLISH_LOC = re.compile(r"^(LOC\b.*|\d{1,2}([-.\s]?\d{0,2})?)$", re.IGNORECASE)
@@ -23,22 +24,33 @@ def _cpc_prefix(q: str) -> str:
     return text
 
 
+#: an IPC symbol as CPC spells it: IPC's hierarchy is CPC's down to the main groups and the short subgroups
+#: (CPC's own subgroups have 4+ digits after the slash, e.g. A47C 1/0201)
+_IPC_SHAPED = re.compile(r"^[A-H](\d\d([A-Z](\d{1,4}/\d{2,3})?)?)?$")
+
+
 def suggest(q: str, scheme: str, catalog: CpcCatalog, limit: int = 20) -> list[dict]:
-    """Symbols starting with ``q`` (or, for words, whose title contains them), with titles."""
+    """Symbols starting with ``q`` (or, for words, whose title holds them or a word that stands for them:
+    ``shoe`` finds footwear), with titles. IPC is suggested from the CPC titles, IPC-shaped symbols only."""
     q = (q or "").strip()
     if not q:
         return []
     if scheme == "locarno":
         return _suggest_locarno(q, limit)
-    if scheme != "cpc":
-        raise ValueError(f"scheme must be cpc or locarno, got {scheme!r}")
+    if scheme not in ("cpc", "ipc"):
+        raise ValueError(f"scheme must be cpc, ipc or locarno, got {scheme!r}")
     if not catalog.available:
         return []
+    wanted = limit if scheme == "cpc" else limit * 20
     if _SYMBOLISH_CPC.match(q):
-        entries = catalog.with_prefix(_cpc_prefix(q), limit)
+        entries = catalog.with_prefix(_cpc_prefix(q), wanted)
     else:
-        entries = catalog.title_search(q.split(), limit)
-    return [{"symbol": e.symbol, "title": e.title, "level": _level_name(e)} for e in entries]
+        words = re.findall(r"\w+", q)
+        entries = catalog.title_search_any([alternatives(w) for w in words], wanted) \
+            or catalog.title_search(words, wanted)
+    if scheme == "ipc":
+        entries = [e for e in entries if _IPC_SHAPED.match(e.symbol)]
+    return [{"symbol": e.symbol, "title": e.title, "level": _level_name(e)} for e in entries[:limit]]
 
 
 def _level_name(entry) -> str:
@@ -70,11 +82,11 @@ def _suggest_locarno(q: str, limit: int) -> list[dict]:
         klass = digits.zfill(2) if len(digits) == 1 else digits[:2]
         found = [(k, t) for k, t in entries if k.startswith(klass) or (len(digits) == 1 and k[:1] == digits)]
     else:
-        words = [w.casefold() for w in re.findall(r"\w+", q)]
+        groups = [alternatives(w) for w in re.findall(r"\w+", q)]
 
         def matches(title: str) -> bool:
             title_words = re.findall(r"\w+", title.casefold())
-            return all(any(t.startswith(w) for t in title_words) for w in words)
+            return all(any(t.startswith(w) for t in title_words for w in group) for group in groups)
 
         found = [(k, t) for k, t in entries if matches(t)]
         if not found:   # words from the class heading and the subclass title together ("clothing footwear")

@@ -291,6 +291,6 @@ def figure_blob(figure_id: str, which: str, settings: Settings) -> tuple[bytes, 
 
 
 def suggest(q: str, scheme: str, settings: Settings, limit: int = 20) -> list[dict]:
-    if scheme not in SCHEMES or scheme == "ipc":
-        raise InvalidQuery(f"scheme: must be cpc or locarno, got {scheme!r}")
+    if scheme not in SCHEMES:
+        raise InvalidQuery(f"scheme: must be cpc, ipc or locarno, got {scheme!r}")
     return suggest_symbols(q, scheme, cpc_catalog(str(settings.cpc_titles_dir)), limit)
