@@ -71,8 +71,9 @@ class Settings(BaseSettings):
     llm_retries: int = Field(default=3, ge=0, le=20)
     llm_captions_per_figure: int = Field(default=3, ge=1, le=20)
     llm_concurrency: int = Field(default=4, ge=1, le=64, description="Caption requests in flight per batch.")
-    llm_structured_output: bool = Field(default=True, description=(
-        "Send a JSON schema (response_format json_schema): llama.cpp / vLLM constrain the answer to it."))
+    llm_response_format: Literal["auto", "json_schema", "json_object", "none"] = Field(default="auto", description=(
+        "How the answer's JSON schema is sent: json_schema (OpenAI, vLLM), json_object + schema (llama.cpp's "
+        "server), auto (json_schema, then json_object when refused), none."))
 
     # -- API -------------------------------------------------------------------------------------
     auth_required: bool = True

@@ -208,7 +208,8 @@ def celery_worker_proc(tmp_path, redis_db_url):
 
 
 # -- a closing line in the log: how many passed tests really used each service ------------------
-_SERVICE_FIXTURES = {"es_url": "Elasticsearch", "redis_url": "Redis", "pg_url": "PostgreSQL", "llm_url": "LLM server",
+_SERVICE_FIXTURES = {"es_url": "Elasticsearch", "redis_url": "Redis", "pg_url": "PostgreSQL",
+                     "llm_url": "LLM server",
                      "celery_worker_proc": "Celery worker", "chromium": "Chromium"}
 _service_counts: dict[str, int] = {}
 

@@ -8,7 +8,7 @@ from werkzeug.wrappers import Request, Response
 
 from backend.ingest.captioning import CaptioningError, FigureContext, get_captioner
 from backend.ingest.captioning.base import CaptioningUnavailable
-from backend.ingest.captioning.llm import LLMCaptioner, UnusableAnswer, parse_captions
+from backend.ingest.captioning.llm import LLMCaptioner, UnusableAnswer, captions_schema, parse_captions
 from backend.ingest.captioning.template import TemplateCaptioner
 from backend.ingest.captioning.vocabulary import viewpoint_synonyms
 from backend.settings import Settings
@@ -59,6 +59,7 @@ class FakeLLM:
         self.fail_next = 0           # answer 500 this many times
         self.content = None          # override the answer text
         self.requests: list[dict] = []
+        self.only_json_object = False  # answer a json_schema response_format as llama.cpp's server does
 
     def __call__(self, environ, start_response):
         request = Request(environ)
@@ -67,6 +68,9 @@ class FakeLLM:
         self.requests.append(body)
         if request.path != "/v1/chat/completions":
             return Response("not found", 404)(environ, start_response)
+        if self.only_json_object and body.get("response_format", {}).get("type") == "json_schema":
+            message = "response_format.type: Input should be 'text' or 'json_object'"
+            return Response(json.dumps({"error": {"message": message}}), 500)(environ, start_response)
         if self.fail_next:
             self.fail_next -= 1
             return Response("overloaded", 500)(environ, start_response)
@@ -152,7 +156,19 @@ def test_request_carries_a_json_schema(tmp_path):
     body = _captioner("http://127.0.0.1:9", tmp_path).request_body([{"role": "user", "content": "x"}])
     schema = body["response_format"]["json_schema"]["schema"]
     assert schema["properties"]["captions"]["minItems"] == 3 and body["temperature"] == 0
-    assert "response_format" not in _captioner("http://127.0.0.1:9", tmp_path, structured=False).request_body([])
+    assert "response_format" not in _captioner("http://127.0.0.1:9", tmp_path, response_format="none").request_body([])
+
+
+def test_auto_response_format_switches_to_json_object_when_refused(llm_server, tmp_path):
+    url, server = llm_server
+    server.only_json_object = True
+    captioner = _captioner(url, tmp_path, retries=0)
+    assert len(captioner.caption_one(FIG)) == 3 and captioner.response_format == "json_object"
+    assert [r["response_format"]["type"] for r in server.requests] == ["json_schema", "json_object"]
+    captioner.caption_one(FigureContext("US3", 1, "Lamp"))
+    assert server.requests[-1]["response_format"] == {"type": "json_object", "schema": captions_schema(3)}
+    with pytest.raises(CaptioningUnavailable):            # told json_schema only: the refusal stands
+        _captioner(url, tmp_path, retries=0, response_format="json_schema").caption_one(FigureContext("US4", 1))
 
 
 def test_prompt_names_classification_titles(tmp_path):

@@ -20,7 +20,7 @@ def get_captioner(settings) -> Captioner:
         return LLMCaptioner(settings.llm_base_url, settings.llm_model, settings.llm_api_key,
                             settings.llm_timeout_s, settings.llm_retries, settings.llm_captions_per_figure,
                             cache_dir=settings.data_dir / "cache" / "captions", max_workers=settings.llm_concurrency,
-                            structured=settings.llm_structured_output, cpc_titles_dir=settings.cpc_titles_dir)
+                            response_format=settings.llm_response_format, cpc_titles_dir=settings.cpc_titles_dir)
     if settings.captioner == "none":
         return NoCaptioner()
     from backend.ingest.captioning.template import TemplateCaptioner

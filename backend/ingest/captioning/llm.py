@@ -1,19 +1,21 @@
 """Captions from any OpenAI-compatible ``/v1/chat/completions`` endpoint (llama.cpp's server, vLLM,
 Ollama, OpenAI).
 
-One request per figure asks for ``n`` synonym-rich descriptions as JSON. With ``structured`` (the default)
-the request carries a JSON schema (``response_format``: ``{"captions": [n strings]}``), which llama.cpp
-and vLLM turn into a grammar, so even a small model answers valid JSON; the answer is still parsed
-leniently (an object with ``captions``, a bare array, code fences and text around it).
+One request per figure asks for ``n`` synonym-rich descriptions as JSON. The request carries the JSON schema
+of the answer (``{"captions": [n strings]}``) as ``response_format`` - OpenAI's ``json_schema`` form, or
+llama.cpp's ``{"type": "json_object", "schema": ...}``; ``auto`` (the default) sends the first and switches
+to the second when the endpoint refuses it - which llama.cpp and vLLM turn into a grammar, so even a small
+model answers valid JSON. The answer is still parsed leniently (an object with ``captions``, a bare array,
+code fences and text around it).
 
 Transport errors, timeouts, 429 and 5xx answers are retried with exponential backoff (tenacity,
 ``retries`` times) and then raise :class:`CaptioningUnavailable` (a transient ingest error: the job is
-retried later). A 4xx (a wrong key or model name) is a :class:`CaptioningError`: the job fails with it. An
-answer that is not usable (no JSON, no strings) is an :class:`UnusableAnswer`; :meth:`LLMCaptioner.caption_noted`
-then uses the template captions for that figure and returns a note that ingest keeps on the job. Results are cached
-on disk by the hash of (model, prompt), so re-ingesting
-a figure, or retrying a batch that stopped half-way, makes no second call for what was answered.
-Requests for the figures of a batch go out ``concurrency`` at a time.
+retried later). A 4xx (a wrong key or model name) is a :class:`CaptioningError`: the job fails with it.
+An answer that is not usable (no JSON, no strings) is an :class:`UnusableAnswer`;
+:meth:`LLMCaptioner.caption_noted` then uses the template captions for that figure and returns a note that
+ingest keeps on the job. Results are cached on disk by the hash of (model, prompt), so re-ingesting a figure,
+or retrying a batch that stopped half-way, makes no second call for what was answered. Requests for the
+figures of a batch go out ``max_workers`` (``PRISM_LLM_CONCURRENCY``) at a time.
 """
 from __future__ import annotations
 
@@ -26,7 +28,11 @@ from pathlib import Path
 import requests
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
-from backend.ingest.captioning.base import CaptioningError, CaptioningUnavailable, FigureContext
+from backend.ingest.captioning.base import (
+    CaptioningError,
+    CaptioningUnavailable,
+    FigureContext,
+)
 from backend.ingest.captioning.cache import CaptionCache, content_key
 from backend.ingest.captioning.titles import cpc_titles, locarno_title
 
@@ -38,6 +44,12 @@ SYSTEM_PROMPT = (
     "shape, using the words a patent examiner might search with. Answer with JSON only."
 )
 MIN_CAPTION_CHARS = 8
+EXAMPLE_FACTS = ("Patent: US0000000, \"Office chair\"\nFigure: FIG. 2: FIG. 2 is a top plan view of the chair\n"
+                 "View: top plan\nObject: office chair\nClass: Locarno 06-01 (Furnishing)")
+EXAMPLE_CAPTIONS = ["Top plan view of an office chair, seen from above",
+                    "Overhead view of a swivel desk chair showing the seat and the five-star base",
+                    "Plan view drawing of office seating furniture"]
+RESPONSE_FORMATS = ("auto", "json_schema", "json_object", "none")
 
 
 class UnusableAnswer(CaptioningError):
@@ -59,7 +71,7 @@ def endpoint_url(base_url: str, path: str) -> str:
 
 
 def captions_schema(n: int) -> dict:
-    item = {"type": "string", "minLength": MIN_CAPTION_CHARS, "maxLength": 200}
+    item = {"type": "string"}   # no length bounds: llama.cpp's grammar for maxLength N is N nested options (slow)
     return {"type": "object", "required": ["captions"], "additionalProperties": False,
             "properties": {"captions": {"type": "array", "items": item, "minItems": n, "maxItems": n}}}
 
@@ -113,7 +125,8 @@ class LLMCaptioner:
 
     def __init__(self, base_url: str, model: str, api_key: str = "", timeout_s: float = 60.0, retries: int = 3,
                  captions_per_figure: int = 3, cache_dir: Path | None = None, max_workers: int = 4,
-                 backoff_s: float = 0.5, structured: bool = True, fallback=None, cpc_titles_dir: Path | None = None):
+                 backoff_s: float = 0.5, response_format: str = "auto", fallback=None,
+                 cpc_titles_dir: Path | None = None):
         if not base_url:
             raise CaptioningError("PRISM_LLM_BASE_URL is not set (needed by PRISM_CAPTIONER=llm)")
         self.url = endpoint_url(base_url, "chat/completions")
@@ -125,7 +138,9 @@ class LLMCaptioner:
         self.cache = CaptionCache(cache_dir) if cache_dir else None
         self.max_workers = max_workers
         self.backoff_s = backoff_s
-        self.structured = structured
+        if response_format not in RESPONSE_FORMATS:
+            raise CaptioningError(f"response format {response_format!r}: choose one of {', '.join(RESPONSE_FORMATS)}")
+        self.response_format = response_format
         self.cpc_titles_dir = cpc_titles_dir
         if fallback is None:
             from backend.ingest.captioning.template import TemplateCaptioner
@@ -134,20 +149,28 @@ class LLMCaptioner:
         self.fallback = fallback
         self.calls = 0
 
-    def messages(self, fig: FigureContext) -> list[dict]:
-        facts = [f"Patent: {fig.publication_number}" + (f", \"{fig.title}\"" if fig.title else ""),
+    def facts(self, fig: FigureContext) -> str:
+        lines = [f"Patent: {fig.publication_number}" + (f", \"{fig.title}\"" if fig.title else ""),
                  f"Figure: {fig.label or f'FIG. {fig.number}'}" + (f": {fig.description}" if fig.description else "")]
         if fig.viewpoint:
-            facts.append(f"View: {fig.viewpoint}")
+            lines.append(f"View: {fig.viewpoint}")
         if fig.object_name:
-            facts.append(f"Object: {fig.object_name}")
-        facts.extend(f"Class: {c}" for c in classification_facts(fig, self.cpc_titles_dir))
+            lines.append(f"Object: {fig.object_name}")
+        lines.extend(f"Class: {c}" for c in classification_facts(fig, self.cpc_titles_dir))
         if fig.abstract:
-            facts.append(f"Abstract: {fig.abstract[:600]}")
-        user = (f"Write {self.n} different one-sentence descriptions of this patent drawing, rich in synonyms "
-                f"for the object and the view.\n" + "\n".join(facts) +
-                f"\nAnswer as JSON: {{\"captions\": [{self.n} strings]}}")
-        return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
+            lines.append(f"Abstract: {fig.abstract[:600]}")
+        return "\n".join(lines)
+
+    def messages(self, fig: FigureContext) -> list[dict]:
+        """The instruction, one worked example (small models follow an example far better than a rule),
+        then the figure's facts."""
+        ask = (f"Write {self.n} different one-sentence descriptions of the patent drawing, rich in synonyms for "
+               f"the object and the view. Answer as JSON: {{\"captions\": [{self.n} strings]}}\n")
+        example = EXAMPLE_CAPTIONS[: self.n] + [f"{EXAMPLE_CAPTIONS[0]} ({i})" for i in range(self.n - 3)]
+        return [{"role": "system", "content": SYSTEM_PROMPT},
+                {"role": "user", "content": ask + EXAMPLE_FACTS},
+                {"role": "assistant", "content": json.dumps({"captions": example})},
+                {"role": "user", "content": ask + self.facts(fig)}]
 
     def caption(self, figures: list[FigureContext]) -> list[list[str]]:
         return self.caption_noted(figures)[0]
@@ -198,11 +221,14 @@ class LLMCaptioner:
             self.cache.put(key, captions)
         return captions
 
-    def request_body(self, messages: list[dict]) -> dict:
+    def request_body(self, messages: list[dict], response_format: str | None = None) -> dict:
         body = {"model": self.model, "messages": messages, "temperature": 0, "max_tokens": 64 * self.n + 32}
-        if self.structured:
+        form = response_format or self.response_format
+        if form in ("auto", "json_schema"):
             body["response_format"] = {"type": "json_schema", "json_schema": {
                 "name": "captions", "strict": True, "schema": captions_schema(self.n)}}
+        elif form == "json_object":
+            body["response_format"] = {"type": "json_object", "schema": captions_schema(self.n)}
         return body
 
     def _call(self, messages: list[dict]) -> str:
@@ -211,6 +237,12 @@ class LLMCaptioner:
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
         resp = requests.post(self.url, json=self.request_body(messages), headers=headers, timeout=self.timeout_s)
+        if self.response_format == "auto" and resp.status_code >= 400 and "response_format" in resp.text:
+            # llama.cpp's server knows only {"type": "json_object", "schema": ...} (and says so with a 500)
+            resp = requests.post(self.url, json=self.request_body(messages, "json_object"), headers=headers,
+                                 timeout=self.timeout_s)
+            if resp.ok:
+                self.response_format = "json_object"
         if resp.status_code == 429 or resp.status_code >= 500:
             raise TransientLLMError(f"HTTP {resp.status_code}: {resp.text[:200]}")
         if resp.status_code >= 400:
