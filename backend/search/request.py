@@ -396,6 +396,7 @@ class Hit(BaseModel):
 class FacetBucket(BaseModel):
     key: str
     count: int
+    title: str | None = None     # the class's official title (Locarno class heading, CPC subclass title)
 
 
 class SearchResponse(BaseModel):

@@ -163,6 +163,18 @@ def _languages(request: SearchRequest, node) -> tuple[bool, tuple[str, ...]]:
     return "en" in wanted, others
 
 
+def _facet_title(name: str, key: str, settings: Settings | None) -> str | None:
+    """A facet bucket's title: the Locarno class heading, the CPC subclass title (when the title lists
+    are there)."""
+    from backend.classification.catalog import cpc_catalog, locarno_classes
+
+    if name == "locarno_class":
+        return locarno_classes().get(key)
+    if name == "cpc_subclass" and settings is not None:
+        return cpc_catalog(str(settings.cpc_titles_dir)).title(key)
+    return None
+
+
 def _fingerprint(request: SearchRequest, window: int) -> str:
     payload = json.dumps([request.fingerprint_payload(), window], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
@@ -377,7 +389,7 @@ class SearchBackend(abc.ABC):
         if entries and more and not exhausted:
             next_cursor = paging.encode(paging.Cursor(end, after if in_tail else None, rank if in_tail else 0),
                                         fingerprint)
-        facets = self._facets([representative(item) for item in fused]) if request.facets else None
+        facets = self._facets([representative(item) for item in fused], self.settings) if request.facets else None
         return SearchResponse(total=total, total_relation=relation, next_cursor=next_cursor, hits=hits,
                               facets=facets, parsed_query=parsed.render() if parsed is not None else None,
                               warnings=warning_checks.result() + self._language_warnings(request) or None,
@@ -588,12 +600,12 @@ class SearchBackend(abc.ABC):
         return hit
 
     @staticmethod
-    def _facets(cands: list[Candidate]) -> dict[str, list[FacetBucket]]:
+    def _facets(cands: list[Candidate], settings: Settings | None = None) -> dict[str, list[FacetBucket]]:
         out = {}
         for name in FACET_FIELDS:
             counts: Counter[str] = Counter()
             for c in cands:
                 counts.update(set(getattr(c, name) or []))
             ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_LIMIT]
-            out[name] = [FacetBucket(key=k, count=n) for k, n in ordered]
+            out[name] = [FacetBucket(key=k, count=n, title=_facet_title(name, k, settings)) for k, n in ordered]
         return out
