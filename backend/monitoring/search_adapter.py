@@ -2,36 +2,17 @@
 model and run it restricted to a set of publication numbers (see docs/contracts.md)."""
 from __future__ import annotations
 
-import importlib
 import logging
 from typing import Any
 
 from backend.errors import ProblemError
+from backend.search.request import SearchRequest
 from backend.settings import Settings
 
-_MODEL_MODULES = ("backend.search", "backend.search.models", "backend.search.request",
-                  "backend.search.schemas", "backend.search.types")
 log = logging.getLogger(__name__)
 # keys a watch manages itself: a run restricts, pages and explains on its own terms
 RUN_OVERRIDES = ("cursor", "size", "group_by_patent", "facets", "explain")
 MAX_PAGE = 100
-
-
-class SearchUnavailable(RuntimeError):
-    """The search core is not installed in this process."""
-
-
-def request_model() -> type | None:
-    """The search core's request model (pydantic), or None while backend.search does not exist."""
-    for name in _MODEL_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        model = getattr(module, "SearchRequest", None)
-        if model is not None:
-            return model
-    return None
 
 
 def _as_dict(obj: Any) -> Any:
@@ -60,11 +41,8 @@ def validate_query(query: Any) -> dict:
     """Check a watch's query; returns the query to store. Errors are 400 problems naming the field."""
     query = _basic_checks(query)
     query = {k: v for k, v in query.items() if k not in RUN_OVERRIDES}
-    model = request_model()
-    if model is None:
-        return query
     try:
-        model.model_validate(_for_run(query, ["CHECK"], 1))
+        SearchRequest.model_validate(_for_run(query, ["CHECK"], 1))
     except ProblemError:
         raise
     except Exception as exc:  # pydantic.ValidationError or the core's own error type
@@ -120,10 +98,8 @@ def check_references(settings: Settings, query: dict) -> None:
 
 def resolve_backend(settings: Settings):
     """The configured search backend (backend.search.get_backend)."""
-    try:
-        from backend.search import get_backend
-    except ImportError as exc:
-        raise SearchUnavailable("backend.search is not available") from exc
+    from backend.search import get_backend
+
     return get_backend(settings)
 
 
@@ -135,7 +111,6 @@ def search_candidates(settings: Settings, query: dict, publication_numbers: list
         return []
     if backend is None:
         backend = resolve_backend(settings)
-    model = request_model()
     hits: list[dict] = []
     cursor = None
     seen: set[str] = set()
@@ -143,7 +118,7 @@ def search_candidates(settings: Settings, query: dict, publication_numbers: list
         body = _for_run(query, publication_numbers, min(MAX_PAGE, max(1, len(publication_numbers))), cursor)
         if not body["filters"]["publication_numbers"]:
             return []
-        response = _as_dict(backend.search(model.model_validate(body) if model is not None else body))
+        response = _as_dict(backend.search(SearchRequest.model_validate(body)))
         for hit in response.get("hits") or []:
             hit = _as_dict(hit)
             if hit.get("publication_number") in seen:

@@ -103,6 +103,8 @@ def _imports(module: str, top_level_only: bool = False) -> frozenset[str]:
 def _layer(module: str) -> str:
     if module.startswith("backend.model") and module not in RUNTIME_MODEL and module in _modules():
         return "entry"
+    if any(part.startswith("cli") for part in module.split(".")[1:]):   # cli.py, cli_db.py, search/cli.py ...
+        return "entry"
     prefixes = [p for p in LAYER_OF if module == p or module.startswith(p + ".")]
     return LAYER_OF[max(prefixes, key=len)]
 
