@@ -79,7 +79,10 @@ function searchOptions(body, imageFile, accept) {
   if (!imageFile) return { json: body, accept };
   const form = new FormData();
   form.append("request", JSON.stringify(body));
-  form.append("image", imageFile, imageFile.name || "drawing.png");
+  // several files: the views of one design, fused per patent (a multi-view query)
+  for (const file of Array.isArray(imageFile) ? imageFile : [imageFile]) {
+    form.append("image", file, file.name || "drawing.png");
+  }
   return { form, accept };
 }
 

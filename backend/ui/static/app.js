@@ -14,6 +14,7 @@ import { openCompare, setQuery } from "./compare.js";
 import { remember } from "./hits.js";
 import { initKeyboard } from "./keyboard.js";
 import { initShortlist, numbers as shortlisted, toggle as toggleShortlist } from "./shortlist.js";
+import { attachPartBox } from "./part_box.js";
 import { forgetUpload, renderUpload } from "./upload_preview.js";
 import { keepUpload, loadUpload } from "./upload_store.js";
 import { fromSearchString, toSearchString } from "./url_state.js";
@@ -125,8 +126,29 @@ function needsKey(retry) {
 }
 
 // ---- drawing: drop, paste, pick, "more like this" ---------------------------------------------------
+let partBoxes = [];   // the part boxes on the uploaded drawing and on the "more like this" figure
+
+function forgetPart() {
+  state.crop = null;
+  for (const part of partBoxes) part.clear();
+}
+
+/** Several files (drop or pick): the first is the query drawing, the others more views of the design. */
+function setImageFiles(files) {
+  const [first, ...more] = files;
+  setImageFile(first);
+  if (state.imageFile !== first) return;
+  state.extraViews = more.slice(0, 6);
+  if (state.extraViews.length) {
+    forgetPart();
+    $("image-preview-name").textContent += ` + ${state.extraViews.length} more view${state.extraViews.length > 1 ? "s" : ""}`;
+  }
+}
+
 function setImageFile(file, { uploadId = null } = {}) {
   if (!file) return;
+  state.extraViews = [];
+  forgetPart();
   const isTiff = /\.tiff?$/i.test(file.name || "");
   if (!(IMAGE_TYPES.test(file.type) || isTiff)) {
     showError(`“${file.name || "that file"}” is not an image (PNG, JPEG, GIF, WebP, BMP or TIFF).`);
@@ -160,6 +182,8 @@ function setImageFile(file, { uploadId = null } = {}) {
 
 function clearImage(focus = true) {
   if (state.imageFile) { forgetUpload(); setQuery(null); }
+  state.extraViews = [];
+  forgetPart();
   state.imageFile = null;
   state.uploadId = null;
   uploadKept = null;
@@ -176,6 +200,7 @@ function setSimilar(hit) {
   $("similar-to-label").replaceChildren("More like figure ", $("similar-to-id"));
   $("similar-to-img").hidden = false;
   state.imageFigureId = hit.figure_id;
+  forgetPart();
   setQuery({ kind: "figure", hit });
   $("similar-to-id").textContent = `${hit.publication_number || ""} ${figureLabel(hit)}`.trim();
   $("similar-to").dataset.figureId = hit.figure_id;
@@ -225,7 +250,9 @@ function clearResults() {
 
 function initImageInput() {
   const zone = $("dropzone");
-  $("image-input").addEventListener("change", (e) => setImageFile(e.target.files[0]));
+  $("image-input").addEventListener("change", (e) => setImageFiles([...e.target.files]));
+  partBoxes = [attachPartBox($("image-preview-img"), (crop) => { state.crop = crop; }),
+               attachPartBox($("similar-to-img"), (crop) => { state.crop = crop; })];
   $("image-clear").addEventListener("click", () => { clearImage(); drawingRemoved(); });
   $("similar-clear").addEventListener("click", () => { clearSimilar(); drawingRemoved(); });
   for (const type of ["dragenter", "dragover"]) {
@@ -235,8 +262,8 @@ function initImageInput() {
   zone.addEventListener("drop", (e) => {
     e.preventDefault();
     zone.classList.remove("dragging");
-    const file = [...(e.dataTransfer?.files || [])][0];
-    if (file) setImageFile(file); else showError("Drop an image file (the drop held no file).");
+    const files = [...(e.dataTransfer?.files || [])];
+    if (files.length) setImageFiles(files); else showError("Drop an image file (the drop held no file).");
   });
   // a drop outside the box must not navigate away from the page
   window.addEventListener("dragover", (e) => e.preventDefault());
@@ -500,7 +527,9 @@ async function runSearch({ append = false, history: historyMode = "push" } = {})
   if (current.imageFile && !current.uploadId && uploadKept) current.uploadId = await uploadKept;
   const fromBox = [$("q-text"), $("search-button")].includes(document.activeElement);
   const requestBody = buildRequest(current, { cursor: append ? last.nextCursor : null });
-  const imageFile = current.imageFile;
+  // several views: every file goes with the request (POST /search fuses them per patent)
+  const imageFile = current.imageFile && current.extraViews?.length ? [current.imageFile, ...current.extraViews]
+    : current.imageFile;
   inFlight?.abort();
   const controller = (inFlight = new AbortController());
   showError("");

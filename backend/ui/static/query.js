@@ -63,6 +63,8 @@ export function buildRequest(state, { cursor = null } = {}) {
   body.cursor = cursor;
   body.facets = true;
   body.explain = true;
+  // a part of the one query drawing (part_box.js); several views are searched whole
+  if (state.crop && (state.imageFile || state.imageFigureId) && !state.extraViews?.length) body.crop = { ...state.crop };
   if (state.excludePatents?.length) body.exclude_patents = [...state.excludePatents];
   if (state.excludeFamilies?.length) body.exclude_families = [...state.excludeFamilies];
   return body;
