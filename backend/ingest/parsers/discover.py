@@ -132,8 +132,13 @@ def _deeppatent2(path: Path) -> Iterator[Item]:
 
 
 def _manifest(path: Path) -> Iterator[Item]:
-    with path.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, start=1):
+    with path.open("rb") as fh:
+        for n, raw in enumerate(fh, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                yield Item(f"{path}:{n}", error=f"line {n} is not UTF-8: {exc}")
+                continue
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             try:

@@ -86,14 +86,14 @@ def load_source(locator: dict) -> PatentRecord:
         return deeppatent2.build_record(entries, str(locator["patent"]), Path(path).parent)
     if fmt == "manifest":
         line_no = int(locator["line"])
-        with open(path, encoding="utf-8") as fh:
-            for n, line in enumerate(fh, start=1):  # noqa: B007 - the line found is read below
+        with open(path, "rb") as fh:
+            for n, raw in enumerate(fh, start=1):  # noqa: B007 - the line found is read below
                 if n == line_no:
                     break
             else:
                 raise ParseError(f"{path}: line {line_no} not found")
         try:
-            meta = json.loads(line)
+            meta = json.loads(raw.decode("utf-8"))
         except ValueError as exc:
             raise ParseError(f"{path}:{line_no}: not JSON: {exc}") from None
         base = Path(path).parent
