@@ -104,8 +104,8 @@ def demo(corpus: Path | None, data_dir: Path, size: int, captioner: str) -> None
     _reembed_if_stale(settings, console)
     console.print(f"[bold]1. Ingest[/] {corpus} -> {data_dir} (embedded backend, in-process tasks)")
     summary = ingest_paths([corpus], settings)
-    console.print(f"   ingested {summary.ingested}, updated {summary.updated}, failed {summary.failed}, "
-                  f"skipped {summary.skipped} in {summary.seconds:.1f}s")
+    console.print(f"   ingested {summary.ingested}, updated {summary.updated}, already done {summary.resumed}, "
+                  f"failed {summary.failed}, skipped {summary.skipped} in {summary.seconds:.1f}s")
     for origin, error in summary.failures[:5]:
         console.print(f"   [red]failed[/] {origin}: {error}")
     if captioner == "llm":

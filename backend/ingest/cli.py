@@ -13,14 +13,16 @@ import click
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("-v", "--verbose", is_flag=True, help="List every skipped and failed document.")
 @click.option("--no-resume", is_flag=True,
-              help="Weekly .tar archives: ingest every member again, also those a finished job already did.")
+              help="Ingest every document again, also those already stored with the same content (and the "
+                   "members of a weekly .tar archive a finished job already did).")
 def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet: bool, verbose: bool,
            no_resume: bool) -> None:
     """Ingest USPTO XML (files, weekly bulk files, zips, weekly .tar archives of zips), scanned patent
     PDFs (OCR), DeepPatent2 JSON or JSONL manifests.
 
-    Folders are searched recursively. Re-ingesting a patent replaces it; a weekly archive run again
-    resumes: members already ingested from the same archive (path, size, mtime) are not redone.
+    Folders are searched recursively. Re-ingesting a patent replaces it; a document already stored and
+    indexed with the same content (text, drawings, encoder) is not done again ("already done"), nor are the
+    members of a weekly archive already ingested from the same archive (path, size, mtime).
     """
     from backend.ingest.service import ingest_paths
     from backend.settings import get_settings
@@ -46,7 +48,7 @@ def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet
                   str(summary.resumed), str(summary.figures), f"{summary.seconds:.1f}")
     console.print(table)
     if summary.resumed:
-        console.print(f"already done: {summary.resumed} document(s) of archive members a finished job ingested "
+        console.print(f"already done: {summary.resumed} document(s) stored and indexed with the same content "
                       f"(not redone; --no-resume redoes them)", markup=False, highlight=False)
     limit = None if verbose else 10
     for title, rows in (("failed", summary.failures), ("skipped", summary.skips), ("incomplete", summary.notes)):

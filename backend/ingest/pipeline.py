@@ -33,6 +33,7 @@ from backend.ingest.parsers.load import load_source
 from backend.ingest.parsers.weekly_tar import open_zip
 from backend.ingest.records import FigureRecord, ImageRef, IngestError, ParseError, PatentRecord
 from backend.ingest.stage_times import StageTimes
+from backend.ingest.unchanged import AlreadyDone
 from backend.observability import metrics as observed
 from backend.search.index.documents import text_document_id
 
@@ -60,6 +61,7 @@ class PreparedJob:
     record: PatentRecord
     figures: list[PreparedFigure]
     upload_keys: list[str] = field(default_factory=list)
+    content_sha256: str | None = None               # backend/ingest/unchanged.py
     dense_text_vector: np.ndarray | None = None     # MiniLM, title + abstract + first claim
 
 
@@ -126,9 +128,11 @@ class Pipeline:
         todo = self._start(job_ids, results)
         prepared: list[PreparedJob] = []
         with ThreadPoolExecutor(max_workers=IMAGE_THREADS) as pool:
-            for job_id, locator in todo:
+            for job_id, locator, redo in todo:
                 try:
-                    prepared.append(self._prepare(job_id, locator, pool))
+                    prepared.append(self._prepare(job_id, locator, pool, redo))
+                except AlreadyDone as done:   # stored and indexed with this very content: nothing to do
+                    results[job_id] = self._done_unchanged(job_id, str(done))
                 except Exception as exc:
                     if is_transient(exc):
                         raise
@@ -173,7 +177,7 @@ class Pipeline:
                 batch.results[job.job_id] = self._fail(job.job_id, str(exc))
             batch.prepared = []
 
-    def _start(self, job_ids: list[str], results: dict[str, JobResult]) -> list[tuple[str, dict]]:
+    def _start(self, job_ids: list[str], results: dict[str, JobResult]) -> list[tuple[str, dict, bool]]:
         todo = []
         with session_scope(self.db_url) as session:
             for job_id in job_ids:
@@ -190,19 +194,21 @@ class Pipeline:
                 job.attempts = (job.attempts or 0) + 1
                 job.started_at = utcnow()
                 job.last_error = None
-                todo.append((job_id, (job.payload or {}).get("source")))
+                todo.append((job_id, (job.payload or {}).get("source"), bool((job.payload or {}).get("redo"))))
         return todo
 
-    def _prepare(self, job_id: str, locator: dict | None, pool: ThreadPoolExecutor) -> PreparedJob:
+    def _prepare(self, job_id: str, locator: dict | None, pool: ThreadPoolExecutor, redo: bool = False) -> PreparedJob:
         if not locator:
             raise ParseError("job has no source to ingest")
         with self.times.stage("parse"):
             record = load_source(locator)
         figures = [PreparedFigure(f) for f in record.figures]
         with_images = [f for f in figures if f.record.image is not None]
+        files = dict(zip(map(id, with_images), pool.map(lambda f: self._read_timed(f.record.image), with_images)))
+        content = self._unless_unchanged(record, [files[id(f)][0] if id(f) in files else None for f in figures], redo)
         if with_images:
             model_size = int(getattr(self.encoder, "image_size", 224) or 224)
-            rendered = list(pool.map(lambda f: self._render(f.record.image, model_size), with_images))
+            rendered = list(pool.map(lambda f: self._render(f.record.image, model_size, files[id(f)]), with_images))
             for fig, (r, _original_ext) in zip(with_images, rendered):
                 fig.rendered = r
                 fig.image_key = blobstore.figure_key(r.sha256)
@@ -220,11 +226,35 @@ class Pipeline:
 
             figures = [f for parts in pool.map(split, figures) for f in parts]
         uploads = [f.record.image.blob for f in with_images if f.record.image.blob]
-        return PreparedJob(job_id, record, figures, uploads)
+        return PreparedJob(job_id, record, figures, uploads, content_sha256=content)
 
-    def _render(self, ref: ImageRef, model_size: int) -> tuple[images.Rendered, str]:
+    def _unless_unchanged(self, record: PatentRecord, drawings: list[bytes | None], redo: bool) -> str:
+        """The document's content hash; :class:`AlreadyDone` when it is stored and indexed as it is."""
+        from backend.ingest import unchanged
+
+        content = unchanged.content_sha256(record, drawings,
+                                           unchanged.signature(self.settings, getattr(self.encoder, "model_id", None)))
+        if not redo and unchanged.already_done(self.db_url, self.backend, record.publication_number, content):
+            raise AlreadyDone(record.publication_number)
+        return content
+
+    def _done_unchanged(self, job_id: str, publication_number: str) -> JobResult:
+        from backend.ingest.unchanged import OUTCOME
+
+        with session_scope(self.db_url) as session:
+            row = session.get(IngestJob, job_id)
+            row.status, row.outcome, row.publication_number = JobStatus.done, OUTCOME, publication_number
+            row.finished_at = utcnow()
+        return JobResult(job_id, "done", OUTCOME, publication_number)
+
+    def _read_timed(self, ref: ImageRef) -> tuple[bytes, str]:
+        with self.times.stage("decode", 0):
+            return self._read_image(ref)
+
+    def _render(self, ref: ImageRef, model_size: int, file: tuple[bytes, str] | None = None
+                ) -> tuple[images.Rendered, str]:
         with self.times.stage("decode"):
-            data, ext = self._read_image(ref)
+            data, ext = file or self._read_image(ref)
             r = images.render(data, ref.name or ref.describe(), self.settings.max_image_pixels, model_size)
         with self.times.stage("blobs"):
             self.blobs.put(blobstore.figure_key(r.sha256), r.display_png, "image/png")
@@ -350,6 +380,8 @@ class Pipeline:
                 outcome = "ingested"   # this job's earlier attempt stored it, then failed (ES down): still new
             row.publication_number = rec.publication_number
             row.outcome = outcome
+            if job.content_sha256:   # a later job with the same content is a no-op (unchanged.py)
+                row.payload = {**(row.payload or {}), "content_sha256": job.content_sha256}
             # what the source did not tell for sure (an OCR'd scan, a guessed sheet mapping): on the job
             row.payload = {**{k: v for k, v in (row.payload or {}).items() if k != "notes"},
                            **({"notes": list(rec.notes)} if rec.notes else {})}

@@ -147,7 +147,7 @@ class Summary:
     updated: int = 0
     failed: int = 0
     skipped: int = 0
-    resumed: int = 0     # documents of an archive member a finished job already ingested (not redone)
+    resumed: int = 0     # already done: stored with the same content, or an archive member done before
     figures: int = 0
     seconds: float = 0.0
     job_ids: list[str] = field(default_factory=list)

@@ -143,7 +143,8 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, 
 
     ``wait=False`` (celery mode only) returns after enqueueing, with ``summary.job_ids`` set.
     ``resume``: documents of a weekly archive's members that a finished job of the same archive already
-    ingested are not done again (:mod:`backend.ingest.archive_resume`; counted as ``summary.resumed``).
+    ingested are not done again (:mod:`backend.ingest.archive_resume`), nor documents stored and indexed
+    with the same content (:mod:`backend.ingest.unchanged`); both counted as ``summary.resumed``.
     """
     settings = settings or get_settings()
     started = time.monotonic()
@@ -174,6 +175,9 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, 
         return summary
     with session_scope(settings.resolved_database_url) as session:
         jobs = [new_job(session, item.locator, item.origin) for item in items]
+        if not resume:   # also documents stored with the same content (backend/ingest/unchanged.py)
+            for job in jobs:
+                job.payload = {**job.payload, "redo": True}
         _owned_here(jobs, settings)
         job_ids = [j.id for j in jobs]
     summary.job_ids = job_ids
@@ -269,14 +273,16 @@ def _tally(summary: Summary, job_ids: list[str], origins: dict[str, str], settin
                 rows[job.id] = (job.status, job.outcome, job.last_error, job.publication_number)
                 for note in (job.payload or {}).get("notes") or []:
                     summary.notes.append((origins.get(job.id, job.id), note))
-        pubs = [r[3] for r in rows.values() if r[0] == JobStatus.done and r[3]]
+        pubs = [r[3] for r in rows.values() if r[0] == JobStatus.done and r[3] and r[1] != "unchanged"]
         if pubs:
             summary.figures = session.scalar(select(func.count()).select_from(Figure).join(Patent)
                                              .where(Patent.publication_number.in_(pubs))) or 0
     for job_id in job_ids:
         status, outcome, error, pub = rows.get(job_id, (JobStatus.failed, None, "job vanished", None))
         if status == JobStatus.done:
-            if outcome == "updated":
+            if outcome == "unchanged":   # stored and indexed with this content already (unchanged.py)
+                summary.resumed += 1
+            elif outcome == "updated":
                 summary.updated += 1
             else:
                 summary.ingested += 1

@@ -49,3 +49,23 @@ def test_demo_again_after_the_encoder_changed_reembeds_first(shared_data, tmp_pa
     again = CliRunner().invoke(cli, args)
     assert again.exit_code == 0, again.output
     assert "Re-embed" in again.output and "prism-draw@" in again.output and "failed 0" in again.output
+
+
+@pytest.mark.shared_data
+def test_demo_run_again_ingests_nothing(shared_data, tmp_path, monkeypatch):
+    """`make demo` a second time: every document is stored and indexed with the same content already."""
+    from backend.cli import _register, cli
+
+    for name in ("PRISM_DATA_DIR", "PRISM_SEARCH_BACKEND", "PRISM_TASK_MODE"):   # the demo sets them
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
+    corpus = tmp_path / "corpus"
+    for folder in sorted(p for p in (shared_data / "impact").iterdir() if p.is_dir())[:2]:
+        shutil.copytree(folder, corpus / folder.name)
+    _register()
+    args = ["demo", "--corpus", str(corpus), "--data-dir", str(tmp_path / "var")]
+    first = CliRunner().invoke(cli, args)
+    assert first.exit_code == 0 and "ingested 2, updated 0, already done 0, failed 0" in first.output, first.output
+    again = CliRunner().invoke(cli, args)
+    assert again.exit_code == 0 and "ingested 0, updated 0, already done 2, failed 0" in again.output, again.output
+    assert "Hybrid search" in again.output

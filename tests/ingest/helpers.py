@@ -134,6 +134,9 @@ class FakeBackend:
         for d in docs:
             self.docs[d["figure_id"]] = d
 
+    def get_patent_figures(self, publication_number):
+        return [d for d in self.docs.values() if d["publication_number"] == publication_number]
+
     def delete_patent(self, publication_number):
         gone = [k for k, d in self.docs.items() if d["publication_number"] == publication_number]
         for k in gone:

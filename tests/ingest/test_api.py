@@ -52,8 +52,10 @@ def test_submit_then_job_status(api):
     # the staged upload became originals/...; no uploads/ left behind
     assert not list(settings.resolved_blob_dir.glob("uploads/*/*"))
     assert len(list(settings.resolved_blob_dir.glob("originals/*/*"))) == 2
-    again = _post(client)
-    assert again.json["outcome"] == "updated" and len(pipe.backend.docs) == 2
+    again = _post(client)   # the same document again: stored and indexed with this content already
+    assert again.json["outcome"] == "unchanged" and len(pipe.backend.docs) == 2
+    changed = _post(client, files=[("f1.png", image_bytes("PNG")), ("f2.tif", image_bytes("TIFF", seed=4))])
+    assert changed.json["outcome"] == "updated" and len(pipe.backend.docs) == 2
     assert client.post(f"/jobs/{job['job_id']}/retry").status_code == 409
     assert client.get("/jobs/nope").status_code == 404
     listed = client.get("/jobs?status=done").json

@@ -84,7 +84,7 @@ def test_a_sheet_with_two_figures_is_indexed_as_two_figures_with_their_boxes(mak
         assert rows[1].box == top["figure_box"] and rows[1].sheet_key == top["sheet_key"]
 
         # re-ingest replaces the regions, never duplicates them
-        again = ingest_paths([tmp_path / "data"], settings, progress=False)
+        again = ingest_paths([tmp_path / "data"], settings, progress=False, resume=False)
         assert again.updated == 1 and len(pipe.backend.docs) == 4
 
 

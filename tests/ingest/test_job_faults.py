@@ -80,9 +80,9 @@ def test_a_new_patent_stored_before_an_es_outage_is_reported_ingested(fake_pipel
     assert job["status"] == "done" and job["attempts"] == 2
     assert job["outcome"] == "ingested"
     assert sorted(inner.docs) == ["USD0999105-F1", "USD0999105-F2"]
-    # a real second ingest of the same patent is still an update
+    # a real second ingest of the same patent (another drawing) is still an update
     again = service.submit_document(json.dumps({**META, "publication_number": "USD0999105"}),
-                                    [("f1.png", image_bytes("PNG")), ("f2.tif", image_bytes("TIFF", seed=3))],
+                                    [("f1.png", image_bytes("PNG")), ("f2.tif", image_bytes("TIFF", seed=4))],
                                     settings)
     assert again["outcome"] == "updated"
 

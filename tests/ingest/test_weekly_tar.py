@@ -176,7 +176,8 @@ def test_a_replaced_archive_is_not_taken_for_the_finished_one(one_doc_batches, s
     assert ingest_paths([tar], settings, progress=False).ingested == 2
     _weekly_tar(tar, zips[:3])     # same path, another size: a new archive
     summary = ingest_paths([tar], settings, progress=False)
-    assert (summary.resumed, summary.updated, summary.ingested) == (0, 2, 1)
+    # its third member is ingested; the first two are already stored with the same content
+    assert (summary.resumed, summary.updated, summary.ingested) == (2, 0, 1)
 
 
 def test_prism_ingest_of_a_weekly_tar_summarises_skips_and_resumes(fake_pipeline, tmp_path):
