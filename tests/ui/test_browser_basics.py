@@ -102,14 +102,25 @@ def test_reason_wording_from_explain(live_server, page_factory):
         return [
           f.reason({bm25: {rank: 1, score: 7.1}, vector: {rank: 3, similarity: 0.81}, fused: 0.032,
                     text_share: 0.6, image_share: 0.4}),
-          f.reason({bm25: {rank: 2, score: 3}, vector: null, text_share: 1, image_share: 0}),
+          f.reason({bm25: {rank: 2, score: 3}, vector: null, text_share: 1, image_share: 0,
+                    matched_words: ["Shoe", "sole"], matched_fields: ["title", "claims"]}),
           f.reason({bm25: null, vector: {rank: 1, similarity: 0.9}, text_share: 0, image_share: 1}),
+          f.reason({bm25: null, dense: {rank: 1, similarity: 0.7}, text_share: 1, image_share: 0}),
+          f.reason({vector: {rank: 2, similarity: 0.8, class_consensus: 0.4, consensus_class: "locarno:02-04"},
+                    text_share: 0, image_share: 1}),
         ];
     }""")
+    # plain words, no list ranks (the card's number is the only rank)
     assert reasons[0]["label"] == "Text 60% · drawing 40%"
-    assert reasons[0]["detail"] == "text rank 1 (BM25 7.1) · visual rank 3 (similarity 0.81)"
+    assert reasons[0]["detail"] == "the query's words are in its text · drawing 81% similar"
     assert reasons[1]["label"] == "Matched on text"
-    assert reasons[2]["label"] == "Matched on drawing"
+    assert reasons[1]["detail"] == "words “Shoe”, “sole” in the title, claims"
+    assert reasons[2]["label"] == "Matched on drawing" and reasons[2]["detail"] == "drawing 90% similar"
+    assert reasons[3]["label"] == "Similar in meaning"
+    assert reasons[3]["detail"] == "found by meaning: none of the query's words are in its text"
+    assert reasons[4]["detail"] == ("drawing 80% similar · re-ranked by class: 40% of the most similar drawings "
+                                    "are Locarno 02-04")
+    assert "rank" not in " ".join(r["detail"] for r in reasons[:4])
 
 
 def test_api_key_is_asked_for_kept_and_sent(live_server, page_factory):

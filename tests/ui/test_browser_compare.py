@@ -210,7 +210,7 @@ def test_compare_each_hit_with_the_uploaded_tiff(corpus_server, page_factory, ar
                            "document.getElementById('compare-query').dataset.zoom === '1.000'")
 
     # the original at full resolution, from the hit pane's link
-    href = page.get_attribute("#compare-hit .viewer-original", "href")
+    href = page.get_attribute("#compare-hit .viewer-original", "data-source")
     assert href.endswith(f"/figures/{figures[0]}/rendition?w=full")
     original = corpus_server.http.get(corpus_server.url + href, timeout=30)
     assert original.status_code == 200 and original.headers["Content-Type"] == "image/png"

@@ -193,10 +193,26 @@ def test_a_watch_opens_as_its_search(corpus_server, page_factory):
     page = page_factory(corpus_server.url, "/ui/watches")
     link = page.locator(f"#watches-list li[data-watch-id='{wid}'] a.watch-open")
     _search(page, lambda: link.click())
-    assert _query(page) == {"q": ["shoe"], "cls": ["locarno:02-04"], "from": ["2021-06-01"]}
+    assert _query(page) == {"q": ["shoe"], "cls": ["locarno:02-04"], "from": ["2021-06-01"], "edit": [str(wid)]}
     assert page.input_value("#q-text") == "shoe"
     numbers = _numbers(page)
     assert numbers and "USD0917866-20210504" not in numbers
+
+    # its filters changed on the search page and saved back into the watch
+    page.fill("#date-from", "2021-01-01")
+    _search(page, lambda: page.click("#search-button"))
+    assert _query(page)["edit"] == [str(wid)]
+    page.click("#watch-button")
+    page.wait_for_selector("#watch-dialog[open]")
+    assert page.is_visible("#watch-update-row") and page.is_checked("#watch-update")
+    assert page.input_value("#watch-name") == "Shoes from June 2021"
+    with page.expect_response(lambda r: r.url.endswith(f"/watches/{wid}") and r.request.method == "PATCH") as info:
+        page.click("#watch-save")
+    assert info.value.status == 200, info.value.text()
+    saved = corpus_server.http.get(f"{corpus_server.url}/watches/{wid}", timeout=30).json()
+    assert saved["query"]["filters"]["dates"] == {"publication": {"gte": "2021-01-01"}}
+    assert saved["query"]["filters"]["locarno"]["include"] == ["02-04"]
+    assert "Updated watch" in page.inner_text("#notice")
 
 
 def test_field_terms_restrict_and_a_claim_is_plain_words(corpus_server, page_factory):
@@ -207,6 +223,8 @@ def test_field_terms_restrict_and_a_claim_is_plain_words(corpus_server, page_fac
     assert hits, "shoes published from June 2021"
     assert all(h["publication_date"] >= "2021-06-01" for h in hits), [h["publication_date"] for h in hits]
     assert "USD0917866-20210504" not in _numbers(page)
+    facet = page.locator("#facets button", has_text="02").first
+    assert "Articles of clothing" in facet.inner_text(), "facets carry their class titles"
 
     claim = ("1. An ornamental design for a shoe, comprising: (a) an upper; (b) a sole attached to the upper "
              "with a \"heel\" portion; wherein the sole: has a tread. ") * 160
@@ -319,3 +337,14 @@ def test_the_patent_page_has_a_filmstrip_shortlist_and_compare(corpus_server, pa
     page.wait_for_selector("#compare-dialog[open]")
     _pane_loaded(page, "hit")
     assert page.console_errors == []
+
+
+@pytest.mark.parametrize("scheme, words, wanted", [("locarno", "shoe", "02-04"), ("locarno", "sofa", "06-01"),
+                                                   ("ipc", "shoe", "A43B"), ("cpc", "chair", "A47C")])
+def test_classification_suggestions_by_everyday_words(corpus_server, page_factory, scheme, words, wanted):
+    page = page_factory(corpus_server.url)
+    page.select_option("#cls-scheme", scheme)
+    page.fill("#cls-input", words)
+    page.wait_for_selector("#cls-listbox:not([hidden]) [role=option]")
+    options = page.eval_on_selector_all("#cls-listbox [role=option]", "els => els.map(e => e.textContent)")
+    assert any(o.startswith(wanted) for o in options[:8]), options

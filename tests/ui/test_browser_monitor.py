@@ -45,6 +45,12 @@ def test_alerts_and_watches_view(corpus_server, page_factory):
     page.wait_for_selector("#alerts-list li")
     assert sorted(_alert_numbers(page)) == sorted([NEW_SHOE, NEW_GOLF])
     assert page.locator("#alerts-list li.unread").count() == 2
+    # each alert shows the drawing that matched and its score
+    _until_thumbs = "[...document.querySelectorAll('#alerts-list img.alert-thumb')].every(i => i.dataset.state === 'loaded')"
+    page.wait_for_function(f"() => {_until_thumbs}")
+    assert page.locator("#alerts-list img.alert-thumb").count() == 2
+    assert all("score " in t for t in page.eval_on_selector_all("#alerts-list li .monitor-meta",
+                                                                "els => els.map(e => e.textContent)"))
     assert page.locator("#watches-list li").count() >= 2
     assert "“shoe”" in page.inner_text(f"#watches-list li[data-watch-id='{made['Shoes']}']")
     page.shots("alerts-and-watches")

@@ -14,9 +14,9 @@ def test_reason_names_a_verified_drawing(live_server, page_factory):
         ];
     }""")
     assert reasons[0]["label"] == "Same drawing (verified)"
-    assert reasons[0]["detail"] == "visual rank 7 (similarity 0.56) · drawing match 100% (112 matching points)"
+    assert reasons[0]["detail"] == "drawing 56% similar · the same shapes: 112 points line up with the query drawing"
     assert reasons[1]["label"] == "Matched on drawing"
-    assert reasons[1]["detail"] == "visual rank 1 (similarity 0.76) · drawing match 1%"
+    assert reasons[1]["detail"] == "drawing 76% similar · some shapes line up with the query drawing (1%)"
 
 
 def test_reason_names_the_class_consensus(live_server, page_factory):
@@ -26,4 +26,5 @@ def test_reason_names_the_class_consensus(live_server, page_factory):
         return f.reason({bm25: null, vector: {rank: 2, similarity: 0.41, class_consensus: 0.6,
                                               consensus_class: "locarno:06-01"}, text_share: 0, image_share: 1});
     }""")
-    assert reason["detail"] == "visual rank 2 (similarity 0.41) · 60% of the nearest drawings in Locarno 06-01"
+    assert reason["detail"] == ("drawing 41% similar · re-ranked by class: 60% of the most similar drawings are "
+                                "Locarno 06-01")

@@ -349,9 +349,7 @@ function removeChip(index) {
 function initClassifications() {
   new Combobox($("cls-input"), $("cls-listbox"), {
     fetchSuggestions: (q, signal) => {
-      const scheme = $("cls-scheme").value;
-      if (scheme === "ipc") return Promise.resolve([]); // the suggest endpoint knows CPC and Locarno titles
-      return api.suggest(q, scheme, signal);
+      return api.suggest(q, $("cls-scheme").value, signal);   // CPC, IPC (from the CPC titles), Locarno
     },
     onPick: (option) => addChip({ scheme: $("cls-scheme").value, mode: $("cls-mode").value,
                                   symbol: option.symbol, title: option.title }),
@@ -390,7 +388,7 @@ const handlers = {
 function moreLikeThis(hit) {
   setSimilar(hit);
   $("q-text").value = "";
-  if ($("search-view").hidden) showSearch({ push: true });
+  if ($("search-view").hidden) showSearch();   // the search's own address is pushed when it is on screen
   runSearch();
   $("q-text").focus({ preventScroll: true });
 }
@@ -482,6 +480,11 @@ async function restoreSearch(search) {
   Object.assign(state, { classifications: s.classifications, excludePatents: s.excludePatents,
                          excludeFamilies: s.excludeFamilies });
   renderChips();
+  state.editWatch = null;
+  if (s.editWatchId) {   // opened from a watch: saving can update it (its text, drawing, filters)
+    const watch = await api.getWatch(s.editWatchId).catch(() => null);
+    if (watch) state.editWatch = { id: watch.id, name: watch.name, schedule_s: watch.schedule_s };
+  }
   if (s.uploadId) {
     const file = await loadUpload(s.uploadId);
     if (file) setImageFile(file, { uploadId: s.uploadId });
@@ -643,6 +646,14 @@ function openWatchDialog() {
   setMessage($("watch-error"), "");
   $("watch-name").value = defaultWatchName(last.state);
   $("watch-webhook").value = "";
+  const editing = last.state.editWatch;
+  $("watch-update-row").hidden = !editing;
+  $("watch-update").checked = Boolean(editing);
+  if (editing) {
+    $("watch-update-name").textContent = editing.name;
+    $("watch-name").value = editing.name;
+    $("watch-schedule").value = String(editing.schedule_s);
+  }
   const kept = shortlisted().length;
   $("watch-shortlist-row").hidden = !kept;
   $("watch-shortlist-count").textContent = `${kept} patent${kept === 1 ? "" : "s"}`;
@@ -663,9 +674,10 @@ async function saveWatch(event) {
     if (webhook) payload.webhook_url = webhook;
     const shortlist = !$("watch-shortlist-row").hidden && $("watch-shortlist").checked ? shortlisted() : [];
     if (shortlist.length) payload.shortlist = shortlist;
-    const watch = await api.createWatch(payload);
+    const editing = last.state.editWatch && $("watch-update").checked ? last.state.editWatch : null;
+    const watch = editing ? await api.updateWatch(editing.id, payload) : await api.createWatch(payload);
     $("watch-dialog").close();
-    let text = `Saved watch “${watch?.name || name}”${watch?.id != null ? ` (#${watch.id})` : ""}. ` +
+    let text = `${editing ? "Updated" : "Saved"} watch “${watch?.name || name}”${watch?.id != null ? ` (#${watch.id})` : ""}. ` +
       "New filings that match will appear as alerts.";
     if (needsVector) text += " The uploaded drawing is kept with the watch as its image vector.";
     if (watch?.shortlist?.length) text += ` The shortlist (${watch.shortlist.length}) is kept with it.`;

@@ -54,6 +54,9 @@ const pct = (x) => `${Math.round(Math.max(0, Math.min(1, x)) * 100)}%`;
  * Why a hit is here, from its `explain`: {label, detail, textShare, imageShare}.
  * text_share/image_share say how much of the fused score came from the text and the drawing.
  */
+const FIELD_NAMES = { title: "title", abstract: "abstract", claims: "claims", description: "description",
+                      captions: "figure captions" };
+
 export function reason(explain, score) {
   if (!explain) {
     return { label: score != null ? `Score ${Number(score).toFixed(3)}` : "", detail: "", textShare: null, imageShare: null };
@@ -68,23 +71,29 @@ export function reason(explain, score) {
   }
   textShare = Number(textShare || 0);
   imageShare = Number(imageShare || 0);
+  const bm25 = explain.bm25;
+  const dense = explain.dense;
+  const vector = explain.vector;
+  const words = (explain.matched_words || []).slice(0, 6);
+  const fields = (explain.matched_fields || []).map((f) => FIELD_NAMES[f] || f);
   let label;
-  if (imageShare < 0.02 && textShare > 0) label = "Matched on text";
+  if (imageShare < 0.02 && textShare > 0) label = bm25 ? "Matched on text" : "Similar in meaning";
   else if (textShare < 0.02 && imageShare > 0) label = "Matched on drawing";
   else label = `Text ${pct(textShare)} · drawing ${pct(imageShare)}`;
   const details = [];
-  const bm25 = explain.bm25;
-  const vector = explain.vector;
-  if (bm25 && bm25.rank != null) {
-    details.push(`text rank ${bm25.rank}${bm25.score != null ? ` (BM25 ${shortNumber(bm25.score)})` : ""}`);
+  if (bm25) {
+    details.push(words.length ? `words ${words.map((w) => `“${w}”`).join(", ")}${fields.length ? ` in the ${fields.join(", ")}` : ""}`
+                              : "the query's words are in its text");
+  } else if (dense) {
+    details.push("found by meaning: none of the query's words are in its text");
   }
-  if (vector && vector.rank != null) {
-    details.push(`visual rank ${vector.rank}${vector.similarity != null ? ` (similarity ${Number(vector.similarity).toFixed(2)})` : ""}`);
+  if (vector && vector.similarity != null) {
+    details.push(`drawing ${pct(vector.similarity)} similar`);
     // class consensus (docs/search.md): the share of the query's nearest drawings in this figure's class
     if (vector.class_consensus != null && vector.consensus_class) {
       const [scheme, code] = String(vector.consensus_class).split(/:(.*)/s);
       const name = scheme === "locarno" ? "Locarno" : scheme === "subclass" ? "CPC/IPC" : scheme.toUpperCase();
-      details.push(`${pct(vector.class_consensus)} of the nearest drawings in ${name} ${code}`);
+      details.push(`re-ranked by class: ${pct(vector.class_consensus)} of the most similar drawings are ${name} ${code}`);
     }
     if (vector.reason) details.push(vector.reason);   // why the consensus moved it ("ranked up 2: ...")
   }
@@ -96,7 +105,9 @@ export function reason(explain, score) {
   if (check && check.score != null) {
     const verified = check.score >= 0.5;
     if (verified) label = "Same drawing (verified)";
-    details.push(`drawing match ${pct(check.score)}${verified ? ` (${check.inliers} matching points)` : ""}`);
+    // the geometric check: do the query's lines land on the hit's (not a percentage of "match")
+    if (verified) details.push(`the same shapes: ${check.inliers} points line up with the query drawing`);
+    else if (check.score > 0) details.push(`some shapes line up with the query drawing (${pct(check.score)})`);
   }
   return { label, detail: details.join(" · "), textShare, imageShare };
 }

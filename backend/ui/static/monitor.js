@@ -2,6 +2,7 @@
 // watches (schedule, last run; run now, edit, pause/resume, delete). Data from GET /alerts and GET /watches;
 // text only, no markup.
 
+import { loadImage } from "./api.js";
 import { h } from "./dom.js";
 import { patentHref } from "./format.js";
 import { watchSearchHref } from "./url_state.js";
@@ -46,7 +47,14 @@ export function renderAlerts(container, alerts, { onRead }) {
     const button = alert.read ? null : h("button", { type: "button", class: "btn btn-small", dataset: { alertId: alert.id },
       "aria-label": `Mark the alert for ${alert.publication_number} read` }, "Mark read");
     if (button) button.addEventListener("click", () => onRead(alert, button));
-    return h("li", { class: `monitor-item${alert.read ? "" : " unread"}`, dataset: { alertId: alert.id } },
+    const figureId = alert.reason?.figure_id;
+    let thumb = null;
+    if (figureId) {
+      thumb = h("img", { class: "alert-thumb", alt: `Drawing ${figureId}`, decoding: "async" });
+      loadImage(thumb, `/figures/${encodeURIComponent(figureId)}/thumbnail`);
+    }
+    return h("li", { class: `monitor-item alert-item${alert.read ? "" : " unread"}`, dataset: { alertId: alert.id } },
+      thumb,
       h("div", { class: "monitor-main" },
         alert.read ? null : h("span", { class: "badge", "aria-label": "unread" }, "new"),
         h("a", { href: patentHref(alert.publication_number), class: "alert-patent" }, alert.publication_number),
@@ -54,6 +62,7 @@ export function renderAlerts(container, alerts, { onRead }) {
       h("div", { class: "monitor-meta" },
         `watch “${alert.watch_name || alert.watch_id}” · ${when(alert.created_at)}`,
         alert.rank ? ` · rank ${alert.rank}` : "",
+        alert.score != null ? ` · score ${Number(alert.score).toFixed(3)}` : "",
         alert.reason?.origin === "ingest" ? " · found at ingest" : ""),
       button);
   })));

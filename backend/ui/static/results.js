@@ -163,6 +163,13 @@ export function renderResults(container, hits, { append = false, startRank = 1, 
 }
 
 /** Facet buckets as buttons that add a classification filter. */
+/** "Articles of clothing and haberdashery" -> "Articles of clothing…" (the whole title is the tooltip). */
+function shortTitle(title) {
+  const clean = title.replace(/\s*\(.*$/, "");
+  const sentence = clean.charAt(0) + clean.slice(1).toLowerCase();
+  return sentence.length > 28 ? `${sentence.slice(0, 26).trimEnd()}… ` : `${sentence} `;
+}
+
 export function renderFacets(container, facets, onPick) {
   container.replaceChildren();
   const sections = [];
@@ -175,9 +182,10 @@ export function renderFacets(container, facets, onPick) {
       h("span", { class: "facet-name" }, `${label}:`),
       buckets.slice(0, 12).map((b) => h("button", {
         type: "button", class: "chip chip-button", title: `Only ${label} ${b.key}`,
-        "aria-label": `Filter to ${label} ${b.key} (${b.count} results)`,
-        onclick: () => onPick({ scheme, symbol: String(b.key), mode: "include", title: "" }),
-      }, `${b.key} `, h("span", { class: "count" }, String(b.count))))));
+        "aria-label": `Filter to ${label} ${b.key}${b.title ? ` ${b.title}` : ""} (${b.count} results)`,
+        onclick: () => onPick({ scheme, symbol: String(b.key), mode: "include", title: b.title || "" }),
+      }, `${b.key} `, b.title ? h("span", { class: "facet-title" }, shortTitle(b.title)) : null,
+      h("span", { class: "count" }, String(b.count))))));
   }
   if (sections.length) container.append(h("p", { class: "facet-head" }, "Refine:"), ...sections);
   container.hidden = !sections.length;

@@ -10,6 +10,7 @@
 //   wt, wi  text / drawing weight        fusion  rrf|weighted  group  0 = one tile per figure
 //   size    page size                    page    pages on screen (Load more)
 //   xp, xf  excluded patents / families (repeated)
+//   edit    the watch this search was opened from (saving can update it)
 // An uploaded drawing stays in the browser that uploaded it (upload_store.js): the link names it, and
 // another browser is told to upload it again.
 
@@ -44,6 +45,7 @@ export function toSearchString(state, { pages = 1 } = {}) {
   for (const value of state.excludePatents || []) add("xp", value);
   for (const value of state.excludeFamilies || []) add("xf", value);
   if (p.toString() && pages > 1) add("page", pages);
+  if (p.toString() && state.editWatch?.id != null) add("edit", state.editWatch.id);
   const text = p.toString();
   return text ? `?${text}` : "";
 }
@@ -72,6 +74,7 @@ export function fromSearchString(search) {
     groupByPatent: p.get("group") !== "0",
     size: ["10", "20", "50", "100"].includes(p.get("size")) ? p.get("size") : DEFAULTS.size,
     excludePatents: p.getAll("xp"), excludeFamilies: p.getAll("xf"),
+    editWatchId: p.get("edit") || null,
   };
   if (!state.text.trim() && !state.imageFigureId && !state.uploadId && !state.watchId) return null;
   const pages = Math.max(1, Math.min(50, parseInt(p.get("page") || "1", 10) || 1));
@@ -97,5 +100,5 @@ export function watchSearchHref(watch) {
     weightText: query.weights?.text ?? 1, weightImage: query.weights?.image ?? 1, fusion: query.fusion || "rrf",
     excludePatents: query.exclude_patents || [], excludeFamilies: query.exclude_families || [],
   };
-  return `/${toSearchString(state)}`;
+  return `/${toSearchString({ ...state, editWatch: { id: watch.id } })}`;
 }

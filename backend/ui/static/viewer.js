@@ -88,6 +88,7 @@ export class Viewer {
     this.original.hidden = !original;
     if (original) {
       this.original.href = original;
+      this.original.dataset.source = original;   // with a key the link becomes a blob: URL of the same image
       imageSource(original).then((src) => { this.original.href = src; }, () => {});
     }
     this.render();
