@@ -81,7 +81,8 @@ def _with_accept_language(body):
         responses={200: {"description": "CSV", "content": {"text/csv": {}}}, 400: "invalid request"})
 def export(params: dict, _doc=None):
     body, image = _body_and_image()
-    chunks = service.export_csv(_with_accept_language(body), app_settings(), image, limit=params.get("limit", 1000))
+    chunks = service.export_csv(_with_accept_language(body), app_settings(), image, limit=params.get("limit", 1000),
+                                base_url=request.host_url)
     return Response(stream_with_context(chunks), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="prism-search.csv"'})
 

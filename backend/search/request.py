@@ -378,6 +378,8 @@ class Hit(BaseModel):
     kind: str | None = None
     country: str | None = None
     publication_date: str | None = None
+    filing_date: str | None = None
+    priority_date: str | None = None
     cpc: list[str] = Field(default_factory=list)
     locarno: list[str] = Field(default_factory=list)
     applicants: list[str] = Field(default_factory=list)

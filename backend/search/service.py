@@ -26,7 +26,8 @@ from backend.settings import Settings
 log = logging.getLogger(__name__)
 
 EXPORT_COLUMNS = ("rank", "publication_number", "figure_id", "figure_number", "title", "kind", "country",
-                  "publication_date", "cpc", "locarno", "applicants", "score", "image_url")
+                  "publication_date", "filing_date", "priority_date", "cpc", "locarno", "applicants", "score",
+                  "image_url", "patent_url")
 PATENT_FIELDS = ("publication_number", "kind", "country", "title", "abstract", "claims", "applicants", "cpc",
                  "ipc", "locarno", "filing_date", "publication_date", "priority_date", "ingest_seq")
 FIGURE_FIELDS = ("figure_id", "figure_number", "description", "viewpoint", "object_name", "captions",
@@ -180,11 +181,14 @@ def search(body: Any, settings: Settings, image: bytes | None = None) -> dict:
 EXPORT_PAGE = 500        # results per backend call while exporting
 
 
-def export_csv(body: Any, settings: Settings, image: bytes | None = None, limit: int = 1000) -> Iterator[str]:
+def export_csv(body: Any, settings: Settings, image: bytes | None = None, limit: int = 1000,
+               base_url: str = "") -> Iterator[str]:
     """CSV of the first ``limit`` (at most :data:`MAX_EXPORT`, 10,000) results of the search, streamed:
     chunks of CSV text, one backend page (:data:`EXPORT_PAGE` rows) at a time, in the order of the
     result pages. The request is validated and the first page read before anything is yielded, so a
-    bad request or a backend failure is still an error response."""
+    bad request or a backend failure is still an error response. ``base_url`` (the server's own, e.g.
+    ``https://prism.example.org``) makes the drawing and patent links absolute, so they open from a
+    spreadsheet."""
     limit = max(1, min(int(limit), MAX_EXPORT))
     body = dict(body or {}) if isinstance(body, dict) else body
     if isinstance(body, dict):
@@ -194,10 +198,12 @@ def export_csv(body: Any, settings: Settings, image: bytes | None = None, limit:
     request = parse_request(body, settings, image).model_copy(update={"size": min(limit, EXPORT_PAGE),
                                                                       "explain": False, "facets": False})
     first = _run(request, settings)
-    return _csv_pages(request, first, settings, limit)
+    return _csv_pages(request, first, settings, limit, base_url.rstrip("/"))
 
 
-def _csv_pages(request: SearchRequest, response, settings: Settings, limit: int) -> Iterator[str]:
+def _csv_pages(request: SearchRequest, response, settings: Settings, limit: int, base: str = "") -> Iterator[str]:
+    from urllib.parse import quote
+
     from backend.csv_cells import SafeCsv
 
     rank = 0
@@ -206,6 +212,8 @@ def _csv_pages(request: SearchRequest, response, settings: Settings, limit: int)
         for hit in response.hits[:limit - rank]:
             rank += 1
             row = hit.model_dump()
+            row["image_url"] = base + row["image_url"]
+            row["patent_url"] = f"{base}/ui/patents/{quote(hit.publication_number, safe='')}"
             out.write([rank] + [row[c] for c in EXPORT_COLUMNS[1:]])
         yield out.take()
         if rank >= limit or not response.next_cursor:

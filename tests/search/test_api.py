@@ -187,7 +187,10 @@ def test_export_csv(client, indexed):
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
     assert [r["rank"] for r in rows] == ["1", "2", "3"]
-    assert rows[0]["publication_number"] and rows[0]["image_url"].startswith("/figures/")
+    # absolute links (they open from a spreadsheet); the filing and priority dates beside the publication date
+    assert rows[0]["publication_number"] and rows[0]["image_url"].startswith("http://localhost/figures/")
+    assert rows[0]["patent_url"] == f"http://localhost/ui/patents/{rows[0]['publication_number']}"
+    assert {"filing_date", "priority_date", "publication_date"} <= set(rows[0])
     assert client.post("/search/export", json={"text": "x", "filters": {"cpc": {"include": ["Z"]}}}).status_code == 400
 
 

@@ -35,7 +35,7 @@ HIER_LEVELS = ("section", "class", "subclass", "main_group", "symbol")
 #: Fields a hit shows (also what the ES backend fetches for every candidate).
 HIT_FIELDS = ("figure_id", "publication_number", "figure_number", "title", "description", "kind", "country",
               "publication_date", "cpc", "locarno", "applicants", "cpc_subclass", "ipc_subclass", "locarno_class",
-              "image_key", "family_id", "titles")
+              "image_key", "family_id", "titles", "filing_date", "priority_date")
 
 _CORPORATE_SUFFIXES = {
     "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "llp", "lp",

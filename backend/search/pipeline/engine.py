@@ -583,6 +583,7 @@ class SearchBackend(abc.ABC):
             title=pick_title(src.get("title") or "", titles, lang), titles=titles or None,
             description=src.get("description") or "", kind=src.get("kind"),
             country=src.get("country"), publication_date=src.get("publication_date"),
+            filing_date=src.get("filing_date"), priority_date=src.get("priority_date"),
             cpc=list(src.get("cpc") or []), locarno=list(src.get("locarno") or []),
             applicants=list(src.get("applicants") or []), score=round(item.score, 8),
             image_url=f"/figures/{fid}/image", thumbnail_url=f"/figures/{fid}/thumbnail",
