@@ -816,12 +816,18 @@ class EmbeddedBackend(SearchBackend):
         snap = self._current()
         if query.vector is None or not snap.dims or not len(snap):
             return 0, "eq", set()
-        pos, _sims = self._drawing_ranking(snap, query)
+        if query.similarity_floor is None:   # who is ranked needs no cosine: the first page sorts nothing
+            eligible = snap.mask(query.spec)
+            if not snap.all_vectors:
+                eligible = snap.has_vec if eligible is None else eligible & snap.has_vec
+            pos = np.arange(len(snap)) if eligible is None else np.flatnonzero(eligible)
+        else:
+            pos, _sims = self._drawing_ranking(snap, query)
         if query.group:
             codes, names = snap.group_codes(query.group_field)
             seen = np.zeros(len(names), dtype=bool)
             seen[codes[pos]] = True
-            return len(pos), "eq", {k for k in keys if k in names and seen[names[k]]}
+            return int(seen.sum()), "eq", {k for k in keys if k in names and seen[names[k]]}
         hit = np.zeros(len(snap), dtype=bool)
         hit[pos] = True
         return len(pos), "eq", {k for k in keys if k in snap.pos_of and hit[snap.pos_of[k]]}
