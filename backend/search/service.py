@@ -222,8 +222,10 @@ def _csv_pages(request: SearchRequest, response, settings: Settings, limit: int,
         response = _run(request.model_copy(update={"cursor": response.next_cursor, "size": size}), settings)
 
 
-SHORTLIST_COLUMNS = ("publication_number", "title", "kind", "country", "publication_date", "applicants",
-                     "figure_id", "added_at")
+SHORTLIST_COLUMNS = ("publication_number", "category", "note", "title", "kind", "country", "publication_date",
+                     "filing_date", "priority_date", "applicants", "figure_id", "patent_url", "added_at")
+#: the examiner's category of a citation, as in a search report (empty: not categorised)
+SHORTLIST_CATEGORIES = ("", "X", "Y", "A")
 MAX_SHORTLIST_ROWS = 1000
 MAX_SHORTLIST_CELL = 2000
 
@@ -247,6 +249,8 @@ def shortlist_csv(body: Any) -> str:
             if cell is not None and (not isinstance(cell, str) or len(cell) > MAX_SHORTLIST_CELL):
                 raise InvalidQuery(f"rows[{i}].{column}: must be text of at most {MAX_SHORTLIST_CELL} "
                                    "characters")
+        if (row.get("category") or "") not in SHORTLIST_CATEGORIES:
+            raise InvalidQuery(f"rows[{i}].category: must be X, Y, A or empty, got {row.get('category')!r}")
         out.write(cells)
     return out.take()
 

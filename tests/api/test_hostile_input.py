@@ -203,6 +203,7 @@ def test_shortlist_export_uses_the_same_writer(client):
     assert got[0]["applicants"] == "'@SUM(A1)" and got[1]["added_at"] == "2026-01-01T00:00:00Z"
     _problem(client.post("/shortlist/export", json={"rows": [{"title": ["x"]}]}), 400, "rows[0].title")
     _problem(client.post("/shortlist/export", json={"rows": [{}] * 1001}), 400, "at most 1000")
+    _problem(client.post("/shortlist/export", json={"rows": [{"category": "Z"}]}), 400, "rows[0].category")
 
 
 @pytest.mark.parametrize("scale", [1e20, 1e300, 1e-300])

@@ -287,6 +287,10 @@ def test_keyboard_on_results_and_the_shortlist(corpus_server, page_factory, arti
     assert page.inner_text("#shortlist-count") == "2"
     assert page.eval_on_selector_all("#results article.shortlisted",
                                      "els => els.map(e => e.dataset.publicationNumber)") == cards[:2]
+    # the examiner's category (X / Y / A) and a note on each, written into the CSV
+    page.select_option(f".shortlist-category[data-publication-number='{cards[0]}']", "X")
+    page.select_option(f".shortlist-category[data-publication-number='{cards[1]}']", "A")
+    page.fill(f".shortlist-note[data-publication-number='{cards[0]}']", "=same sole pattern")
     page.shots("shortlist")
     with page.expect_download() as info:
         page.click("#shortlist-export")
@@ -294,7 +298,10 @@ def test_keyboard_on_results_and_the_shortlist(corpus_server, page_factory, arti
     info.value.save_as(path)
     rows = list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8"))))
     assert [r["publication_number"] for r in rows] == cards[:2]
-    assert all(r["title"] and r["figure_id"] for r in rows), rows
+    assert all(r["title"] and r["figure_id"] and r["filing_date"] for r in rows), rows
+    assert [r["category"] for r in rows] == ["X", "A"]
+    assert rows[0]["note"] == "'=same sole pattern", "the note is written inert (no formula)"
+    assert rows[0]["patent_url"] == f"{corpus_server.url}/ui/patents/{cards[0]}"
 
     # saved with a watch: the dialog offers it, the watch keeps it, the watches page lists it
     page.click("#watch-button")

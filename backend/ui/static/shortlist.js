@@ -17,10 +17,25 @@ function load() {
   } catch { /* unreadable: start empty */ }
 }
 
-function save() {
+function store() {
   try { localStorage.setItem(STORAGE, JSON.stringify([...entries.values()])); } catch { /* full or off */ }
+}
+
+function save() {
+  store();
   for (const fn of listeners) fn();
 }
+
+/** The examiner's category of a shortlisted patent (search-report style: X relevant alone, Y in
+ *  combination, A background) and note; kept as typed (the bar is not redrawn under the cursor). */
+export function annotate(number, changes) {
+  const entry = entries.get(number);
+  if (!entry) return;
+  Object.assign(entry, changes);
+  store();
+}
+
+export const CATEGORIES = { "": "—", X: "X: relevant alone", Y: "Y: relevant in combination", A: "A: background" };
 
 export function onChange(fn) { listeners.push(fn); }
 export function has(number) { return entries.has(number); }
@@ -38,8 +53,9 @@ export function toggle(hit) {
   }
   entries.set(number, {
     publication_number: number, title: hit.title || "", kind: hit.kind || "", country: hit.country || "",
-    publication_date: hit.publication_date || "", applicants: list(hit.applicants).join("; "),
-    figure_id: hit.figure_id || "", added_at: new Date().toISOString().slice(0, 19) + "Z",
+    publication_date: hit.publication_date || "", filing_date: hit.filing_date || "",
+    priority_date: hit.priority_date || "", applicants: list(hit.applicants).join("; "),
+    figure_id: hit.figure_id || "", added_at: new Date().toISOString().slice(0, 19) + "Z", category: "", note: "",
   });
   save();
   return true;
@@ -55,7 +71,11 @@ export function clear() {
 async function download() {
   let blob;
   try {
-    blob = await (await call("POST", "/shortlist/export", { json: { rows: items() }, accept: "text/csv" })).blob();
+    const rows = items().map((e) => ({
+      ...e, category: e.category || "", note: e.note || "",
+      patent_url: `${location.origin}/ui/patents/${encodeURIComponent(e.publication_number)}`,
+    }));
+    blob = await (await call("POST", "/shortlist/export", { json: { rows }, accept: "text/csv" })).blob();
   } catch (err) {
     window.alert(`The shortlist could not be exported: ${err.message}`);
     return;
@@ -76,8 +96,19 @@ function renderBar(bar) {
     h("span", { class: "shortlist-label" }, "Shortlist: ", h("strong", { id: "shortlist-count" }, String(all.length)),
       ` patent${all.length === 1 ? "" : "s"}`),
     h("ul", { class: "shortlist-items", "aria-label": "Shortlisted patents" },
-      all.map((e) => h("li", {}, h("a", { href: `/ui/patents/${encodeURIComponent(e.publication_number)}`,
-                                          title: e.title }, e.publication_number)))),
+      all.map((e) => {
+        const category = h("select", { class: "shortlist-category", "aria-label": `Category of ${e.publication_number}`,
+                                       dataset: { publicationNumber: e.publication_number } },
+          Object.entries(CATEGORIES).map(([value, label]) => h("option", { value }, label)));
+        category.value = e.category || "";
+        category.addEventListener("change", () => annotate(e.publication_number, { category: category.value }));
+        const note = h("input", { type: "text", class: "shortlist-note", value: e.note || "", placeholder: "note",
+                                  "aria-label": `Note on ${e.publication_number}`, maxlength: "2000",
+                                  dataset: { publicationNumber: e.publication_number } });
+        note.addEventListener("input", () => annotate(e.publication_number, { note: note.value }));
+        return h("li", {}, h("a", { href: `/ui/patents/${encodeURIComponent(e.publication_number)}`,
+                                    title: e.title }, e.publication_number), " ", category, " ", note);
+      })),
     h("button", { type: "button", class: "btn btn-small", id: "shortlist-export", onclick: download }, "Export shortlist CSV"),
     h("button", { type: "button", class: "btn btn-small btn-ghost", id: "shortlist-clear",
                   onclick: () => { if (window.confirm(`Clear the shortlist of ${all.length}?`)) clear(); } }, "Clear"));
