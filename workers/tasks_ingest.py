@@ -4,17 +4,19 @@
 ``acks_late`` (a worker killed mid-task leaves the message to be redelivered; the pipeline is idempotent;
 a worker starting on the same host also re-queues jobs whose process died, without waiting for the broker's
 visibility timeout)
-and retries transient ES / Redis / DB errors with exponential backoff; when retries are exhausted the
-unfinished jobs are marked failed with the error (``GET /jobs?status=failed``, ``POST /jobs/<id>/retry``).
+and retries transient ES / Redis / DB errors by :data:`backend.ingest.retry.CELERY` (the policy the in-process
+runner uses, on a worker's time scale); when retries are exhausted the unfinished jobs are marked failed
+with the error (``GET /jobs?status=failed``, ``POST /jobs/<id>/retry``).
 """
 from __future__ import annotations
 
 from celery.signals import worker_ready
 
+from backend.ingest.retry import CELERY
 from backend.settings import get_settings
 from workers.celery_app import app
 
-MAX_RETRIES = 6
+MAX_RETRIES = CELERY.attempts - 1
 
 
 @worker_ready.connect
@@ -33,7 +35,6 @@ def _requeue_orphaned_jobs(sender=None, **_kw) -> None:
 
 @app.task(name="prism.ingest.process", bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def process(self, job_ids: list[str]) -> dict:
-    from backend.ingest.errors import is_transient
     from backend.ingest.pipeline import fail_unfinished
     from backend.ingest.service import process_jobs
 
@@ -41,11 +42,10 @@ def process(self, job_ids: list[str]) -> dict:
     try:
         results = process_jobs(job_ids, settings)
     except Exception as exc:
-        transient = is_transient(exc)
-        if transient and self.request.retries < MAX_RETRIES and not self.request.is_eager:
-            raise self.retry(exc=exc, countdown=min(2 ** self.request.retries, 60)) from exc
-        why = f"gave up after {self.request.retries + 1} attempts: " if transient else ""
-        results = fail_unfinished(settings.resolved_database_url, job_ids, f"{why}{type(exc).__name__}: {exc}")
+        attempt = self.request.retries + 1
+        if CELERY.retries(exc, attempt) and not self.request.is_eager:
+            raise self.retry(exc=exc, countdown=CELERY.delay_s(attempt)) from exc
+        results = fail_unfinished(settings.resolved_database_url, job_ids, CELERY.failure(exc, attempt))
     return {"jobs": [{"job_id": r.job_id, "status": r.status, "outcome": r.outcome, "error": r.error}
                      for r in results]}
 

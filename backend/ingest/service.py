@@ -15,23 +15,21 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import func, select
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from backend.db.models import IngestJob, JobStatus
 from backend.db.session import session_scope
 from backend.errors import ProblemError
 from backend.ingest import blobstore, images
-from backend.ingest.errors import is_transient
 from backend.ingest.metadata import record_from_metadata
 from backend.ingest.parsers.discover import Item, discover
 from backend.ingest.pipeline import JobResult, Pipeline, fail_unfinished, new_job
 from backend.ingest.records import ImageRef, IngestError, Summary
+from backend.ingest.retry import IN_PROCESS
 from backend.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
 _PIPELINES: dict[tuple, Pipeline] = {}
-EAGER_ATTEMPTS = 3
 
 
 def get_pipeline(settings: Settings) -> Pipeline:
@@ -68,15 +66,18 @@ def process_jobs(job_ids: list[str], settings: Settings | None = None) -> list[J
 
 
 def run_eager(job_ids: list[str], settings: Settings) -> list[JobResult]:
-    """In-process with a few retries on transient errors; then the jobs fail with the error kept."""
-    retrying = Retrying(stop=stop_after_attempt(EAGER_ATTEMPTS), wait=wait_exponential(multiplier=0.5, max=5),
-                        retry=retry_if_exception(is_transient), reraise=True)
-    try:
-        return retrying(process_jobs, job_ids, settings)
-    except Exception as exc:
-        log.exception("ingest batch failed")
-        why = f"gave up after {EAGER_ATTEMPTS} attempts: " if is_transient(exc) else ""
-        return fail_unfinished(settings.resolved_database_url, job_ids, f"{why}{type(exc).__name__}: {exc}")
+    """In-process, retried by :data:`backend.ingest.retry.IN_PROCESS`; then the jobs fail with the error kept."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return process_jobs(job_ids, settings)
+        except Exception as exc:
+            if IN_PROCESS.retries(exc, attempt):
+                time.sleep(IN_PROCESS.delay_s(attempt))
+                continue
+            log.exception("ingest batch failed")
+            return fail_unfinished(settings.resolved_database_url, job_ids, IN_PROCESS.failure(exc, attempt))
 
 
 def run_eager_overlapped(groups: list[list[str]], settings: Settings, bar=None) -> None:
