@@ -158,7 +158,8 @@ def restore(settings: Settings, src: Path) -> dict:
     src = Path(src).resolve()
     manifest = verify(src)
     _check_fits(settings, manifest)
-    if settings.search_backend == "elasticsearch" or parts.record_kind(settings) == "postgresql":
+    if settings.search_backend == "elasticsearch" or parts.record_kind(settings) == "postgresql" or \
+            settings.blob_store == "s3":
         _restore_distributed(settings, src, manifest)
     else:
         _restore_embedded(settings, src, manifest)
