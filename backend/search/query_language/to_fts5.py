@@ -48,8 +48,10 @@ def leaf_expr(node) -> str | None:
     if isinstance(node, ast.Phrase):
         if node.slop is None:
             return _columns(node.fields, _operand(node))
-        # FTS5 counts every token between the first and last word; intervals count only the gaps
-        near = " ".join(quote(w) for w in node.words)
+        # FTS5 counts every token between the first and last word; intervals count only the gaps. A repeated
+        # word is named once (FTS5's NEAR is quadratic in its phrases): the same matches, as FTS5 lets one
+        # occurrence stand for several; the distinct occurrences are checked on offsets (Evaluator)
+        near = " ".join(quote(w) for w in dict.fromkeys(node.words))
         return _columns(node.fields, f"NEAR({near}, {node.slop + len(node.words) - 2})")
     if isinstance(node, ast.Prox):
         return _columns(node.fields, f"NEAR({_operand(node.left)} {_operand(node.right)}, {node.distance})")
@@ -254,9 +256,31 @@ class Evaluator:
         need = Counter(self._tokens(" ".join(node.words)))
         candidates = _columns(node.fields, " AND ".join(quote(t) for t in need))
         docs = set(self._match(candidates))
+        if len(need) == 1:
+            ((term, count),) = need.items()
+            return self._repeated_token(term, count, node.fields, docs, node.slop)
         offsets = {t: self._offsets(t, False, node.fields, docs) for t in need}
         keys = set.intersection(*(set(per) for per in offsets.values()))
         return {key[0] for key in keys if _in_window(offsets, key, need, node.slop)}
+
+    def _repeated_token(self, term: str, count: int, fields, docs: set[int], slop: int) -> set[int]:
+        """``"view view ... view"~slop`` (one token ``count`` times): vectorised over the token's offsets, a
+        window of ``count`` consecutive occurrences in one field spanning at most ``count + slop`` tokens."""
+        cases = " ".join(f"WHEN ? THEN {i}" for i in range(len(fields)))
+        marks = ",".join("?" * len(fields))
+        rows = self.conn.execute(
+            f"SELECT doc * {len(fields)} + CASE col {cases} END, offset FROM temp.prism_ql_instance "
+            f"WHERE term = ? AND col IN ({marks})", (*fields, term, *fields)).fetchall()
+        if len(rows) < count:
+            return set()
+        found = np.asarray(rows, dtype=np.int64)
+        found = found[np.isin(found[:, 0] // len(fields), np.fromiter(docs, dtype=np.int64))]
+        found = found[np.lexsort((found[:, 1], found[:, 0]))]
+        group, offset = found[:, 0], found[:, 1]
+        last = count - 1
+        ok = (group[last:] == group[:len(group) - last]) & \
+            (offset[last:] - offset[:len(offset) - last] + 1 - count <= slop)
+        return set((group[last:][ok] // len(fields)).tolist())
 
     def _keyword(self, node: ast.Keyword) -> np.ndarray:
         table = self.snap.postings.get(node.field, {})
