@@ -339,10 +339,18 @@ def pg_down() -> None:
 
 
 # -- LLM (llama.cpp's OpenAI-compatible server) ------------------------------------------------
-def llm_ready(url: str = ENDPOINTS.llm_url) -> bool:
+def llm_ready(url: str = ENDPOINTS.llm_url, timeout: float = 5) -> bool:
+    """The server lists its model; or, busy (llama.cpp's server answers ``/models`` only between two
+    completions), it serves its API description: it listens only once the model is loaded."""
     try:
-        r = requests.get(f"{url}/models", timeout=2)
+        r = requests.get(f"{url}/models", timeout=timeout)
         return r.ok and bool(r.json().get("data"))
+    except requests.Timeout:
+        try:
+            api = requests.get(f"{url.rsplit('/v1', 1)[0]}/openapi.json", timeout=timeout)
+            return api.ok and "/v1/chat/completions" in api.json().get("paths", {})
+        except (requests.RequestException, ValueError):
+            return False
     except (requests.RequestException, ValueError):
         return False
 
@@ -404,8 +412,12 @@ def llm_up(timeout: float = 120) -> str:
     if llm_ready():
         return ENDPOINTS.llm_url
     data = CACHE / "services" / "llm"
+    pidfile = data / "llm.pid"
+    if _pid_alive(pidfile):        # ours, busy or still loading: wait for it rather than start another
+        _wait(llm_ready, "the LLM server", timeout)
+        return ENDPOINTS.llm_url
     pid = start_llm_server(data, LLM_PORT, timeout=timeout)
-    (data / "llm.pid").write_text(f"{pid}\n")
+    pidfile.write_text(f"{pid}\n")
     return ENDPOINTS.llm_url
 
 

@@ -63,7 +63,13 @@ def check_llm(settings: Settings) -> str:
 
     url = endpoint_url(settings.llm_base_url, "models")
     headers = {"Authorization": f"Bearer {settings.llm_api_key}"} if settings.llm_api_key else {}
-    resp = requests.get(url, headers=headers, timeout=5)
+    try:
+        resp = requests.get(url, headers=headers, timeout=10)
+    except requests.Timeout:   # llama.cpp's server answers /models only between two completions
+        api = requests.get(url.rsplit("/v1/", 1)[0] + "/openapi.json", timeout=10)
+        if api.ok and "/v1/chat/completions" in api.json().get("paths", {}):
+            return f"{url}: busy generating (its API answers); captions ask for {settings.llm_model}"
+        raise
     resp.raise_for_status()
     served = [m.get("id") for m in resp.json().get("data") or []]
     return f"{url} serves {', '.join(map(str, served[:5])) or 'no model'}; captions ask for {settings.llm_model}"
