@@ -37,7 +37,7 @@ def queries() -> list[tuple[str, str, str | None]]:
         ("20 distinct words ~100 (cost 2,000)", '"' + " ".join(VOCAB) + '"~100', None),
         ("v1 NEAR/1000 v2 (cost 2,000)", "v1 NEAR/1000 v2", None),
         ("v1 NEAR/0 v1 (repeated)", "v1 NEAR/0 v1", near(["v1", "v1"], 0)),
-        ("700 x view ~1000 (refused: 700,000)", '"' + " ".join(["v1"] * 700) + '"~1000', None),
+        ("300 x v1 ~10 (refused: 3,000)", '"' + " ".join(["v1"] * 300) + '"~10', None),
     ]
 
 

@@ -229,6 +229,10 @@ class Evaluator:
         if isinstance(node, ast.Phrase):     # a ~n phrase repeating a word: distinct offsets in a window
             return self._rowids_mask(self._repeated_phrase(node))
         if isinstance(node, ast.Prox):       # ordered or shared: FTS5 NEAR finds candidates, offsets decide
+            same = self._same_token(node)
+            if same is not None:             # view NEAR/n view (either order: the same): "view view"~n
+                docs = set(self._match(_columns(node.fields, quote(same))))
+                return self._rowids_mask(self._repeated_token(same, 2, node.fields, docs, node.distance))
             docs = set(self._match(leaf_expr(node)))
             lefts = self._spans(node.left, node.fields, docs)
             rights = self._spans(node.right, node.fields, docs)
@@ -262,6 +266,13 @@ class Evaluator:
         offsets = {t: self._offsets(t, False, node.fields, docs) for t in need}
         keys = set.intersection(*(set(per) for per in offsets.values()))
         return {key[0] for key in keys if _in_window(offsets, key, need, node.slop)}
+
+    def _same_token(self, node: ast.Prox) -> str | None:
+        """The token when both sides of ``node`` are that one token (not a prefix), else None."""
+        left, right = self._terms(node.left), self._terms(node.right)
+        if len(left) == len(right) == 1 and left == right and not left[0][1]:
+            return left[0][0]
+        return None
 
     def _repeated_token(self, term: str, count: int, fields, docs: set[int], slop: int) -> set[int]:
         """``"view view ... view"~slop`` (one token ``count`` times): vectorised over the token's offsets, a
