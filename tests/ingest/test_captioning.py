@@ -150,6 +150,9 @@ def test_parse_captions_reads_the_schema_object_and_drops_scraps():
     assert parse_captions(answer, 3) == ["Top plan view of a chair", "View from above of a seat"]
     with pytest.raises(UnusableAnswer, match="no usable caption"):
         parse_captions('{"captions": ["", "ok"]}', 3)
+    # what SmolLM2 wrote under llama.cpp's grammar: a raw newline inside a string, a scrap of JSON as a caption
+    answer = '{"captions": [ "Front view of a\nlamp, seen from the front", "}\n{}] }\n{\n  " ]}'
+    assert parse_captions(answer, 3) == ["Front view of a lamp, seen from the front"]
 
 
 def test_request_carries_a_json_schema(tmp_path):

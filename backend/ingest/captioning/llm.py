@@ -50,6 +50,7 @@ EXAMPLE_CAPTIONS = ["Top plan view of an office chair, seen from above",
                     "Overhead view of a swivel desk chair showing the seat and the five-star base",
                     "Plan view drawing of office seating furniture"]
 RESPONSE_FORMATS = ("auto", "json_schema", "json_object", "none")
+_WORD = re.compile(r"[^\W\d_]{2,}")   # a caption has words, not just JSON scraps ("} {}] } {")
 
 
 class UnusableAnswer(CaptioningError):
@@ -78,14 +79,14 @@ def captions_schema(n: int) -> dict:
 
 def parse_captions(content: str, n: int) -> list[str]:
     """The captions in a chat answer: ``{"captions": [...]}`` or a bare JSON array (code fences and text
-    around it are tolerated); duplicates and strings shorter than a few characters are dropped."""
+    around it are tolerated); duplicates and scraps (under 8 characters or 2 words) are dropped."""
     text = (content or "").strip()
     text = re.sub(r"^```(?:json)?\s*|\s*```$", "", text)
     value = None
     obj_start, obj_end = text.find("{"), text.rfind("}")
     if 0 <= obj_start < obj_end:
         try:
-            value = json.loads(text[obj_start:obj_end + 1])
+            value = json.loads(text[obj_start:obj_end + 1], strict=False)   # a raw newline inside a string
         except ValueError:
             value = None
         if isinstance(value, dict):
@@ -95,13 +96,13 @@ def parse_captions(content: str, n: int) -> list[str]:
         if start < 0 or end <= start:
             raise UnusableAnswer(f"LLM answer is not a JSON array: {content[:200]!r}")
         try:
-            value = json.loads(text[start:end + 1])
+            value = json.loads(text[start:end + 1], strict=False)
         except ValueError as exc:
             raise UnusableAnswer(f"LLM answer is not valid JSON ({exc}): {content[:200]!r}") from None
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise UnusableAnswer(f"LLM answer is not a non-empty array of strings: {content[:200]!r}")
     kept = [re.sub(r"\s+", " ", v).strip() for v in value]
-    kept = [v for v in dict.fromkeys(kept) if len(v) >= MIN_CAPTION_CHARS]
+    kept = [v for v in dict.fromkeys(kept) if len(v) >= MIN_CAPTION_CHARS and len(_WORD.findall(v)) >= 2]
     if not kept:
         raise UnusableAnswer(f"LLM answer has no usable caption (array of strings, each at least "
                               f"{MIN_CAPTION_CHARS} characters): {content[:200]!r}")
