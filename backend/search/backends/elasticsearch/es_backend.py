@@ -17,6 +17,8 @@ import numpy as np
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError, helpers
 
 from backend.patent_numbers import lookup_keys, pick
+from backend.search.backends.elasticsearch import queries
+from backend.search.backends.elasticsearch.queries import es_filters
 from backend.search.errors import IndexVersionError, InvalidQuery, SearchBackendError
 from backend.search.index import documents, index_admin
 from backend.search.pipeline.engine import (
@@ -27,9 +29,9 @@ from backend.search.pipeline.engine import (
     Query,
     SearchBackend,
 )
-from backend.search.pipeline.filters import Clause, FilterSpec
+from backend.search.pipeline.filters import FilterSpec
 from backend.search.pipeline.shards import ShardReport
-from backend.search.text import languages, text_fields
+from backend.search.text import languages
 from backend.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,31 +81,6 @@ GROUP_KEY_FIELDS = ("publication_number", "family_id")
 GROUP_DOCVALUE_FIELDS = (*GROUP_KEY_FIELDS, "cpc_subclass", "ipc_subclass", "locarno_class")
 #: what the other lists' bodies read per hit (the figure id too: kNN hits have no sort values)
 LIST_DOCVALUE_FIELDS = ("figure_id", *GROUP_DOCVALUE_FIELDS)
-
-
-def _clause(c: Clause) -> dict:
-    return {"prefix": {c.field: c.value}} if c.prefix else {"term": {c.field: c.value}}
-
-
-def es_filters(spec: FilterSpec) -> list[dict]:
-    """The filter clauses of ``spec`` (used both in the query's bool.filter and in knn.filter)."""
-    out: list[dict] = []
-    for group in spec.must_any:
-        terms: dict[str, list[str]] = {}
-        others = []
-        for c in group:
-            if c.prefix:
-                others.append(_clause(c))
-            else:
-                terms.setdefault(c.field, []).append(c.value)
-        should = [{"terms": {f: v}} for f, v in terms.items()] + others
-        out.append(should[0] if len(should) == 1 else {"bool": {"should": should, "minimum_should_match": 1}})
-    if spec.must_not:
-        out.append({"bool": {"must_not": [_clause(c) for c in spec.must_not]}})
-    for field, (gte, lte) in spec.ranges.items():
-        rng = {k: v for k, v in (("gte", gte), ("lte", lte)) if v}
-        out.append({"range": {field: rng}})
-    return out
 
 
 class FiguresPerGroup:
@@ -292,7 +269,7 @@ class ElasticsearchBackend(SearchBackend):
         if query.terms:
             # ties by figure id, here in ES too: the text ranking continues past the window from the
             # last entry with search_after (paging.py), so the window must end exactly where it does
-            text = self._text_query(query, filters)
+            text = queries.text_query(query, filters)
             out.append(("bm25", self._grouped_body(query, text) if query.group else
                         {**common, "query": text, "sort": TEXT_SORT}))
         if query.vector is not None:
@@ -305,34 +282,6 @@ class ElasticsearchBackend(SearchBackend):
                 knn["similarity"] = query.similarity_floor
             out.append(("knn", {**common, "knn": knn}))
         return out
-
-    @staticmethod
-    def _text_query(query: Query, filters: list[dict], extra: list[dict] | None = None) -> dict:
-        return {"bool": {"must": [ElasticsearchBackend._text_clause(query)], "filter": filters + (extra or [])}}
-
-    @staticmethod
-    def _text_clause(query: Query) -> dict:
-        """Plain words: a ranked-OR ``multi_match``; the query language: its translation (query_language)."""
-        if query.node is not None:
-            from backend.search.query_language.to_es import to_es
-
-            return to_es(query.node)
-        english = ElasticsearchBackend._english_clause(query)
-        if query.english and not query.lang_terms:
-            return english
-        # per-language fields hold analysed tokens (languages.py): the query's tokens, split on whitespace
-        should = [english] if query.english else []
-        should += [{"multi_match": {"query": " ".join(tokens), "fields": languages.es_fields(lang),
-                                    "type": "most_fields", "operator": "or"}}
-                   for lang, tokens in query.lang_terms.items()]
-        if not should:
-            return {"match_none": {}}
-        return should[0] if len(should) == 1 else {"bool": {"should": should, "minimum_should_match": 1}}
-
-    @staticmethod
-    def _english_clause(query: Query) -> dict:
-        return {"multi_match": {"query": query.text, "fields": text_fields.es_fields(), "type": "most_fields",
-                                "operator": "or"}}
 
     def _page_details(self, query: Query, figure_ids: list[str], missing: list[str]
                       ) -> tuple[dict[str, dict[str, str]], dict[str, dict]]:
@@ -349,7 +298,8 @@ class ElasticsearchBackend(SearchBackend):
         # plain words: only the English clause can mark the English fields (require_field_match), so the
         # German/French clauses are left out (a quarter of the highlighting time)
         marks = {**highlight(documents.TEXT_FIELDS),
-                 "highlight_query": self._text_clause(query) if query.node is not None else self._english_clause(query)}
+                 "highlight_query": (queries.text_clause(query) if query.node is not None
+                                     else queries.english_clause(query))}
         wanted = set(missing)
         parts = HIGHLIGHT_PARTS if query.shards.total <= 1 else 1     # shards: known from the ranked lists
         step = -(-len(figure_ids) // parts)
@@ -408,7 +358,7 @@ class ElasticsearchBackend(SearchBackend):
         if not query.terms:
             return 0, "eq", set()
         filters = es_filters(query.spec)
-        return self._count(query, keys, lambda extra=None: self._text_query(query, filters, extra))
+        return self._count(query, keys, lambda extra=None: queries.text_query(query, filters, extra))
 
     def _vector_count(self, query: Query, keys: list[str]) -> tuple[int, str, set[str]]:
         """What :meth:`_text_count` counts, for the drawing ranking (:meth:`_vector_after`): the figures with
@@ -529,7 +479,7 @@ class ElasticsearchBackend(SearchBackend):
         cursor = [after[0], after[1]]
         while len(out) < limit:
             size = max(limit - len(out), 10) * (3 if query.group else 1)
-            resp = self._call("text ranking", self.es.search, query.shards, query=self._text_query(query, filters),
+            resp = self._call("text ranking", self.es.search, query.shards, query=queries.text_query(query, filters),
                               sort=TEXT_SORT, search_after=cursor, size=size, track_total_hits=False,
                               source=list(documents.HIT_FIELDS))
             hits = resp["hits"]["hits"] if resp else []
@@ -552,7 +502,7 @@ class ElasticsearchBackend(SearchBackend):
         field = query.group_field
         groups = sorted({c.key(field) for c in cands})
         resp = self._call("best figures", self.es.search, size=len(groups), source=False,
-                          query=self._text_query(query, filters, [{"terms": {field: groups}}]),
+                          query=queries.text_query(query, filters, [{"terms": {field: groups}}]),
                           sort=TEXT_SORT, collapse={"field": field}, track_total_hits=False)
         hits = resp["hits"]["hits"] if resp else []
         return {h["fields"][field][0]: h["sort"][1] for h in hits}
@@ -748,7 +698,7 @@ class ElasticsearchBackend(SearchBackend):
     def _collapsed_text(self, query: Query) -> list[Candidate]:
         """The grouped BM25 list by ``collapse`` on the group field (every match is scored)."""
         resp = self._call("bm25 search", self.es.search, query.shards, size=query.window,
-                          query=self._text_query(query, es_filters(query.spec)), sort=TEXT_SORT,
+                          query=queries.text_query(query, es_filters(query.spec)), sort=TEXT_SORT,
                           collapse={"field": query.group_field}, source=list(documents.HIT_FIELDS),
                           track_total_hits=False)
         return [self._candidate(h, "bm25") for h in (resp["hits"]["hits"] if resp else [])]
