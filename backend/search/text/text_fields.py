@@ -14,9 +14,6 @@ from backend.search.index.documents import TEXT_FIELDS
 #: plain-words ranking.
 FIELD_WEIGHTS: dict[str, float] = {"title": 1.0, "abstract": 1.0, "claims": 0.5, "description": 0.5,
                                    "captions": 0.25}
-#: What Prism used before the measured choice (kept for the benchmark's "before" row).
-PREVIOUS_WEIGHTS: dict[str, float] = {"title": 3.0, "abstract": 1.0, "claims": 1.0, "description": 2.0,
-                                      "captions": 1.5}
 
 assert set(FIELD_WEIGHTS) == set(TEXT_FIELDS)
 
