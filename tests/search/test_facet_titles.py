@@ -20,3 +20,19 @@ def test_facets_are_titled(backend):
     assert (cpc.key, cpc.count) == ("A43B", 1)
     if (SHARED_DATA / "cpc_titles").is_dir():
         assert cpc.title and "FOOTWEAR" in cpc.title
+
+
+def test_applicant_country_and_year_facets(backend):
+    backend.index_figures([
+        figure("US3000011S1", 1, None, title="Shoe", applicants=["Nike, Inc."], publication_date="2021-05-04"),
+        figure("US3000011S1", 2, None, title="Shoe sole", applicants=["Nike, Inc."], publication_date="2021-05-04"),
+        figure("EP3000012A1", 1, None, title="Shoe", applicants=["Adidas AG"], publication_date="2020-02-01",
+               country="EP"),
+        figure("US3000013S1", 1, None, title="Shoe", applicants=["Nike Inc"], publication_date="2021-09-01")])
+    backend.refresh()
+    for grouped in (True, False):
+        facets = backend.search({"text": "shoe", "facets": True, "group_by_patent": grouped}).facets
+        per = 1 if grouped else 2   # the first patent has two figures
+        assert [(b.key, b.count) for b in facets["applicant_keys"]] == [("nike", 1 + per), ("adidas", 1)]
+        assert [(b.key, b.count) for b in facets["country"]] == [("US", 1 + per), ("EP", 1)]
+        assert [(b.key, b.count) for b in facets["year"]] == [("2021", 1 + per), ("2020", 1)]

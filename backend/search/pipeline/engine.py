@@ -58,7 +58,7 @@ from backend.search.text.languages import ANALYSED, LANGUAGES, pick_title
 from backend.search.text.stop_words import STOP_WORDS
 from backend.settings import Settings
 
-FACET_FIELDS = ("cpc_subclass", "locarno_class")
+FACET_FIELDS = ("cpc_subclass", "locarno_class", "applicant_keys", "country", "year")
 _BESIDE: ThreadPoolExecutor | None = None      # threads for SearchBackend._beside (shared, made on first use)
 _BESIDE_LOCK = threading.Lock()
 #: the classification schemes as users name them; each one's field that every symbol of it sets
@@ -103,6 +103,10 @@ class Candidate:
     source: dict | None = None          # display fields, when the backend already has them
     family_id: str | None = None        # the patent family (documents.prepare: own number when unknown)
     ipc_subclass: list[str] = field(default_factory=list)
+    #: read for facets only (Query.facets): applicant keys, country, publication year
+    applicant_keys: list[str] = field(default_factory=list)
+    country: list[str] = field(default_factory=list)
+    year: list[str] = field(default_factory=list)
     #: where a ranking read past this entry goes on, when not (score, figure id) (the backend's own keyset)
     keyset: tuple[float, str] | None = None
 

@@ -81,6 +81,12 @@ GROUP_KEY_FIELDS = ("publication_number", "family_id")
 GROUP_DOCVALUE_FIELDS = (*GROUP_KEY_FIELDS, "cpc_subclass", "ipc_subclass", "locarno_class")
 #: what the other lists' bodies read per hit (the figure id too: kNN hits have no sort values)
 LIST_DOCVALUE_FIELDS = ("figure_id", *GROUP_DOCVALUE_FIELDS)
+#: read besides for facets only: applicant, country and publication year facets
+FACET_DOCVALUE_FIELDS = ("applicant_keys", "country", {"field": "publication_date", "format": "yyyy"})
+
+
+def _list_fields(query) -> list:
+    return [*LIST_DOCVALUE_FIELDS, *FACET_DOCVALUE_FIELDS] if query.facets else list(LIST_DOCVALUE_FIELDS)
 
 
 class FiguresPerGroup:
@@ -256,7 +262,7 @@ class ElasticsearchBackend(SearchBackend):
         collapse = {"collapse": {"field": query.group_field}} if query.group else {}
         # doc values only (no stored fields, no _source): a list is ranked on a few keyword columns, and
         # the page's hits are hydrated by one mget (at 1M figures _source made the kNN fetch 3-5 ms slower)
-        common = {"size": query.window, "stored_fields": ["_none_"], "docvalue_fields": list(LIST_DOCVALUE_FIELDS),
+        common = {"size": query.window, "stored_fields": ["_none_"], "docvalue_fields": _list_fields(query),
                   "track_total_hits": False, **collapse}
         out = []
         if query.node is not None:
@@ -525,7 +531,7 @@ class ElasticsearchBackend(SearchBackend):
         if query.similarity_floor is not None:
             knn["similarity"] = query.similarity_floor
         resp = self._call("drawing ranking", self.es.search, query.shards, knn=knn, size=k, stored_fields=["_none_"],
-                          docvalue_fields=list(LIST_DOCVALUE_FIELDS), track_total_hits=False,
+                          docvalue_fields=_list_fields(query), track_total_hits=False,
                           filter_path=SEARCH_FILTER_PATH)
         hits = ((resp or {}).get("hits") or {}).get("hits") or []
         cands = sorted((self._candidate(h, "knn") for h in hits), key=lambda c: (-c.score, c.figure_id))
@@ -567,7 +573,7 @@ class ElasticsearchBackend(SearchBackend):
         filters = [*es_filters(query.spec), {"exists": {"field": KNN_FIELD}}]
         body = {"query": {"bool": {"filter": filters, "must_not": [{"terms": {field: held}}] if held else []}},
                 "sort": [{field: "asc"}], "size": limit, "track_total_hits": False,
-                "_source": [KNN_FIELD], "docvalue_fields": list(LIST_DOCVALUE_FIELDS)}
+                "_source": [KNN_FIELD], "docvalue_fields": _list_fields(query)}
         if query.group:
             body["collapse"] = {"field": field}
         if after is not None:
@@ -662,7 +668,8 @@ class ElasticsearchBackend(SearchBackend):
         size = min(math.ceil(query.window * self.figures_per_group.factor()), MAX_OVERFETCH)
         return {"query": text, "sort": TEXT_SORT, "size": size, "track_total_hits": False,
                 "stored_fields": ["_none_"],
-                "docvalue_fields": list(GROUP_DOCVALUE_FIELDS if query.facets else GROUP_KEY_FIELDS)}
+                "docvalue_fields": [*GROUP_DOCVALUE_FIELDS, *FACET_DOCVALUE_FIELDS] if query.facets
+                else list(GROUP_KEY_FIELDS)}
 
     def _grouped_text(self, query: Query, hits: list[dict], body: dict) -> list[Candidate]:
         """The best figure of each of the first ``window`` patents (families) in text order - what
@@ -735,11 +742,17 @@ class ElasticsearchBackend(SearchBackend):
             fid = (f.get("figure_id") or [None])[0] or hit.get("_id") or hit["sort"][1]
             return Candidate(fid, (f.get("publication_number") or [""])[0], score, list(f.get("cpc_subclass") or []),
                              list(f.get("locarno_class") or []), None, family_id=(f.get("family_id") or [None])[0],
-                             ipc_subclass=list(f.get("ipc_subclass") or []))
+                             ipc_subclass=list(f.get("ipc_subclass") or []),
+                             applicant_keys=list(f.get("applicant_keys") or []), country=list(f.get("country") or []),
+                             year=list(f.get("publication_date") or []))
         src = hit.get("_source") or {}
+        published = src.get("publication_date")
         return Candidate(src.get("figure_id") or hit["_id"], src.get("publication_number", ""), score,
                          list(src.get("cpc_subclass") or []), list(src.get("locarno_class") or []), src,
-                         family_id=src.get("family_id"), ipc_subclass=list(src.get("ipc_subclass") or []))
+                         family_id=src.get("family_id"), ipc_subclass=list(src.get("ipc_subclass") or []),
+                         applicant_keys=list(src.get("applicant_keys") or []),
+                         country=[src["country"]] if src.get("country") else [],
+                         year=[published[:4]] if published else [])
 
     def _hydrate(self, figure_ids: list[str]) -> dict[str, dict]:
         resp = self.es.mget(index=self.alias, ids=figure_ids, source=list(documents.HIT_FIELDS))

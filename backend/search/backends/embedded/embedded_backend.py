@@ -105,6 +105,7 @@ class _Snapshot:
         self.families: list[str] = []     # family id, or the publication number (indexed before families)
         self.locarno_class: list[list[str]] = []
         self.ipc_subclass: list[list[str]] = []
+        self.facet_keys: list[tuple[list[str], list[str], list[str]]] = []   # applicant keys, country, year
         self.dims = dims
         self.vectors = np.zeros((n, dims or 0), dtype=np.float32)
         self.has_vec = np.zeros(n, dtype=bool)
@@ -120,6 +121,9 @@ class _Snapshot:
             self.families.append(keys.get("family_id") or _pub)
             self.locarno_class.append(keys.get("locarno_class") or [])
             self.ipc_subclass.append(keys.get("ipc_subclass") or [])
+            country, published = keys.get("country"), keys.get("publication_date")
+            self.facet_keys.append((keys.get("applicant_keys") or [], [country] if country else [],
+                                    [published[:4]] if published else []))
             if blob is not None and dims:
                 vec = np.frombuffer(blob, dtype=np.float32)
                 if vec.shape[0] == dims:
@@ -193,8 +197,10 @@ class _Snapshot:
         return mask
 
     def candidate(self, pos: int, score: float) -> Candidate:
+        applicants, country, year = self.facet_keys[pos]
         return Candidate(self.figure_ids[pos], self.pubs[pos], float(score), self.cpc_subclass[pos],
-                         self.locarno_class[pos], family_id=self.families[pos], ipc_subclass=self.ipc_subclass[pos])
+                         self.locarno_class[pos], family_id=self.families[pos], ipc_subclass=self.ipc_subclass[pos],
+                         applicant_keys=applicants, country=country, year=year)
 
     def groups(self, group_field: str) -> list[str]:
         """Per position, what a grouped list keeps one of (patent, or family)."""
