@@ -225,6 +225,14 @@ def test_field_terms_restrict_and_a_claim_is_plain_words(corpus_server, page_fac
     assert "USD0917866-20210504" not in _numbers(page)
     facet = page.locator("#facets button", has_text="02").first
     assert "Articles of clothing" in facet.inner_text(), "facets carry their class titles"
+    # applicant, country and year facets with counts; a year narrows the dates
+    assert page.locator("#facets [data-facet=country] button", has_text="US").count() == 1
+    assert page.locator("#facets [data-facet=applicant] button").count() >= 1
+    year = page.locator("#facets [data-facet=year] button", has_text="2021")
+    response = _search(page, lambda: year.click())
+    assert response.request.post_data_json["filters"]["dates"] == {"publication": {"gte": "2021-01-01",
+                                                                                   "lte": "2021-12-31"}}
+    assert _query(page)["to"] == ["2021-12-31"]
 
     claim = ("1. An ornamental design for a shoe, comprising: (a) an upper; (b) a sole attached to the upper "
              "with a \"heel\" portion; wherein the sole: has a tread. ") * 160

@@ -356,6 +356,18 @@ function initClassifications() {
   });
 }
 
+/** A facet of applicant, country or publication year: its filter field set, and the search run again. */
+function applyFieldFacet({ kind, value }) {
+  if (kind === "applicant") $("applicants").value = value;
+  else if (kind === "country") $("countries").value = value;
+  else if (kind === "year") {
+    $("date-type").value = "publication";
+    $("date-from").value = `${value}-01-01`;
+    $("date-to").value = `${value}-12-31`;
+  }
+  runSearch();
+}
+
 function clearFilters() {
   state.classifications = [];
   state.excludePatents = [];
@@ -558,7 +570,7 @@ async function runSearch({ append = false, history: historyMode = "push" } = {})
       total: data.total ?? hits.length, pages: append ? last.pages + 1 : 1,
     };
     recordUrl(current, last.pages, append ? "replace" : historyMode);
-    if (!append) renderFacets($("facets"), data.facets, (chip) => addChip(chip));
+    if (!append) renderFacets($("facets"), data.facets, (chip) => addChip(chip), applyFieldFacet);
     // with results the warning is a note above them; without, the empty message says it (not twice)
     if (!append && data.warnings?.length && hits.length) showNotice(`Note: ${warningText(data.warnings)}.`);
     if (!append) {

@@ -170,11 +170,24 @@ function shortTitle(title) {
   return sentence.length > 28 ? `${sentence.slice(0, 26).trimEnd()}… ` : `${sentence} `;
 }
 
-export function renderFacets(container, facets, onPick) {
+const FIELD_FACETS = { applicant_keys: ["applicant", "Applicant"], country: ["country", "Country"], year: ["year", "Year"] };
+
+export function renderFacets(container, facets, onPick, onField = null) {
   container.replaceChildren();
   const sections = [];
   for (const [name, buckets] of Object.entries(facets || {})) {
     if (!Array.isArray(buckets) || !buckets.length) continue;
+    if (FIELD_FACETS[name]) {   // applicant, country, publication year: a filter field, not a class chip
+      if (!onField) continue;
+      const [kind, label] = FIELD_FACETS[name];
+      sections.push(h("div", { class: "facet", dataset: { facet: kind } },
+        h("span", { class: "facet-name" }, `${label}:`),
+        buckets.slice(0, 8).map((b) => h("button", {
+          type: "button", class: "chip chip-button", "aria-label": `Only ${label.toLowerCase()} ${b.key} (${b.count} results)`,
+          onclick: () => onField({ kind, value: String(b.key) }),
+        }, `${b.key} `, h("span", { class: "count" }, String(b.count))))));
+      continue;
+    }
     const scheme = name.startsWith("locarno") ? "locarno" : name.startsWith("ipc") ? "ipc" : name.startsWith("cpc") ? "cpc" : null;
     if (!scheme) continue;
     const label = { cpc: "CPC", locarno: "Locarno", ipc: "IPC" }[scheme];
