@@ -37,32 +37,8 @@ def plot_search(payload: dict, path: Path) -> Path:
     return path
 
 
-def plot_ingest(payload: dict, path: Path) -> Path:
-    """Figures per second of each stage against the encoder-only limit."""
-    rows = payload["rows"]
-    fig, ax = plt.subplots(figsize=(8, 3.6))
-    ys = range(len(rows))
-    ax.barh(list(ys), [r["figures_per_s"] for r in rows],
-            color=["tab:gray" if "encoder" in r["what"] else "tab:blue" for r in rows])
-    ax.set_yticks(list(ys), [r["what"] for r in rows], fontsize=8)
-    ax.invert_yaxis()
-    limit = next(r["figures_per_s"] for r in rows if "the limit" in r["what"])
-    ax.axvline(0.8 * limit, color="tab:red", ls="--", lw=1, label="80 % of the limit (target)")
-    for y, r in zip(ys, rows):
-        ax.text(r["figures_per_s"], y, f" {r['figures_per_s']:.0f}", va="center", fontsize=8)
-    ax.set_xlabel("figures per second")
-    m = payload.get("machine", {})
-    ax.set_title(f"ingest, {payload.get('patents')} IMPACT patents, {m.get('cores')} cores, {m.get('model')}",
-                 fontsize=9)
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 if __name__ == "__main__":
-    for name, plot in (("search", plot_search), ("ingest", plot_ingest)):
+    for name, plot in (("search", plot_search),):
         source = RESULTS / f"{name}.json"
         if source.exists():
             print(plot(json.loads(source.read_text()), RESULTS / f"{name}.png"))
