@@ -199,3 +199,62 @@ def _blank_or_comment(line: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return not text.strip() or text.lstrip().startswith("#")
+
+
+def test_stateful_paging_and_watches(fuzzed):
+    """Sequences of calls (Hypothesis' rule-based state machine): searches whose cursors are followed,
+    replayed and reused with another query, watches created, run, paused and deleted, then run again. Each
+    answer is checked as above; a cursor of another query is a 400, a deleted watch a 404."""
+    from hypothesis.stateful import Bundle, RuleBasedStateMachine, rule
+
+    fuzzed.baseline = rss()
+
+    class Calls(RuleBasedStateMachine):
+        cursors = Bundle("cursors")
+        watches = Bundle("watches")
+
+        @rule(target=cursors, text=hst.sampled_from(["chair", "lamp OR chair", "semiconductor", "chair NOT lamp"]),
+              size=hst.integers(1, 3))
+        def search(self, text, size):
+            resp = fuzzed.post("/search", json={"text": text, "size": size})
+            assert resp.status_code == 200, resp.json
+            return (text, size, resp.json.get("next_cursor"))
+
+        @rule(target=cursors, page=cursors)
+        def follow(self, page):
+            text, size, cursor = page
+            resp = fuzzed.post("/search", json={"text": text, "size": size, "cursor": cursor})
+            assert resp.status_code == 200, resp.json
+            return (text, size, resp.json.get("next_cursor"))
+
+        @rule(page=cursors)
+        def reuse_with_another_query(self, page):
+            text, _size, cursor = page
+            if cursor:
+                resp = fuzzed.post("/search", json={"text": text + " table", "cursor": cursor})
+                assert resp.status_code == 400, resp.json
+
+        @rule(target=watches, text=strategies.query_texts())
+        def create_watch(self, text):
+            resp = fuzzed.post("/watches", json={"name": "fuzz", "query": {"text": text}, "schedule_s": 86400})
+            return resp.json["id"] if resp.status_code == 201 else None
+
+        @rule(watch=watches)
+        def run_watch(self, watch):
+            if watch is not None:
+                fuzzed.post(f"/watches/{watch}/run")
+
+        @rule(watch=watches, active=hst.booleans())
+        def pause_or_resume(self, watch, active):
+            if watch is not None:
+                resp = fuzzed.client.patch(f"/watches/{watch}", json={"active": active})
+                assert resp.status_code in (200, 404), resp.json
+
+        @rule(watch=watches)
+        def delete_then_run(self, watch):
+            if watch is not None:
+                assert fuzzed.client.delete(f"/watches/{watch}").status_code in (204, 404)
+                assert fuzzed.post(f"/watches/{watch}/run").status_code == 404
+
+    Calls.TestCase.settings = hyp_settings(FUZZ, max_examples=max(5, EXAMPLES // 4), stateful_step_count=10)
+    Calls.TestCase().runTest()
