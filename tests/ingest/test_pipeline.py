@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -69,5 +70,8 @@ def test_summary_counts_skips_and_unreadable_sources(fake_pipeline, tmp_path):
     reasons = " | ".join(r for _, r in summary.failures)
     assert "publication_number: required" in reasons and "no such file" in reasons
     with session_scope(settings.resolved_database_url) as s:
-        job = s.scalars(select(IngestJob)).one()
+        jobs = {Path(j.source).name: j for j in s.scalars(select(IngestJob))}
+        assert sorted(jobs) == ["bad.jsonl:1", "nope.xml"]          # each unreadable source is a failed job
+        job = jobs["bad.jsonl:1"]
         assert job.status == JobStatus.failed and "publication_number" in job.last_error
+        assert jobs["nope.xml"].status == JobStatus.failed and "no such file" in jobs["nope.xml"].last_error
