@@ -2,7 +2,9 @@
 
 ``get_backend(settings)`` returns the configured backend (``settings.search_backend``): the embedded
 one (SQLite FTS5 + exact NumPy vectors, on disk under ``settings.resolved_embedded_dir``) or
-Elasticsearch (alias ``{settings.es_index_prefix}-figures``). One instance per location per process.
+Elasticsearch (alias ``{settings.es_index_prefix}-figures``). One instance per location and configuration
+per process: a backend keeps the settings it was made with (two requests with different settings get two
+backends, never one whose settings the other changed under it).
 """
 from __future__ import annotations
 
@@ -24,10 +26,9 @@ def backend_key(settings: Settings) -> tuple:
 
 def get_backend(settings: Settings | None = None) -> SearchBackend:
     settings = settings or get_settings()
-    key = backend_key(settings)
+    key = (*backend_key(settings), settings.model_dump_json())
     backend = _BACKENDS.get(key)
     if backend is not None:
-        backend.settings = settings
         return backend
     with _LOCK:
         backend = _BACKENDS.get(key)
@@ -41,7 +42,6 @@ def get_backend(settings: Settings | None = None) -> SearchBackend:
 
                 backend = EmbeddedBackend(settings)
             _BACKENDS[key] = backend
-        backend.settings = settings
         return backend
 
 
