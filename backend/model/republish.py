@@ -89,8 +89,9 @@ def republish(image: Image.Image, rng: np.random.Generator, strength: float = 1.
         if rng.random() < 0.5:                        # an old label blanked out
             draw.rectangle((x, y, x + 4 * size, y + size), fill=255)
             x, y = int(rng.uniform(0.05, 0.8) * w), int(rng.uniform(0.05, 0.9) * h)
+        number = int(rng.integers(1, 30))   # drawn before the letter: the order of the random stream
         letter = "ABC"[int(rng.integers(0, 3))] if rng.random() < .3 else ""
-        draw.text((x, y), f"FIG. {int(rng.integers(1, 30))}{letter}", fill=0, font=_font(size))
+        draw.text((x, y), f"FIG. {number}{letter}", fill=0, font=_font(size))
     if maybe(0.7):                                    # printed at another scale, slightly skewed
         scale = float(np.exp(rng.uniform(np.log(0.5), np.log(2.0))))
         scale = min(scale, 2048 / max(img.size))
