@@ -83,8 +83,8 @@ def test_hybrid_paging_head_then_drawing_tail(paged, group):
     keys = [h["publication_number"] if group else h["figure_id"] for h in hits]
     assert len(keys) == len(set(keys))
     first = backend.search({**body, "size": 100}, window=WINDOW)
-    head = [h for h in first.hits if h.explain.vector is not None and h.explain.vector.rank <= WINDOW
-            or h.explain.bm25 is not None and h.explain.bm25.rank <= WINDOW]
+    head = [h for h in first.hits if (h.explain.vector is not None and h.explain.vector.rank <= WINDOW)
+            or (h.explain.bm25 is not None and h.explain.bm25.rank <= WINDOW)]
     us = {d["publication_number"] if group else d["figure_id"] for d in docs if d["country"] == "US"}
     assert set(keys) == us
     assert set(totals) == {len(us)}
