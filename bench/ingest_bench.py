@@ -45,6 +45,8 @@ def main() -> None:
     parser.add_argument("--limit-patents", type=int, default=50)
     parser.add_argument("--celery", type=int, nargs="*", default=[1, 2], help="worker process counts (none: skip)")
     parser.add_argument("--formats", nargs="*", default=["weekly-tar"], choices=["weekly-tar", "scanned-pdf"])
+    parser.add_argument("--weekly-ocr", nargs="+", default=["on", "off"], choices=["on", "off"],
+                        help="weekly archive rows with sheet OCR on and/or off")
     parser.add_argument("--caption-vectors", action="store_true", help="PRISM_INGEST_CAPTION_VECTORS on (before)")
     parser.add_argument("--skip-cli", action="store_true", help="no `prism ingest` subprocess rows")
     parser.add_argument("--formats-only", action="store_true", help="only the format rows, merged into the results")
@@ -52,14 +54,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         return _child(json.loads(args.child))
+    os.environ.setdefault("PRISM_INGEST_SHEET_OCR", "false")   # IMPACT rows: sheet labels from the order
     if args.caption_vectors:
         os.environ["PRISM_INGEST_CAPTION_VECTORS"] = "true"
     from backend.settings import SHARED_DATA
 
+    if not (SHARED_DATA / "impact").is_dir():
+        raise SystemExit(f"{SHARED_DATA / 'impact'} not found: the bench ingests the IMPACT sample (../shared/data)")
     folders = sorted(p for p in (SHARED_DATA / "impact").iterdir() if p.is_dir())[: args.limit_patents]
     if args.formats_only:
         result = json.loads(RESULTS.read_text())
-        result["formats"] = format_rows(args.formats)
+        result["formats"] = format_rows(args.formats, args.weekly_ocr)
         return _write(result)
     load_before = os.getloadavg()
     result = {"machine": _machine(), "patents": len(folders), "load_average_before": [round(x, 1) for x in load_before],
@@ -67,7 +72,7 @@ def main() -> None:
     result["stages"] = stage_table(folders)
     result["cli"] = None if args.skip_cli else cli_rows(folders)
     result["celery"] = [celery_row(folders, n) for n in args.celery]
-    result["formats"] = format_rows(args.formats)
+    result["formats"] = format_rows(args.formats, args.weekly_ocr)
     result["load_average_after"] = [round(x, 1) for x in os.getloadavg()]
     _write(result)
 
@@ -266,7 +271,7 @@ def celery_row(folders: list[Path], processes: int) -> dict:
 
 
 # -- input formats ----------------------------------------------------------------------------------------
-def format_rows(formats: list[str]) -> list[dict]:
+def format_rows(formats: list[str], weekly_ocr: tuple[str, ...] = ("on", "off")) -> list[dict]:
     """One row per input format, each ingested in a fresh process (its own peak RSS)."""
     import multiprocessing
 
@@ -277,8 +282,8 @@ def format_rows(formats: list[str]) -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="prism-bench-input-") as tmp:
         if "weekly-tar" in formats and zips:
             tar = _weekly_tar(Path(tmp) / "I20251021.tar", zips)
-            jobs += [(f"USPTO weekly archive .tar ({len(zips)} ZIPs), sheet OCR on", tar, True),
-                     (f"USPTO weekly archive .tar ({len(zips)} ZIPs), sheet OCR off", tar, False)]
+            jobs += [(f"USPTO weekly archive .tar ({len(zips)} ZIPs), sheet OCR {ocr}", tar, ocr == "on")
+                     for ocr in weekly_ocr]
         if "scanned-pdf" in formats and zips:
             jobs.append(("scanned PDF (front page + 12 drawing sheets), OCR", _scanned_pdf(Path(tmp), zips), True))
         rows = []
