@@ -8,6 +8,7 @@ facets and explain are shared with the embedded backend (:mod:`.engine`).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -37,6 +38,10 @@ from backend.settings import Settings
 log = logging.getLogger(__name__)
 
 KNN_FIELD = "image_vector"
+#: the drawing tail's kNN list of a query is kept this long for its next pages (pages agree; a page past the
+#: head costs one kNN of 10,000 less), for this many queries
+DRAWING_LIST_TTL_S = 60.0
+DRAWING_LISTS_KEPT = 16
 #: the keyset score of the drawing tail's second part (below every cosine: :meth:`ElasticsearchBackend._vector_after`)
 REST_PHASE = -3.0
 MAX_NUM_CANDIDATES = 10_000
@@ -125,6 +130,7 @@ class ElasticsearchBackend(SearchBackend):
         self._dims_at = 0.0
         self._found: dict[tuple[str, str], float] = {}
         self.figures_per_group = FiguresPerGroup()
+        self._drawing_lists: dict[tuple, tuple[float, tuple[list[Candidate], bool]]] = {}   # _drawing_list
         try:
             index_admin.check_version(self.es, self.prefix)
         except IndexVersionError:
@@ -523,6 +529,12 @@ class ElasticsearchBackend(SearchBackend):
             return cached
         filters = es_filters(query.spec)
         k = self.drawing_tail_k
+        key = (self.alias, hashlib.sha1(np.asarray(query.vector, dtype=np.float32).tobytes()).hexdigest(),
+               json.dumps(filters, sort_keys=True), query.group, query.group_field, query.similarity_floor, k)
+        kept = self._drawing_lists.get(key)
+        if kept is not None and time.monotonic() - kept[0] < DRAWING_LIST_TTL_S:   # the next page of the query
+            query._drawing_list_of = kept[1]
+            return kept[1]
         knn = {"field": KNN_FIELD, "query_vector": [float(x) for x in query.vector], "k": k,
                "num_candidates": min(MAX_NUM_CANDIDATES, max(k, self.settings.es_num_candidates)),
                "rescore_vector": {"oversample": RESCORE_OVERSAMPLE}}
@@ -540,6 +552,12 @@ class ElasticsearchBackend(SearchBackend):
             seen: set[str] = set()
             cands = [c for c in cands if not (c.key(query.group_field) in seen or seen.add(c.key(query.group_field)))]
         query._drawing_list_of = (cands, complete)
+        self._drawing_lists[key] = (time.monotonic(), (cands, complete))
+        while len(self._drawing_lists) > DRAWING_LISTS_KEPT:
+            try:     # the oldest out (another thread may be at it too)
+                self._drawing_lists.pop(next(iter(self._drawing_lists)))
+            except (KeyError, RuntimeError, StopIteration):
+                break
         return cands, complete
 
     def _vector_after(self, query: Query, after: tuple[float, str] | None, limit: int) -> list[Candidate]:
