@@ -342,6 +342,7 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, default=ROOT / "var" / "cache" / "caption_study",
                     help="LLM answers by content (a second run makes no call)")
     ap.add_argument("--skip-training", action="store_true")
+    ap.add_argument("--skip-search", action="store_true")
     ap.add_argument("--out", type=Path, default=RESULTS / "caption_study")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
@@ -385,9 +386,11 @@ def main(argv=None) -> int:
             rows.append({"part": f"a. trained text side ({len(args.seeds)} seeds, {args.epochs} epochs)",
                          "queries": name, "metric": metric, "n": per_variant["none"].shape[1],
                          "compare": compare(per_variant)})
-    with tempfile.TemporaryDirectory(prefix="caption-study-index-") as work:
-        searched = search_part(args.data, dev, by_key, queries, Path(work),
-                               {"none": _Empty(), "template": template, "llm": llm})
+    searched = {"none": {}}
+    if not args.skip_search:
+        with tempfile.TemporaryDirectory(prefix="caption-study-index-") as work:
+            searched = search_part(args.data, dev, by_key, queries, Path(work),
+                                   {"none": _Empty(), "template": template, "llm": llm})
     for key in searched["none"]:
         name, mode = key.split("/")
         metric = PRIMARY[name]
