@@ -47,6 +47,9 @@ def warm_up(settings, pipeline=None) -> dict:
 
         encoder = get_encoder(settings)
     encoder.encode_images([drawing.convert("RGB")])
+    # the batch shapes a search uses (an uploaded drawing and its two turns): torch's first run of a new
+    # shape prepares its kernels, which took a second or two inside the first search
+    encoder.encode_images([im.convert("RGB") for im in (drawing, drawing.rotate(90), drawing.rotate(270))])
     encoder.encode_texts(["warm-up"])
     loaded["drawing_encoder"] = encoder.model_id
     if settings.search_dense_text or settings.dense_text_at_ingest:
@@ -54,6 +57,7 @@ def warm_up(settings, pipeline=None) -> dict:
         from backend.search.text import dense_text
 
         dense_text.encode(["warm-up"], settings)
+        dense_text.encode(["a chair with armrests and a tall back, seen from the front"], settings)
         loaded["dense_text"] = str(minilm_dir())
     if settings.search_verify_top_k > 0:
         from backend.search.ranking.verification import extract
