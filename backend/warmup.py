@@ -31,9 +31,10 @@ def _set(**values) -> None:
         _state.update(values)
 
 
-def warm_up(settings, pipeline=None) -> dict:
+def warm_up(settings, pipeline=None, search: bool = False) -> dict:
     """Load and run once everything a search or an ingest of ``settings`` needs; returns what it loaded
-    ({"drawing_encoder": model id, "dense_text": MiniLM folder, "seconds": ...})."""
+    ({"drawing_encoder": model id, "dense_text": MiniLM folder, "seconds": ...}). ``search``: then one
+    search (drawing + words) through the service, so the search path's own first-call costs are paid too."""
     from PIL import Image
 
     started = time.perf_counter()
@@ -64,16 +65,31 @@ def warm_up(settings, pipeline=None) -> dict:
 
         extract(drawing)
         loaded["verification"] = "OpenCV ORB"
+    if search:
+        _first_search(settings, drawing)
     loaded["seconds"] = round(time.perf_counter() - started, 2)
     return loaded
 
 
-def start_background(settings, pipeline_factory=None) -> threading.Thread:
+def _first_search(settings, drawing) -> None:
+    import io
+
+    from backend.search import service
+
+    png = io.BytesIO()
+    drawing.save(png, "PNG")
+    try:
+        service.search({"text": "chair with armrests", "size": 5}, settings, image=png.getvalue())
+    except Exception as exc:  # noqa: BLE001 - the index may not exist yet; the models are in either way
+        log.info("warm-up search skipped: %s: %s", type(exc).__name__, exc)
+
+
+def start_background(settings, pipeline_factory=None, search: bool = False) -> threading.Thread:
     """Warm up in a daemon thread; :func:`state` says ``warming`` until it is done."""
 
     def _run() -> None:
         try:
-            loaded = warm_up(settings, pipeline_factory(settings) if pipeline_factory else None)
+            loaded = warm_up(settings, pipeline_factory(settings) if pipeline_factory else None, search)
         except Exception as exc:  # noqa: BLE001 - the process still serves; models load on first use
             log.warning("warm-up failed (models load on first use): %s: %s", type(exc).__name__, exc)
             _set(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])

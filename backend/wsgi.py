@@ -19,6 +19,6 @@ configure_logs()
 app = create_app()
 gc.collect()
 gc.freeze()
-warming = warm_up_in_background(app.extensions["prism.settings"])
+warming = warm_up_in_background(app.extensions["prism.settings"], search=True)
 # eager mode: the jobs of a worker that died (OOM, gunicorn's timeout) are run again by the one replacing it
 redriving = redrive_orphaned_at_start(app.extensions["prism.settings"])

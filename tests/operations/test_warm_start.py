@@ -27,7 +27,7 @@ def fresh_state():
 def test_readyz_says_warming_until_the_models_are_in(client, fresh_state, monkeypatch):
     assert "models" not in client.get("/readyz").json["checks"]   # no warm-up started: loads on first use
     release = threading.Event()
-    monkeypatch.setattr(warmup, "warm_up", lambda settings, pipeline=None: release.wait(30) and
+    monkeypatch.setattr(warmup, "warm_up", lambda settings, pipeline=None, search=False: release.wait(30) and
                         {"drawing_encoder": "enc@1", "seconds": 0.1})
     thread = warmup.start_background(object())
     resp = client.get("/readyz")
@@ -41,7 +41,7 @@ def test_readyz_says_warming_until_the_models_are_in(client, fresh_state, monkey
 
 
 def test_a_failed_warm_up_is_degraded_with_the_reason(client, fresh_state, monkeypatch):
-    def broken(settings, pipeline=None):
+    def broken(settings, pipeline=None, search=False):
         raise FileNotFoundError("prism-draw.pt")
 
     monkeypatch.setattr(warmup, "warm_up", broken)
