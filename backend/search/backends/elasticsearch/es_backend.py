@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 KNN_FIELD = "image_vector"
 #: the drawing tail's kNN list of a query is kept this long for its next pages (pages agree; a page past the
 #: head costs one kNN of 10,000 less), for this many queries
-DRAWING_LIST_TTL_S = 60.0
+DRAWING_LIST_TTL_S = 300.0
 DRAWING_LISTS_KEPT = 16
 #: the keyset score of the drawing tail's second part (below every cosine: :meth:`ElasticsearchBackend._vector_after`)
 REST_PHASE = -3.0
