@@ -1,7 +1,8 @@
 """Figures, not sheets: a drawing sheet holding several figures becomes one indexed figure per region.
 
-At ingest each rendered sheet's display image is split (:func:`backend.ingest.figure_regions.split_sheet`,
-told how many figures the sheet holds when its labels are known). A sheet with two or more regions is
+At ingest each rendered sheet whose labels name two or more figures ("FIGS. 3A and 3B") is split
+(:func:`backend.ingest.figure_regions.split_sheet`, told how many figures it holds); a sheet whose labels
+are unknown or name one figure stays whole. A sheet with two or more regions is
 replaced by one figure per region: the region is rendered on its own (its own display, thumbnail, model
 input, vector and verification features, so search, verification and ``prism index reembed`` treat it as
 any figure), and it keeps the sheet for display (``sheet_key``: the sheet's display image) with its box on
@@ -52,7 +53,12 @@ def split_figures(figures: list, render: Callable[[bytes, str], tuple]) -> list:
             out.append(fig)
             continue
         keys = list(fig.record.keys or [])
-        boxes, (width, height) = regions(rendered.display_png, len(keys) or None)
+        if len(keys) < 2:
+            # only a sheet whose labels say it holds several figures is split: a sheet of unknown or single
+            # content stays whole (dashed or broken line art falls apart into pieces that are not figures)
+            out.append(fig)
+            continue
+        boxes, (width, height) = regions(rendered.display_png, len(keys))
         if len(boxes) < 2:
             out.append(fig)
             continue

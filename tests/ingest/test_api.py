@@ -58,8 +58,8 @@ def test_submit_then_job_status(api):
     assert changed.json["outcome"] == "updated" and len(pipe.backend.docs) == 2
     assert client.post(f"/jobs/{job['job_id']}/retry").status_code == 409
     assert client.get("/jobs/nope").status_code == 404
-    listed = client.get("/jobs?status=done").json
-    assert listed["total"] == 2 and all(j["status"] == "done" for j in listed["items"])
+    listed = client.get("/jobs?status=done").json   # ingested, unchanged, updated
+    assert listed["total"] == 3 and all(j["status"] == "done" for j in listed["items"])
     assert client.get("/jobs?status=bogus").status_code == 400
 
 

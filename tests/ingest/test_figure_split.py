@@ -98,3 +98,16 @@ def test_a_sheet_described_as_one_figure_is_not_split_and_splitting_can_be_off(m
     with faked_pipeline(make_settings, ingest_split_figures=False) as (settings, pipe):
         assert ingest_paths([tmp_path / "off"], settings, progress=False).ingested == 1
         assert sorted(pipe.backend.docs) == ["USD0999103-F1", "USD0999103-F2", "USD0999103-F3"]
+
+
+def test_a_sheet_whose_labels_are_unknown_stays_whole(make_settings, tmp_path):
+    # no figure description maps to the sheets: two ink masses on a sheet are not proof of two figures
+    _write(tmp_path / "unknown", "D0999104", lettered=False)
+    folder = tmp_path / "unknown" / "USD0999104-20210105"
+    xml_path = folder / "USD0999104-20210105.XML"
+    xml = xml_path.read_text()
+    start, end = xml.index("<description-of-drawings>"), xml.index("</description-of-drawings>")
+    xml_path.write_text(xml[:start] + xml[end + len("</description-of-drawings>"):])
+    with faked_pipeline(make_settings) as (settings, pipe):
+        assert ingest_paths([tmp_path / "unknown"], settings, progress=False).ingested == 1
+        assert sorted(pipe.backend.docs) == ["USD0999104-F1", "USD0999104-F2", "USD0999104-F3"]

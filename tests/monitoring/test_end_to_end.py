@@ -32,7 +32,7 @@ def _folder(shared_data, pub):
     return path
 
 
-def _ingest(settings, shared_data, pubs):
+def _ingest(settings, shared_data, pubs, resume=True):
     """Ingest real patents the way `prism ingest` does (in-process, eager); without the ingest service,
     write them as ingest does: figure documents through the search backend, then the Patent rows with
     a new ingest_seq."""
@@ -40,7 +40,7 @@ def _ingest(settings, shared_data, pubs):
         from backend.ingest.service import ingest_paths
     except ImportError:
         return _index_like_ingest(settings, shared_data, pubs)
-    return ingest_paths([_folder(shared_data, p) for p in pubs], settings=settings)
+    return ingest_paths([_folder(shared_data, p) for p in pubs], settings=settings, resume=resume)
 
 
 def _index_like_ingest(settings, shared_data, pubs):
@@ -126,7 +126,7 @@ def test_watch_alerts_delivered_exactly_once(make_settings, shared_data, es_url,
         # new filings: matching, not matching, and one ingested twice
         _ingest(eager, shared_data, MATCHING[:1] + NOT_MATCHING + MATCHING[1:])
         first_seq = _seq(pg_database, TWICE)
-        _ingest(eager, shared_data, [TWICE])
+        _ingest(eager, shared_data, [TWICE], resume=False)   # unchanged content, ingested again on purpose
         assert _seq(pg_database, TWICE) > first_seq   # re-ingest stamps a new sequence number
 
         celery_worker_proc(settings)
@@ -135,7 +135,7 @@ def test_watch_alerts_delivered_exactly_once(make_settings, shared_data, es_url,
               "the matching filings to be delivered")
 
         # a later batch while beat keeps firing: the twice-ingested patent again, one new match
-        _ingest(eager, shared_data, [TWICE] + LATER_MATCHING)
+        _ingest(eager, shared_data, [TWICE] + LATER_MATCHING, resume=False)
         _wait(lambda: any(r["body"]["alert"]["publication_number"] in LATER_MATCHING for r in rx.accepted()),
               180, "the later filing to be delivered")
         time.sleep(4)  # several more beat ticks: nothing else may arrive
