@@ -135,12 +135,19 @@ def _problem(resp, status: int, *needles: str) -> str:
 
 
 @pytest.mark.parametrize("text", [
-    '"' + "view " * 700 + '"~1000',                 # row 2: 700 words x 1000 (quadratic in FTS5's NEAR)
+    '"' + "view " * 150 + '"~100',                  # 150 words x 100 (quadratic in FTS5's NEAR), under 1,000 chars
     '"chair lamp table"~700',                       # 2,100: just over
     "chair NEAR/999 lamp AND table NEAR/10 desk",   # summed over the query
 ])
 def test_proximity_work_is_bounded_before_the_backend_runs(any_backend, text):
     _problem(any_backend.post("/search", json={"text": text}), 400, "too much proximity work", "at most 2000")
+
+
+def test_a_proximity_query_longer_than_a_query_is_searched_as_plain_words(any_backend):
+    # 700 words x 1000 (3.5 KB): past the long-text length it is words, never FTS5's NEAR
+    resp = any_backend.post("/search", json={"text": '"' + "view " * 700 + '"~1000'})
+    assert resp.status_code == 200, resp.get_data(as_text=True)[:300]
+    assert resp.json["parsed_query"] is None or "~" not in str(resp.json["parsed_query"])
 
 
 @pytest.mark.parametrize("path", ["/search", "/search/export"])

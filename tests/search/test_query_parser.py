@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import pytest
 
+from backend.search.errors import InvalidQuery
 from backend.search.query_language import QueryError, ast, parse, query_words
 from backend.search.query_language.to_es import to_es
 from backend.search.query_language.to_fts5 import expr, score_expr
@@ -23,13 +24,15 @@ from backend.search.query_language.to_fts5 import expr, score_expr
     ('ti:("glass bubble" ADJ/2 shade)', 'ti:("glass bubble" ADJ/2 shade)'),
     ("Wash* wom?n", "wash* OR wom?n"),
     ("fig:belt desc:chair cl:drum ab:lamp ti:bubble",
-     "fig:belt OR desc:chair OR cl:drum OR ab:lamp OR ti:bubble"),
-    ('pa:"ACME Corp." pa:glob*', "pa:acme OR pa:glob*"),
-    ("cpc:A47C0004040000 ipc:H01L21/02 loc:06-01", "cpc:A47C4/04 OR ipc:H01L21/02 OR loc:06-01"),
-    ("pd:2020 ad:2020-02 prd:20200105", "pd:[2020-01-01 TO 2020-12-31] OR ad:[2020-02-01 TO 2020-02-29] OR "
+     "fig:belt AND desc:chair AND cl:drum AND ab:lamp AND ti:bubble"),   # field terms restrict
+    ('pa:"ACME Corp." pa:glob*', "pa:acme AND pa:glob*"),
+    ("cpc:A47C0004040000 ipc:H01L21/02 loc:06-01", "cpc:A47C4/04 AND ipc:H01L21/02 AND loc:06-01"),
+    ("pd:2020 ad:2020-02 prd:20200105", "pd:[2020-01-01 TO 2020-12-31] AND ad:[2020-02-01 TO 2020-02-29] AND "
                                           "prd:[2020-01-05 TO 2020-01-05]"),
-    ("pd:>2020 pd:<2020 pd:<=2020-06 pd:[* TO 2019]", "pd:[2021-01-01 TO *] OR pd:[* TO 2019-12-31] OR "
-                                                      "pd:[* TO 2020-06-30] OR pd:[* TO 2019-12-31]"),
+    ("pd:>2020 pd:<2020 pd:<=2020-06 pd:[* TO 2019]", "pd:[2021-01-01 TO *] AND pd:[* TO 2019-12-31] AND "
+                                                      "pd:[* TO 2020-06-30] AND pd:[* TO 2019-12-31]"),
+    ("pd:>=2021-06-01 shoe", "pd:[2021-06-01 TO *] AND shoe"),       # a field term beside plain words
+    ("shoe lamp ti:chair", "ti:chair AND (shoe OR lamp)"),
     ("e-mail", '"e mail"'),
     ("chair - table -- lamp", "chair OR table OR lamp"),                # a lone dash is punctuation
 ])
@@ -85,7 +88,7 @@ def test_faults_name_the_problem_and_position(text, fault, position):
         parse(text)
     assert fault in str(err.value), str(err.value)
     assert err.value.position == position, str(err.value)
-    assert err.value.status == 400 and err.value.detail == f"text: {err.value}"
+    assert isinstance(err.value, InvalidQuery) and err.value.detail == f"text: {err.value}"
 
 
 def test_translations():
