@@ -194,7 +194,7 @@ def _record_failure(factory, watch_id: int, exc: Exception, now: dt.datetime) ->
                                  to_seq=watch.high_water_seq or 0, status="failed",
                                  error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS], started_at=now,
                                  finished_at=utcnow()))
-    except Exception:
+    except Exception:  # noqa: BLE001
         log.exception("could not record the failure of watch %s", watch_id)
 
 
@@ -228,7 +228,7 @@ def _refreshed_backend(settings: Settings):
     backend = get_backend(settings)
     try:
         backend.refresh()
-    except Exception:
+    except Exception:  # noqa: BLE001 - a failing refresh surfaces again in the search itself
         log.warning("search backend refresh failed before watch runs", exc_info=True)
     return backend
 
@@ -266,7 +266,7 @@ def check_new_document(publication_number: str, settings: Settings | None = None
                     deliver_ids += ids
             except Exception:  # noqa: BLE001
                 log.exception("ingest-time check of %s against watch %s failed", publication_number, watch_id)
-    except Exception:
+    except Exception:  # noqa: BLE001
         log.exception("ingest-time watch check of %s failed", publication_number)
         return new_ids
     if deliver_ids:

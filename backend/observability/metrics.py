@@ -31,7 +31,7 @@ from prometheus_client import (  # noqa: E402 - the folder must exist before the
     CollectorRegistry,
     Counter,
     Histogram,
-    disable_created_metrics,
+    disable_created_metrics,  # noqa: E402
     generate_latest,
     values,
 )

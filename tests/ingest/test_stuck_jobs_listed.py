@@ -1,4 +1,4 @@
-"""Issue 15: ``GET /jobs`` (and ``prism jobs list``) shows which jobs are stuck - queued or running with no
+"""``GET /jobs`` (and ``prism jobs list``) shows which jobs are stuck - queued or running with no
 live owner, by the reconciler's rule - and why; ``?status=stuck`` lists only those. Against the real
 services in celery mode: PostgreSQL holds the jobs, the Redis broker's ingest queue is read."""
 from __future__ import annotations
