@@ -248,15 +248,7 @@ def _restore_distributed(settings: Settings, src: Path, manifest: dict) -> None:
         else:
             _restore_embedded_index_only(settings, src, manifest, undo)
         if settings.blob_store == "fs":
-            target = settings.resolved_blob_dir
-            staging = parts.staging_next_to(target)
-            try:
-                shutil.copytree(src / manifest["blobs"]["folder"], staging / target.name)
-                _clear_empty(target, "blobs")
-                os.replace(staging / target.name, target)
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-            undo.append(lambda: shutil.rmtree(target, ignore_errors=True))
+            _swap_in_folder(src / manifest["blobs"]["folder"], settings.resolved_blob_dir, "blobs", undo)
         else:
             keys = parts.put_s3_blobs(settings, src / manifest["blobs"]["folder"])
             undo.append(lambda: parts.delete_s3_blobs(settings, keys))
@@ -281,11 +273,15 @@ def _restore_distributed(settings: Settings, src: Path, manifest: dict) -> None:
 
 
 def _restore_embedded_index_only(settings: Settings, src: Path, manifest: dict, undo: list) -> None:
-    target = settings.resolved_embedded_dir
+    _swap_in_folder(src / manifest["index"]["folder"], settings.resolved_embedded_dir, "index", undo)
+
+
+def _swap_in_folder(source: Path, target: Path, what: str, undo: list) -> None:
+    """Copy ``source`` beside ``target`` first, then move it into place in one rename (never half-copied)."""
     staging = parts.staging_next_to(target)
     try:
-        shutil.copytree(src / manifest["index"]["folder"], staging / target.name)
-        _clear_empty(target, "index")
+        shutil.copytree(source, staging / target.name)
+        _clear_empty(target, what)
         os.replace(staging / target.name, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
