@@ -7,18 +7,26 @@ export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: install demo services services-down browser ocr lint test test-fast test-cluster bench constraints clean
+.PHONY: install runtime demo services services-down browser ocr lint test test-fast test-cluster bench constraints clean
 
+## everything: what `prism` needs, the local LLM (llama.cpp, built from source on a fresh machine) and the test tools
 install: $(VENV)/.installed
 
-$(VENV)/.installed: setup.cfg constraints.txt pyproject.toml
+## what `prism` needs to ingest, search and serve (no local LLM, no test tools)
+runtime: $(VENV)/.runtime
+
+$(VENV)/.runtime: setup.cfg constraints.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.runtime
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	touch $@
 
 ## embedded default, no servers: ingest a sample corpus and run a hybrid search with a classification filter
-demo: install
+demo: runtime
 	$(BIN)/prism demo
 
 ## real Elasticsearch, Redis and PostgreSQL on loopback (idempotent)
