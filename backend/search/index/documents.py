@@ -3,6 +3,10 @@
 Both backends store what :func:`prepare` returns, so filters mean the same thing everywhere:
 classification symbols are normalised and every level gets its own field (``cpc_subclass`` ...),
 applicant names get a normalised key, codes are upper-cased.
+
+:data:`FIGURE_DOCUMENT` defines the stored document, field by field with its Elasticsearch type (the
+mapping in es_mappings/figures/ must agree: tests/search/test_figure_document.py); the lists of fields
+that code reads (the hit, the family and patent views, the CSV export) are named projections of it.
 """
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ import logging
 import math
 import re
 import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 from backend.classification import try_parse
@@ -18,24 +23,107 @@ from backend.patent_numbers import normalise_lenient
 
 log = logging.getLogger(__name__)
 
-#: The contract's figure fields, in order; ``model_id`` is optional (the encoder's id).
-CONTRACT_FIELDS: tuple[str, ...] = (
-    "figure_id", "publication_number", "figure_number", "kind", "country", "title", "abstract", "claims",
-    "description", "viewpoint", "object_name", "captions", "applicants", "cpc", "ipc", "locarno",
-    "filing_date", "publication_date", "priority_date", "image_vector", "text_vector", "image_key",
-    "thumb_key", "ingest_seq", "model_id", "dense_text_vector", "family_id", "language", "texts",
-    "figure_region", "figure_box", "sheet_key",
-)
-TEXT_FIELDS = ("title", "abstract", "claims", "description", "captions")
-DATE_FIELDS = {"filing": "filing_date", "publication": "publication_date", "priority": "priority_date"}
-VECTOR_FIELDS = ("image_vector", "text_vector")
+
+@dataclass(frozen=True)
+class FigureField:
+    """One field of the stored figure document: its Elasticsearch type (es_mappings/figures/, checked by
+    tests/search/test_figure_document.py), and whether the contract document carries it (what ingest and
+    ``POST /documents`` send) or :func:`prepare` derives it from the contract fields."""
+
+    name: str
+    es_type: str
+    derived: bool = False
+    #: dense vectors: their dimension (None: the encoder's, filled in when the index is made)
+    dims: int | None = None
+
+
 #: the patent's MiniLM text vector (backend/search/text/dense_text.py): its own fixed dimension
 DENSE_FIELD, DENSE_DIMS = "dense_text_vector", 384
 HIER_LEVELS = ("section", "class", "subclass", "main_group", "symbol")
-#: Fields a hit shows (also what the ES backend fetches for every candidate).
-HIT_FIELDS = ("figure_id", "publication_number", "figure_number", "title", "description", "kind", "country",
-              "publication_date", "cpc", "locarno", "applicants", "cpc_subclass", "ipc_subclass", "locarno_class",
-              "image_key", "family_id", "titles", "filing_date", "priority_date")
+#: German and French text, analysed per language (backend/search/text/languages.py makes them)
+LANGUAGE_FIELDS = tuple(f"{lang}_{part}" for lang in ("de", "fr")
+                        for part in ("title", "abstract", "claims", "description"))
+
+#: The figure document: one figure, its patent's fields denormalised; the contract fields in their order,
+#: then what :func:`prepare` derives. Every list of document fields below is a projection of this.
+FIGURE_DOCUMENT: tuple[FigureField, ...] = (
+    FigureField("figure_id", "keyword"),
+    FigureField("publication_number", "keyword"),
+    FigureField("figure_number", "integer"),
+    FigureField("kind", "keyword"),
+    FigureField("country", "keyword"),
+    FigureField("title", "text"),
+    FigureField("abstract", "text"),
+    FigureField("claims", "text"),
+    FigureField("description", "text"),
+    FigureField("viewpoint", "keyword"),
+    FigureField("object_name", "text"),
+    FigureField("captions", "text"),
+    FigureField("applicants", "text"),
+    FigureField("cpc", "keyword"),
+    FigureField("ipc", "keyword"),
+    FigureField("locarno", "keyword"),
+    FigureField("filing_date", "date"),
+    FigureField("publication_date", "date"),
+    FigureField("priority_date", "date"),
+    FigureField("image_vector", "dense_vector"),
+    FigureField("text_vector", "dense_vector"),
+    FigureField("image_key", "keyword"),
+    FigureField("thumb_key", "keyword"),
+    FigureField("ingest_seq", "long"),
+    FigureField("model_id", "keyword"),     # optional: the encoder's id
+    FigureField(DENSE_FIELD, "dense_vector", dims=DENSE_DIMS),
+    FigureField("family_id", "keyword"),
+    FigureField("language", "keyword"),
+    FigureField("texts", "object"),         # per language: title, abstract, claims, description
+    FigureField("figure_region", "integer"),
+    FigureField("figure_box", "float"),
+    FigureField("sheet_key", "keyword"),
+    # derived: every level of a classification symbol in its own field, for filters at any level
+    *(FigureField(f"{scheme}_{level}", "keyword", derived=True) for scheme in ("cpc", "ipc")
+      for level in HIER_LEVELS),
+    FigureField("locarno_class", "keyword", derived=True),
+    FigureField("locarno_subclass", "keyword", derived=True),
+    FigureField("applicant_keys", "keyword", derived=True),     # normalised applicant names
+    FigureField("titles", "object", derived=True),              # language -> title
+    *(FigureField(name, "text", derived=True) for name in LANGUAGE_FIELDS),
+)
+FIELDS: dict[str, FigureField] = {f.name: f for f in FIGURE_DOCUMENT}
+
+
+def projection(*names: str) -> tuple[str, ...]:
+    """A named subset of the figure document's fields; a name the document does not define fails at import."""
+    unknown = [n for n in names if n not in FIELDS]
+    if unknown:
+        raise ValueError(f"not fields of the figure document: {', '.join(unknown)}")
+    return names
+
+
+#: The contract's figure fields, in order (what a document sent to the index may carry).
+CONTRACT_FIELDS: tuple[str, ...] = tuple(f.name for f in FIGURE_DOCUMENT if not f.derived)
+#: Everything a backend stores (what :func:`prepare` returns).
+STORED_FIELDS: tuple[str, ...] = tuple(FIELDS)
+TEXT_FIELDS = projection("title", "abstract", "claims", "description", "captions")
+DATE_FIELDS = {"filing": "filing_date", "publication": "publication_date", "priority": "priority_date"}
+VECTOR_FIELDS = projection("image_vector", "text_vector")
+#: The hit: fields a hit shows (also what the ES backend fetches for every candidate).
+HIT_FIELDS = projection("figure_id", "publication_number", "figure_number", "title", "description", "kind",
+                        "country", "publication_date", "cpc", "locarno", "applicants", "cpc_subclass",
+                        "ipc_subclass", "locarno_class", "image_key", "family_id", "titles", "filing_date",
+                        "priority_date")
+#: The family view: what GET /patents/<n> lists per member of the patent's family.
+FAMILY_FIELDS = projection("publication_number", "kind", "country", "title", "publication_date", "filing_date")
+#: The patent view (GET /patents/<n>): the patent's fields, then each figure's.
+PATENT_FIELDS = projection("publication_number", "kind", "country", "title", "abstract", "claims", "applicants",
+                           "cpc", "ipc", "locarno", "filing_date", "publication_date", "priority_date",
+                           "ingest_seq")
+FIGURE_FIELDS = projection("figure_id", "figure_number", "description", "viewpoint", "object_name", "captions",
+                           "image_key", "thumb_key")
+#: The export: the document fields of a CSV row (POST /search/export), in column order.
+EXPORT_FIELDS = projection("publication_number", "figure_id", "figure_number", "title", "kind", "country",
+                           "publication_date", "filing_date", "priority_date", "cpc", "locarno", "applicants")
+#: The CSV columns: the hit's rank, the export fields, then what the hit adds (score, links).
+EXPORT_COLUMNS: tuple[str, ...] = ("rank", *EXPORT_FIELDS, "score", "image_url", "patent_url")
 
 _CORPORATE_SUFFIXES = {
     "inc", "incorporated", "corp", "corporation", "co", "company", "ltd", "limited", "llc", "llp", "lp",
@@ -150,7 +238,8 @@ def prepare(doc: dict, dims: int | None = None) -> dict:
     unknown = sorted(set(doc) - set(CONTRACT_FIELDS))
     if unknown:
         raise InvalidDocument(f"figure {figure_id}: unknown field(s) {', '.join(unknown)}")
-    pub = normalise_publication_number(doc.get("publication_number"))
+    raw_number = doc.get("publication_number")
+    pub = normalise_publication_number("" if raw_number is None else str(raw_number))
     if not pub:
         raise InvalidDocument(f"figure {figure_id}: publication_number is required")
     try:
