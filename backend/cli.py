@@ -17,7 +17,7 @@ COMMANDS: list[str] = [
     "backend.auth.cli",
     "backend.monitoring.cli",
     "backend.ingest.cli",
-    "backend.model.cli",
+    "backend.training.cli",
     "backend.search.cli",
     "backend.search.search_cli",
     "backend.backup.cli",

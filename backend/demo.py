@@ -17,7 +17,7 @@ from backend.settings import REPO_ROOT, SHARED_DATA, get_settings, reset_setting
 
 def write_synthetic_corpus(folder: Path, n_patents: int = 40, seed: int = 0) -> Path:
     """Render a long-tailed set of multi-view drawings and a JSONL manifest the ingest CLI reads."""
-    from backend.model.synthetic import generate
+    from backend.training.synthetic import generate
 
     folder.mkdir(parents=True, exist_ok=True)
     manifest = folder / "manifest.jsonl"

@@ -4,7 +4,7 @@
     .venv/bin/python bench/caption_study.py [--llm-url http://127.0.0.1:8091/v1] [--seeds 0 1 2] [--epochs 3]
 
 Data: the sets of ``../shared/data`` whose drawings have figure descriptions (IMPACT designs, the 2025
-utility grants), split by patent as everywhere (``backend/model/realdata.py``). Every figure is captioned
+utility grants), split by patent as everywhere (``backend/training/realdata.py``). Every figure is captioned
 three ways from the same facts (:func:`study_context`): ``none`` (no captions), ``template`` (the default
 :class:`TemplateCaptioner`) and ``llm`` (:class:`LLMCaptioner` against ``--llm-url``; captions cached by
 content under ``var/cache/caption_study``, so a second run makes no call).
@@ -26,7 +26,7 @@ b. *query time*: the dev patents ingested by the real pipeline (embedded backend
    left out of the ranking).
 
 Differences are paired over the same queries (seeds pooled in a), with 95 % bootstrap intervals
-(``backend/model/bootstrap.py``). Also measured: LLM captioning throughput (figures/s, fresh cache) at 1 and
+(``backend/training/bootstrap.py``). Also measured: LLM captioning throughput (figures/s, fresh cache) at 1 and
 2 requests in flight, the template's beside it. Writes ``bench/results/caption_study.{json,md}``.
 """
 from __future__ import annotations
@@ -50,10 +50,10 @@ sys.path.insert(0, str(ROOT))
 from backend.ingest.captioning.base import FigureContext
 from backend.ingest.captioning.llm import LLMCaptioner
 from backend.ingest.captioning.template import TemplateCaptioner
-from backend.model import realdata
-from backend.model.bootstrap import paired_bootstrap
-from backend.model.metrics import per_query, rank_relevance
 from backend.settings import SHARED_DATA
+from backend.training import realdata
+from backend.training.bootstrap import paired_bootstrap
+from backend.training.metrics import per_query, rank_relevance
 
 RESULTS = ROOT / "bench" / "results"
 VARIANTS = ("none", "template", "llm")
@@ -64,7 +64,7 @@ log = logging.getLogger("caption_study")
 
 # -- captions ---------------------------------------------------------------------------------------
 def study_context(r) -> FigureContext:
-    """The facts every captioner reads of a drawing (those backend/model/captions.py gives the template)."""
+    """The facts every captioner reads of a drawing (those backend/training/captions.py gives the template)."""
     return FigureContext(publication_number=r.patent, number=r.figure or 0, title=r.title, label=f"FIG. {r.figure}",
                          description=r.description, viewpoint=r.viewpoint, object_name=r.object_name,
                          kind="S1" if r.patent[2:3] == "D" else None, cpc=[r.cpc] if r.cpc else [],
@@ -151,7 +151,7 @@ def train_part(train, dev, captions_by_key, queries, seeds, epochs, device="cpu"
     from backend.model import registry
     from backend.model.drawing import prepare_drawing
     from backend.model.encoder import Encoder
-    from backend.model.train import TrainConfig, run
+    from backend.training.train import TrainConfig, run
 
     init = registry.default_checkpoint("prism-tiny")
     if init is None:

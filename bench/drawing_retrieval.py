@@ -3,7 +3,7 @@
     .venv/bin/python bench/drawing_retrieval.py [--checkpoint PATH] [--data ../shared/data] [--quick]
     .venv/bin/python bench/drawing_retrieval.py --search-table      # the patent-level table (bench/patent_level.py)
 
-Data: the *dev* split (by patent, ``backend/model/realdata.py``: sha1 of the patent number, about
+Data: the *dev* split (by patent, ``backend/training/realdata.py``: sha1 of the patent number, about
 30 %) of every real set in ``../shared/data`` - patents the packaged checkpoint never trained on.
 Encoders, each on the same queries and gallery:
 
@@ -23,7 +23,7 @@ Encoders, each on the same queries and gallery:
 
 Tasks:
 
-a. *re-published drawing* - each dev drawing re-published (``backend/model/republish.py``: frame, header,
+a. *re-published drawing* - each dev drawing re-published (``backend/training/republish.py``: frame, header,
    labels, rescale, rotation, sideways turn, speckle, threshold, JPEG, crop, strokes; seed fixed) is the
    query; its original is hidden among all dev drawings. mAP, Hit@10.
 b. *other views* - each sheet of a multi-sheet dev patent (IMPACT designs, utility grants) against all
@@ -50,9 +50,10 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from backend.model import realdata, registry, thumbnail  # noqa: E402
-from backend.model.metrics import per_query, rank_relevance  # noqa: E402
-from backend.model.republish import republish  # noqa: E402
+from backend.model import registry, thumbnail  # noqa: E402
+from backend.training import realdata  # noqa: E402
+from backend.training.metrics import per_query, rank_relevance  # noqa: E402
+from backend.training.republish import republish  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CLASS_SETS = {"usdesign": "USPC class", "kr": "IPC subclass", "impact": "Locarno class"}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The packaged drawing encoder (prism-draw, backend/model/drawing_recipe.py) trained on one GPU, then measured.
+# The packaged drawing encoder (prism-draw, backend/training/drawing_recipe.py) trained on one GPU, then measured.
 #
 #   bench/gpu_build_default.sh [OUT.pt]        (default var/runs/prism-draw-gpu/prism-draw.pt)
 #

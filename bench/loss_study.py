@@ -7,8 +7,8 @@ Measured (README "Research claim", docs/model.md): ``bench/loss_study.py`` (1 ep
 ``bench/loss_study.py --epochs 3 --variants clip dist cb-only --out bench/results/loss_study_3epochs``.
 
 Data: the usdesign (827 US designs, USPC class) and kr (771 Korean drawings, IPC subclass) sets of
-``../shared/data``, fixed by-patent split (``backend/model/realdata.py``). Every variant trains the
-``prism-draw`` recipe (``backend/model/drawing_recipe.py``: frozen MiniLM text tower, trainable
+``../shared/data``, fixed by-patent split (``backend/training/realdata.py``). Every variant trains the
+``prism-draw`` recipe (``backend/training/drawing_recipe.py``: frozen MiniLM text tower, trainable
 drawing tower and projection, class-aware sampling ``n^-0.5`` for every variant) on the *train* split
 of the two sets, from the same init, for the same epochs, and is evaluated on the *dev* split.
 
@@ -37,7 +37,7 @@ head / medium / tail (class frequency in the train split: head >= 20, tail <= 5 
 rule of ``bench/drawing_retrieval.py``), and text -> drawing R@10 (title against all dev drawings of
 the two sets). Per metric: mean +- std over seeds and, for every variant against ``clip``, a paired
 bootstrap 95 % interval of the difference over queries (1000 resamples, seeds pooled:
-``backend/model/bootstrap.py``).
+``backend/training/bootstrap.py``).
 
 Writes ``bench/results/loss_study.{json,md,png}`` (the JSON after every trained model, so ``--resume``
 continues an interrupted run).
@@ -60,10 +60,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from drawing_retrieval import HEAD_MIN, TAIL_MAX  # noqa: E402
 
-from backend.model import drawing_recipe as dr  # noqa: E402
-from backend.model import realdata
-from backend.model.bootstrap import paired_bootstrap  # noqa: E402
-from backend.model.metrics import per_query, rank_relevance  # noqa: E402
+from backend.training import drawing_recipe as dr  # noqa: E402
+from backend.training import realdata
+from backend.training.bootstrap import paired_bootstrap  # noqa: E402
+from backend.training.metrics import per_query, rank_relevance  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 CACHE = ROOT / "var" / "cache" / "realdata"

@@ -31,14 +31,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from backend.model import registry  # noqa: E402
-from backend.model.datasets import load_uspto_dir  # noqa: E402
 from backend.model.drawing import prepare_drawing  # noqa: E402
 from backend.model.encoder import Encoder  # noqa: E402
-from backend.model.evaluate import evaluate_records, headline, write_json  # noqa: E402
-from backend.model.metrics import class_buckets  # noqa: E402
-from backend.model.plots import plot_ablation  # noqa: E402
-from backend.model.train import TrainConfig, run, split_by_patent  # noqa: E402
 from backend.settings import SHARED_DATA  # noqa: E402
+from backend.training.datasets import load_uspto_dir  # noqa: E402
+from backend.training.evaluate import evaluate_records, headline, write_json  # noqa: E402
+from backend.training.metrics import class_buckets  # noqa: E402
+from backend.training.plots import plot_ablation  # noqa: E402
+from backend.training.train import TrainConfig, run, split_by_patent  # noqa: E402
 
 VARIANTS = {
     "clip": dict(loss="clip", text_mode="description", class_aware_sampling=0.0),

@@ -123,7 +123,7 @@ def system_row(name: str, gallery: np.ndarray, queries: np.ndarray, records, con
     """One row of the table for the vectors ``gallery`` (dev drawings) and ``queries`` (their re-published
     copies); ``cons``: the search's class consensus on the vector list; ``copy_sim``: the copy task's
     similarity when a second stage changed it."""
-    from backend.model import realdata
+    from backend.training import realdata
 
     patents = np.array([r.patent for r in records])
     labels = np.array([r.label for r in records])

@@ -10,7 +10,7 @@ drawing query with every stage on at 10,000 indexed drawings on the embedded bac
 2. The index: every real drawing once (its vector, its features as a blob, as ingest stores them), plus
    distractors up to ``--figures``: the vector of one real drawing plus noise, the features of another
    (so the distractors crowd the vector list but never are the query's drawing).
-3. Queries: ``--queries`` real drawings re-published (``backend/model/republish.py``, fixed seed) and
+3. Queries: ``--queries`` real drawings re-published (``backend/training/republish.py``, fixed seed) and
    uploaded through the search service exactly as ``POST /search`` does (decode, encode, features,
    kNN, verification of the top ``PRISM_SEARCH_VERIFY_TOP_K``, hydration), grouped by patent, 20 hits.
    Wall-clock and process CPU time per query (the CPU time is what the query costs whatever else runs on
@@ -46,7 +46,7 @@ LIMIT_S = 1.0
 
 
 def real_records(data: Path):
-    from backend.model import realdata
+    from backend.training import realdata
 
     records = realdata.load_sets(data, sets=("impact", "usdesign", "kr"))
     return [r for r in records if r.image_path is not None]
@@ -205,7 +205,7 @@ def main() -> None:
         sys.exit(f"verify_bench: no real data at {args.data}")
     from PIL import Image
 
-    from backend.model.republish import republish
+    from backend.training.republish import republish
 
     args.cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="prism-verify-bench-") as tmp:

@@ -5,10 +5,11 @@ Every rule reads the source (``import`` statements anywhere in a module, the one
 too), so a rule also holds for code paths no test runs. The layers, lowest first::
 
     foundation  settings, errors, db, classification, patent numbers, task queue port, observability
-    model       the runtime drawing encoder (backend/model: encoder, registry, drawing, thumbnail)
+    model       the runtime drawing encoder (backend/model: encoder, registry, drawing, thumbnail, line
+                descriptors)
     services    search, ingest, monitoring, auth, backup, warm-up
     http        backend/api, the Flask app, wsgi, the UI, readiness, the HTTP metrics middleware
-    entry       command lines, the demo, the dev services, and the trainer (the rest of backend/model)
+    entry       command lines, the demo, the dev services, and the trainer (backend/training)
 
 A module imports its own layer and the layers below it, never one above. ``backend/`` never imports
 ``workers/`` (it enqueues through backend/task_queue.py).
@@ -56,11 +57,8 @@ LAYER_OF = {
     "backend.search.cli": "entry",
     "backend.search.search_cli": "entry",
     "backend.ingest.cli": "entry",
-    "backend.model.cli": "entry",
+    "backend.training": "entry",
 }
-#: the runtime encoder; every other module of backend/model is the trainer (entry layer)
-RUNTIME_MODEL = {"backend.model", "backend.model.encoder", "backend.model.registry", "backend.model.drawing",
-                 "backend.model.thumbnail"}
 #: (importer, imported) pairs allowed across the layers, each with its reason
 EXCEPTIONS = {
     # settings validates PRISM_WEBHOOK_ALLOWED_NETWORKS with the parser that webhook delivery uses (stdlib only)
@@ -69,6 +67,8 @@ EXCEPTIONS = {
     ("backend.observability", "backend.observability.http"),
 }
 HTTP_LIBRARIES = ("flask", "werkzeug", "apiflask", "marshmallow")
+#: libraries only the trainer uses (plots, augmentation statistics, progress bars, report tables)
+TRAINING_ONLY_LIBRARIES = ("matplotlib", "tqdm", "rich")
 SERVER_ENTRY_POINTS = ("backend.app", "backend.wsgi", "workers.celery_app")
 
 
@@ -101,9 +101,7 @@ def _imports(module: str, top_level_only: bool = False) -> frozenset[str]:
 
 
 def _layer(module: str) -> str:
-    if module.startswith("backend.model") and module not in RUNTIME_MODEL and module in _modules():
-        return "entry"
-    if any(part.startswith("cli") for part in module.split(".")[1:]):   # cli.py, cli_db.py, search/cli.py ...
+    if any(part == "cli" or part.startswith("cli_") for part in module.split(".")[1:]):   # cli.py, cli_db.py ...
         return "entry"
     prefixes = [p for p in LAYER_OF if module == p or module.startswith(p + ".")]
     return LAYER_OF[max(prefixes, key=len)]
@@ -168,7 +166,15 @@ def test_the_server_never_imports_the_trainer():
     those inside functions included)."""
     server = _reachable([*SERVER_ENTRY_POINTS, *(m for m in _modules() if m.startswith("workers"))])
     assert "backend.model.encoder" in server
-    assert sorted(m for m in server if m.startswith("backend.model") and m not in RUNTIME_MODEL) == []
+    assert sorted(m for m in server if m == "backend.training" or m.startswith("backend.training.")) == []
+
+
+def test_the_runtime_encoder_package_holds_no_training_code():
+    """backend/model is what a server loads: none of its modules imports the trainer or its libraries."""
+    offenders = {m: sorted(n for n in _imports(m) if n.split(".")[0] in TRAINING_ONLY_LIBRARIES
+                           or n == "backend.training" or n.startswith("backend.training."))
+                 for m in _modules() if m == "backend.model" or m.startswith("backend.model.")}
+    assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_no_import_cycles_between_modules():

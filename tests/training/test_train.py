@@ -7,10 +7,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from backend.model import cli as model_cli
-from backend.model import synthetic
-from backend.model.datasets import synthetic_records
-from backend.model.train import TrainConfig, Trainer
+from backend.training import cli as model_cli
+from backend.training import synthetic
+from backend.training.datasets import synthetic_records
+from backend.training.train import TrainConfig, Trainer
 
 
 @pytest.fixture(scope="module")

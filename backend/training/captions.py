@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 
-from backend.model.datasets import FigureRecord
+from backend.training.datasets import FigureRecord
 
 log = logging.getLogger(__name__)
 TEXT_MODES = ("description", "captions", "manifest")

@@ -6,10 +6,10 @@ import pytest
 
 from backend.model import encoder as encoder_mod
 from backend.model import registry
-from backend.model.build_default import build_default
-from backend.model.datasets import synthetic_records
-from backend.model.evaluate import evaluate_records
 from backend.settings import load_settings
+from backend.training.build_default import build_default
+from backend.training.datasets import synthetic_records
+from backend.training.evaluate import evaluate_records
 
 
 def test_packaged_checkpoint_is_loaded_by_default_and_separates_classes():

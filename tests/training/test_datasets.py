@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 from PIL import Image
 
-from backend.model import datasets as D
-from backend.model.captions import texts_for
+from backend.training import datasets as D
+from backend.training.captions import texts_for
 
 
 @pytest.mark.shared_data

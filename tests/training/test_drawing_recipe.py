@@ -5,10 +5,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from backend.model import drawing_recipe, realdata, registry
-from backend.model.datasets import FigureRecord
+from backend.model import registry
 from backend.model.drawing import drawing_bbox, prepare_drawing
-from backend.model.republish import republish
+from backend.training import drawing_recipe, realdata
+from backend.training.datasets import FigureRecord
+from backend.training.republish import republish
 
 
 def _drawing(seed: int, size=(900, 1200)) -> Image.Image:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from backend.model import losses as L
+from backend.training import losses as L
 
 
 def _t(x):

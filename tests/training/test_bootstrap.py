@@ -1,10 +1,10 @@
-"""Paired bootstrap interval (backend/model/bootstrap.py) on hand-made per-query scores."""
+"""Paired bootstrap interval (backend/training/bootstrap.py) on hand-made per-query scores."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from backend.model.bootstrap import paired_bootstrap
+from backend.training.bootstrap import paired_bootstrap
 
 
 def test_clear_gain_excludes_zero_and_mean_is_pooled_over_seeds():

@@ -1,6 +1,6 @@
 """The training loop behind ``prism train`` and ``prism model build-default``.
 
-Data: any :func:`backend.model.datasets.load_source` spec; held-out patents for evaluation are
+Data: any :func:`backend.training.datasets.load_source` spec; held-out patents for evaluation are
 split off by patent (never by figure). Texts: one caption sampled per image per step from the
 figure's caption list (:mod:`.captions`). Optional class-aware sampling draws items with weight
 ``n_class ** -q``. CPU and CUDA (AMP on CUDA, bf16 where supported), fixed seeds, checkpoints
@@ -24,11 +24,11 @@ import torch
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 
 from backend.model import registry
-from backend.model.augment import train_transform
-from backend.model.captions import texts_for
-from backend.model.datasets import FigureRecord
 from backend.model.drawing import input_size, prepare_drawing
-from backend.model.losses import build_loss
+from backend.training.augment import train_transform
+from backend.training.captions import texts_for
+from backend.training.datasets import FigureRecord
+from backend.training.losses import build_loss
 
 log = logging.getLogger(__name__)
 
@@ -213,7 +213,7 @@ class Trainer:
 
     # -- data ---------------------------------------------------------------------------------
     def _load_records(self):
-        from backend.model.datasets import load_source
+        from backend.training.datasets import load_source
 
         cfg = self.cfg
         records: list[FigureRecord] = []
@@ -270,7 +270,7 @@ class Trainer:
         if not self.eval_records:
             return None
         from backend.model.encoder import Encoder
-        from backend.model.evaluate import evaluate_records
+        from backend.training.evaluate import evaluate_records
 
         enc = Encoder(self.loaded, batch_size=64)
         texts = [r.description or None for r in self.eval_records]
@@ -326,7 +326,7 @@ class Trainer:
             if cfg.eval_every and (self.epoch % cfg.eval_every == 0 or self.step >= self.total_steps):
                 report = self.evaluate()
                 if report is not None:
-                    from backend.model.evaluate import headline
+                    from backend.training.evaluate import headline
 
                     self.evals.append({"epoch": self.epoch, "step": self.step, **headline(report), "report": report})
             self.save_checkpoint()
@@ -339,11 +339,11 @@ class Trainer:
                    "steps": self.step, "epochs": self.epoch, "seconds": round(time.time() - t0, 1),
                    "device": str(self.device), "final_checkpoint": str(final),
                    "history": self.history, "evals": self.evals}
-        from backend.model.evaluate import write_json
+        from backend.training.evaluate import write_json
 
         write_json(metrics, self.out / "metrics.json")
         if cfg.plots:
-            from backend.model.plots import plot_bucket_map, plot_losses
+            from backend.training.plots import plot_bucket_map, plot_losses
 
             plot_losses(self.history, self.out / "loss.png")
             if self.evals:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.model import metrics as M
+from backend.training import metrics as M
 
 
 def test_per_query_hand_computed():

@@ -307,7 +307,7 @@ def write_manifest(records: Iterable[FigureRecord], path: Path, class_key: str =
 # synthetic
 
 def synthetic_records(n_patents: int, seed: int, size: int = 192, progress: bool = False) -> list[FigureRecord]:
-    from backend.model import synthetic
+    from backend.training import synthetic
 
     records = []
     for p in synthetic.generate(n_patents, seed=seed, size=size, progress=progress):

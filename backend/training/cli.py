@@ -6,9 +6,9 @@ from pathlib import Path
 
 import click
 
-from backend.model.datasets import CLASS_KEYS, DatasetError
-from backend.model.losses import LOSS_NAMES
 from backend.model.registry import ModelError
+from backend.training.datasets import CLASS_KEYS, DatasetError
+from backend.training.losses import LOSS_NAMES
 
 _ERRORS = (DatasetError, ModelError, ValueError, FileNotFoundError)
 
@@ -55,7 +55,7 @@ def train(sources, output_dir, eval_sources, holdout, model_name, init_checkpoin
           weight_decay, warmup_steps, loss, beta, tau, class_key, text_mode, class_aware_sampling, augment, seed,
           device, no_amp, workers, freeze_text, image_root, synthetic_size, resume):
     """Train an image/text encoder on SOURCES (manifest.jsonl, DeepPatent2 .json, USPTO folder, synthetic:N)."""
-    from backend.model.train import TrainConfig, run
+    from backend.training.train import TrainConfig, run
 
     logging.basicConfig(level=logging.WARNING)
     cfg = TrainConfig(sources=list(sources), output_dir=output_dir, model_name=model_name,
@@ -72,7 +72,7 @@ def train(sources, output_dir, eval_sources, holdout, model_name, init_checkpoin
     click.echo(f"trained {metrics['steps']} steps in {metrics['seconds']} s on {metrics['device']}; "
                f"weights: {metrics['final_checkpoint']}; metrics: {output_dir / 'metrics.json'}")
     if metrics["evals"]:
-        from backend.model.evaluate import print_report
+        from backend.training.evaluate import print_report
 
         print_report(metrics["evals"][-1]["report"], title="held-out retrieval")
 
@@ -98,9 +98,9 @@ def eval_retrieval(manifest, checkpoint, model_name, class_key, k, head_min, tai
                    device, batch_size):
     """Image->image retrieval (instance = same patent, class = same class) with head/medium/tail buckets."""
     from backend.model import registry
-    from backend.model.datasets import load_manifest
     from backend.model.encoder import Encoder, resolve_checkpoint
-    from backend.model.evaluate import buckets_from, evaluate_records, print_report, write_json
+    from backend.training.datasets import load_manifest
+    from backend.training.evaluate import buckets_from, evaluate_records, print_report, write_json
 
     logging.basicConfig(level=logging.WARNING)
     try:
@@ -145,7 +145,7 @@ def model_group():
               help="Processes rendering the re-published views (once; cached in var/cache/realdata).")
 def build_default_cmd(out, data, sets, epochs, variants, device, render_workers):
     """Train prism-draw, the packaged default encoder, on the train split of the real drawings."""
-    from backend.model import drawing_recipe
+    from backend.training import drawing_recipe
 
     logging.basicConfig(level=logging.WARNING)
     overrides = {"epochs": epochs, "variants": variants,
@@ -171,7 +171,7 @@ def build_default_cmd(out, data, sets, epochs, variants, device, render_workers)
 @click.option("--synthetic-size", type=click.IntRange(64, 512), default=None, help="Override the recipe (testing).")
 def build_synthetic_cmd(out, device, patents, epochs, synthetic_size):
     """Pretrain prism-tiny on generated patent line drawings (the starting point of prism-draw)."""
-    from backend.model.build_default import build_default
+    from backend.training.build_default import build_default
 
     logging.basicConfig(level=logging.WARNING)
     try:
@@ -208,8 +208,8 @@ def list_cmd():
 @click.option("--image-root", type=click.Path(exists=True, file_okay=False, path_type=Path))
 def manifest_cmd(source, out, class_key, texts, image_root):
     """Write a JSONL manifest from a USPTO folder, DeepPatent2 JSON or another manifest."""
-    from backend.model.captions import texts_for
-    from backend.model.datasets import load_source, write_manifest
+    from backend.training.captions import texts_for
+    from backend.training.datasets import load_source, write_manifest
 
     try:
         if source.startswith("synthetic:"):

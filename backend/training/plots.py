@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from backend.model.metrics import BUCKETS  # noqa: E402
+from backend.training.metrics import BUCKETS  # noqa: E402
 
 _SKIP = {"step", "epoch", "lr", "logit_scale"}
 

@@ -32,9 +32,9 @@ RECIPE = {
 
 
 def build_default(out: Path | None = None, device: str = "cpu", progress: bool = True, **overrides) -> dict:
-    from backend.model.datasets import synthetic_records
-    from backend.model.evaluate import write_json
-    from backend.model.train import TrainConfig, run
+    from backend.training.datasets import synthetic_records
+    from backend.training.evaluate import write_json
+    from backend.training.train import TrainConfig, run
 
     recipe = {**RECIPE, **{k: v for k, v in overrides.items() if v is not None}}
     out = Path(out) if out else registry.CHECKPOINT_DIR / f"{recipe['model_name']}.pt"

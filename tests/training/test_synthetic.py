@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from backend.model import synthetic as S
+from backend.training import synthetic as S
 
 
 def test_every_class_renders_line_art_with_patent_descriptions():

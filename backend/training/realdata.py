@@ -24,7 +24,7 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from backend.model.datasets import DatasetError, FigureRecord, load_uspto_dir
+from backend.training.datasets import DatasetError, FigureRecord, load_uspto_dir
 
 SETS = ("impact", "usdesign", "kr", "grants")
 DEV_CUTOFF = 77  # of 256: about 30 % of the patents are held out
