@@ -42,8 +42,9 @@ def _png(data: bytes) -> Response:
         responses={200: {"description": "PNG", "content": {"image/png": {}}}, 400: "bad w",
                    404: "unknown figure or no stored image"})
 def figure_rendition(figure_id: str, params: dict):
-    data, etag = renditions.figure_rendition(figure_id, params["w"], app_settings())
+    data, etag, rotation = renditions.figure_rendition(figure_id, params["w"], app_settings())
     response = _png(data)
+    response.headers["X-Prism-Rotation"] = str(rotation)   # turned upright by this many degrees clockwise
     response.set_etag(etag)
     response.cache_control.max_age = 86400
     response.cache_control.private = True

@@ -4,8 +4,12 @@ A rendition is the drawing cropped to its ink (the same framing as the stored di
 sizes can be swapped under a zoomed view without a jump), grey, with its longer side at most ``w`` px:
 400, 800 or 1600, or ``full`` (the original's own resolution). It is made from the original file as
 received (``originals/<h[:2]>/<h>.<ext>``), or from the display image when no original is stored, and
-never upscaled: a request above the source's size gets the source's size. Renditions are cached in the
-blob store as ``renditions/<h[:2]>/<h>.<size>`` (kept by ``prism blobs gc`` while the figure lives).
+never upscaled: a request above the source's size gets the source's size. A sheet printed turned (a
+landscape drawing on a portrait page) is turned upright (:mod:`backend.ingest.orientation`, decided once per
+drawing on its first rendition and kept as ``renditions/<h[:2]>/<h>.turn``); the turn, in degrees clockwise,
+goes with the rendition (``X-Prism-Rotation``) so that a viewer can map a point back onto the stored drawing.
+Renditions are cached in the blob store as ``renditions/<h[:2]>/<h>.<size>`` (:func:`rendition_key`; kept by
+``prism blobs gc`` while the figure lives).
 
 The preview of an upload (``POST /search/preview``) is rendered the same way, after the same checks as a
 search's upload (pixel limit 413, format 415, unreadable or damaged 400).
@@ -14,10 +18,11 @@ from __future__ import annotations
 
 import io
 import logging
+from typing import NamedTuple
 
 from PIL import Image
 
-from backend.ingest import blobstore
+from backend.ingest import blobstore, orientation
 from backend.ingest.images import ImageRejected, crop_to_ink, decode, to_grey
 from backend.model.drawing import min_pool
 from backend.search.errors import InvalidQuery, NotFound, Unavailable
@@ -87,8 +92,14 @@ def _source(store, figure: dict, figure_id: str, settings: Settings) -> Image.Im
     raise NotFound(f"the image of figure {figure_id!r} is missing from the blob store")
 
 
-def figure_rendition(figure_id: str, size: str, settings: Settings) -> tuple[bytes, str]:
-    """(PNG bytes, ETag) of a figure at ``size`` (a key of :data:`SIZES`), from the cache when made before."""
+class Rendition(NamedTuple):
+    png: bytes
+    etag: str
+    rotation: int     # degrees clockwise the stored drawing was turned to stand upright (0, 90, 180, 270)
+
+
+def figure_rendition(figure_id: str, size: str, settings: Settings) -> Rendition:
+    """The figure at ``size`` (a key of :data:`SIZES`), upright, from the cache when made before."""
     from backend.search import get_backend
 
     max_side = size_of(size)
@@ -99,21 +110,60 @@ def figure_rendition(figure_id: str, size: str, settings: Settings) -> tuple[byt
     if not digest:
         raise NotFound(f"figure {figure_id!r} has no stored image")
     store = blobstore.get_blob_store(settings)
-    key = rendition_key(digest, size)
-    etag = f"{digest[:32]}-{size}"
+    source: list[Image.Image] = []
+
+    def read_source() -> Image.Image:
+        if not source:
+            source.append(_source(store, figure, figure_id, settings))
+        return source[0]
+
+    rotation = figure_turn(store, digest, read_source)
+    key = rendition_key(digest, size, rotation)
+    etag = f"{digest[:32]}-{size}" + (f"-r{rotation}" if rotation else "")
     try:
-        return store.get(key), etag
+        return Rendition(store.get(key), etag, rotation)
     except (blobstore.BlobNotFound, ValueError):
         pass
     except Exception as exc:  # noqa: BLE001 - the store is down or refuses us
         raise Unavailable(f"the blob store cannot be read right now ({type(exc).__name__})") from None
-    png = render_png(_source(store, figure, figure_id, settings), max_side)
+    png = render_png(orientation.turn(read_source(), rotation), max_side)
     try:
         store.put(key, png, "image/png")
     except Exception:  # noqa: BLE001 - a cache write that fails only costs the next request a render
         log.warning("rendition cache write %s failed", key, exc_info=True)
-    return png, etag
+    return Rendition(png, etag, rotation)
 
 
-def rendition_key(digest: str, size: str) -> str:
+def figure_turn(store, digest: str, read_source) -> int:
+    """The clockwise turn that stands the drawing ``digest`` upright: kept in the blob store once decided;
+    decided on ``read_source()`` otherwise. Without tesseract: 0, and nothing kept (decided once it is there)."""
+    key = turn_key(digest)
+    try:
+        return int(store.get(key).decode("ascii").strip()) % 360
+    except (blobstore.BlobNotFound, ValueError, UnicodeDecodeError):
+        pass
+    except Exception as exc:  # noqa: BLE001 - the store is down or refuses us
+        raise Unavailable(f"the blob store cannot be read right now ({type(exc).__name__})") from None
+    if not orientation.available():
+        orientation.detect(read_source())   # logs once why nothing is turned
+        return 0
+    found = orientation.detect(read_source())
+    if found.rotation:
+        log.info("drawing %s shown turned %d degrees: %s", digest[:12], found.rotation, found.reason)
+    try:
+        store.put(key, f"{found.rotation}\n".encode("ascii"), "text/plain")
+    except Exception:  # noqa: BLE001 - not kept: decided again next time
+        log.warning("orientation cache write %s failed", key, exc_info=True)
+    return found.rotation
+
+
+def rendition_key(digest: str, size: str, rotation: int = 0) -> str:
+    """``renditions/<h[:2]>/<h>.w800``; turned upright: ``.t1w8`` (quarter turns, then the size in hundreds:
+    a blob key's extension has at most 5 characters)."""
+    if rotation:
+        return f"renditions/{digest[:2]}/{digest}.t{rotation // 90}{'f' if size == 'full' else 'w' + size[:-2]}"
     return f"renditions/{digest[:2]}/{digest}.{'full' if size == 'full' else 'w' + size}"
+
+
+def turn_key(digest: str) -> str:
+    return f"renditions/{digest[:2]}/{digest}.turn"
