@@ -5,7 +5,9 @@ An API worker (``backend/wsgi.py``) and each Celery worker process (``workers/ce
 OpenCV load in a thread, each run once on a tiny input (torch's first call is slow too), while the
 process already answers ``/healthz``. ``/readyz`` says ``warming`` (503) until they are in, so a load
 balancer sends no search to a worker that would spend 15-25 s loading them inside the request
-(gunicorn's timeout kills such a worker). A process that never started a warm-up (the dev server, a
+(gunicorn's timeout kills such a worker). A serving process (``search=True``) also builds the CPC title-word
+index of the classification suggestions in a thread of its own, so the first suggestion is not the one
+that builds it. A process that never started a warm-up (the dev server, a
 test app, the CLI) loads them on first use, as before. One log line says what was loaded from where.
 """
 from __future__ import annotations
@@ -99,6 +101,36 @@ def start_background(settings, pipeline_factory=None, search: bool = False) -> t
                  ", ".join(f"{k} {v}" for k, v in loaded.items() if k != "seconds"))
 
     _set(status="warming")
+    if search:
+        prepare_suggestions_in_background(settings)
     thread = threading.Thread(target=_run, name="prism-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def prepare_suggestions(settings) -> float | None:
+    """Read the CPC titles and build their word index (``/classifications/suggest`` by title words: about
+    7 s for the whole CPC), so that the first suggestion does not; the seconds it took, None without titles."""
+    from backend.classification.catalog import cpc_catalog
+
+    directory = getattr(settings, "cpc_titles_dir", None)
+    catalog = cpc_catalog(str(directory) if directory else None)
+    if not catalog.available:
+        return None
+    seconds = catalog.prepare()
+    log.info("classification suggestions ready in %.1f s (%s)", seconds, directory)
+    return seconds
+
+
+def prepare_suggestions_in_background(settings) -> threading.Thread:
+    """:func:`prepare_suggestions` in its own daemon thread: ready in seconds, before the models are."""
+
+    def _run() -> None:
+        try:
+            prepare_suggestions(settings)
+        except Exception as exc:  # noqa: BLE001 - the first suggestion builds the index instead
+            log.warning("preparing the classification suggestions failed: %s: %s", type(exc).__name__, exc)
+
+    thread = threading.Thread(target=_run, name="prism-suggestions", daemon=True)
     thread.start()
     return thread

@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,10 @@ class CpcCatalog:
         self.directory = Path(directory) if directory else None
         self._titles: dict[str, tuple[str, str]] | None = None
         self._sorted: list[str] = []
+        self._vocab: list[str] | None = None
+        self._postings: dict[str, list[str]] = {}
         self._lock = threading.Lock()
+        self.index_builds = 0       # how many times the title-word index was built (once per catalog)
 
     @property
     def available(self) -> bool:
@@ -81,21 +85,35 @@ class CpcCatalog:
         return out
 
     def _word_index(self) -> tuple[list[str], dict[str, list[str]]]:
-        """(the title words sorted, word -> symbols whose title holds it), built on first use."""
-        if getattr(self, "_vocab", None) is None:
+        """(the title words sorted, word -> symbols whose title holds it), built on first use unless
+        :meth:`prepare` built it before (a server does that when it starts: backend/warmup.py)."""
+        if self._vocab is None:
             import re
             from collections import defaultdict
 
             titles = self._load()
             with self._lock:
-                if getattr(self, "_vocab", None) is None:
+                if self._vocab is None:
                     postings: dict[str, list[str]] = defaultdict(list)
                     for symbol, (_level, title) in titles.items():
                         for word in set(re.findall(r"\w+", title.casefold())):
                             postings[word].append(symbol)
                     self._postings = dict(postings)
                     self._vocab = sorted(postings)
+                    self.index_builds += 1
         return self._vocab, self._postings
+
+    @property
+    def prepared(self) -> bool:
+        """Whether the titles and the title-word index are in memory (a word suggestion builds nothing)."""
+        return self._titles is not None and self._vocab is not None
+
+    def prepare(self) -> float:
+        """Read the titles and build the title-word index now (a few seconds for the whole CPC), not in the
+        first suggestion; returns the seconds it took."""
+        started = time.perf_counter()
+        self._word_index()
+        return time.perf_counter() - started
 
     def _with_word_prefix(self, prefix: str) -> set[str]:
         vocab, postings = self._word_index()
