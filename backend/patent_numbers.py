@@ -26,7 +26,8 @@ import re
 import string
 from dataclasses import dataclass
 
-__all__ = ["InvalidNumber", "PublicationNumber", "lookup_keys", "normalise", "normalise_lenient", "parse"]
+__all__ = ["InvalidNumber", "PublicationNumber", "lookup_keys", "normalise", "normalise_lenient", "parse",
+           "source_url"]
 
 #: US series and the zero-padded width of their serials in USPTO file names; ``R`` is a reissue too
 US_SERIES = {"D": 7, "PP": 6, "RE": 6, "H": 7, "T": 7}
@@ -146,3 +147,27 @@ def lookup_keys(raw: str, any_kind: bool = True) -> list[str]:
             if any_kind and not number.series:
                 keys.extend(base + k for k in KIND_CODES)
     return keys
+
+
+#: the public page of a publication: Espacenet searches every office's numbers (pn= the number without
+#: kind code); Google Patents shows US publications, kind code included, or with the base number alone
+ESPACENET_URL = "https://worldwide.espacenet.com/patent/search?q=pn%3D{number}"
+GOOGLE_PATENTS_URL = "https://patents.google.com/patent/{number}/en"
+_OFFICE = re.compile(r"^[A-Z]{2}$")
+
+
+def source_url(raw: str, country: str | None = None) -> str | None:
+    """The office's public page of a publication (Google Patents for US, Espacenet for the others), or None
+    for a number that does not parse (a collection's own identifier: there is no public page to link)."""
+    try:
+        number = parse(raw, country)
+    except InvalidNumber:
+        return None
+    if not _OFFICE.match(number.country):
+        return None
+    if number.country == "US":
+        serial = number.serial
+        if number.series:   # Google writes design, plant and reissue numbers unpadded: USD907292
+            serial = serial.lstrip("0") or "0"
+        return GOOGLE_PATENTS_URL.format(number=f"US{number.series}{serial}{number.kind}")
+    return ESPACENET_URL.format(number=number.base)

@@ -66,3 +66,19 @@ def test_pick_prefers_the_exact_spelling_then_the_latest_kind():
     assert pick(["EP0049154A1", "EP0049154B2"], lookup_keys("EP0049154A1")) == "EP0049154A1"
     assert pick(["EP49154B2"], lookup_keys("EP0049154B2")) == "EP49154B2"
     assert pick([], ["X"]) is None
+
+
+@pytest.mark.parametrize("raw, url", [
+    ("USD0907292", "https://patents.google.com/patent/USD907292/en"),
+    ("US 7,537,926 B2", "https://patents.google.com/patent/US7537926B2/en"),
+    ("US 2008/0016626 A1", "https://patents.google.com/patent/US20080016626A1/en"),
+    ("EP 0 049 154 B2", "https://worldwide.espacenet.com/patent/search?q=pn%3DEP0049154"),
+    ("KR1020180012345", "https://worldwide.espacenet.com/patent/search?q=pn%3DKR1020180012345"),
+    ("WO2020123456A1", "https://worldwide.espacenet.com/patent/search?q=pn%3DWO2020123456"),
+    ("IMPACT-17", None),          # a collection's own identifier: no public page
+    ("", None),
+])
+def test_the_public_page_of_a_publication(raw, url):
+    from backend.patent_numbers import source_url
+
+    assert source_url(raw) == url
