@@ -1,7 +1,8 @@
 """Garbage collection of the blob store: blobs no figure or pending job refers to any more.
 
 Keys are content addressed, so re-ingesting a patent with new drawings leaves the old renditions
-behind. A blob is *referenced* when a figure row names it (``image_key``, ``thumb_key``), when it is the
+behind. A blob is *referenced* when a figure row names it (``image_key``, ``thumb_key``, ``sheet_key``: the
+sheet a figure region was split from, kept for display), when it is the
 original of a figure's ``image_hash`` (``originals/<h[:2]>/<h>.*``) or its drawing features
 (``features/<h[:2]>/<h>.orb``) or a viewer's cached size of it (``renditions/<h[:2]>/<h>.*``), or when an unfinished
 ingest job's
@@ -40,9 +41,9 @@ def _references(settings: Settings) -> tuple[set[str], set[str]]:
     keys: set[str] = set()
     hashes: set[str] = set()
     with session_scope(settings.resolved_database_url) as session:
-        for image_key, thumb_key, image_hash in session.execute(
-                select(Figure.image_key, Figure.thumb_key, Figure.image_hash)):
-            keys.update(k for k in (image_key, thumb_key) if k)
+        for image_key, thumb_key, sheet_key, image_hash in session.execute(
+                select(Figure.image_key, Figure.thumb_key, Figure.sheet_key, Figure.image_hash)):
+            keys.update(k for k in (image_key, thumb_key, sheet_key) if k)
             if image_hash:
                 hashes.add(image_hash)
         for payload in session.scalars(select(IngestJob.payload).where(IngestJob.status != JobStatus.done)):

@@ -9,6 +9,11 @@ any figure), and it keeps the sheet for display (``sheet_key``: the sheet's disp
 it (``box``: left, top, right, bottom as shares of that image). Its figure id is ``<number>-F<sheet>.<r>``.
 When as many labels as regions are known ("FIGS. 3A and 3B", two regions), region r is labelled with
 the r-th label in reading order; otherwise every region keeps the sheet's label and description.
+
+An index made before this split (or with it off) holds whole sheets: ``prism index reembed`` splits them
+by the same rule (:func:`described_keys` reads the figures a stored sheet holds from its description,
+which ingest wrote from the figures mapped onto the sheet; :func:`render_region` renders a region as
+ingest does).
 """
 from __future__ import annotations
 
@@ -22,6 +27,30 @@ from backend.ingest.figure_regions import Box, split_sheet
 
 #: a region smaller than this share of the sheet's display image (either side) is not split off
 MIN_SIDE_SHARE = 0.08
+
+
+def described_keys(description: str) -> list[str]:
+    """The figure keys (``"3A"``) a stored sheet's description names as its figures, in order: the keys ingest
+    mapped onto the sheet (its description is theirs, :func:`backend.ingest.sheet_figures.sheet_description`);
+    a figure mentioned inside a sentence ("... a detail of FIG. 2") is not one of them."""
+    from backend.ingest.sheet_figures import described_figures
+
+    return [d.key for d in described_figures([description or ""])]
+
+
+def render_region(settings, blobs, png: bytes, name: str, model_size: int):
+    """One figure region rendered and stored like an ingested figure (display, thumbnail and, when search
+    verifies, its verification features): ``(rendered, image_key, thumb_key)``."""
+    from backend.ingest import blobstore, images
+
+    r = images.render(png, name, settings.max_image_pixels, model_size)
+    blobs.put(blobstore.figure_key(r.sha256), r.display_png, "image/png")
+    blobs.put(blobstore.thumb_key(r.sha256), r.thumb_png, "image/png")
+    if settings.search_verify_top_k > 0:
+        from backend.search.ranking.verification import extract_bytes
+
+        blobs.put(blobstore.features_key(r.sha256), extract_bytes(r.display_png).to_bytes())
+    return r, blobstore.figure_key(r.sha256), blobstore.thumb_key(r.sha256)
 
 
 def regions(display_png: bytes, expected: int | None = None) -> tuple[list[Box], tuple[int, int]]:

@@ -149,12 +149,17 @@ def _echo_encoder(enc: dict) -> None:
 @click.option("--drop-missing", is_flag=True,
               help="Index figures whose stored image is missing without an image vector (default: stop).")
 @click.option("--break-lock", is_flag=True, help="Elasticsearch: remove a lock left behind by a crashed run.")
-def reembed_cmd(drop_missing: bool, break_lock: bool) -> None:
+@click.option("--split-sheets/--no-split-sheets", default=None,
+              help="Then split stored sheets whose description names several figures into one figure per "
+                   "region, as ingest does (default: PRISM_INGEST_SPLIT_FIGURES, on).")
+def reembed_cmd(drop_missing: bool, break_lock: bool, split_sheets: bool | None) -> None:
     """Re-embed every figure with the current encoder (PRISM_MODEL_NAME / PRISM_CHECKPOINT).
 
     Images are encoded again from their stored display renditions, captions into text vectors; the
     figures get the encoder's model_id. Elasticsearch: a new index of the encoder's dims, alias swapped
-    at the end. Embedded: staged in batches (an interrupted run resumes), swapped in one transaction."""
+    at the end. Embedded: staged in batches (an interrupted run resumes), swapped in one transaction.
+    Then multi-figure sheets are split into their figures (one write per sheet; a second run changes
+    nothing)."""
     from rich.progress import Progress
 
     from backend.search.errors import SearchBackendError
@@ -169,8 +174,11 @@ def reembed_cmd(drop_missing: bool, break_lock: bool) -> None:
     try:
         with Progress(transient=True) as bar:
             task = bar.add_task("re-embedding figures", total=None)
-            result = reembed(settings, drop_missing=drop_missing, break_lock=break_lock,
-                             progress=lambda done, total: bar.update(task, completed=done, total=total or None))
+            sheets = bar.add_task("splitting multi-figure sheets", total=None, visible=False)
+            result = reembed(settings, drop_missing=drop_missing, break_lock=break_lock, split=split_sheets,
+                             progress=lambda done, total: bar.update(task, completed=done, total=total or None),
+                             split_progress=lambda done, total: bar.update(sheets, completed=done, total=total,
+                                                                           visible=True))
     except errors as exc:
         _fail(str(exc))
     where = f"{result['alias']}: {', '.join(result['old']) or '(none)'} -> {result['new']}" \
@@ -178,6 +186,10 @@ def reembed_cmd(drop_missing: bool, break_lock: bool) -> None:
     click.echo(f"{where}: {result['encoded']} figures re-embedded with {result['model_id']} "
                f"(dims {result['dims']}), {result['documents']} documents"
                + (f", {result['dropped']} without their missing image" if result["dropped"] else ""))
+    if "split" in result:
+        split = result["split"]
+        click.echo(f"multi-figure sheets: {split['split']} of {split['sheets']} split into {split['regions']} "
+                   f"figures ({split['sheets'] - split['split']} stay whole: their image shows fewer regions)")
 
 
 commands = [index_group]

@@ -13,6 +13,15 @@ as they are.
   leaves the old index in place and drops the new one).
 * Embedded: :meth:`backend.search.backends.embedded.embedded_backend.EmbeddedBackend.reembed` stages the vectors in
   batches (resumable) and swaps them in with one transaction.
+
+Then, unless told not to (``--no-split-sheets``; the default follows ``PRISM_INGEST_SPLIT_FIGURES``, so an
+index made before ingest split sheets ends up as ingest makes it now), :func:`split_sheets` splits every
+stored whole sheet whose description names two or more figures (the rule of
+:mod:`backend.ingest.figure_split`): the regions are found on its stored display image, rendered, stored
+and encoded like ingested figures, and one write per sheet replaces the sheet's document by the regions'
+(``<number>-F<sheet>.<r>``, ``figure_region``, ``figure_box``, ``sheet_key``: the sheet's image, kept for
+display), in the index and in the database's figure rows. A failed write leaves the sheet as it was; a
+second run changes nothing (split sheets are gone, the others split the same way again: not at all).
 """
 from __future__ import annotations
 
@@ -117,8 +126,10 @@ def _wrong_dims(doc: dict, dims: int) -> bool:
 
 
 def reembed(settings, progress: Callable[[int, int], None] | None = None, drop_missing: bool = False,
-            break_lock: bool = False, encoder=None, blobs=None) -> dict:
-    """Re-embed the index of ``settings`` with its current encoder; returns what was done."""
+            break_lock: bool = False, encoder=None, blobs=None, split: bool | None = None,
+            split_progress: Callable[[int, int], None] | None = None) -> dict:
+    """Re-embed the index of ``settings`` with its current encoder, then (``split``; default
+    ``settings.ingest_split_figures``) split its multi-figure sheets; returns what was done."""
     transform = Reembedder(settings, encoder=encoder, blobs=blobs, drop_missing=drop_missing)
     dims = int(transform.encoder.dim)
     if settings.search_backend == "elasticsearch":
@@ -140,4 +151,153 @@ def reembed(settings, progress: Callable[[int, int], None] | None = None, drop_m
     reset_backends()   # cached backends of this process forget the old dims
     result.update(model_id=transform.model_id, dims=dims, encoded=transform.encoded,
                   dropped=len(transform.dropped))
+    if settings.ingest_split_figures if split is None else split:
+        result["split"] = split_sheets(settings, progress=split_progress, encoder=transform.encoder,
+                                       blobs=transform.blobs)
     return result
+
+
+class SheetSplitter:
+    """Plans and writes the split of stored whole sheets into their figure regions."""
+
+    def __init__(self, settings, encoder, blobs, backend):
+        self.settings = settings
+        self.encoder = encoder
+        self.blobs = blobs
+        self.backend = backend
+
+    def candidates(self) -> list[tuple[str, str]]:
+        """``(figure id, publication number)`` of every stored whole sheet with an image whose description
+        names two or more figures, in figure id order."""
+        from backend.ingest.figure_split import described_keys
+
+        out = [(d["figure_id"], d["publication_number"]) for d in self._sheets()
+               if not d.get("figure_region") and d.get("image_key")
+               and len(described_keys(d.get("description") or "")) >= 2]
+        return sorted(out)
+
+    def _sheets(self):
+        """The id, number, region, image and description of every stored figure."""
+        fields = ("figure_id", "publication_number", "figure_region", "image_key", "description")
+        if self.backend.name == "elasticsearch":
+            from elasticsearch import NotFoundError, helpers
+
+            try:
+                for hit in helpers.scan(self.backend.es, index=self.backend.alias, _source=list(fields),
+                                        query={"query": {"match_all": {}}}):
+                    yield hit["_source"]
+            except NotFoundError:
+                return
+        else:
+            rows = self.backend.conn().execute(
+                "SELECT figure_id, publication_number, json_extract(doc, '$.figure_region'), "
+                "json_extract(doc, '$.image_key'), json_extract(doc, '$.description') FROM figures").fetchall()
+            for row in rows:
+                yield dict(zip(fields, row))
+
+    def regions_of(self, sheet: dict) -> list[tuple[dict, object]]:
+        """The figure documents that replace ``sheet`` (a stored document with vectors), each with its
+        rendition; none when its image does not split into two or more regions."""
+        from backend.ingest import blobstore
+        from backend.ingest.figure_split import described_keys, region_png, regions, render_region
+        from backend.ingest.pipeline import figure_id
+
+        keys = described_keys(sheet.get("description") or "")
+        try:
+            png = self.blobs.get(sheet["image_key"])
+        except (blobstore.BlobNotFound, FileNotFoundError, KeyError):
+            raise ReembedError(f"figure {sheet['figure_id']}: cannot split the sheet, its stored image "
+                               f"{sheet['image_key']} is not in the blob store") from None
+        boxes, (width, height) = regions(png, len(keys))
+        if len(boxes) < 2:
+            return []
+        size = int(getattr(self.encoder, "image_size", 224) or 224)
+        rendered = [render_region(self.settings, self.blobs, region_png(png, box),
+                                  f"{sheet['figure_id']} region {r}", size)
+                    for r, box in enumerate(boxes, start=1)]
+        vectors = self.encoder.encode_prepared([r.prepared for r, _i, _t in rendered],
+                                               [r.model for r, _i, _t in rendered])
+        out = []
+        for r, (box, (region, image_key, thumb_key), vec) in enumerate(zip(boxes, rendered, vectors), start=1):
+            out.append(({**sheet, "figure_id": figure_id(sheet["publication_number"], sheet["figure_number"], r),
+                        "figure_region": r, "figure_box": box.normalised(width, height),
+                        "sheet_key": sheet["image_key"], "image_key": image_key, "thumb_key": thumb_key,
+                        "image_vector": vec.astype(float).tolist(), "model_id": self.encoder.model_id}, region))
+        return out
+
+    def split(self, sheet_id: str) -> int:
+        """Replace the sheet ``sheet_id`` by its regions in the index and the database, in one write each
+        (the database commits only once the index holds the regions; a failed index write leaves the sheet);
+        returns how many regions replaced it (0: it stays whole)."""
+        sheet = self.backend.get_figure(sheet_id)
+        if sheet is None or sheet.get("figure_region"):
+            return 0
+        if self.backend.name != "elasticsearch" and sheet.get("dense_text_vector") is None:
+            sheet["dense_text_vector"] = self._embedded_dense(sheet_id)
+        planned = self.regions_of(sheet)
+        if not planned:
+            return 0
+        from backend.db.session import session_scope
+
+        docs = [doc for doc, _r in planned]
+        written = False
+        try:
+            with session_scope(self.settings.resolved_database_url) as session:
+                _split_rows(session, sheet_id, planned)
+                written = True
+                self.backend.index_figures(docs, remove=[sheet_id])
+        except BaseException:
+            if written:   # the index back as it was (the database rolled back)
+                self.backend.index_figures([sheet], remove=[d["figure_id"] for d in docs])
+            raise
+        return len(docs)
+
+    def _embedded_dense(self, figure_id: str) -> list[float] | None:
+        """The embedded index's patent text vector of a figure (its documents come back without it)."""
+        import numpy as np
+
+        row = self.backend.conn().execute("SELECT dense_vector FROM figures WHERE figure_id = ?",
+                                           (figure_id,)).fetchone()
+        return np.frombuffer(row[0], dtype=np.float32).tolist() if row and row[0] is not None else None
+
+
+def _split_rows(session, sheet_id: str, planned: list[tuple[dict, object]]) -> None:
+    """The database's figure row of the sheet replaced by one row per region (as ingest writes them); nothing
+    to do for a sheet the database does not hold (an index imported without it)."""
+    from sqlalchemy import select
+
+    from backend.db.models import Figure
+
+    row = session.scalar(select(Figure).where(Figure.figure_id == sheet_id))
+    if row is None:
+        return
+    for doc, rendered in planned:
+        session.add(Figure(figure_id=doc["figure_id"], patent_id=row.patent_id, number=row.number,
+                           region=doc["figure_region"], box=doc["figure_box"], sheet_key=doc["sheet_key"],
+                           description=row.description, viewpoint=row.viewpoint, object_name=row.object_name,
+                           image_hash=rendered.sha256, image_key=doc["image_key"], thumb_key=doc["thumb_key"],
+                           width=rendered.width, height=rendered.height, captions=list(row.captions or [])))
+    session.delete(row)
+    session.flush()
+
+
+def split_sheets(settings, progress: Callable[[int, int], None] | None = None, encoder=None, blobs=None) -> dict:
+    """Split every stored multi-figure sheet of the index of ``settings`` (see the module docstring); returns
+    ``{"sheets": candidates looked at, "split": sheets replaced, "regions": documents written}``."""
+    from backend.ingest import blobstore
+    from backend.model.encoder import get_encoder
+    from backend.search import get_backend, reset_backends
+
+    reset_backends()
+    splitter = SheetSplitter(settings, encoder or get_encoder(settings), blobs or blobstore.get_blob_store(settings),
+                             get_backend(settings))
+    todo = splitter.candidates()
+    split = written = 0
+    for done, (sheet_id, _pub) in enumerate(todo, start=1):
+        n = splitter.split(sheet_id)
+        split += bool(n)
+        written += n
+        if progress:
+            progress(done, len(todo))
+    splitter.backend.refresh()
+    return {"sheets": len(todo), "split": split, "regions": written}
