@@ -128,6 +128,10 @@ class Settings(BaseSettings):
     search_verify_turned_k: int = Field(default=25, ge=0, le=1000, description=(
         "An uploaded drawing also has this many figures nearest it turned by 90 and by 270 degrees verified "
         "(a sideways sheet published upright, or the other way round); 0: off."))
+    search_split_views: bool = Field(default=False, description=(
+        "An uploaded sheet that is clearly several figures (backend/ingest/figure_regions.py clear_views) is "
+        "searched as those figures plus the whole sheet, fused per patent (a request's split_views overrides; "
+        "docs/benchmarks.md has the measurement behind the default)."))
     search_class_consensus_k: int = Field(default=10, ge=0, le=1000, description=(
         "The vector list of a query is re-ordered by the classes of its this many nearest figures: a figure "
         "gains weight x the share of them carrying its CPC/IPC subclass or Locarno class "

@@ -169,6 +169,49 @@ def split_sheet(image: Image.Image, expected: int | None = None) -> list[Box]:
     return sorted(boxes, key=_reading_order(boxes))
 
 
+#: :func:`clear_views`: the narrowest whitespace gutter, as a share of the sheet's long side, and the
+#: smallest region's box area as a share of the largest one's
+GUTTER = 0.04
+COMPARABLE = 0.35
+MAX_CLEAR_VIEWS = 4
+
+
+def clear_views(image: Image.Image, gutter: float = GUTTER, comparable: float = COMPARABLE,
+                max_views: int = MAX_CLEAR_VIEWS) -> list[Box]:
+    """The figure regions of a sheet whose labels are unknown (an uploaded query drawing), only when it is
+    confidently several figures: 2 to ``max_views`` regions of comparable size (the smallest box at least
+    ``comparable`` of the largest one's area) that straight whitespace gutters at least ``gutter`` of the
+    sheet's long side wide separate (a guillotine cut between any two groups of them, across the whole
+    sheet). Anything else, a single drawing included, gives ``[]``: without labels the segmenter also
+    splits one drawing whose parts stand apart (dashed or broken line art), which these rules reject."""
+    boxes = split_sheet(image)
+    if not 2 <= len(boxes) <= max_views:
+        return []
+    areas = [b.width * b.height for b in boxes]
+    if min(areas) < comparable * max(areas):
+        return []
+    width, height = image.size
+    if not _guillotine([b.as_list() for b in boxes], gutter * max(width, height)):
+        return []
+    return boxes
+
+
+def _guillotine(boxes: list[list[int]], gap: float) -> bool:
+    """Whether ``boxes`` fall apart down to one box each by straight cuts through whitespace bands at least
+    ``gap`` wide (across the whole group, vertical or horizontal)."""
+    if len(boxes) <= 1:
+        return True
+    for lo, hi in ((0, 2), (1, 3)):          # a vertical cut (x intervals), then a horizontal one
+        order = sorted(boxes, key=lambda b: b[lo])
+        reach = order[0][hi]
+        for i in range(1, len(order)):
+            # (each box carries its MARGIN: the whitespace between the inks is 2 MARGIN wider)
+            if order[i][lo] - reach >= gap:
+                return _guillotine(order[:i], gap) and _guillotine(order[i:], gap)
+            reach = max(reach, order[i][hi])
+    return False
+
+
 def _reading_order(boxes: list[Box]):
     """Rows of boxes whose vertical extents overlap, top to bottom; left to right within a row."""
     rows: list[list[Box]] = []

@@ -197,6 +197,12 @@ class SearchRequest(_Strict):
     exclude_figures: list[str] = Field(default_factory=list, max_length=MAX_EXCLUDED, description=(
         "Figure ids left out of the results (the patent's other figures stay), e.g. the figure of a "
         "more-like-this query, so its sister sheets show."))
+    split_views: bool | None = Field(None, description=(
+        "An uploaded sheet that is clearly several figures (whitespace gutters, comparable sizes) is searched "
+        "as those figures (views, fused per patent) plus the whole sheet; false: always as one drawing; "
+        "default: the deployment's PRISM_SEARCH_SPLIT_VIEWS. The response's query_views names the boxes."))
+    #: the figures an uploaded sheet was split into (service.parse_request -> the response's query_views)
+    _query_views: Any = PrivateAttr(default=None)
     #: the uploaded query drawing's local features (service.parse_request), for geometric verification
     _query_drawing: Any = PrivateAttr(default=None)
     _turned_vectors: Any = PrivateAttr(default=None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image, ImageDraw
 from sqlalchemy import select
 
@@ -111,3 +112,45 @@ def test_a_sheet_whose_labels_are_unknown_stays_whole(make_settings, tmp_path):
     with faked_pipeline(make_settings) as (settings, pipe):
         assert ingest_paths([tmp_path / "unknown"], settings, progress=False).ingested == 1
         assert sorted(pipe.backend.docs) == ["USD0999104-F1", "USD0999104-F2", "USD0999104-F3"]
+
+
+def _drawn(shapes: list[tuple[str, tuple]], size=(1200, 800)) -> Image.Image:
+    im = Image.new("L", size, 255)
+    d = ImageDraw.Draw(im)
+    for kind, box in shapes:
+        (d.ellipse if kind == "ring" else d.rectangle)(box, outline=0, width=5)
+    return im
+
+
+def test_clear_views_only_for_comparable_figures_apart():
+    from backend.ingest.figure_regions import clear_views, split_sheet
+
+    # two figures of comparable size, a wide gutter between them: two views, left to right
+    views = clear_views(_drawn([("ring", (80, 150, 480, 650)), ("box", (700, 250, 1100, 550))]))
+    assert len(views) == 2 and views[0].right < 600 < views[1].left
+    # four in two rows of two: four views
+    assert len(clear_views(_drawn([("ring", (50, 50, 450, 350)), ("box", (700, 50, 1100, 350)),
+                                   ("box", (50, 450, 450, 750)), ("ring", (700, 450, 1100, 750))]))) == 4
+    # one drawing: none
+    assert clear_views(_drawn([("ring", (300, 100, 900, 700))])) == []
+    # each of these the segmenter splits, none is clear: a figure with a small part apart (not comparable),
+    # two figures close together (a narrow gutter, as dashed or broken line art falls apart), pieces no
+    # straight gutter separates (interleaved like bricks)
+    small = [("ring", (80, 100, 680, 700)), ("ring", (850, 400, 1050, 600))]
+    narrow = [("ring", (80, 150, 560, 650)), ("ring", (600, 150, 1100, 650))]
+    bricks = [("ring", (50, 50, 700, 250)), ("ring", (760, 50, 1150, 450)), ("ring", (50, 310, 450, 750)),
+              ("ring", (510, 510, 1150, 750))]
+    for shapes in (small, narrow, bricks):
+        assert len(split_sheet(_drawn(shapes))) == len(shapes)
+        assert clear_views(_drawn(shapes)) == [], shapes
+
+
+def test_clear_views_on_real_design_drawings(shared_data):
+    from backend.ingest.figure_regions import clear_views
+
+    base = shared_data / "usdesign2007" / "images"
+    if not base.is_dir():
+        pytest.skip(f"{base} not in the shared data")
+    shoe = clear_views(Image.open(base / "USD0534341.png"))          # a shoe drawn twice, one above the other
+    assert len(shoe) == 2 and shoe[0].bottom < shoe[1].top
+    assert clear_views(Image.open(base / "USD0534335.png")) == []    # one drawing

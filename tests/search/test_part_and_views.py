@@ -167,3 +167,73 @@ def test_multi_view_fuses_per_patent_on_both_backends(backend):
     with pytest.raises((ProblemError, InvalidQuery)) as err:
         backend.search({"vectors": [v1.tolist()], "vector": v2.tolist()})
     assert getattr(err.value, "status", 400) == 400 and "not several" in err.value.detail
+
+
+def two_figure_sheet() -> Image.Image:
+    """Two different figures of comparable size side by side, a wide whitespace gutter between them."""
+    from PIL import ImageDraw
+
+    im = Image.new("L", (600, 300), 255)
+    d = ImageDraw.Draw(im)
+    d.ellipse((40, 50, 240, 250), outline=0, width=6)             # a ring
+    d.line((140, 50, 140, 250), fill=0, width=6)
+    d.polygon((360, 250, 460, 50, 560, 250), outline=0, width=6)  # a triangle
+    return im
+
+
+@pytest.fixture
+def app_with_figures(make_settings):
+    """Patents L and R hold the sheet's left and right figure, W the whole sheet, Z0-Z5 other drawings."""
+    from backend.app import create_app
+    from backend.cli_db import upgrade_database
+    from backend.model.encoder import get_encoder
+    from backend.search import get_backend
+
+    def _make(**overrides):
+        settings = make_settings(search_verify_top_k=0, **overrides)
+        upgrade_database(settings.resolved_database_url)
+        app = create_app(settings)
+        sheet = two_figure_sheet()
+        images = [sheet.crop((0, 0, 300, 300)), sheet.crop((300, 0, 600, 300)), sheet] + [drawing(i) for i in range(6)]
+        names = ["L", "R", "W"] + [f"Z{i}" for i in range(6)]
+        vectors = get_encoder(settings).encode_images(images)
+        get_backend(settings).index_figures([
+            {"figure_id": f"{n}-F1", "publication_number": n, "figure_number": 1, "title": "drawing",
+             "image_vector": v.tolist()} for n, v in zip(names, vectors)])
+        return app.test_client(), sheet
+
+    return _make
+
+
+def test_an_uploaded_sheet_of_two_figures_is_searched_as_its_views(app_with_figures):
+    client, sheet = app_with_figures(search_split_views=True)
+    resp = post(client, {"explain": True, "size": 9}, png(sheet))
+    assert resp.status_code == 200, resp.get_json()
+    out = resp.get_json()
+    views = out["query_views"]
+    assert [v["view"] for v in views] == [0, 1, 2] and views[2]["box"] is None
+    left, right = views[0]["box"], views[1]["box"]
+    assert left[2] < 0.5 < right[0] and left[0] < 0.1 and right[2] > 0.9
+    hits = {h["publication_number"]: h for h in out["hits"]}
+    assert [m["view"] for m in hits["W"]["explain"]["views"]] == [1, 2, 3]
+    assert out["hits"][0]["publication_number"] in {"W", "L", "R"}
+    # both figures' patents come before every other drawing (each matches one view exactly)
+    order = [h["publication_number"] for h in out["hits"]]
+    assert max(order.index("L"), order.index("R"), order.index("W")) == 2, order
+
+    whole = post(client, {"explain": True, "split_views": False}, png(sheet))
+    assert whole.status_code == 200 and "query_views" not in whole.get_json()
+    assert whole.get_json()["hits"][0]["publication_number"] == "W"
+    one = post(client, {"split_views": True}, png(drawing(1)))   # one drawing (a bar and a cross apart)
+    assert one.status_code == 200 and "query_views" not in one.get_json()
+    bad = post(client, {"split_views": "yes"}, png(sheet))
+    assert bad.status_code == 400 and bad.content_type == PROBLEM and "split_views" in bad.get_json()["detail"]
+    part = post(client, {"split_views": True, "crop": {"x": 0, "y": 0, "width": 0.5, "height": 1}}, png(sheet))
+    assert part.status_code == 200 and "query_views" not in part.get_json()
+
+
+def test_the_split_is_off_by_default_and_a_request_turns_it_on(app_with_figures):
+    client, sheet = app_with_figures()
+    assert "query_views" not in post(client, {}, png(sheet)).get_json()
+    turned_on = post(client, {"split_views": True}, png(sheet)).get_json()
+    assert len(turned_on["query_views"]) == 3
