@@ -66,7 +66,7 @@ def main(argv=None) -> None:
             for start in range(0, len(docs), 2000):
                 backend.index_figures(docs[start:start + 2000])
             backend.refresh()
-            conn = backend._conn()
+            conn = backend.conn()
             for what, text, old in queries():
                 answer = {}
 

@@ -604,7 +604,7 @@ def embedded(n: int, n_queries: int, n_recall: int, seed: int) -> None:
     res = {"backend": "embedded", "n": n, "dims": d, "seed": seed, "queries": n_queries, "index": info,
            "latency": latency("embedded", str(data_dir), qs)}
     backend = make_backend("embedded", str(data_dir), **RECALL_SETTINGS)
-    snap = backend._current()
+    snap = backend.snapshot()
     mat, ids = snap.vectors, np.array(snap.figure_ids)
     for filtered in (False, True):
         hits = 0

@@ -58,7 +58,7 @@ class ReferenceBM25:
         import Stemmer
         from rank_bm25 import BM25Okapi
 
-        from backend.search.pipeline.engine import STOP_WORDS
+        from backend.search.text.stop_words import STOP_WORDS
 
         self.stop = STOP_WORDS
         self.stemmer = Stemmer.Stemmer("porter")
@@ -98,15 +98,17 @@ def ingest(corpus: list[text_collection.Doc], settings, workdir: Path) -> dict:
 def prism_rank(backend, text: str, *, text_weight: float = 1.0, dense: bool | None = None) -> list[str]:
     request = {"text": text, "group_by_patent": True, "size": DEPTH, "facets": False, "explain": False,
                "weights": {"text": text_weight, "image": 0.0}}
-    with _dense(backend, dense):
-        response = backend.search(request, window=DEPTH)
+    from backend.search.pipeline.hybrid_search import HybridSearch
+
+    settings = backend.settings if dense is None else backend.settings.model_copy(update={"search_dense_text": dense})
+    response = HybridSearch(backend, settings).search(request, window=DEPTH)
     return [h.publication_number for h in response.hits]
 
 
 def dense_rank(backend, text: str) -> list[str]:
     """The dense text list alone (what the fusion adds to BM25), grouped by patent."""
     from backend.search.pipeline import filters
-    from backend.search.pipeline.engine import Query, query_terms
+    from backend.search.pipeline.candidates import Query, query_terms
     from backend.search.request import SearchRequest
     from backend.search.text import dense_text
 
@@ -114,21 +116,7 @@ def dense_rank(backend, text: str) -> list[str]:
     if vector is None:
         return []
     query = Query(text, query_terms(text), None, filters.build(SearchRequest(text=text).filters), DEPTH, True, None)
-    return list(dict.fromkeys(c.publication_number for c in backend._dense(query, vector)))[:DEPTH]
-
-
-@contextlib.contextmanager
-def _dense(backend, on: bool | None):
-    """Run with the dense text list forced on or off (None: as configured)."""
-    if on is None:
-        yield
-        return
-    old = backend.settings
-    backend.settings = old.model_copy(update={"search_dense_text": on})
-    try:
-        yield
-    finally:
-        backend.settings = old
+    return list(dict.fromkeys(c.publication_number for c in backend.dense(query, vector)))[:DEPTH]
 
 
 @contextlib.contextmanager
@@ -172,12 +160,8 @@ def tune_dense(backend, collection, mode: str) -> list[dict]:
     """The dense list's similarity floor on the dev half (BM25 + dense, AP@100)."""
     rows = []
     for floor in (0.0, 0.2, 0.3, 0.4, 0.5):
-        old = backend.settings
-        backend.settings = old.model_copy(update={"search_dense_min_similarity": floor})
-        try:
-            runs = run_system(lambda t: prism_rank(backend, t, dense=True), collection.queries["dev"], mode, "dev")
-        finally:
-            backend.settings = old
+        floored = type(backend)(backend.settings.model_copy(update={"search_dense_min_similarity": floor}))
+        runs = run_system(lambda t, b=floored: prism_rank(b, t, dense=True), collection.queries["dev"], mode, "dev")
         rows.append({"search_dense_min_similarity": floor, **evaluate(runs, collection.qrels)})
         print("dev dense", rows[-1])
     return rows

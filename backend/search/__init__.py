@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 
-from backend.search.pipeline.engine import SearchBackend
-from backend.search.request import SearchRequest, SearchResponse
+from backend.search.pipeline.protocols import SearchBackend
+from backend.search.request import SearchRequest
+from backend.search.response import SearchResponse
 from backend.settings import Settings, get_settings
 
 _BACKENDS: dict[tuple, SearchBackend] = {}

@@ -18,8 +18,9 @@ from backend.observability import metrics as observed
 from backend.search import get_backend
 from backend.search.errors import InvalidQuery, NotFound, SearchBackendError, Unavailable
 from backend.search.index.documents import is_text_document
-from backend.search.pipeline.engine import validation_problem
+from backend.search.pipeline.planning import validation_problem
 from backend.search.ranking.multi_view import MAX_VIEWS
+from backend.search.ranking.rerank import QueryDrawing
 from backend.search.request import MAX_EXPORT, SearchRequest
 from backend.settings import Settings
 
@@ -197,7 +198,7 @@ def _with_text_vector(request: SearchRequest, settings: Settings) -> SearchReque
 def _run(request: SearchRequest, settings: Settings, window: int | None = None):
     try:
         with observed.search_backend_timer(request):
-            return get_backend(settings).search(request, window=window)
+            return get_backend(settings).search(request, window=window, drawing=QueryDrawing.of(request))
     except SearchBackendError as exc:
         log.error("search failed: %s", exc)
         raise Unavailable(f"search backend unavailable: {exc}") from None

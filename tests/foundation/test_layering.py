@@ -236,3 +236,64 @@ def test_the_worker_app_routes_what_the_port_sends():
     assert task_queue.queue_for(task_queue.JOBS_RECONCILE) == "default"
     beat = {entry["task"] for entry in app.conf.beat_schedule.values()}
     assert task_queue.JOBS_RECONCILE in beat
+
+
+#: which search sub-package may not import which: ``pipeline`` (the hybrid search and the retrieval protocol
+#: it is composed with) and ``ranking`` know no backend; the backends implement the protocols and may import
+#: both, never each other; text analysis and the query language know no pipeline stage, ranking or backend
+#: (the query language builds the pipeline's filter clauses); ``index`` (documents, the ES index admin, the
+#: re-embedding driver over a backend) knows no pipeline stage or ranking
+SEARCH_PACKAGES = ("pipeline", "ranking", "backends", "index", "text", "query_language")
+SEARCH_MAY_NOT_IMPORT = {
+    "pipeline": ("backends",),
+    "ranking": ("backends",),
+    "index": ("pipeline.hybrid_search", "ranking"),
+    "text": ("pipeline", "ranking", "backends", "query_language"),
+    "query_language": ("pipeline.hybrid_search", "ranking", "backends"),
+    "backends.embedded": ("backends.elasticsearch",),
+    "backends.elasticsearch": ("backends.embedded",),
+}
+
+
+def _search_part(module: str) -> str | None:
+    """``backend.search.backends.embedded.store`` -> ``backends.embedded``, ``...pipeline.paging`` ->
+    ``pipeline.paging`` (a rule on ``pipeline`` covers both), None outside the sub-packages."""
+    parts = module.split(".")[2:]
+    if not parts or parts[0] not in SEARCH_PACKAGES:
+        return None
+    return ".".join(parts[:2]) if len(parts) > 1 else parts[0]
+
+
+def test_search_sub_packages_import_only_downwards():
+    """The pipeline is composed with a backend, never built on one: nothing in ``pipeline`` or ``ranking``
+    imports a backend (they see it through ``pipeline.protocols``), and the two backends share nothing but
+    the pipeline."""
+    offenders = []
+    for module in _modules():
+        importer = _search_part(module) if module.startswith("backend.search.") else None
+        if importer is None:
+            continue
+        banned = next((rule for part, rule in SEARCH_MAY_NOT_IMPORT.items()
+                       if importer == part or importer.startswith(part + ".")), ())
+        for name in _imports(module):
+            imported = _search_part(name) if name.startswith("backend.search.") else None
+            if imported is not None and any(imported == b or imported.startswith(b + ".") for b in banned):
+                offenders.append(f"{module} ({importer}) imports {name} ({imported})")
+    assert offenders == []
+
+
+def test_the_search_rules_see_every_search_package():
+    """A new sub-package of backend/search gets a rule (or is listed as having none) before it grows."""
+    packages = {p.name for p in (REPO_ROOT / "backend" / "search").iterdir() if (p / "__init__.py").exists()}
+    assert packages == set(SEARCH_PACKAGES)
+    backends = {p.name for p in (REPO_ROOT / "backend" / "search" / "backends").iterdir() if (p / "__init__.py").exists()}
+    assert {f"backends.{b}" for b in backends} <= SEARCH_MAY_NOT_IMPORT.keys()
+    assert {p.split(".")[0] for p in SEARCH_MAY_NOT_IMPORT} <= set(SEARCH_PACKAGES)
+
+
+def test_no_search_module_imports_http():
+    """Nothing in backend/search - its command lines included - imports backend/api, the app or an HTTP library."""
+    offenders = {m: sorted(n for n in _imports(m) if n.split(".")[0] in HTTP_LIBRARIES
+                           or n.startswith("backend.api") or n in ("backend.app", "backend.wsgi"))
+                 for m in _modules() if m.startswith("backend.search")}
+    assert {k: v for k, v in offenders.items() if v} == {}

@@ -255,8 +255,8 @@ def test_unknown_or_malformed_symbol_is_a_400_naming_it(backend, corpus):
 
 def test_similarity_floor(make_settings, backend, corpus):
     q = np.asarray(q_vector())
-    backend.settings = backend.settings.model_copy(update={"knn_similarity_floor": 0.2})
-    hits = backend.search({"vector": q.tolist(), "group_by_patent": False, "size": 100}).hits
+    floored = type(backend)(backend.settings.model_copy(update={"knn_similarity_floor": 0.2}))   # same index
+    hits = floored.search({"vector": q.tolist(), "group_by_patent": False, "size": 100}).hits
     expected = {d["figure_id"] for d in corpus if float(np.dot(q, d["image_vector"])) >= 0.2}
     assert {h.figure_id for h in hits} == expected and 0 < len(expected) < len(corpus)
 

@@ -53,7 +53,7 @@ def test_drawing_query_pages_through_every_patent_in_similarity_order(paged, siz
 
 def test_without_consensus_the_whole_list_is_the_drawing_ranking(request, make_settings, backend):
     """Consensus off: head and tail together are exactly the cosine order of each patent's closest figure."""
-    backend.settings = backend.settings.model_copy(update={"search_class_consensus_k": 0})
+    backend = type(backend)(backend.settings.model_copy(update={"search_class_consensus_k": 0}))   # same index
     docs = paging_corpus()
     indexed(backend, docs)
     query = np.asarray(unit(np.random.default_rng(8)))

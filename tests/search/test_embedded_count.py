@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from backend.search.backends.embedded import text_search
 from backend.search.pipeline import filters as filters_mod
-from backend.search.pipeline.engine import Query
+from backend.search.pipeline.candidates import Query
 from backend.search.request import Filters
 
 from .test_paging import paging_corpus
@@ -32,10 +33,10 @@ def test_unranked_count_matches_the_ranked_rows(embedded, group, country):
     want = {d[field] for d in docs if "water" in d["title"] and (country is None or d["country"] == country)}
     dry = {d[field] for d in docs if "water" not in d["title"]}
     keys = sorted(want)[:3] + sorted(dry)[:3]
-    count, relation, matching = embedded._text_count(query, keys)
+    count, relation, matching = embedded.text_count(query, keys)
     assert (count, relation) == (len(want), "eq")
     assert matching == set(sorted(want)[:3])
     # the ranked rows (what the count read before) give the same set
-    snap = embedded._current()
-    ranked = {snap.figure_ids[p] for p in snap.ids.searchsorted([r[0] for r in embedded._plain_rows(query)])}
+    snap = embedded.snapshot()
+    ranked = {snap.figure_ids[p] for p in snap.ids.searchsorted([r[0] for r in text_search.plain_rows(embedded, query)])}
     assert {d["figure_id"] for d in docs if "water" in d["title"]} == ranked

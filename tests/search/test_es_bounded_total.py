@@ -9,7 +9,7 @@ import math
 import pytest
 
 from backend.search.pipeline import filters as filters_mod
-from backend.search.pipeline.engine import Query
+from backend.search.pipeline.candidates import Query
 from backend.search.request import Filters
 
 from .conftest import elasticsearch_with
@@ -35,7 +35,7 @@ def wet(group: bool, country: str | None = None) -> tuple[set[str], list[str], s
 def count(es, monkeypatch, bound: int, group: bool, keys: list[str], country: str | None = None):
     monkeypatch.setattr(es.settings, "search_exact_total_up_to", bound)
     spec = filters_mod.build(Filters.model_validate({"countries": [country]} if country else {}))
-    return es._text_count(Query("water", ["water"], None, spec, 10, group, None), keys)
+    return es.text_count(Query("water", ["water"], None, spec, 10, group, None), keys)
 
 
 @pytest.mark.parametrize("group", [False, True], ids=["figures", "patents"])

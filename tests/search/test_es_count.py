@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from backend.search.backends.elasticsearch import es_backend
+from backend.search.backends.elasticsearch import counting
 from backend.search.pipeline import filters as filters_mod
-from backend.search.pipeline.engine import Query
+from backend.search.pipeline.candidates import Query
 from backend.search.request import Filters
 
 from .conftest import elasticsearch_with
@@ -30,22 +30,22 @@ def test_count_is_exact_by_terms_and_by_composite_pages(es, monkeypatch, group, 
     keys = sorted(want)[:3] + sorted(dry)[:3]
 
     def count():
-        return es._text_count(Query("water", ["water"], None, spec, 10, group, None), keys)
+        return es.text_count(Query("water", ["water"], None, spec, 10, group, None), keys)
 
     assert count() == (len(want), "eq", set(sorted(want)[:3]))
     if group and len(want) > 100:   # more than one terms aggregation holds: hash partitions count them
-        monkeypatch.setattr(es_backend, "TERMS_COUNT", 100)
+        monkeypatch.setattr(counting, "TERMS_COUNT", 100)
         partitioned, seen = es._partitioned_count, []
         monkeypatch.setattr(es, "_partitioned_count", lambda *a: seen.append(partitioned(*a)) or seen[-1])
         assert count() == (len(want), "eq", set(sorted(want)[:3]))
         assert seen == [(len(want), False)]       # the partitions counted (not the composite pages)
     # more than the partitions hold: the composite pages count them
-    monkeypatch.setattr(es_backend, "TERMS_COUNT", 7)
-    monkeypatch.setattr(es_backend, "COUNT_PAGE", 50)
+    monkeypatch.setattr(counting, "TERMS_COUNT", 7)
+    monkeypatch.setattr(counting, "COUNT_PAGE", 50)
     assert count() == (len(want), "eq", set(sorted(want)[:3]))
     if group and len(want) > 100:   # past MAX_COUNT_PAGES pages the count is a lower bound, as before
-        monkeypatch.setattr(es_backend, "MAX_COUNT_PAGES", 2)
+        monkeypatch.setattr(counting, "MAX_COUNT_PAGES", 2)
         assert count() == (100, "gte", set(sorted(want)[:3]))
         # full partitions already hold that many: the same lower bound without the pages
-        monkeypatch.setattr(es_backend, "TERMS_COUNT", 40)
+        monkeypatch.setattr(counting, "TERMS_COUNT", 40)
         assert count() == (100, "gte", set(sorted(want)[:3]))

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from backend.search import query_language
-from backend.search.backends.elasticsearch import es_backend
+from backend.search.backends.elasticsearch import grouped_text
 from backend.search.pipeline import filters as filters_mod
-from backend.search.pipeline.engine import Query, query_terms
+from backend.search.pipeline.candidates import Query, query_terms
 from backend.search.request import Filters
 
 from .conftest import elasticsearch_with, figure, unit
@@ -69,26 +69,26 @@ def test_grouped_bm25_list_equals_collapse(es, monkeypatch, text, group_field):
         assert len(keys) == len(set(keys))           # collapse: one figure a group
         # the first read holds the window's groups: no other query
         monkeypatch.setattr(es.figures_per_group, "value", 30.0)
-        monkeypatch.setattr(es_backend, "GROUP_OVERFETCH", 30)
+        monkeypatch.setattr(grouped_text, "GROUP_OVERFETCH", 30)
         more.clear(), fallbacks.clear()
-        got = es._retrieve(query)[0]
+        got = es.retrieve(query)[0]
         assert listed(got) == listed(want)
         assert more == fallbacks == []
         assert all(c.source is None for c in got)    # doc values only: the page hydrates its hits
         # one figure a group read first: the top figures belong to few patents (many figures each), so
         # the first read is full with fewer groups than the window -> read on with search_after
         monkeypatch.setattr(es.figures_per_group, "value", 0.0)
-        monkeypatch.setattr(es_backend, "MIN_OVERFETCH", 1.0)
+        monkeypatch.setattr(grouped_text, "MIN_OVERFETCH", 1.0)
         more.clear(), fallbacks.clear()
-        assert listed(es._retrieve(query)[0]) == listed(want)
+        assert listed(es.retrieve(query)[0]) == listed(want)
         assert more and set(more) == {window} and fallbacks == []
         # ... and past MAX_OVERFETCH figures read, the collapse query answers
-        monkeypatch.setattr(es_backend, "MAX_OVERFETCH", window + 1)
+        monkeypatch.setattr(grouped_text, "MAX_OVERFETCH", window + 1)
         monkeypatch.setattr(es.figures_per_group, "value", 0.0)
         more.clear(), fallbacks.clear()
-        assert listed(es._retrieve(query)[0]) == listed(want)
+        assert listed(es.retrieve(query)[0]) == listed(want)
         assert more == [1, window] and fallbacks == [window]     # one read on, then the collapse query
-        monkeypatch.setattr(es_backend, "MAX_OVERFETCH", 10_000)
+        monkeypatch.setattr(grouped_text, "MAX_OVERFETCH", 10_000)
 
 
 def test_figures_per_group_are_learnt_from_the_searches(es, monkeypatch):
@@ -99,12 +99,12 @@ def test_figures_per_group_are_learnt_from_the_searches(es, monkeypatch):
     sizes = []
     for _ in range(30):
         sizes.append(es._bodies(query)[0][1]["size"])
-        assert listed(es._retrieve(query)[0]) == want
-    assert sizes[0] == 10 * es_backend.GROUP_OVERFETCH
+        assert listed(es.retrieve(query)[0]) == want
+    assert sizes[0] == 10 * grouped_text.GROUP_OVERFETCH
     assert sizes[-1] < sizes[0]
     # the 10 patents' first figures: the average it converges to
     needed = es._grouped_body(query, {"match_all": {}})["size"]
-    assert needed == sizes[-1] >= 10 * es_backend.MIN_OVERFETCH
+    assert needed == sizes[-1] >= 10 * grouped_text.MIN_OVERFETCH
 
 
 def test_grouped_bm25_list_reads_every_match_when_the_over_fetch_is_not_full(es, monkeypatch):
@@ -116,7 +116,7 @@ def test_grouped_bm25_list_reads_every_match_when_the_over_fetch_is_not_full(es,
     matching = {d["publication_number"] for d in many_figure_corpus() if "seal" in d["title"]}
     assert {c.publication_number for c in want} == matching and len(want) < 100
     more.clear(), fallbacks.clear()
-    assert listed(es._retrieve(query)[0]) == listed(want)
+    assert listed(es.retrieve(query)[0]) == listed(want)
     assert more == fallbacks == []
 
 
@@ -145,6 +145,6 @@ def test_over_fetch_stays_within_the_result_window(es):
     read on with search_after, then the collapse query)."""
     text = {"match_all": {}}
     assert es._grouped_body(grouped_query("valve", 100, "family_id"), text)["size"] == \
-        100 * es_backend.GROUP_OVERFETCH
+        100 * grouped_text.GROUP_OVERFETCH
     assert es._grouped_body(grouped_query("valve", 5000, "family_id"), text)["size"] == \
-        es_backend.MAX_OVERFETCH == 10_000
+        grouped_text.MAX_OVERFETCH == 10_000

@@ -139,7 +139,7 @@ def test_filter_on_a_scheme_no_document_carries_says_so(mixed):
 def test_es_trusts_a_found_classification_for_a_few_seconds(backend, monkeypatch):
     """Elasticsearch: the warning checks beside a filtered search (scheme carried? symbol carried?) ask the
     node once per FOUND_RECHECK_S when the answer is yes; a no (the examiner's warning) is asked every time."""
-    from backend.search.backends.elasticsearch import es_backend
+    from backend.search.backends.elasticsearch import client
 
     if backend.name != "elasticsearch":
         pytest.skip("Elasticsearch only: the embedded backend answers from memory")
@@ -147,7 +147,7 @@ def test_es_trusts_a_found_classification_for_a_few_seconds(backend, monkeypatch
 
     backend.index_figures([figure("US0000001B2", 1, None, title="chair", cpc=["A47C 4/04"])])
     backend.refresh()
-    monkeypatch.setattr(es_backend, "FOUND_RECHECK_S", 600.0)   # a first search may load the MiniLM model
+    monkeypatch.setattr(client, "FOUND_RECHECK_S", 600.0)   # a first search may load the MiniLM model
     asked = []
     real = backend.es.count
     monkeypatch.setattr(backend.es, "count", lambda **kw: asked.append(kw) or real(**kw))
@@ -157,6 +157,6 @@ def test_es_trusts_a_found_classification_for_a_few_seconds(backend, monkeypatch
     missing = {"text": "chair", "filters": {"cpc": {"include": ["H01L"]}}}
     assert backend.search(missing).warnings and backend.search(missing).warnings
     assert len(asked) == 2 + 2                                              # the miss: asked both times
-    monkeypatch.setattr(es_backend, "FOUND_RECHECK_S", 0.0)
+    monkeypatch.setattr(client, "FOUND_RECHECK_S", 0.0)
     backend.search(body)
     assert len(asked) == 4 + 2                                              # expired: asked again

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from backend.search.backends.embedded import fts_bm25
+from backend.search.backends.embedded import fts_bm25, text_search
 from backend.search.pipeline import filters as filters_mod
-from backend.search.pipeline.engine import Query
+from backend.search.pipeline.candidates import Query
 from backend.search.request import Filters
 
 from .conftest import figure, unit
@@ -56,24 +56,24 @@ def embedded(make_settings):
 
 
 def sql_only(backend, monkeypatch):
-    monkeypatch.setattr(backend, "_plain_scores", lambda snap, query: None)
+    monkeypatch.setattr(text_search, "plain_scores", lambda store, snap, query: None)
 
 
 def plain_query(backend, text: str, group: bool = False, spec=None):
-    from backend.search.pipeline.engine import query_terms
+    from backend.search.pipeline.candidates import query_terms
 
     return Query(text, query_terms(text), None, spec or filters_mod.build(Filters()), 10, group, None,
                  other_languages=("de", "fr"))
 
 
 def test_scores_equal_fts5_bm25(embedded):
-    snap = embedded._current()
-    assert embedded._has_languages(snap), "the corpus has German/French rows"
+    snap = embedded.snapshot()
+    assert embedded.has_languages(snap), "the corpus has German/French rows"
     checked = 0
     for text in QUERIES:
         query = plain_query(embedded, text)
-        fast = embedded._plain_scores(snap, query)
-        rows = embedded._plain_rows(query)
+        fast = text_search.plain_scores(embedded, snap, query)
+        rows = text_search.plain_rows(embedded, query)
         if "x_ray" in text:     # FTS5 makes a phrase of it: the SQL path answers
             assert fast is None
             continue
@@ -127,15 +127,15 @@ def test_updates_and_deletions_keep_the_scores(embedded, monkeypatch):
 
 
 def test_counts_and_matching_keys_equal_the_sql_path(embedded, monkeypatch):
-    snap = embedded._current()
+    snap = embedded.snapshot()
     keys = sorted({d["publication_number"] for d in corpus()})[:40]
     spec = filters_mod.build(Filters.model_validate({"countries": ["US"]}))
     queries = [plain_query(embedded, t, group, spec) for t in QUERIES for group in (False, True)]
-    fast = [embedded._text_count(q, keys if q.group else [snap.figure_ids[i] for i in range(0, 200, 5)])
+    fast = [embedded.text_count(q, keys if q.group else [snap.figure_ids[i] for i in range(0, 200, 5)])
             for q in queries]
     sql_only(embedded, monkeypatch)
     queries = [plain_query(embedded, t, group, spec) for t in QUERIES for group in (False, True)]
-    slow = [embedded._text_count(q, keys if q.group else [snap.figure_ids[i] for i in range(0, 200, 5)])
+    slow = [embedded.text_count(q, keys if q.group else [snap.figure_ids[i] for i in range(0, 200, 5)])
             for q in queries]
     assert fast == slow
     assert any(count > 0 and matching for count, _rel, matching in fast)
@@ -148,7 +148,7 @@ def test_common_words_are_read_ahead(make_settings):
     backend.parallel_min_rows = 1      # what an index of 20,000 figures does
     backend.index_figures(corpus(patents=40))
     backend.refresh()
-    snap = backend._current()
+    snap = backend.snapshot()
     assert backend.prewarming is not None
     backend.prewarming.join(timeout=60)
     index = snap.text_index("figures_fts", "porter unicode61 remove_diacritics 2")
@@ -187,8 +187,8 @@ def test_grouped_top_widens_past_a_patent_with_many_figures(make_settings, monke
     backend.index_figures(docs)
     backend.refresh()
     query = plain_query(backend, "pump housing", group=True)
-    fast = [(c.figure_id, c.score) for c in backend._bm25(backend._current(), query, None)]
+    fast = [(c.figure_id, c.score) for c in text_search.bm25(backend, backend.snapshot(), query, None)]
     assert len(fast) == 10 and fast[0][0].startswith("US1000000B2")
     sql_only(backend, monkeypatch)
     query = plain_query(backend, "pump housing", group=True)
-    assert fast == [(c.figure_id, c.score) for c in backend._bm25(backend._current(), query, None)]
+    assert fast == [(c.figure_id, c.score) for c in text_search.bm25(backend, backend.snapshot(), query, None)]

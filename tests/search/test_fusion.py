@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from backend.search.pipeline.engine import query_terms
+from backend.search.pipeline.candidates import query_terms
 from backend.search.pipeline.paging import Cursor, decode, encode
 from backend.search.ranking.fusion import Ranked, rrf, weighted
 from backend.search.request import SearchRequest

@@ -262,7 +262,7 @@ def test_a_hit_found_by_its_drawing_alone_has_its_fields_and_no_snippets(backend
 def test_a_page_figure_gone_from_the_index_is_left_without_fields(backend):
     """A figure deleted between the ranking and the page: its snippets and fields are simply absent (ES
     looks the missing ones up by mget)."""
-    from backend.search.pipeline.engine import Query
+    from backend.search.pipeline.candidates import Query
     from backend.search.pipeline.filters import FilterSpec
 
     from .conftest import figure
@@ -270,7 +270,7 @@ def test_a_page_figure_gone_from_the_index_is_left_without_fields(backend):
     backend.index_figures([figure("US2000003B2", 1, None, title="Lamp base")])
     backend.refresh()
     query = Query("lamp", ["lamp"], None, FilterSpec(), 10, True, None)
-    snippets, sources = backend._page_details(query, ["US2000003B2-F1", "US9999999B2-F1"],
+    snippets, sources = backend.page_details(query, ["US2000003B2-F1", "US9999999B2-F1"],
                                               ["US2000003B2-F1", "US9999999B2-F1"])
     assert set(snippets) == {"US2000003B2-F1"} and set(sources) == {"US2000003B2-F1"}
     assert sources["US2000003B2-F1"]["title"] == "Lamp base"
@@ -279,7 +279,7 @@ def test_a_page_figure_gone_from_the_index_is_left_without_fields(backend):
 def test_the_page_is_highlighted_in_one_request_on_an_index_of_several_shards(backend, monkeypatch):
     """ES: a one-shard index highlights the page in HIGHLIGHT_PARTS requests run side by side; with several
     shards (they run side by side already) in one. The snippets are the same."""
-    from backend.search.pipeline.engine import Query
+    from backend.search.pipeline.candidates import Query
     from backend.search.pipeline.filters import FilterSpec
 
     from .conftest import figure
@@ -297,6 +297,6 @@ def test_the_page_is_highlighted_in_one_request_on_an_index_of_several_shards(ba
     for shards in (1, 3):
         query = Query("lamp", ["lamp"], None, FilterSpec(), 10, True, None)
         query.shards.total = shards
-        found.append(backend._page_details(query, ids, ids))
+        found.append(backend.page_details(query, ids, ids))
     assert sent == [es_backend.HIGHLIGHT_PARTS, 1] and es_backend.HIGHLIGHT_PARTS > 1
     assert found[0] == found[1] and len(found[0][0]) == len(found[0][1]) == 6

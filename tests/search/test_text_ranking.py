@@ -44,7 +44,7 @@ def test_mapping_analyzers_are_the_full_english_chain():
     English stop words, Porter (``english``) stemming - the same as the embedded FTS5 index."""
     from backend.search.index import index_admin
     from backend.search.index.documents import DENSE_DIMS, DENSE_FIELD, TEXT_FIELDS
-    from backend.search.pipeline.engine import STOP_WORDS
+    from backend.search.text.stop_words import STOP_WORDS
 
     body = json.loads(index_admin.mapping_path().read_text())
     assert body["mappings"]["_meta"]["mapping_version"] == index_admin.MAPPING_VERSION
@@ -120,12 +120,12 @@ def _dense_docs() -> list[dict]:
 
 
 def test_dense_text_list_fused_for_plain_words(backend):
-    backend.settings = backend.settings.model_copy(update={"search_dense_text": False})
     backend.index_figures(_dense_docs())
     backend.refresh()
     query = {"text": "automobile windscreen cleaner", "explain": True, "group_by_patent": True}
-    assert backend.search(query).hits == []                       # no shared word: BM25 finds nothing
-    backend.settings = backend.settings.model_copy(update={"search_dense_text": True})
+    without = type(backend)(backend.settings.model_copy(update={"search_dense_text": False}))   # same index
+    assert without.search(query).hits == []                       # no shared word: BM25 finds nothing
+    backend = type(backend)(backend.settings.model_copy(update={"search_dense_text": True}))
     hits = backend.search(query).hits
     assert [h.publication_number for h in hits][:1] == ["US5000101B2"]
     assert len({h.publication_number for h in hits}) == len(hits)         # one per patent
@@ -169,7 +169,7 @@ def test_ingest_stores_one_dense_vector_per_patent(make_settings, tmp_path):
     summary = ingest_paths([manifest], settings, progress=False)
     assert summary.failed == 0 and summary.figures == 6
     backend = get_backend(settings)
-    rows = backend._conn().execute("SELECT publication_number, dense_vector FROM figures").fetchall()
+    rows = backend.conn().execute("SELECT publication_number, dense_vector FROM figures").fetchall()
     assert len(rows) == 6 and all(blob is not None for _, blob in rows)
     stored = {pub: np.frombuffer(blob, dtype=np.float32) for pub, blob in rows}
     expected = dense_text.encode([dense_text.patent_text(t, "", f"1. A {t.lower()}.") for _, t in DENSE_PATENTS])

@@ -116,9 +116,9 @@ def test_embedded_backend_ranks_alike_with_the_quantised_pass(make_settings, mon
 
     before = answers()
     assert any(total > 100 for total, _, _ in before)     # the text tail is counted
-    monkeypatch.setattr(backend._current().scan, "min_rows", 0)
+    monkeypatch.setattr(backend.snapshot().scan, "min_rows", 0)
     assert answers() == before
-    assert backend._current().scan._quantised is not None
+    assert backend.snapshot().scan._quantised is not None
     # the lists (and the count's matches) read in parallel threads, as on a large index
     monkeypatch.setattr(backend, "parallel_min_rows", 0)
     assert answers() == before

@@ -194,7 +194,7 @@ def test_keypoints_are_spread_over_the_drawing():
 
 
 def test_verified_items_go_first_with_their_verified_figure():
-    from backend.search.pipeline.engine import Candidate
+    from backend.search.pipeline.candidates import Candidate
     from backend.search.ranking.fusion import Fused
     from backend.search.ranking.rerank import verified_first
 
@@ -225,7 +225,7 @@ def test_a_sideways_upload_has_the_figures_nearest_it_turned_verified_too(shared
     from types import SimpleNamespace
 
     from backend.search.pipeline import filters as filters_mod
-    from backend.search.pipeline.engine import Candidate, Query
+    from backend.search.pipeline.candidates import Candidate, Query
     from backend.search.ranking import rerank
     from backend.search.request import Filters
 
@@ -239,21 +239,18 @@ def test_a_sideways_upload_has_the_figures_nearest_it_turned_verified_too(shared
              turned_90.tobytes(): [Candidate("A-1", "A", 0.8, source={"image_key": "orig"})],
              turned_270.tobytes(): [Candidate("B-1", "B", 0.7, source={"image_key": "other"})]}
 
-    class Backend:
-        def __init__(self, settings):
-            self.settings = settings
-
-        def _retrieve(self, q):
+    class Retrieval:
+        def retrieve(self, q):
             return [], lists[np.asarray(q.vector).tobytes()]
 
-    request = SimpleNamespace(image_figure_id=None, _query_drawing=V.extract(query),
-                              _turned_vectors=[turned_90, turned_270])
+    request = SimpleNamespace(image_figure_id=None)
+    drawing = rerank.QueryDrawing(V.extract(query), [turned_90, turned_270])
     q = Query(None, [], upright, filters_mod.build(Filters()), 100, True, None)
 
-    checks, checked = rerank.verify_nearest(Backend(make_settings(search_verify_top_k=1, search_verify_turned_k=1)),
-                                            request, q, [])
+    checks, checked = rerank.verify_nearest(Retrieval(), make_settings(search_verify_top_k=1, search_verify_turned_k=1),
+                                            drawing, request, q, [])
     assert [c.figure_id for c in checked] == ["B-1", "A-1"]         # the union, each figure once
     assert checks["A-1"].verified and not checks["B-1"].verified
-    checks, checked = rerank.verify_nearest(Backend(make_settings(search_verify_top_k=1, search_verify_turned_k=0)),
-                                            request, q, [])
+    checks, checked = rerank.verify_nearest(Retrieval(), make_settings(search_verify_top_k=1, search_verify_turned_k=0),
+                                            drawing, request, q, [])
     assert [c.figure_id for c in checked] == ["B-1"] and not checks["B-1"].verified

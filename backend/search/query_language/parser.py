@@ -3,25 +3,27 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
 from lark import Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import UnexpectedInput
 
 from backend.search.query_language import ast
 from backend.search.query_language.errors import QueryError
 from backend.search.query_language.grammar import parser
+from backend.search.query_language.syntax import check_balance, check_nesting, syntax_error
 from backend.search.text.stop_words import STOP_WORDS
 
 DEFAULT_NEAR = 10
 MAX_DISTANCE = 1000
-#: parentheses and NOT/- nested deeper than this are refused (the tree is walked recursively)
-MAX_NESTING = 32
 #: the proximity work a query may ask for: words x distance summed over its NEAR/ADJ and "..."~n (one
 #: "a NEAR/1000 b" is 2,000); checked before any backend runs it (FTS5's NEAR is not interruptible)
 MAX_PROXIMITY_COST = 2000
 MIN_STEM = 2
+#: parsed queries kept (a few KB each)
+PARSED_KEPT = 512
 SCHEMES = {"cpc": "cpc", "ipc": "ipc", "loc": "locarno"}
 DATE_QUALIFIERS = {"pd": "publication_date", "ad": "filing_date", "prd": "priority_date"}
 KEYWORD_QUALIFIERS = ("pa", "pn")
@@ -42,84 +44,21 @@ class ParsedQuery:
         return self.node.render() if self.node is not None else ""
 
 
+@functools.lru_cache(maxsize=PARSED_KEPT)
 def parse(text: str) -> ParsedQuery:
-    _check_balance(text)
+    """The query's tree (frozen: kept for the next parse of the same text - the request's validation and
+    its search parse each query, a cursor's next page again); a fault raises :class:`QueryError`."""
+    check_balance(text)
     try:
         tree = parser().parse(text)
     except UnexpectedInput as exc:
-        raise _syntax_error(text, exc) from None
-    _check_nesting(tree)
+        raise syntax_error(text, exc) from None
+    check_nesting(tree)
     builder = _Builder(text)
     node = builder.disj(tree.children[0], None)
     if isinstance(node, ast.Not):
         raise QueryError("the query only excludes (NOT/-): add something to search for", _pos(node))
     return ParsedQuery(node, builder.plain)
-
-
-# -- syntax errors -------------------------------------------------------------------------------------
-def _check_balance(text: str) -> None:
-    opened: list[int] = []
-    in_quote = None
-    for i, ch in enumerate(text, 1):
-        if ch == '"':
-            in_quote = None if in_quote else i
-        elif in_quote:
-            continue
-        elif ch == "(":
-            opened.append(i)
-        elif ch == ")":
-            if not opened:
-                raise QueryError("unbalanced parenthesis: ')' has no matching '('", i)
-            opened.pop()
-    if in_quote:
-        raise QueryError('unterminated quote: \'"\' is never closed', in_quote)
-    if opened:
-        raise QueryError("unbalanced parenthesis: '(' is never closed", opened[-1])
-
-
-def _check_nesting(tree: Tree) -> None:
-    """400 for groups and negations nested more than :data:`MAX_NESTING` deep (walked without recursion,
-    before anything recursive sees the tree)."""
-    stack = [(tree, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if node.data in ("group", "negation"):
-            depth += 1
-            if depth > MAX_NESTING:
-                token = next((t for t in node.scan_values(lambda v: isinstance(v, Token))), None)
-                raise QueryError(f"the query nests parentheses and NOT/- more than {MAX_NESTING} levels deep",
-                                 token.start_pos + 1 if token is not None else None)
-        stack.extend((child, depth) for child in node.children if isinstance(child, Tree))
-
-
-def _syntax_error(text: str, exc: UnexpectedInput) -> QueryError:
-    if isinstance(exc, UnexpectedCharacters):
-        return QueryError(f"unexpected character {text[exc.pos_in_stream]!r}", exc.pos_in_stream + 1)
-    token = getattr(exc, "token", None)
-    if isinstance(exc, UnexpectedEOF) or (isinstance(token, Token) and token.type == "$END"):
-        last = text.rstrip().split()[-1] if text.strip() else ""
-        return QueryError(f"the query ends after {last!r}: an operator or field needs a term after it",
-                          len(text.rstrip()))
-    assert isinstance(exc, UnexpectedToken)
-    pos = token.start_pos + 1
-    value = str(token)
-    before = text[:token.start_pos].rstrip()
-    if token.type == "RPAR" or value == ")":
-        if before.endswith("("):
-            return QueryError("empty group '()'", pos)
-        return QueryError(f"unexpected ')' after {before[-10:]!r}", pos)
-    if token.type in ("AND", "OR"):
-        return QueryError(f"{value} needs a term on both sides", pos)
-    if token.type == "PROXOP":
-        return QueryError(f"{value} needs a word or phrase on both sides and cannot be chained "
-                          "(write (a NEAR/n b) AND (b NEAR/n c))", pos)
-    if token.type == "SLOP":
-        return QueryError(f"{value} only follows a quoted phrase (\"a b\"{value})", pos)
-    if token.type == "TO":
-        return QueryError("TO only appears inside a range: pd:[2020-01-01 TO 2021-12-31]", pos)
-    if token.type == "CMP":
-        return QueryError(f"{value} only follows a date field: pd:{value}2020", pos)
-    return QueryError(f"unexpected {value!r}", pos)
 
 
 def _is_field_term(conj: Tree) -> bool:

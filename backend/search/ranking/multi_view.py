@@ -18,30 +18,32 @@ import numpy as np
 from backend.search.errors import InvalidQuery, NotFound
 
 if TYPE_CHECKING:
-    from backend.search.pipeline.engine import Candidate, Query, SearchBackend
+    from backend.search.pipeline.candidates import Candidate, Query
+    from backend.search.pipeline.protocols import Retrieval
     from backend.search.request import SearchRequest
 
 MAX_VIEWS = 7        # what EUIPO's design search takes
 
 
-def view_vectors(backend: SearchBackend, request: SearchRequest) -> list[np.ndarray] | None:
+def view_vectors(retrieval: Retrieval, request: SearchRequest) -> list[np.ndarray] | None:
     """The unit query vector of each view (None: not a multi-view query); 404/400 problems name the view."""
-    from backend.search.request import unit_vector
+    from backend.search.pipeline.planning import check_dims
+    from backend.search.unit_vector import unit_vector
 
     out = []
     if request.vectors:
         for i, values in enumerate(request.vectors):
             try:
-                out.append(backend._check_dims(unit_vector(values), f"vectors.{i}"))
+                out.append(check_dims(retrieval, unit_vector(values), f"vectors.{i}"))
             except ValueError as exc:
                 raise InvalidQuery(f"vectors.{i}: {exc}") from None
     for i, fid in enumerate(request.image_figure_ids):
-        figure = backend.get_figure(fid)
+        figure = retrieval.get_figure(fid)
         if figure is None:
             raise NotFound(f"image_figure_ids.{i}: no figure {fid!r}")
         if not figure.get("image_vector"):
             raise InvalidQuery(f"image_figure_ids.{i}: figure {fid!r} has no image vector")
-        out.append(backend._check_dims(unit_vector(figure["image_vector"]), f"image_figure_ids.{i}"))
+        out.append(check_dims(retrieval, unit_vector(figure["image_vector"]), f"image_figure_ids.{i}"))
     return out or None
 
 
@@ -52,14 +54,14 @@ def mean_vector(views: list[np.ndarray]) -> np.ndarray:
     return (total / norm).astype(np.float32) if norm > 0 else views[0]
 
 
-def fuse_views(backend: SearchBackend, query: Query, views: list[np.ndarray], keyof
+def fuse_views(retrieval: Retrieval, query: Query, views: list[np.ndarray], keyof
                ) -> tuple[list[Candidate], dict[str, list[tuple[str | None, float | None]]]]:
     """The fused vector list (best first, at most ``query.window``; each candidate is the patent's figure
     closest to its best view, scored by the mean over views) and per key the (figure id, cosine) each view
     matched (None, None where the view's list does not hold the key)."""
     lists = []
     for vector in views:
-        _bm25, knn = backend._retrieve(dataclasses.replace(query, text=None, terms=[], node=None, vector=vector))
+        _bm25, knn = retrieval.retrieve(dataclasses.replace(query, text=None, terms=[], node=None, vector=vector))
         lists.append({keyof(c): c for c in knn[:query.window]})
     floors = [min((c.score for c in found.values()), default=0.0) for found in lists]
     fused = []

@@ -1,12 +1,12 @@
 """The second stage of a drawing query: geometric verification of the nearest figures.
 
 When the query has a drawing - an uploaded image (its features are computed with the query vector, see
-``service.parse_request``) or ``image_figure_id`` (the stored features of that figure) - the first
-``PRISM_SEARCH_VERIFY_TOP_K`` figures of the vector list are verified against it
-(:func:`backend.search.ranking.verification.verify`). Verified figures (score >= ``VERIFIED_SCORE``: the same
-drawing, re-published) move to the top of the fused list, best verification first; everything else
-keeps its fused order. Each checked hit reports ``match_score`` (the calibrated verification score)
-and, with ``explain``, ``verification`` {inliers, cells, score}. Backend-neutral: the features are
+``service.parse_request``, and passed to the search as a :class:`QueryDrawing`) or ``image_figure_id``
+(the stored features of that figure) - the first ``PRISM_SEARCH_VERIFY_TOP_K`` figures of the vector list
+are verified against it (:func:`backend.search.ranking.verification.verify`). Verified figures (score >=
+``VERIFIED_SCORE``: the same drawing, re-published) move to the top of the fused list, best verification
+first; everything else keeps its fused order. Each checked hit reports ``match_score`` (the calibrated verification
+score) and, with ``explain``, ``verification`` {inliers, cells, score}. Backend-neutral: the features are
 blobs next to the figure's image (``blobstore.features_key``); a figure ingested before features
 existed gets them computed from its stored image on first use and saved.
 """
@@ -18,7 +18,8 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from backend.search.ranking.verification import (
     DrawingFeatures,
@@ -30,9 +31,12 @@ from backend.search.ranking.verification import (
 )
 
 if TYPE_CHECKING:
-    from backend.search.pipeline.engine import Candidate, Query, SearchBackend
+    from backend.search.pipeline.candidates import Candidate, Query
+    from backend.search.pipeline.protocols import Retrieval
     from backend.search.ranking.fusion import Fused
-    from backend.search.request import Hit, SearchRequest
+    from backend.search.request import SearchRequest
+    from backend.search.response import Hit
+    from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +71,21 @@ class _FeatureCache:
 
 
 CACHE = _FeatureCache(CACHE_SIZE)
+
+
+@dataclass(frozen=True)
+class QueryDrawing:
+    """An uploaded query drawing as the verification uses it: its local features and the vectors of the
+    drawing turned by 90 and 270 degrees (service.parse_request computes both with the query vector)."""
+
+    features: DrawingFeatures | None
+    turned_vectors: list[Any] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, request: SearchRequest) -> QueryDrawing | None:
+        """What service.parse_request left with ``request`` for its search (None: no uploaded drawing)."""
+        features, turned_vectors = request._query_drawing, request._turned_vectors
+        return cls(features, list(turned_vectors or [])) if features is not None or turned_vectors else None
 
 
 def upload_features(image) -> DrawingFeatures:
@@ -113,52 +132,53 @@ def load_features(settings, image_key: str | None) -> DrawingFeatures | None:
     return features
 
 
-def query_features(backend: SearchBackend, request: SearchRequest) -> DrawingFeatures | None:
-    uploaded = getattr(request, "_query_drawing", None)
-    if uploaded is not None:
-        return uploaded
+def query_features(retrieval: Retrieval, settings: Settings, drawing: QueryDrawing | None,
+                   request: SearchRequest) -> DrawingFeatures | None:
+    """The uploaded drawing's features, else the stored ones of ``image_figure_id``'s figure."""
+    if drawing is not None and drawing.features is not None:
+        return drawing.features
     if request.image_figure_id:
-        figure = backend.get_figure(request.image_figure_id) or {}
-        return load_features(backend.settings, figure.get("image_key"))
+        figure = retrieval.get_figure(request.image_figure_id) or {}
+        return load_features(settings, figure.get("image_key"))
     return None
 
 
-def nearest_figures(backend: SearchBackend, query: Query, k: int, always: bool = False) -> list[Candidate]:
+def nearest_figures(retrieval: Retrieval, query: Query, k: int, always: bool = False) -> list[Candidate]:
     """The ``k`` figures nearest the query vector, filtered like the query, not grouped by patent (a
     patent's re-published drawing need not be its figure nearest the query vector); [] when the query's
     own vector list already holds them, unless ``always``."""
     if not always and not query.group and query.window >= k:
         return []
-    _bm25, knn = backend._retrieve(dataclasses.replace(query, text=None, terms=[], group=False, window=k,
+    _bm25, knn = retrieval.retrieve(dataclasses.replace(query, text=None, terms=[], group=False, window=k,
                                                        node=None))
     return knn[:k]
 
 
-def verify_nearest(backend: SearchBackend, request: SearchRequest, query: Query,
-                   knn: list[Candidate]) -> tuple[dict[str, Verification], list[Candidate]]:
+def verify_nearest(retrieval: Retrieval, settings: Settings, drawing: QueryDrawing | None, request: SearchRequest,
+                   query: Query, knn: list[Candidate]) -> tuple[dict[str, Verification], list[Candidate]]:
     """(figure id -> verification, the figures checked): the first ``search_verify_top_k`` figures
     nearest the query vector, verified against the query drawing (nothing when the query has no
     drawing or verification is off)."""
-    k = backend.settings.search_verify_top_k
+    k = settings.search_verify_top_k
     if k <= 0 or query.vector is None:
         return {}, []
-    drawing = query_features(backend, request)
-    if drawing is None or len(drawing) == 0:
+    features = query_features(retrieval, settings, drawing, request)
+    if features is None or len(features) == 0:
         return {}, []
-    candidates = nearest_figures(backend, query, k) or knn[:k]
-    turned_k = backend.settings.search_verify_turned_k
-    for vector in (getattr(request, "_turned_vectors", None) or []) if turned_k > 0 else []:
+    candidates = nearest_figures(retrieval, query, k) or knn[:k]
+    turned_k = settings.search_verify_turned_k
+    for vector in (drawing.turned_vectors if drawing is not None and turned_k > 0 else []):
         seen = {c.figure_id for c in candidates}
-        candidates = candidates + [c for c in nearest_figures(backend, dataclasses.replace(query, vector=vector),
+        candidates = candidates + [c for c in nearest_figures(retrieval, dataclasses.replace(query, vector=vector),
                                                               turned_k, always=True) if c.figure_id not in seen]
     missing = [c.figure_id for c in candidates if c.source is None or "image_key" not in c.source]
-    hydrated = backend._hydrate(missing) if missing else {}
+    hydrated = retrieval.hydrate(missing) if missing else {}
     keys = [(hydrated.get(c.figure_id) or c.source or {}).get("image_key") for c in candidates]
     with ThreadPoolExecutor(LOAD_THREADS) as pool:
-        features = list(pool.map(lambda key: load_features(backend.settings, key), keys))
-    todo = [(c, f) for c, f in zip(candidates, features) if f is not None]
+        stored = list(pool.map(lambda key: load_features(settings, key), keys))
+    todo = [(c, f) for c, f in zip(candidates, stored) if f is not None]
     with ThreadPoolExecutor(VERIFY_THREADS) as pool:
-        results = list(pool.map(lambda cf: verify(drawing, cf[1]), todo))
+        results = list(pool.map(lambda cf: verify(features, cf[1]), todo))
     return {c.figure_id: v for (c, _f), v in zip(todo, results)}, candidates
 
 
@@ -187,7 +207,7 @@ def verified_first(fused: list[Fused], checks: dict[str, Verification], checked:
 
 def annotate(hits: list[Hit], checks: dict[str, Verification]) -> None:
     """``match_score`` on each checked hit; ``explain.verification`` when explaining."""
-    from backend.search.request import VerificationExplain
+    from backend.search.response import VerificationExplain
 
     for hit in hits:
         check = checks.get(hit.figure_id)

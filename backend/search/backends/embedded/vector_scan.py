@@ -12,6 +12,7 @@ Otherwise ``m`` grows (ultimately to every eligible figure, the float32 pass).
 from __future__ import annotations
 
 import threading
+from contextlib import AbstractContextManager
 
 import numpy as np
 
@@ -22,6 +23,19 @@ OVERSAMPLE = 4
 MIN_EXTRA = 200
 #: float32 rounding of the two dot products (512 products of magnitude below 1), with a wide margin
 ROUNDING = 1e-4
+_BLAS: list = []      # the threadpoolctl controller of NumPy's BLAS (made on first use: one_thread)
+
+
+def one_thread() -> AbstractContextManager:
+    """BLAS on the calling thread only, for a matrix-vector product: at these sizes (a million products or
+    so) a hand-off to BLAS's own threads costs more than it saves - ten times more on a busy machine, where
+    they wait for a core. Each result row is the same dot product either way (the rows are split among the
+    threads, not the sums), so the scores are bit for bit the same."""
+    if not _BLAS:
+        from threadpoolctl import ThreadpoolController
+
+        _BLAS.append(ThreadpoolController())
+    return _BLAS[0].limit(limits=1, user_api="blas")
 
 
 class VectorScan:
@@ -82,7 +96,8 @@ class VectorScan:
         while m < count:
             approx, found = index.search(q, m, params=params)
             pos = found[0][found[0] >= 0]
-            sims = self.vectors[pos] @ query
+            with one_thread():
+                sims = self.vectors[pos] @ query
             if floor is not None:
                 keep = sims >= floor
                 pos, sims = pos[keep], sims[keep]
@@ -98,12 +113,13 @@ class VectorScan:
     def _exhaustive(self, query: np.ndarray, eligible: np.ndarray | None,
                     floor: float | None) -> tuple[np.ndarray, np.ndarray]:
         """The float32 pass over every eligible row."""
-        if eligible is None:
-            sims = self.vectors @ query
-            pos = np.arange(len(self.vectors))
-        else:
-            pos = np.flatnonzero(eligible)
-            sims = self.vectors[pos] @ query
+        with one_thread():
+            if eligible is None:
+                sims = self.vectors @ query
+                pos = np.arange(len(self.vectors))
+            else:
+                pos = np.flatnonzero(eligible)
+                sims = self.vectors[pos] @ query
         if floor is not None:
             keep = sims >= floor
             pos, sims = pos[keep], sims[keep]
