@@ -183,11 +183,14 @@ def test_compare_each_hit_with_the_uploaded_tiff(corpus_server, page_factory, ar
     box = page.locator("#compare-query .viewer-stage").bounding_box()
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
     shown = _pane(page, "hit")
+    page.mouse.wheel(0, -1200)
     if shown["size"] != "full" and int(shown["naturalWidth"]) >= int(shown["size"]):
-        with page.expect_response(lambda r: "/rendition?w=" in r.url and "w=400" not in r.url):
-            page.mouse.wheel(0, -1200)   # a large zoom asks for a sharper rendition of the hit
-    else:   # the rendition on screen is the original's full resolution already: nothing sharper to ask for
-        page.mouse.wheel(0, -1200)
+        # a large zoom shows a sharper rendition of the hit (fetched, or the full one the Original link holds)
+        _until(page, f"""(() => {{ const root = document.getElementById('compare-hit');
+            const img = root.querySelector('img');
+            return root.dataset.size !== {shown["size"]!r} && img.dataset.state === 'loaded'
+                && Number(root.dataset.naturalWidth) > {int(shown["naturalWidth"])}; }})()""")
+    # else the rendition on screen is the original's full resolution already: nothing sharper to show
     _until(page, "Number(document.getElementById('compare-query').dataset.zoom) > 2")
     query, hit = _pane(page, "query"), _pane(page, "hit")
     assert hit["zoom"] == query["zoom"] and hit["tx"] == query["tx"], (query, hit)

@@ -165,12 +165,39 @@ export function imageSource(url) {
   if (!getApiKey()) return Promise.resolve(url);
   if (!objectUrls.has(url)) {
     const pending = call("GET", url, { accept: "image/*" })
-      .then((response) => response.blob())
+      .then((response) => { noteTurn(url, response); return response.blob(); })
       .then((blob) => URL.createObjectURL(blob));
     pending.catch(() => objectUrls.delete(url));
     objectUrls.set(url, pending);
   }
   return objectUrls.get(url);
+}
+
+// -- sideways sheets ------------------------------------------------------------------------------
+// A figure's renditions come upright: the server turned a sheet printed sideways and says by how much
+// (X-Prism-Rotation, degrees clockwise). The page remembers it per figure (localStorage), so that a stored
+// thumbnail - as scanned - can be swapped for the upright rendition wherever that figure shows again.
+const TURN_STORAGE = "prism.turn.";   // + figure id -> "90" | "180" | "270"
+export const TURN_EVENT = "prism:turn";
+const RENDITION_URL = /^\/figures\/(.+)\/rendition\?/;
+
+function noteTurn(url, response) {
+  const match = RENDITION_URL.exec(url);
+  const header = response.headers.get("X-Prism-Rotation");
+  if (!match || header === null) return;
+  const figureId = decodeURIComponent(match[1]);
+  const turn = [90, 180, 270].includes(Number(header)) ? Number(header) : 0;
+  if (turn === knownTurn(figureId)) return;
+  try {
+    if (turn) localStorage.setItem(TURN_STORAGE + figureId, String(turn));
+    else localStorage.removeItem(TURN_STORAGE + figureId);
+  } catch { /* storage off: the turn is known for this request only */ }
+  document.dispatchEvent(new CustomEvent(TURN_EVENT, { detail: { figureId, turn } }));
+}
+
+/** How many degrees clockwise the figure's renditions are turned from the stored drawing (0 when unknown). */
+export function knownTurn(figureId) {
+  try { return Number(localStorage.getItem(TURN_STORAGE + figureId)) || 0; } catch { return 0; }
 }
 
 /** Set an <img>'s source (through imageSource); on failure mark it broken with a readable text. */

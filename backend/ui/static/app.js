@@ -384,10 +384,20 @@ function zoom(hit) {
 
 /** The compare view on `hit`; closing it puts the focus back on the hit's card. */
 function compare(hit) {
-  openCompare(hit, { onClose: (shown) => {
+  openCompare(hit, { onPartSearch: partSearch, onClose: (shown) => {
     const figure = document.querySelector(`#results [data-figure-id="${CSS.escape(shown.figure_id)}"]`);
     figure?.closest("article")?.querySelector(".card-title a")?.focus();
   } });
+}
+
+/** A part of an indexed figure (a box drawn in the compare view): more like that part alone. */
+function partSearch(hit, crop) {
+  setSimilar(hit);
+  state.crop = crop;
+  partBoxes[1]?.set(crop);
+  $("q-text").value = "";
+  if ($("search-view").hidden) showSearch();
+  runSearch();
 }
 
 const handlers = {
@@ -832,7 +842,7 @@ async function showPatent(number, { push = false } = {}) {
   try {
     const data = await api.patent(number);
     const patent = renderPatent(container, data, { onMoreLikeThis: (hit) => moreLikeThis(hit), onZoom: zoom,
-                                                   onCompare: (hit, figures) => openCompare(hit, { list: figures }) });
+                                                   onCompare: (hit, figures) => openCompare(hit, { list: figures, onPartSearch: partSearch }) });
     remember(patent.figures, patent.publication_number);
     document.title = `${patent.publication_number || number} ${patent.title || ""} — Prism`.trim();
     const heading = $("patent-title");

@@ -90,5 +90,11 @@ export function attachPartBox(img, onChange) {
     onChange(crop);
   });
   hint.addEventListener("click", () => { clear(); onChange(null); });
-  return { clear };
+  /** Show a box set elsewhere (a part chosen in the compare view), once the drawing is on screen. */
+  function set(crop) {
+    if (img.complete && img.naturalWidth) show(crop);
+    else img.addEventListener("load", () => show(crop), { once: true });
+    if (crop) hint.hidden = false;
+  }
+  return { clear, set };
 }

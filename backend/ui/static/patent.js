@@ -4,7 +4,10 @@
 import { loadImage } from "./api.js";
 import { h } from "./dom.js";
 import { figureLabel, list, thumbnailUrl } from "./format.js";
+import { sheetLocator } from "./results.js";
 import { toggleButton } from "./shortlist.js";
+import { loadUpright } from "./upright.js";
+import { renditionUrl } from "./viewer.js";
 
 /** GET /patents/<id> answers with the patent and its figures; accept the likely shapes. */
 export function normalisePatent(data) {
@@ -62,6 +65,17 @@ export function markMatched(container, matched = []) {
 
 const figureAnchor = (fig) => `fig-${fig.figure_id}`;
 
+/** The publication at its office's public site (GET /patents -> source_url; none for a number that does not
+ *  parse as a publication number). Opens in a new tab, without this page as referrer. */
+function sourceLink(patent) {
+  const url = patent.source_url;
+  if (!url || !/^https:\/\//.test(url)) return null;
+  const site = new URL(url).hostname.replace(/^(www|worldwide)\./, "").replace(/\.(com|org)$/, "");
+  const name = { "patents.google": "Google Patents", espacenet: "Espacenet" }[site] || new URL(url).hostname;
+  return h("a", { href: url, class: "source-link", id: "patent-source", target: "_blank", rel: "noopener noreferrer",
+                  title: `The original publication at ${name} (opens a new tab)` }, `Original document (${name}) ↗`);
+}
+
 /** A strip of every figure's thumbnail under the heading: one click scrolls to the figure (57 figures
  *  are one glance, not a long scroll). */
 function filmstrip(figures, number) {
@@ -72,7 +86,7 @@ function filmstrip(figures, number) {
       let picture = h("span", { class: "filmstrip-text" }, "no drawing");
       if (fig.has_image !== false) {
         picture = h("img", { alt: "", decoding: "async" });
-        loadImage(picture, thumbnailUrl(hit));
+        loadUpright(picture, fig.figure_id, thumbnailUrl(hit));
       }
       return h("li", {}, h("a", {
         href: `#${figureAnchor(fig)}`, class: "filmstrip-item", dataset: { figureId: fig.figure_id },
@@ -96,7 +110,7 @@ export function renderPatent(container, data, { onMoreLikeThis, onZoom, onCompar
                                    publication_date: patent.publication_date, applicants: patent.applicants });
   const parts = [
     h("header", { class: "patent-head" },
-      h("p", { class: "patent-number" }, [number, patent.kind].filter(Boolean).join(" ")),
+      h("p", { class: "patent-number" }, [number, patent.kind].filter(Boolean).join(" "), sourceLink(patent)),
       h("h1", { id: "patent-title" }, patent.title || number),
       h("div", { class: "patent-actions" }, shortlist,
         onCompare && best ? h("button", { type: "button", class: "btn btn-small", id: "patent-compare",
@@ -125,10 +139,11 @@ export function renderPatent(container, data, { onMoreLikeThis, onZoom, onCompar
           if (fig.has_image === false) {   // described, but no drawing was delivered
             picture = h("div", { class: "text-only" }, "Drawing not available");
           } else {
+            // the rendition, not the stored thumbnail: a sheet printed sideways comes upright
             const img = h("img", { alt: `${number} ${figureLabel(hit)}`, loading: "lazy", decoding: "async" });
-            loadImage(img, thumbnailUrl(hit));
+            loadImage(img, renditionUrl(fig.figure_id, 400));
             picture = h("button", { type: "button", class: "thumb-button", "aria-label": `Enlarge ${figureLabel(hit)}`,
-                                    onclick: () => onZoom(hit) }, img);
+                                    onclick: () => onZoom(hit) }, img, sheetLocator(fig));
           }
           return h("figure", { class: "patent-figure", id: figureAnchor(fig), dataset: { figureId: fig.figure_id } },
             picture,

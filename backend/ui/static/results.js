@@ -1,9 +1,9 @@
 // The results grid: hits grouped by patent, one card per patent with its matching drawings,
 // the bibliographic line and the reason the patent is here.
 
-import { loadImage } from "./api.js";
 import { h } from "./dom.js";
 import { classificationText, dateText, figureLabel, list, patentHref, reason, thumbnailUrl } from "./format.js";
+import { loadUpright } from "./upright.js";
 
 /** Hits in rank order → [{publication_number, hits: [...]}] in order of each patent's best hit. */
 export function groupByPatent(hits) {
@@ -50,14 +50,29 @@ function textThumbnail(hit) {
     h("figcaption", {}, h("span", { class: "fig-no" }, figureLabel(hit))));
 }
 
+/** A figure cut from a sheet of several (`figure_box`: left, top, right, bottom as shares of the sheet): a
+ *  small sheet with the figure's box outlined, so the examiner sees which part of the sheet matched. */
+export function sheetLocator(hit) {
+  const box = hit.figure_box;
+  if (!Array.isArray(box) || box.length !== 4 || !box.every((v) => Number.isFinite(v) && v >= 0 && v <= 1)) return null;
+  const [left, top, right, bottom] = box;
+  if (left >= right || top >= bottom) return null;
+  const pct = (v) => `${Math.round(v * 100)}%`;
+  const outline = h("span", { class: "sheet-box" });
+  Object.assign(outline.style, { left: pct(left), top: pct(top), width: pct(right - left), height: pct(bottom - top) });
+  const where = `left ${pct(left)}–${pct(right)}, top ${pct(top)}–${pct(bottom)} of the sheet`;
+  return h("span", { class: "sheet-locator", role: "img", title: `This figure is a part of its sheet: ${where}`,
+                     "aria-label": `Part of the sheet: ${where}`, dataset: { figureBox: box.join(",") } }, outline);
+}
+
 function thumbnail(hit, { onMoreLikeThis, onZoom }) {
   if (hit.has_image === false) return textThumbnail(hit);
   const img = h("img", { alt: `${hit.publication_number} ${figureLabel(hit)}`, loading: "lazy", decoding: "async" });
-  loadImage(img, thumbnailUrl(hit));
+  loadUpright(img, hit.figure_id, thumbnailUrl(hit));
   return h("figure", { class: "thumb", dataset: { figureId: hit.figure_id } },
     h("button", { type: "button", class: "thumb-button", title: hit.description || figureLabel(hit),
                   "aria-label": `Enlarge ${hit.publication_number} ${figureLabel(hit)}`,
-                  onclick: () => onZoom(hit) }, img),
+                  onclick: () => onZoom(hit) }, img, sheetLocator(hit)),
     h("figcaption", {},
       h("span", { class: "fig-no" }, figureLabel(hit)),
       h("button", { type: "button", class: "btn btn-small btn-link mlt",
