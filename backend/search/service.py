@@ -19,8 +19,9 @@ from backend.patent_numbers import source_url
 from backend.search import get_backend
 from backend.search.errors import InvalidQuery, NotFound, SearchBackendError, Unavailable
 from backend.search.index.documents import is_text_document
-from backend.search.pipeline.engine import validation_problem
+from backend.search.pipeline.planning import validation_problem
 from backend.search.ranking.multi_view import MAX_VIEWS
+from backend.search.ranking.rerank import QueryDrawing
 from backend.search.request import MAX_EXPORT, SearchRequest
 from backend.settings import Settings
 
@@ -88,6 +89,32 @@ def _upload_drawing(data: bytes, settings: Settings, crop=None, image=None):
     return vectors[0].tolist(), [v.tolist() for v in vectors[1:]], upload_features(image)
 
 
+def _split_upload(image, body: dict, settings: Settings, crop) -> tuple[list[list[float]], list[dict]] | None:
+    """An uploaded sheet (decoded ``image``) that is confidently several figures
+    (:func:`backend.ingest.figure_regions.clear_views`: whitespace gutters, comparable sizes; its labels are
+    not read, OCR takes seconds a sheet) as views: the vectors of its figures and of the whole sheet, and
+    ``query_views`` (each view's box as shares of the upload; the whole sheet's is None). None: search it
+    as one drawing (not split, a part query, or ``split_views`` off in the request or by
+    ``PRISM_SEARCH_SPLIT_VIEWS``)."""
+    wanted = body.get("split_views")
+    if wanted is not None and not isinstance(wanted, bool):
+        raise InvalidQuery("split_views: must be true or false")
+    if crop is not None or not (settings.search_split_views if wanted is None else wanted):
+        return None
+    from backend.ingest.figure_regions import clear_views
+
+    boxes = clear_views(image)
+    if len(boxes) < 2:
+        return None
+    from backend.model.encoder import get_encoder
+
+    width, height = image.size
+    vectors = get_encoder(settings).encode_images([image.crop(tuple(b.as_list())) for b in boxes] + [image])
+    views = [{"view": i, "box": b.normalised(width, height)} for i, b in enumerate(boxes)]
+    views.append({"view": len(boxes), "box": None})
+    return [v.tolist() for v in vectors], views
+
+
 def _check_index_dims(dims: int, settings: Settings) -> None:
     """An uploaded drawing is encoded by the current encoder: an index of other dims was built by another one
     (not the request's fault: 503 until the index is re-embedded)."""
@@ -113,7 +140,7 @@ def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> 
         raise InvalidQuery("crop: a part query needs an uploaded image or image_figure_id to cut the box from")
     if images and any(body.get(k) for k in ("image_figure_id", "vector", "vectors", "image_figure_ids")):
         raise InvalidQuery("image: send an image, image_figure_id or vector, not several")
-    turned_vectors, features = [], None
+    turned_vectors, features, query_views = [], None, None
     if len(images) > 1:     # several views (ranking/multi_view.py)
         if crop is not None:
             raise InvalidQuery("crop: a part query takes one drawing, not several views")
@@ -123,8 +150,13 @@ def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> 
         body["vectors"] = [v.tolist() for v in vectors]
         _check_index_dims(len(body["vectors"][0]), settings)
     elif images:
-        body["vector"], turned_vectors, features = _upload_drawing(images[0], settings, crop)
-        _check_index_dims(len(body["vector"]), settings)
+        decoded = _decode_upload(images[0], settings)
+        views = _split_upload(decoded, body, settings, crop)
+        if views is not None:   # a sheet of several figures: its figures and itself, fused per patent
+            body["vectors"], query_views = views
+        else:
+            body["vector"], turned_vectors, features = _upload_drawing(images[0], settings, crop, decoded)
+        _check_index_dims(len(body["vectors"][0] if views is not None else body["vector"]), settings)
     elif crop is not None:   # part of an indexed figure: its stored image, cut and encoded
         if body.get("vector"):
             raise InvalidQuery("crop: cuts image_figure_id's figure; send no vector with it")
@@ -137,6 +169,7 @@ def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> 
         raise validation_problem(exc) from None
     if images or crop is not None:   # for the geometric verification (rerank.py)
         request._query_drawing, request._turned_vectors = features, turned_vectors
+    request._query_views = query_views
     if settings.search_text_to_image and request.text and not (request.vector or request.image_figure_id):
         request = _with_text_vector(request, settings)
     return request
@@ -166,7 +199,7 @@ def _with_text_vector(request: SearchRequest, settings: Settings) -> SearchReque
 def _run(request: SearchRequest, settings: Settings, window: int | None = None):
     try:
         with observed.search_backend_timer(request):
-            return get_backend(settings).search(request, window=window)
+            return get_backend(settings).search(request, window=window, drawing=QueryDrawing.of(request))
     except SearchBackendError as exc:
         log.error("search failed: %s", exc)
         raise Unavailable(f"search backend unavailable: {exc}") from None
@@ -176,7 +209,10 @@ def search(body: Any, settings: Settings, image: bytes | None = None) -> dict:
     with observed.search_timer() as seen:
         request = parse_request(body, settings, image)
         seen.kind = observed.search_kind(request)
-        return _run(request, settings).to_json()
+        out = _run(request, settings).to_json()
+        if request._query_views:   # the uploaded sheet searched as its figures (the views' boxes on it)
+            out["query_views"] = request._query_views
+        return out
 
 
 EXPORT_PAGE = 500        # results per backend call while exporting
