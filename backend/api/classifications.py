@@ -14,6 +14,6 @@ bp = APIBlueprint("classifications", __name__, tag="classifications")
 @bp.input(SuggestQuery, location="query", arg_name="params")
 @bp.doc(summary="Classification autocomplete with titles",
         description="`q` is a symbol prefix (`A47C`, `H01L 21/0`, `06-`) or words of a title.")
-def suggest(params: dict):
-    items = service.suggest(params["q"], params["scheme"], app_settings(), params["limit"])
-    return {"scheme": params["scheme"], "q": params["q"], "items": items}
+def suggest(params: SuggestQuery) -> dict:
+    items = service.suggest(params.q, params.scheme, app_settings(), params.limit)
+    return {"scheme": params.scheme, "q": params.q, "items": items}

@@ -7,12 +7,13 @@ from apiflask.fields import String
 from apiflask.validators import OneOf
 from flask import Response, request
 
+from backend.api.openapi import responses
 from backend.app import app_settings
 from backend.errors import ProblemError
 from backend.search import renditions
 
 #: blueprint "figures" has the search scope (backend.auth.scopes.BLUEPRINT_SCOPES)
-bp = APIBlueprint("figures", __name__, tag="patents")
+bp = APIBlueprint("figures", __name__, tag="figures")
 
 _SIZE_DOC = "Longer side in px (400, 800, 1600) or `full` (the original's resolution); never enlarged."
 
@@ -39,8 +40,8 @@ def _png(data: bytes) -> Response:
 @bp.doc(summary="The figure's drawing at a viewer's size",
         description="Cropped to the drawing, grey PNG, longer side at most `w` px, made from the original "
                     "file and cached; never upscaled (a size above the original's answers the original's).",
-        responses={200: {"description": "PNG", "content": {"image/png": {}}}, 400: "bad w",
-                   404: "unknown figure or no stored image"})
+        responses=responses({200: {"description": "PNG", "content": {"image/png": {}}}, 400: "bad w",
+                             404: "unknown figure or no stored image"}))
 def figure_rendition(figure_id: str, params: dict):
     data, etag, rotation = renditions.figure_rendition(figure_id, params["w"], app_settings())
     response = _png(data)
@@ -56,9 +57,9 @@ def figure_rendition(figure_id: str, params: dict):
 @bp.doc(summary="An uploaded drawing as a PNG (TIFF included), as the viewer shows it",
         description="multipart/form-data with an `image` file; the same size and pixel limits as a search's "
                     "upload. Answers the drawing cropped to its ink, grey, longer side at most `w` px.",
-        responses={200: {"description": "PNG", "content": {"image/png": {}}},
-                   400: "no image, or not a readable image", 413: "upload or image too large",
-                   415: "not multipart/form-data, or an image format that is not accepted"})
+        responses=responses({200: {"description": "PNG", "content": {"image/png": {}}},
+                             400: "no image, or not a readable image", 413: "upload or image too large",
+                             415: "not multipart/form-data, or an image format that is not accepted"}))
 def preview(params: dict):
     if request.mimetype != "multipart/form-data":
         raise ProblemError(415, "send multipart/form-data with the drawing in an 'image' file field")

@@ -9,7 +9,7 @@ from backend.app import app_settings
 from backend.auth import require_scope
 from backend.ingest import service
 
-bp = APIBlueprint("jobs", __name__, tag="ingest")
+bp = APIBlueprint("jobs", __name__, tag="jobs")
 
 
 class JobListQuery(Schema):

@@ -10,6 +10,8 @@ once, up front: not JSON, nested deeper than :data:`MAX_DEPTH`, an integer too l
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
+from typing import Any
 
 from flask import request
 
@@ -43,6 +45,7 @@ def _deeper_than(value, limit: int) -> bool:
     stack = [(value, 1)]
     while stack:
         item, level = stack.pop()
+        children: Iterable[Any]
         if isinstance(item, dict):
             children = item.values()
         elif isinstance(item, list):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from apiflask import APIBlueprint
 from flask import Response, request
 
+from backend.api.openapi import responses
 from backend.app import app_settings
 from backend.search import service
 
@@ -26,14 +27,16 @@ def _blob(figure_id: str, which: str):
 
 
 @bp.get("/figures/<path:figure_id>/image")
-@bp.doc(summary="The figure's drawing", responses={200: {"description": "image bytes", "content": {"image/*": {}}},
-                                                    404: "unknown figure or no stored image"})
+@bp.doc(summary="The figure's drawing",
+        responses=responses({200: {"description": "image bytes", "content": {"image/*": {}}},
+                             404: "unknown figure or no stored image"}))
 def figure_image(figure_id: str):
     return _blob(figure_id, "image")
 
 
 @bp.get("/figures/<path:figure_id>/thumbnail")
-@bp.doc(summary="The figure's thumbnail", responses={200: {"description": "image bytes", "content": {"image/*": {}}},
-                                                      404: "unknown figure or no stored thumbnail"})
+@bp.doc(summary="The figure's thumbnail",
+        responses=responses({200: {"description": "image bytes", "content": {"image/*": {}}},
+                             404: "unknown figure or no stored thumbnail"}))
 def figure_thumbnail(figure_id: str):
     return _blob(figure_id, "thumbnail")

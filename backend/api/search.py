@@ -4,12 +4,14 @@ from __future__ import annotations
 import json
 
 from apiflask import APIBlueprint
-from flask import Response, request, stream_with_context
+from flask import Response, jsonify, request, stream_with_context
 
-from backend.api.search_schemas import EmbedResponseDoc, ExportQuery, SearchRequestDoc, SearchResponseDoc
+from backend.api.openapi import json_body, responses
+from backend.api.search_schemas import EmbedResponse, ExportQuery
 from backend.app import app_settings
 from backend.errors import ProblemError
-from backend.search import service
+from backend.search import SearchResponse, service
+from backend.search.request import SearchRequest
 
 bp = APIBlueprint("search", __name__, tag="search")
 
@@ -49,17 +51,24 @@ def _body_and_image() -> tuple[object, bytes | list[bytes] | None]:
     return body, None
 
 
+_TEXT_DOC = ("`text` is plain words (ranked OR, BM25) or the query language: AND OR NOT -x ( ) \"phrase\" "
+             "\"a b\"~n NEAR/n ADJ/n wash* wom?n, fields ti: ab: cl: desc: fig: pa: cpc: ipc: loc: pn: pd: ad: prd: "
+             "(docs/search.md).")
+
+
 @bp.post("/search")
-@bp.input(SearchRequestDoc, location="json", arg_name="_doc", validation=False)
-@bp.output(SearchResponseDoc)
+@json_body(SearchRequest)
+@bp.output(SearchResponse)
 @bp.doc(summary="Hybrid prior-art search (text, image, filters)",
-        description="JSON body, or multipart/form-data with an `image` file and a `request` field holding the "
-                    "JSON. Results are fused from BM25 and vector rankings (RRF or weighted); pages follow "
-                    "`next_cursor`.",
+        description="JSON body, or multipart/form-data with an `image` file (several: the views of one design) "
+                    "and a `request` field holding the JSON. Results are fused from BM25 and vector rankings "
+                    f"(RRF or weighted); pages follow `next_cursor`. {_TEXT_DOC}",
         responses={400: "invalid request (names the field or symbol)", 404: "unknown image_figure_id"})
-def search(_doc=None):
+def search() -> Response:
     body, image = _body_and_image()
-    return service.search(_with_accept_language(body), app_settings(), image)
+    # the service's JSON as it is: SearchResponse documents it, re-validating would put back the null keys
+    # that SearchResponse.to_json leaves out
+    return jsonify(service.search(_with_accept_language(body), app_settings(), image))
 
 
 def _with_accept_language(body):
@@ -75,13 +84,13 @@ def _with_accept_language(body):
 
 
 @bp.post("/search/export")
-@bp.input(SearchRequestDoc, location="json", arg_name="_doc", validation=False)
+@json_body(SearchRequest)
 @bp.input(ExportQuery, location="query", arg_name="params")
 @bp.doc(summary="Export the results of a search as CSV (up to 10,000 rows, streamed)",
-        responses={200: {"description": "CSV", "content": {"text/csv": {}}}, 400: "invalid request"})
-def export(params: dict, _doc=None):
+        responses=responses({200: {"description": "CSV", "content": {"text/csv": {}}}, 400: "invalid request"}))
+def export(params: ExportQuery) -> Response:
     body, image = _body_and_image()
-    chunks = service.export_csv(_with_accept_language(body), app_settings(), image, limit=params.get("limit", 1000),
+    chunks = service.export_csv(_with_accept_language(body), app_settings(), image, limit=params.limit,
                                 base_url=request.host_url)
     return Response(stream_with_context(chunks), mimetype="text/csv",
                     headers={"Content-Disposition": 'attachment; filename="prism-search.csv"'})
@@ -92,7 +101,7 @@ def export(params: dict, _doc=None):
         description='JSON `{"rows": [{"publication_number", "title", "kind", "country", "publication_date", '
                     '"applicants", "figure_id", "added_at"}]}`, at most 1,000 rows; cells that a spreadsheet '
                     "would run as a formula are written inert.",
-        responses={200: {"description": "CSV", "content": {"text/csv": {}}}, 400: "invalid rows"})
+        responses=responses({200: {"description": "CSV", "content": {"text/csv": {}}}, 400: "invalid rows"}))
 def shortlist_export():
     if not request.is_json:
         raise ProblemError(415, "send application/json: {\"rows\": [...]}")
@@ -101,7 +110,7 @@ def shortlist_export():
 
 
 @bp.post("/search/embed")
-@bp.output(EmbedResponseDoc)
+@bp.output(EmbedResponse)
 @bp.doc(summary="The query vector of an uploaded drawing",
         description="multipart/form-data with an `image` file (TIFF, PNG, JPEG). The answer's `vector` can be "
                     "sent as a search's or a watch's `vector`, so a watch keeps an uploaded drawing. It is "
