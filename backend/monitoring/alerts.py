@@ -14,14 +14,14 @@ from backend.monitoring.watches import aware
 
 
 def _insert_for(session: Session):
+    from sqlalchemy.dialects import postgresql, sqlite
+
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - only PostgreSQL and SQLite are supported
-        raise RuntimeError(f"alerts need PostgreSQL or SQLite, not {dialect}")
-    return insert
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"alerts need PostgreSQL or SQLite, not {dialect}")  # pragma: no cover
 
 
 def insert_alerts(session: Session, watch: Watch, hits: list[dict], *,

@@ -20,9 +20,10 @@ from sqlalchemy.orm import Session
 from backend.db.models import Patent, Watch, WatchRun, utcnow
 from backend.db.session import session_factory
 from backend.monitoring.alerts import insert_alerts
-from backend.monitoring.search_adapter import resolve_backend, search_candidates
+from backend.monitoring.search_adapter import search_candidates
 from backend.monitoring.watches import aware
 from backend.observability import metrics as observed
+from backend.search import SearchBackend, get_backend
 from backend.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -80,25 +81,24 @@ def _candidates(session: Session, after_seq: int) -> tuple[list[tuple[str, int, 
             .where(Patent.ingest_seq > after_seq))
     if cut is not None:
         stmt = stmt.where(Patent.ingest_seq <= cut)
-    rows = [tuple(row) for row in session.execute(stmt.order_by(Patent.ingest_seq, Patent.id))]
+    rows: list[tuple[str, int, dt.datetime | None]] = [
+        (pub, seq or 0, updated)    # seq > after_seq: never 0
+        for pub, seq, updated in session.execute(stmt.order_by(Patent.ingest_seq, Patent.id))]
     last = cut is None or not session.scalar(select(exists().where(Patent.ingest_seq > cut)))
     return rows, last
 
 
-def _indexed(backend, publication_number: str, seq: int) -> bool:
+def _indexed(backend: SearchBackend, publication_number: str, seq: int) -> bool:
     """Whether the search index holds ``publication_number`` as stamped with ``seq`` (or later)."""
-    getter = getattr(backend, "get_patent_figures", None)
-    if getter is None:
-        return True
-    docs = [d.model_dump() if hasattr(d, "model_dump") else dict(d)
-            for d in (getter(publication_number) or [])]
+    docs = backend.get_patent_figures(publication_number)
     if not docs:
         return False
     seqs = [d["ingest_seq"] for d in docs if d.get("ingest_seq") is not None]
     return not seqs or max(seqs) >= seq
 
 
-def first_unindexed(backend, rows, hit_pubs: set[str], now: dt.datetime) -> int | None:
+def first_unindexed(backend: SearchBackend, rows: list[tuple[str, int, dt.datetime | None]], hit_pubs: set[str],
+                    now: dt.datetime) -> int | None:
     """The lowest sequence number among recently (re)ingested candidates that the index does not show
     yet. Ingest commits the database row before it writes the index; a run must not move its mark past
     a filing it could not see. Hits are visible by definition; older rows are long indexed."""
@@ -106,7 +106,8 @@ def first_unindexed(backend, rows, hit_pubs: set[str], now: dt.datetime) -> int 
     for pub, seq, updated in rows:
         if pub in hit_pubs:
             continue
-        if updated is not None and aware(updated) < horizon:
+        stamped = aware(updated)
+        if stamped is not None and stamped < horizon:
             continue
         if not _indexed(backend, pub, seq):
             return seq
@@ -125,8 +126,8 @@ def _is_due(watch: Watch, now: dt.datetime) -> bool:
 
 
 @observed.watch_run_observed
-def run_watch(watch_id: int, settings: Settings | None = None, *, force: bool = False, backend=None,
-              now: dt.datetime | None = None) -> RunSummary:
+def run_watch(watch_id: int, settings: Settings | None = None, *, force: bool = False,
+              backend: SearchBackend | None = None, now: dt.datetime | None = None) -> RunSummary:
     """Run one watch over everything ingested since its high-water mark, batch by batch; each batch
     is one transaction (claim, search, alerts, high-water mark, run record). Never raises for a
     failing search: the failure is recorded on a WatchRun and the watch retried later."""
@@ -152,7 +153,7 @@ def run_watch(watch_id: int, settings: Settings | None = None, *, force: bool = 
                 rows, last = _candidates(session, from_seq)
                 hits, pending = [], False
                 if rows:
-                    backend = backend or resolve_backend(settings)
+                    backend = backend or get_backend(settings)
                     hits = search_candidates(settings, watch.query or {}, [r[0] for r in rows], backend)
                     cut = first_unindexed(backend, rows, {h["publication_number"] for h in hits}, now)
                     if cut is not None:  # stop just before it; the next run starts there
@@ -209,8 +210,8 @@ def due_watch_ids(settings: Settings | None = None, *, now: dt.datetime | None =
         return list(session.scalars(stmt))
 
 
-def run_due(settings: Settings | None = None, *, backend=None, now: dt.datetime | None = None,
-            limit: int = 500) -> list[RunSummary]:
+def run_due(settings: Settings | None = None, *, backend: SearchBackend | None = None,
+            now: dt.datetime | None = None, limit: int = 500) -> list[RunSummary]:
     """Run every due watch (what beat's ``prism.watches.run_due`` does). Safe to call concurrently."""
     settings = settings or get_settings()
     ids = due_watch_ids(settings, now=now, limit=limit)
@@ -219,12 +220,8 @@ def run_due(settings: Settings | None = None, *, backend=None, now: dt.datetime 
     return [run_watch(watch_id, settings, backend=backend, now=now) for watch_id in ids]
 
 
-def _refreshed_backend(settings: Settings):
+def _refreshed_backend(settings: Settings) -> SearchBackend:
     """The search backend, refreshed once so the run sees everything ingest has written."""
-    try:
-        from backend.search import get_backend
-    except ImportError:
-        return None
     backend = get_backend(settings)
     try:
         backend.refresh()
@@ -234,7 +231,7 @@ def _refreshed_backend(settings: Settings):
 
 
 def check_new_document(publication_number: str, settings: Settings | None = None, *,
-                       backend=None) -> list[int]:
+                       backend: SearchBackend | None = None) -> list[int]:
     """Ingest-time check: evaluate ``publication_number`` against every active watch that has not yet
     passed its ingest sequence and has no rank threshold (a rank only means something among a run's
     candidates). Creates alerts (deduplicated) without moving high-water marks, enqueues their

@@ -1,11 +1,15 @@
-"""The seam to the search core (backend.search): validate a watch's query with the core's request
-model and run it restricted to a set of publication numbers (see docs/contracts.md)."""
+"""The seam to the search service (backend/search/service.py, see docs/contracts.md): a watch's query is
+a search request as for POST /search, less what a run sets itself; the service's :func:`parse_request`
+validates it when the watch is saved and makes the request of each run, restricted to the newly ingested
+patents. Errors are the search core's (backend/search/errors.py), named after the watch's ``query`` field:
+:class:`InvalidQuery` is the API's 400."""
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from backend.errors import ProblemError
+from backend.search import SearchBackend, get_backend, service
+from backend.search.errors import InvalidQuery, SearchBackendError, SearchError, Unavailable
 from backend.search.request import SearchRequest
 from backend.settings import Settings
 
@@ -15,64 +19,60 @@ RUN_OVERRIDES = ("cursor", "size", "group_by_patent", "facets", "explain")
 MAX_PAGE = 100
 
 
-def _as_dict(obj: Any) -> Any:
-    if hasattr(obj, "model_dump"):
-        return obj.model_dump(mode="json")
-    if isinstance(obj, dict):
-        return obj
-    if hasattr(obj, "__dict__"):
-        return dict(vars(obj))
-    return obj
+def _under_query(field: str) -> str:
+    """A request field named as part of the watch (``text`` -> ``query.text``; the request -> ``query``)."""
+    return "query" if field in ("", "request") else f"query.{field}"
 
 
-def _basic_checks(query: Any) -> dict:
-    if not isinstance(query, dict):
-        raise ProblemError(400, "query: must be a search request object (see POST /search)")
-    if not (str(query.get("text") or "").strip() or query.get("image_figure_id") or query.get("vector")):
-        raise ProblemError(400, "query: needs 'text', 'image_figure_id' or 'vector' (POST /search/embed makes "
-                                "one from a drawing)")
-    filters = query.get("filters")
-    if filters is not None and not isinstance(filters, dict):
-        raise ProblemError(400, "query.filters: must be an object")
-    return query
+def _query_error(exc: SearchError) -> SearchError:
+    """The service's error about a request, as an error about the watch's ``query``: the caller's fault
+    (a missing figure included) a 400, else the service's 503."""
+    field, sep, message = exc.detail.partition(": ")
+    detail = f"{_under_query(field)}: {message}" if sep else f"query: {exc.detail}"
+    extra = dict(exc.extra)
+    if isinstance(extra.get("errors"), list):
+        extra["errors"] = [{**e, "field": _under_query(str(e.get("field", "")))} for e in extra["errors"]]
+    return InvalidQuery(detail, **extra) if exc.caller_at_fault else Unavailable(detail, **extra)
 
 
-def validate_query(query: Any) -> dict:
-    """Check a watch's query; returns the query to store. Errors are 400 problems naming the field."""
-    query = _basic_checks(query)
-    query = {k: v for k, v in query.items() if k not in RUN_OVERRIDES}
+def _parse(body: dict, settings: Settings) -> SearchRequest:
     try:
-        SearchRequest.model_validate(_for_run(query, ["CHECK"], 1))
-    except ProblemError:
-        raise
-    except Exception as exc:  # pydantic.ValidationError or the core's own error type
-        raise ProblemError(400, f"query: {_first_error(exc)}") from None
-    return query
+        return service.parse_request(body, settings)
+    except SearchError as exc:
+        raise _query_error(exc) from None
+    except SearchBackendError as exc:   # text-to-image or a crop asks the backend while parsing
+        raise Unavailable(f"query: the search backend cannot check it right now ({exc})") from None
 
 
-def _first_error(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        try:
-            first = errors()[0]
-            loc = ".".join(str(p) for p in first.get("loc", ()))
-            return f"{loc}: {first.get('msg')}" if loc else str(first.get("msg"))
-        except Exception:  # noqa: BLE001
-            pass
-    return str(getattr(exc, "detail", None) or exc).splitlines()[0]
+def validate_query(query: Any, settings: Settings) -> dict:
+    """Check a watch's query as the search service reads it; returns the query to store (without the keys
+    a run sets itself)."""
+    if not isinstance(query, dict):
+        raise InvalidQuery("query: must be a search request object (see POST /search)")
+    stored = {k: v for k, v in query.items() if k not in RUN_OVERRIDES}
+    _parse(_for_run(stored, [], 1), settings)
+    return stored
 
 
-def _for_run(query: dict, publication_numbers: list[str], size: int, cursor: str | None = None) -> dict:
+def _for_run(query: dict, publication_numbers: list[str], size: int) -> dict:
+    """The request of a run: the watch's query restricted to ``publication_numbers`` (those of them its own
+    filter names, when it names some), one hit per patent, explained."""
     request = {k: v for k, v in query.items() if k not in RUN_OVERRIDES}
-    filters = dict(request.get("filters") or {})
-    wanted = filters.get("publication_numbers")
-    if wanted:  # the watch itself restricts: intersect
-        keep = {str(p).upper() for p in wanted}
-        publication_numbers = [p for p in publication_numbers if p.upper() in keep]
-    filters["publication_numbers"] = list(publication_numbers)
-    request.update(filters=filters, size=size, cursor=cursor, group_by_patent=True, facets=False,
-                   explain=True)
+    filters = request.get("filters")
+    if filters is None:
+        filters = {}
+    if isinstance(filters, dict):   # anything else: parse_request names the field
+        filters = {**filters, "publication_numbers": _restricted(filters, publication_numbers)}
+    request.update(filters=filters, size=size, cursor=None, group_by_patent=True, facets=False, explain=True)
     return request
+
+
+def _restricted(filters: object, publication_numbers: list[str]) -> list[str]:
+    wanted = filters.get("publication_numbers") if isinstance(filters, dict) else None
+    if not wanted:
+        return list(publication_numbers)
+    keep = {str(p).upper() for p in wanted}
+    return [p for p in publication_numbers if p.upper() in keep]
 
 
 def check_references(settings: Settings, query: dict) -> None:
@@ -84,47 +84,35 @@ def check_references(settings: Settings, query: dict) -> None:
     if not figure_id and vector is None:
         return
     try:
-        backend = resolve_backend(settings)
+        backend = get_backend(settings)
         figure = backend.get_figure(figure_id) if figure_id else None
         dims = backend.dims() if vector is not None else None
     except Exception:  # noqa: BLE001 - backend down or absent: do not block saving the watch
         log.warning("could not check the image part of a watch's query", exc_info=True)
         return
     if figure_id and figure is None:
-        raise ProblemError(400, f"query.image_figure_id: no figure {figure_id!r}")
-    if dims is not None and len(vector) != dims:
-        raise ProblemError(400, f"query.vector: {len(vector)} dimensions, the index expects {dims}")
-
-
-def resolve_backend(settings: Settings):
-    """The configured search backend (backend.search.get_backend)."""
-    from backend.search import get_backend
-
-    return get_backend(settings)
+        raise InvalidQuery(f"query.image_figure_id: no figure {figure_id!r}")
+    if dims is not None and isinstance(vector, list) and len(vector) != dims:
+        raise InvalidQuery(f"query.vector: {len(vector)} dimensions, the index expects {dims}")
 
 
 def search_candidates(settings: Settings, query: dict, publication_numbers: list[str],
-                      backend=None) -> list[dict]:
+                      backend: SearchBackend | None = None) -> list[dict]:
     """Run ``query`` over exactly ``publication_numbers``; one hit per patent, best first, each a dict
     with ``rank`` (1-based over the whole result) added."""
-    if not publication_numbers:
+    if not _restricted(query.get("filters"), publication_numbers):
         return []
-    if backend is None:
-        backend = resolve_backend(settings)
+    request = _parse(_for_run(query, publication_numbers, min(MAX_PAGE, len(publication_numbers))), settings)
+    backend = backend or get_backend(settings)
     hits: list[dict] = []
-    cursor = None
     seen: set[str] = set()
     while True:
-        body = _for_run(query, publication_numbers, min(MAX_PAGE, max(1, len(publication_numbers))), cursor)
-        if not body["filters"]["publication_numbers"]:
-            return []
-        response = _as_dict(backend.search(SearchRequest.model_validate(body)))
-        for hit in response.get("hits") or []:
-            hit = _as_dict(hit)
-            if hit.get("publication_number") in seen:
+        response = backend.search(request)
+        for hit in response.hits:
+            if hit.publication_number in seen:
                 continue
-            seen.add(hit.get("publication_number"))
-            hits.append({**hit, "rank": len(hits) + 1})
-        cursor = response.get("next_cursor")
-        if not cursor or not response.get("hits") or len(hits) >= len(publication_numbers):
+            seen.add(hit.publication_number)
+            hits.append({**hit.model_dump(mode="json"), "rank": len(hits) + 1})
+        if not response.next_cursor or not response.hits or len(hits) >= len(publication_numbers):
             return hits
+        request = request.model_copy(update={"cursor": response.next_cursor})

@@ -51,7 +51,7 @@ def _check(settings: Settings, data: dict) -> dict:
             raise ProblemError(400, "name: must not be empty")
         out["name"] = name
     if out.get("query") is not None:
-        out["query"] = validate_query(out["query"])
+        out["query"] = validate_query(out["query"], settings)
         check_references(settings, out["query"])
     if out.get("schedule_s") is not None:
         if not settings.watch_min_schedule_s <= out["schedule_s"] <= MAX_SCHEDULE_S:

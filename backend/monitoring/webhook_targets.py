@@ -109,7 +109,7 @@ def refusal(address: str, allowed: list[Network]) -> str | None:
 
 def _resolve(host: str, port: int) -> list[str]:
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def check_url(url: str, settings: Settings, *, unresolvable_ok: bool) -> None:

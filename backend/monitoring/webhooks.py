@@ -12,9 +12,10 @@ import json
 import logging
 import time
 from dataclasses import dataclass
+from typing import cast
 
 import requests
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from backend import __version__
 from backend.db.models import Alert, AlertDelivery, Watch, utcnow
@@ -66,7 +67,7 @@ def payload(alert: Alert, watch: Watch, attempt: int) -> bytes:
         "alert": {
             "id": alert.id, "publication_number": alert.publication_number, "score": alert.score,
             "rank": alert.rank, "reason": alert.reason or {},
-            "created_at": aware(alert.created_at).isoformat() if alert.created_at else None,
+            "created_at": created.isoformat() if (created := aware(alert.created_at)) else None,
             "url": f"/patents/{alert.publication_number}",
         },
     }
@@ -82,16 +83,16 @@ def attempt_delivery(alert_id: int, settings: Settings | None = None, *, session
     now = now or utcnow()
     # 1. claim: only one caller gets past this for a given due attempt
     with factory() as session, session.begin():
-        claimed = session.execute(
+        claimed = cast(CursorResult, session.execute(
             update(Alert)
             .where(Alert.id == alert_id, Alert.delivered.is_(False), Alert.next_attempt_at.is_not(None),
                    Alert.next_attempt_at <= now + dt.timedelta(seconds=CLAIM_SLACK_S))
             .values(next_attempt_at=now + dt.timedelta(seconds=lease_s(settings)))
             .execution_options(synchronize_session=False)
-        ).rowcount
-        if claimed != 1:
+        )).rowcount
+        alert = session.get(Alert, alert_id) if claimed == 1 else None
+        if alert is None:
             return Outcome(alert_id, "skipped")
-        alert = session.get(Alert, alert_id)
         watch = session.get(Watch, alert.watch_id)
         if watch is None or not watch.webhook_url:
             alert.next_attempt_at = None
@@ -163,7 +164,7 @@ def _refused(exc: BaseException) -> str | None:
     from backend.monitoring.webhook_targets import TargetRefused
 
     seen = set()
-    stack = [exc]
+    stack: list[BaseException | None] = [exc]
     while stack:
         item = stack.pop()
         if item is None or id(item) in seen:

@@ -9,10 +9,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from backend.db.models import Patent
 from backend.monitoring import verify_signature
 from backend.patent_numbers import normalise_lenient
+from backend.search import SearchResponse
+from backend.search.request import SearchRequest
 
 
 class FakeSearch:
-    """Matches documents whose text holds every query word; score = number of word hits."""
+    """A search backend (the calls a watch run makes) matching documents whose text holds every query word;
+    score = number of word hits."""
 
     def __init__(self, docs: dict[str, str] | None = None):
         self.docs = dict(docs or {})
@@ -21,8 +24,8 @@ class FakeSearch:
         self.fail_with: Exception | None = None
         self.on_search = None
 
-    def search(self, request):
-        body = request.model_dump(mode="json") if hasattr(request, "model_dump") else dict(request)
+    def search(self, request: SearchRequest) -> SearchResponse:
+        body = request.model_dump(mode="json")
         self.requests.append(body)
         if self.on_search:
             self.on_search(body)
@@ -36,10 +39,14 @@ class FakeSearch:
         for pub in [p for p in self.docs if normalise_lenient(p) in allowed]:
             text = self.docs.get(pub, "").lower()
             if words and all(w in text for w in words):
-                hits.append({"figure_id": f"{pub}-F1", "publication_number": pub, "title": text[:40],
-                             "score": float(sum(text.count(w) for w in words)), "explain": {"bm25": {}}})
+                score = float(sum(text.count(w) for w in words))
+                hits.append({"figure_id": f"{pub}-F1", "publication_number": pub, "title": text[:40], "score": score,
+                             "image_url": f"/figures/{pub}-F1/image", "thumbnail_url": f"/figures/{pub}-F1/thumbnail",
+                             "explain": {"bm25": {"rank": 1, "score": score}, "fused": score, "text_share": 1.0,
+                                         "image_share": 0.0}})
         hits.sort(key=lambda h: (-h["score"], h["publication_number"]))
-        return {"total": len(hits), "next_cursor": None, "hits": hits[: body.get("size") or 20]}
+        return SearchResponse.model_validate({"total": len(hits), "next_cursor": None,
+                                              "hits": hits[: body.get("size") or 20]})
 
     def refresh(self):
         return None

@@ -35,7 +35,7 @@ def test_crud_round_trip(client):
 
 
 @pytest.mark.parametrize("change, fragment", [
-    ({"query": {}}, "needs 'text', 'image_figure_id' or 'vector'"),
+    ({"query": {}}, "query: give text, image_figure_id, an image or a vector to search with"),
     ({"query": {"text": "x", "filters": []}}, "query.filters"),
     ({"schedule_s": 5}, "schedule_s"),
     ({"webhook_url": "ftp://x/y"}, "webhook_url"),

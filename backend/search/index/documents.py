@@ -118,7 +118,7 @@ PATENT_FIELDS = projection("publication_number", "kind", "country", "title", "ab
                            "cpc", "ipc", "locarno", "filing_date", "publication_date", "priority_date",
                            "ingest_seq")
 FIGURE_FIELDS = projection("figure_id", "figure_number", "description", "viewpoint", "object_name", "captions",
-                           "image_key", "thumb_key")
+                           "image_key", "thumb_key", "figure_region", "figure_box")
 #: The export: the document fields of a CSV row (POST /search/export), in column order.
 EXPORT_FIELDS = projection("publication_number", "figure_id", "figure_number", "title", "kind", "country",
                            "publication_date", "filing_date", "priority_date", "cpc", "locarno", "applicants")
