@@ -132,18 +132,24 @@ class Settings(BaseSettings):
         "An uploaded sheet that is clearly several figures (backend/ingest/figure_regions.py clear_views) is "
         "searched as those figures plus the whole sheet, fused per patent (a request's split_views overrides; "
         "docs/benchmarks.md has the measurement behind the default)."))
-    search_class_consensus_k: int = Field(default=10, ge=0, le=1000, description=(
+    search_class_consensus_k: int = Field(default=30, ge=0, le=1000, description=(
         "The vector list of a query is re-ordered by the classes of its this many nearest figures: a figure "
-        "gains weight x the share of them carrying its CPC/IPC subclass or Locarno class "
+        "gains weight x the (similarity-weighted) share of them carrying its CPC/IPC subclass or Locarno class "
         "(backend/search/ranking/class_consensus.py); 0: off."))
-    search_class_consensus_weight: float = Field(default=1.0, ge=0, le=100, description=(
+    search_class_consensus_weight: float = Field(default=16.0, ge=0, le=100, description=(
         "The weight of the class-consensus share against the cosine similarity (see search_class_consensus_k)."))
     search_patent_consensus_weight: float = Field(default=2.0, ge=0, le=100, description=(
         "The weight of the share of the class-consensus voters that come from a figure's own patent: a patent "
         "with several sheets among the nearest lifts its other sheets (other views); 0: off."))
-    search_class_consensus_band: float | None = Field(default=0.05, ge=0, le=2, description=(
-        "The consensus re-orders only within this cosine band: a figure never goes above one more than this "
-        "much more similar to the query (a close match is never hidden); unset: no band."))
+    search_class_consensus_temperature: float = Field(default=0.07, ge=0, le=10, description=(
+        "The consensus voters weigh exp((cosine - the closest's cosine) / this): closer drawings count more; "
+        "0: each of the k nearest counts once."))
+    search_class_consensus_head: int = Field(default=10, ge=0, le=1000, description=(
+        "The consensus leaves this many drawings closest to the query at the top, in similarity order (a close "
+        "match is never hidden); it re-orders only below them."))
+    search_class_consensus_band: float | None = Field(default=0.5, ge=0, le=2, description=(
+        "Below the kept head the consensus re-orders only within this cosine band: a figure never goes above one "
+        "more than this much more similar to the query; unset: no band."))
     search_text_to_image: bool = Field(default=False, description=(
         "Also encode a text query with the encoder and rank figures by image-vector similarity."))
     search_dense_text: bool = Field(default=True, description=(

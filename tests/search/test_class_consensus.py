@@ -52,9 +52,11 @@ def _figure(fid: str, vec, cpc: list[str], ipc: list[str] | None = None) -> dict
             "cpc": cpc, "ipc": ipc or [], "image_vector": (v / np.linalg.norm(v)).tolist()}
 
 
-def _backend(request, make_settings, kind: str, k: int, patent_weight: float = 0.0, band: float | None = None):
+def _backend(request, make_settings, kind: str, k: int, patent_weight: float = 0.0, band: float | None = None,
+             head: int = 0, temperature: float = 0.0):
     common = dict(search_class_consensus_k=k, search_class_consensus_weight=2.0, search_verify_top_k=0,
-                  search_dense_text=False, search_patent_consensus_weight=patent_weight, search_class_consensus_band=band)
+                  search_dense_text=False, search_patent_consensus_weight=patent_weight, search_class_consensus_band=band,
+                  search_class_consensus_head=head, search_class_consensus_temperature=temperature)
     if kind == "embedded":
         return EmbeddedBackend(make_settings(search_backend="embedded", **common))
     from backend.search import get_backend
@@ -185,3 +187,91 @@ def test_engine_keeps_a_much_closer_drawing_above_and_explains_every_move(reques
     assert why["US1"] is why["US2"] is why["US3"] is None
     assert why["US5"] == "ranked up 1: 2 of the 3 closest drawings are in A47C"
     assert why["US4"].startswith("ranked down 1: 1 drawing at most 0.05 less similar went first")
+
+
+def test_the_closer_voters_weigh_more_with_a_temperature():
+    sims = [0.90, 0.60, 0.58, 0.50]
+    codes = [{"locarno:02-04"}, {"subclass:B60N"}, {"subclass:B60N"}, {"locarno:02-04"}]
+    _scores, equal = cc.consensus(sims, codes, k=3, weight=1.0)
+    assert equal[3].code == "locarno:02-04" and equal[3].share == pytest.approx(1 / 3) and equal[3].count == 1
+    _scores, weighted = cc.consensus(sims, codes, k=3, weight=1.0, temperature=0.1)
+    w = np.exp((np.array([0.90, 0.60, 0.58]) - 0.90) / 0.1)
+    assert weighted[3].share == pytest.approx(w[0] / w.sum())        # the one close voter outweighs two far ones
+    assert weighted[3].share > 0.8 and weighted[3].count == 1
+    assert weighted[1].share == pytest.approx((w[1] + w[2]) / w.sum()) and weighted[1].count == 2
+    with pytest.raises(ValueError, match="temperature"):
+        cc.consensus(sims, codes, k=3, weight=1.0, temperature=-1.0)
+
+
+def test_the_head_keeps_the_closest_drawings_in_similarity_order():
+    sims = [0.95, 0.94, 0.93, 0.60, 0.55, 0.20]
+    scores = [0.95, 0.94, 9.00, 0.60, 9.00, 9.00]     # the vote wants the 3rd, 5th and 6th first
+    assert cc.banded_order(sims, scores, None, head=2) == [0, 1, 2, 4, 5, 3]
+    # below the head (0.95, 0.94) the band: 0.93 first (nothing within it wants otherwise), then
+    assert cc.banded_order(sims, scores, 0.02, head=2) == [0, 1, 2, 3, 4, 5]  # 0.55 is 0.05 below 0.60: stays
+    assert cc.banded_order(sims, scores, 0.1, head=2) == [0, 1, 2, 4, 3, 5]   # 0.55 may pass 0.60, 0.20 not
+    assert cc.banded_order(sims, scores, 0.45, head=2) == [0, 1, 2, 4, 5, 3]  # 0.20 may pass 0.60 too
+    assert cc.banded_order(sims, scores, 0.5, head=0)[:2] == [2, 4]           # no head: the vote may lead
+    with pytest.raises(ValueError, match="head"):
+        cc.banded_order(sims, scores, 0.1, head=-1)
+
+
+@pytest.mark.parametrize("head, band", [(10, 0.5), (3, 0.1), (0, 0.05), (10, None)])
+def test_the_rule_as_stated_holds_for_any_vote(head, band):
+    """:func:`guarantee`'s sentence: the ``head`` closest keep their places in order; below them no drawing is
+    above one more than ``band`` more similar - whatever the consensus scores."""
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        s = rng.random(40)
+        scores = s + rng.random(40) * 20
+        order = cc.banded_order(s, scores, band, head=head)
+        assert sorted(order) == list(range(40))
+        by_sim = list(np.argsort(-s, kind="stable"))
+        assert order[:head] == by_sim[:head]
+        if band is not None:
+            for a, i in enumerate(order):
+                assert all(s[j] - s[i] <= band + 1e-12 for j in order[a + 1:])
+    sentence = cc.guarantee(head, band)
+    assert sentence.endswith(".") and "\n" not in sentence
+    if head:
+        assert f"The {head} drawings closest to the query keep their places at the top" in sentence
+    if band:
+        assert f"more than {band:g} less similar" in sentence
+
+
+def test_every_move_under_the_head_rule_is_explained():
+    rng = np.random.default_rng(3)
+    sims = np.sort(rng.random(30))[::-1]
+    codes = [{"locarno:02-04"} if i % 3 == 0 else {"subclass:B60N"} for i in range(30)]
+    patents = [f"US{i}" for i in range(30)]
+    scores, cv, pv = cc.list_consensus(sims, codes, patents, 10, 16.0, 2.0, temperature=0.07)
+    order = cc.banded_order(sims, scores, 0.5, head=10)
+    why = cc.reasons(sims, order, cv, pv, 10, 16.0, 2.0, 0.5, head=10)
+    moved = [i for r, i in enumerate(order) if r != i]
+    assert moved and all(why[i] is None for i in range(10))   # the head keeps its places: no reason needed
+    for r, i in enumerate(order):
+        assert (why[i] is None) == (r == i)
+    ups = [why[i] for r, i in enumerate(order) if r < i]
+    assert ups and all(u.startswith(f"ranked up {i - r}: ") and "of the 10 closest drawings are" in u
+                       for u, (r, i) in zip(ups, [(r, i) for r, i in enumerate(order) if r < i]))
+    downs = [why[i] for r, i in enumerate(order) if r > i]
+    assert downs and all("at most 0.5 less similar went first, below the 10 closest" in d for d in downs)
+
+
+@pytest.mark.parametrize("kind", ["embedded", "elasticsearch"])
+def test_engine_keeps_the_head_and_reorders_below_it(request, make_settings, kind):
+    backend = _backend(request, make_settings, kind, k=3, band=0.5, head=2, temperature=0.07)
+    backend.index_figures([
+        _figure("US1-F1", [1.0, 0.00, 0, 0], ["B60N 2/00"]),     # 1.000
+        _figure("US2-F1", [1.0, 0.30, 0, 0], ["A47C 1/00"]),     # 0.958
+        _figure("US3-F1", [1.0, 0.32, 0, 0], ["A47C 3/00"]),     # 0.952
+        _figure("US4-F1", [1.0, 0.60, 0, 0], ["B60N 3/00"]),     # 0.857
+        _figure("US5-F1", [1.0, 0.70, 0, 0], ["A47C 7/00"]),     # 0.819
+    ])
+    backend.refresh()
+    res = backend.search({"vector": [1.0, 0.0, 0.0, 0.0], "size": 5, "explain": True})
+    # the first 2 stay (US1 although its class is outvoted); below them the A47C figures go first
+    assert [h.publication_number for h in res.hits] == ["US1", "US2", "US3", "US5", "US4"]
+    why = {h.publication_number: h.explain.vector.reason for h in res.hits}
+    assert why["US1"] is why["US2"] is why["US3"] is None
+    assert why["US5"].startswith("ranked up 1: ") and why["US4"].startswith("ranked down 1: ")
