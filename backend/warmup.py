@@ -6,8 +6,8 @@ OpenCV load in a thread, each run once on a tiny input (torch's first call is sl
 process already answers ``/healthz``. ``/readyz`` says ``warming`` (503) until they are in, so a load
 balancer sends no search to a worker that would spend 15-25 s loading them inside the request
 (gunicorn's timeout kills such a worker). A serving process (``search=True``) also builds the CPC title-word
-index of the classification suggestions in a thread of its own, so the first suggestion is not the one
-that builds it. A process that never started a warm-up (the dev server, a
+index of the classification suggestions in a thread of its own (done before the models, and ``ready`` waits
+for it), so the first suggestion is not the one that builds it. A process that never started a warm-up (the dev server, a
 test app, the CLI) loads them on first use, as before. One log line says what was loaded from where.
 """
 from __future__ import annotations
@@ -96,13 +96,14 @@ def start_background(settings, pipeline_factory=None, search: bool = False) -> t
             log.warning("warm-up failed (models load on first use): %s: %s", type(exc).__name__, exc)
             _set(status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
             return
+        if suggestions is not None:   # ready means nothing is being built beside the first search
+            suggestions.join()
         _set(status="ready", **loaded)
         log.info("models ready in %.1f s: %s", loaded["seconds"],
                  ", ".join(f"{k} {v}" for k, v in loaded.items() if k != "seconds"))
 
     _set(status="warming")
-    if search:
-        prepare_suggestions_in_background(settings)
+    suggestions = prepare_suggestions_in_background(settings) if search else None
     thread = threading.Thread(target=_run, name="prism-warm-up", daemon=True)
     thread.start()
     return thread
