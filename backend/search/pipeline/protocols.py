@@ -9,6 +9,7 @@ patent/figure look-ups of the service, and ``search`` (the pipeline run over its
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
@@ -85,7 +86,8 @@ class Retrieval(Protocol):
 class IndexWriter(Protocol):
     """The writes: figure documents in (``documents.prepare`` shapes them), patents out."""
 
-    def index_figures(self, docs: list[dict]) -> None: ...
+    def index_figures(self, docs: list[dict], remove: Sequence[str] = ()) -> None:
+        """Index ``docs`` (replacing figures of the same id); ``remove``: figure ids deleted in the same write."""
 
     def delete_patent(self, publication_number: str) -> int: ...
 

@@ -46,7 +46,8 @@ LIST_DOCVALUE_FIELDS = ("figure_id", *GROUP_DOCVALUE_FIELDS)
 FACET_DOCVALUE_FIELDS = ("applicant_keys", "country", {"field": "publication_date", "format": "yyyy"})
 
 
-def _list_fields(query) -> list:
+def list_fields(query) -> list:
+    """The doc values a ranked list's hits carry (facet fields too when the query wants facets)."""
     return [*LIST_DOCVALUE_FIELDS, *FACET_DOCVALUE_FIELDS] if query.facets else list(LIST_DOCVALUE_FIELDS)
 
 

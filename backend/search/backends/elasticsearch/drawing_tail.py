@@ -15,7 +15,7 @@ from backend.search.backends.elasticsearch.client import (
     RESCORE_OVERSAMPLE,
     SEARCH_FILTER_PATH,
     EsIndex,
-    _list_fields,
+    list_fields,
 )
 from backend.search.backends.elasticsearch.queries import es_filters
 from backend.search.pipeline.candidates import Candidate, Query
@@ -24,7 +24,7 @@ from backend.search.pipeline.candidates import Candidate, Query
 #: head costs one kNN of 10,000 less), for this many queries
 DRAWING_LIST_TTL_S = 300.0
 DRAWING_LISTS_KEPT = 16
-#: the keyset score of the drawing tail's second part (below every cosine: :meth:`ElasticsearchBackend._vector_after`)
+#: the keyset score of the drawing tail's second part (below every cosine: :meth:`DrawingTail.vector_after`)
 REST_PHASE = -3.0
 
 
@@ -62,7 +62,7 @@ class DrawingTail(EsIndex):
         if query.similarity_floor is not None:
             knn["similarity"] = query.similarity_floor
         resp = self._call("drawing ranking", self.es.search, query.shards, knn=knn, size=k, stored_fields=["_none_"],
-                          docvalue_fields=_list_fields(query), track_total_hits=False,
+                          docvalue_fields=list_fields(query), track_total_hits=False,
                           filter_path=SEARCH_FILTER_PATH)
         hits = ((resp or {}).get("hits") or {}).get("hits") or []
         cands = sorted((self._candidate(h, "knn") for h in hits), key=lambda c: (-c.score, c.figure_id))
@@ -110,7 +110,7 @@ class DrawingTail(EsIndex):
         filters = [*es_filters(query.spec), {"exists": {"field": KNN_FIELD}}]
         body = {"query": {"bool": {"filter": filters, "must_not": [{"terms": {field: held}}] if held else []}},
                 "sort": [{field: "asc"}], "size": limit, "track_total_hits": False,
-                "_source": [KNN_FIELD], "docvalue_fields": _list_fields(query)}
+                "_source": [KNN_FIELD], "docvalue_fields": list_fields(query)}
         if query.group:
             body["collapse"] = {"field": field}
         if after is not None:

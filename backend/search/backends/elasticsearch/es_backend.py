@@ -19,7 +19,7 @@ from backend.search.backends.elasticsearch.client import (
     RESCORE_OVERSAMPLE,
     RETRIEVAL_FILTER_PATH,
     TEXT_SORT,
-    _list_fields,
+    list_fields,
 )
 from backend.search.backends.elasticsearch.counting import Counting
 from backend.search.backends.elasticsearch.grouped_text import GroupedText
@@ -56,7 +56,7 @@ class ElasticsearchBackend(Counting, GroupedText):
         collapse = {"collapse": {"field": query.group_field}} if query.group else {}
         # doc values only (no stored fields, no _source): a list is ranked on a few keyword columns, and
         # the page's hits are hydrated by one mget (at 1M figures _source made the kNN fetch 3-5 ms slower)
-        common = {"size": query.window, "stored_fields": ["_none_"], "docvalue_fields": _list_fields(query),
+        common = {"size": query.window, "stored_fields": ["_none_"], "docvalue_fields": list_fields(query),
                   "track_total_hits": False, **collapse}
         out = []
         if query.node is not None:
