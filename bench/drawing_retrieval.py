@@ -13,7 +13,8 @@ Encoders, each on the same queries and gallery:
 * ``prism-tiny``  the previous packaged checkpoint (synthetic drawings only),
 * ``prism-draw encoder``  the packaged checkpoint (or ``--checkpoint``): its learnt embedding alone,
 * ``prism-draw``  the vectors search stores and queries: that embedding plus the 16 px sheet-thumbnail
-                  channel (``backend/model/thumbnail.py``),
+                  channel (``backend/model/thumbnail.py``) and the line channel (a 128-d projection of the
+                  line descriptors, ``backend/model/line_descriptors.py``),
 * ``+consensus`` ``prism-draw`` with the search's class consensus (``backend/search/ranking/class_consensus.py``):
                   the vector list re-ordered by the classes of the query's nearest drawings (each dev drawing's
                   own set's class stands for the codes an index carries; the query's class is never used),
@@ -70,12 +71,12 @@ def thumbnail_vectors(images: list[Image.Image], side: int = 24) -> np.ndarray:
 
 def load_encoder(name: str, checkpoint: Path | None, with_thumbnail: bool = True):
     """The encoder as search uses it; ``with_thumbnail=False``: its learnt embedding alone (no sheet-thumbnail
-    channel, backend/model/thumbnail.py)."""
+    or line channel, backend/model/thumbnail.py, backend/model/line_descriptors.py)."""
     from backend.model.encoder import Encoder
 
     enc = Encoder(registry.load_model(name, checkpoint, "cpu"), batch_size=64)
     if not with_thumbnail:
-        enc.thumbnail, enc.dim = None, enc.embed_dim
+        enc.thumbnail, enc.line, enc.dim = None, None, enc.embed_dim
     return enc
 
 
@@ -100,17 +101,20 @@ class Consensus:
     the gallery's class codes: each dev drawing's own set's class (USPC, IPC subclass, Locarno), as the
     index would carry it."""
 
-    def __init__(self, records, k: int, weight: float, patent_weight: float = 0.0, band: float | None = None):
+    def __init__(self, records, k: int, weight: float, patent_weight: float = 0.0, band: float | None = None,
+                 head: int = 0, temperature: float = 0.0):
         self.codes = [{f"{realdata.source_of(r)}:{r.label}"} if r.label else set() for r in records]
         self.patents = [r.patent for r in records]
         self.k, self.weight, self.patent_weight, self.band = k, weight, patent_weight, band
+        self.head, self.temperature = head, temperature
 
     def __call__(self, sim: np.ndarray, gallery_idx=None) -> np.ndarray:
         from backend.search.ranking.class_consensus import consensus_rows
 
         idx = range(len(self.codes)) if gallery_idx is None else gallery_idx
         return consensus_rows(sim, [self.codes[i] for i in idx], self.k, self.weight,
-                              [self.patents[i] for i in idx], self.patent_weight, self.band)
+                              [self.patents[i] for i in idx], self.patent_weight, self.band,
+                              head=self.head, temperature=self.temperature)
 
 
 def _adjusted(sim: np.ndarray, cons: Consensus | None, gallery_idx=None) -> np.ndarray:
@@ -255,13 +259,13 @@ def main(argv=None) -> int:
         return _search_table(args, dev, originals, published, texts, t0)
 
     checkpoint = args.checkpoint or registry.default_checkpoint("prism-draw")
-    # (label, config, checkpoint, with the sheet-thumbnail channel)
+    # (label, config, checkpoint, with the channels of the stored vector)
     encoders = [("thumbnail", None, None, False), ("random", "prism-draw", None, False)]
     if registry.default_checkpoint("prism-tiny"):
         encoders.append(("prism-tiny", "prism-tiny", registry.default_checkpoint("prism-tiny"), False))
     if checkpoint:
         encoders.append(("prism-draw encoder", "prism-draw", checkpoint, False))
-        if thumbnail.channel("prism-draw"):
+        if registry.vector_tag("prism-draw"):
             encoders.append(("prism-draw", "prism-draw", checkpoint, True))
     report = {"dev_drawings": len(dev), "dev_patents": len({r.patent for r in dev}),
               "checkpoint": str(checkpoint) if checkpoint else None, "encoders": {}}
@@ -331,7 +335,8 @@ def search_consensus(records) -> Consensus | None:
     settings = Settings()
     k, weight = settings.search_class_consensus_k, settings.search_class_consensus_weight
     patent_weight = settings.search_patent_consensus_weight
-    return (Consensus(records, k, weight, patent_weight, settings.search_class_consensus_band)
+    return (Consensus(records, k, weight, patent_weight, settings.search_class_consensus_band,
+                      settings.search_class_consensus_head, settings.search_class_consensus_temperature)
             if k > 0 and (weight > 0 or patent_weight > 0) else None)
 
 

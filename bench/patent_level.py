@@ -133,7 +133,8 @@ def system_row(name: str, gallery: np.ndarray, queries: np.ndarray, records, con
         sim = cons(sim)
     row = {"name": name, "copies": copies(sim if copy_sim is None else copy_sim, patents, patents)}
     own = gallery @ gallery.T
-    if cons is not None:
+    own[patents[:, None] == patents[None, :]] = -np.inf   # the query's own patent neither votes nor ranks
+    if cons is not None:                                  # (exclude_patents keeps it out of the vector list)
         own = cons(own)
     for source, _what in SETS:
         row[source] = same_class(own, patents, labels, patents, labels, np.flatnonzero(sources == source))
@@ -146,7 +147,7 @@ def system_row(name: str, gallery: np.ndarray, queries: np.ndarray, records, con
 
 
 def render(rows: list[dict], n_drawings: int, n_patents: int, chance_r10: float) -> str:
-    head = ["system", "copies mAP / Hit@1"] + [f"{what}: mAP / P@10 / Hit@10" for _s, what in SETS] + \
+    head = ["system", "copies mAP / Hit@1 / Hit@10"] + [f"{what}: mAP / P@10 / Hit@10" for _s, what in SETS] + \
         ["text → drawing R@10"]
     lines = [f"Dev split: {n_drawings} drawings of {n_patents} held-out patents; ranked at patent level (a patent "
              f"scores its best figure), the query's own patent left out of same-class rankings.", "",
@@ -156,7 +157,8 @@ def render(rows: list[dict], n_drawings: int, n_patents: int, chance_r10: float)
         return "–" if x is None else f"{x:.3f}"
 
     for row in rows:
-        cells = [row["name"], f"{f(row['copies']['mAP'])} / {f(row['copies']['Hit@1'])}"]
+        c = row["copies"]
+        cells = [row["name"], f"{f(c['mAP'])} / {f(c['Hit@1'])} / {f(c['Hit@10'])}"]
         for source, _what in SETS:
             r = row[source]
             cells.append(f"{f(r['mAP'])} / {f(r['P@10'])} / {f(r['Hit@10'])}")
@@ -177,48 +179,81 @@ def render(rows: list[dict], n_drawings: int, n_patents: int, chance_r10: float)
     return "\n".join(lines) + "\n"
 
 
+#: the measured candidate for the stored vector: [e, 0.6 * 16 px thumbnail, 0.75 * line channel (128-d whitened
+#: PCA of the line descriptors, fitted on the train split)] - weights chosen on the dev split
+CANDIDATE_THUMBNAIL_WEIGHT, CANDIDATE_LINE_DIMS, CANDIDATE_LINE_WEIGHT = 0.6, 128, 0.75
+
+
+def candidate_channel(progress=print):
+    """The candidate's line channel: the packaged projection when prism-draw has one, else one fitted on the
+    train split (``prism model fit-line-pca``'s recipe) and cached under var/cache/line-pca/."""
+    from backend.model import line_descriptors
+    from backend.model.registry import CHECKPOINT_DIR
+    from backend.settings import REPO_ROOT
+    from backend.training import line_pca
+
+    ch = line_descriptors.channel("prism-draw")
+    if ch is not None:
+        return ch
+    path = REPO_ROOT / "var" / "cache" / "line-pca" / f"prism-draw-{CANDIDATE_LINE_DIMS}.npz"
+    packaged = CHECKPOINT_DIR / "prism-draw.line-pca.npz"
+    if packaged.is_file():
+        path = packaged
+    elif not path.is_file():
+        report = line_pca.build(path, CANDIDATE_LINE_DIMS, progress=lambda _m: None)
+        progress(f"  line projection fitted on {report['drawings']} train drawings: {report['seconds']} s")
+    return line_descriptors.LineChannel(CANDIDATE_LINE_DIMS, CANDIDATE_LINE_WEIGHT, str(path))
+
+
 def search_table(dev, originals, published, texts, checkpoint, consensus, verify: bool = True,
                  progress=print) -> tuple[list[dict], str]:
     """Every row of the table, in one run (see :func:`render`)."""
     import time
 
-    from backend.model import registry, thumbnail
+    from backend.model import line_descriptors, registry, thumbnail
     from backend.model.encoder import Encoder
     from backend.model.line_descriptors import describe, fuse
     from backend.settings import Settings
 
     t0 = time.time()
     enc = Encoder(registry.load_model("prism-draw", checkpoint, "cpu"), batch_size=64)
-    channel = enc.thumbnail
-    enc.thumbnail, enc.dim = None, enc.embed_dim          # the learnt embedding alone
-    e_g, e_q, e_t = enc.encode_images(originals), enc.encode_images(published), enc.encode_texts(texts)
+    e_g, e_q = enc.embed_images(originals), enc.embed_images(published)      # the learnt embedding alone
+    stored_t = enc.encode_texts(texts)                                         # [text, 0]
+    e_t = stored_t[:, :enc.embed_dim]
     progress(f"  encoder: {time.time() - t0:.0f} s")
     th_g, th_q = thumbnail.thumbnail_vectors(originals, 24), thumbnail.thumbnail_vectors(published, 24)
     l_g, l_q = describe(originals), describe(published)
-    progress(f"  line descriptors: {time.time() - t0:.0f} s")
-    stored_g = thumbnail.combine(e_g, thumbnail.thumbnail_vectors(originals, channel.side), channel)
-    stored_q = thumbnail.combine(e_q, thumbnail.thumbnail_vectors(published, channel.side), channel)
-    stored_t = thumbnail.text_vectors(e_t, channel)
+    stored_g, stored_q = enc.with_channels(e_g, originals), enc.with_channels(e_q, published)
+    progress(f"  line descriptors and the stored vectors: {time.time() - t0:.0f} s")
+    line = candidate_channel(progress)
+    t16_g, t16_q = thumbnail.thumbnail_vectors(originals, 16), thumbnail.thumbnail_vectors(published, 16)
+
+    def candidate(e, t16, lines):
+        v = np.hstack([e, CANDIDATE_THUMBNAIL_WEIGHT * t16, line.weight * line_descriptors.project(lines, line)])
+        return (v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+    cand_g, cand_q = candidate(e_g, t16_g, l_g), candidate(e_q, t16_q, l_q)
+    cand_t = np.hstack([e_t, np.zeros((len(e_t), cand_g.shape[1] - enc.embed_dim), np.float32)])
     fused_g, fused_q = fuse(e_g, l_g, LINE_WEIGHT), fuse(e_q, l_q, LINE_WEIGHT)
     fused_t = np.hstack([e_t, np.zeros((len(e_t), l_g.shape[1]), np.float32)])
+    tag = enc.model_id.split("+", 1)[-1] if "+" in enc.model_id else "no channels"
+    stored = f"stored vector ({tag}, {enc.dim} d)"
+    cand = (f"candidate: encoder + 16 px w {CANDIDATE_THUMBNAIL_WEIGHT:g} + line {line.dims} d w {line.weight:g}"
+            f" ({cand_g.shape[1]} d)")
     rows = [system_row("thumbnail 24 px", th_g, th_q, dev),
-            system_row("line descriptors alone", l_g, l_q, dev),
+            system_row("line descriptors alone (2,340 d)", l_g, l_q, dev),
             system_row("encoder alone (learnt vector)", e_g, e_q, dev, text_vectors=e_t, texts=texts),
-            system_row(f"encoder + line descriptors (w {LINE_WEIGHT:g})", fused_g, fused_q, dev,
+            system_row(f"encoder + line descriptors, 2,340 d (w {LINE_WEIGHT:g})", fused_g, fused_q, dev,
                        text_vectors=fused_t, texts=texts),
-            system_row("stored vector (encoder + 16 px channel), consensus off", stored_g, stored_q, dev,
-                       text_vectors=stored_t, texts=texts)]
+            system_row(stored + ", consensus off", stored_g, stored_q, dev, text_vectors=stored_t, texts=texts),
+            system_row(cand + ", consensus off", cand_g, cand_q, dev, text_vectors=cand_t, texts=texts)]
     if consensus is not None:
         copy_sim = None
         if verify:
-            settings = Settings()
             copy_sim = verified(consensus(stored_q @ stored_g.T), originals, published, stored_g, stored_q,
-                                lambda ims: thumbnail.combine(enc.encode_images(ims),
-                                                              thumbnail.thumbnail_vectors(ims, channel.side),
-                                                              channel), settings)
+                                enc.encode_images, Settings())
             progress(f"  verification: {time.time() - t0:.0f} s")
-        rows.append(system_row("search: stored vector + consensus" + (" + verification" if verify else ""),
+        rows.append(system_row("search: " + stored + " + consensus" + (" + verification" if verify else ""),
                                stored_g, stored_q, dev, consensus, copy_sim, stored_t, texts))
-        rows.append(system_row("encoder + line descriptors + consensus", fused_g, fused_q, dev, consensus,
-                               None, fused_t, texts))
+        rows.append(system_row(cand + " + consensus", cand_g, cand_q, dev, consensus, None, cand_t, texts))
     return rows, render(rows, len(dev), len({r.patent for r in dev}), 10 / len(dev))

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from backend.model import registry, thumbnail
+from backend.model import line_descriptors, registry, thumbnail
 from backend.model.drawing import input_size, prepare_drawing
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,12 @@ class Encoder:
         self.model_name = loaded.model_name
         #: the sheet-thumbnail channel of the drawing vectors (backend/model/thumbnail.py), or None
         self.thumbnail = thumbnail.channel(loaded.model_name)
+        #: the line-descriptor channel of the drawing vectors (backend/model/line_descriptors.py), or None
+        self.line = line_descriptors.channel(loaded.model_name)
         self.model_id: str = loaded.model_id
         self.image_size = input_size(self.preprocess)
         self.embed_dim = int(registry.model_config(loaded.model_name)["embed_dim"])
-        self.dim: int = thumbnail.vector_dims(loaded.model_name, self.embed_dim)
+        self.dim: int = registry.vector_dims(loaded.model_name)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -73,23 +75,38 @@ class Encoder:
         return batch
 
     def encode_images(self, images: list[Image.Image]) -> np.ndarray:
-        return self._with_thumbnails(self._encode_images(images, prepared=False), images)
+        return self.with_channels(self._encode_images(images, prepared=False), images)
 
     def encode_prepared(self, images: list[Image.Image], originals: list[Image.Image] | None = None) -> np.ndarray:
         """Like :meth:`encode_images` for images that already are
         ``backend.model.drawing.prepare_drawing(image, self.image_size)`` (ingest prepares them in its
         image threads); the result is the same as ``encode_images`` on the ``originals`` (which the
-        thumbnail channel needs: required when the encoder has one)."""
-        if self.thumbnail is not None and (originals is None or len(originals) != len(images)):
+        thumbnail and line channels need: required when the encoder has one)."""
+        if self.has_channels and (originals is None or len(originals) != len(images)):
             raise ValueError(f"{self.model_id}: encode_prepared needs the original of each prepared image "
-                             "(its vectors carry a sheet thumbnail)")
-        return self._with_thumbnails(self._encode_images(images, prepared=True), originals)
+                             "(its vectors carry a sheet thumbnail or line descriptors)")
+        return self.with_channels(self._encode_images(images, prepared=True), originals)
 
-    def _with_thumbnails(self, embeddings: np.ndarray, images) -> np.ndarray:
-        if self.thumbnail is None:
+    @property
+    def has_channels(self) -> bool:
+        return self.thumbnail is not None or self.line is not None
+
+    def embed_images(self, images: list[Image.Image]) -> np.ndarray:
+        """The learnt embedding alone (no channels), float32 ``(n, embed_dim)``, L2-normalised."""
+        return self._encode_images(images, prepared=False)
+
+    def with_channels(self, embeddings: np.ndarray, images) -> np.ndarray:
+        """The stored drawing vectors of ``images`` from their learnt ``embeddings``:
+        ``[e, w_t * thumbnail, w_l * line] / |...|`` (the channels the model has)."""
+        if not self.has_channels:
             return embeddings
-        return thumbnail.combine(embeddings, thumbnail.thumbnail_vectors(images, self.thumbnail.side),
-                                 self.thumbnail)
+        parts = [embeddings.astype(np.float32, copy=False)]
+        if self.thumbnail is not None:
+            parts.append(self.thumbnail.weight * thumbnail.thumbnail_vectors(images, self.thumbnail.side))
+        if self.line is not None:
+            parts.append(self.line.weight * line_descriptors.channel_vectors(images, self.line))
+        v = np.hstack(parts)
+        return (v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)).astype(np.float32, copy=False)
 
     def _encode_images(self, images: list[Image.Image], prepared: bool) -> np.ndarray:
         out = [np.zeros((0, self.embed_dim), dtype=np.float32)]
@@ -111,7 +128,10 @@ class Encoder:
                 feats = self.model.encode_text(tokens.to(self.device))
                 out.append(F.normalize(feats.float(), dim=-1).cpu().numpy())
         vectors = np.concatenate(out).astype(np.float32, copy=False)
-        return vectors if self.thumbnail is None else thumbnail.text_vectors(vectors, self.thumbnail)
+        if not self.has_channels:
+            return vectors
+        # a text vector is [e_text, 0]: its ranking of drawings is the encoder's own
+        return np.hstack([vectors, np.zeros((len(vectors), self.dim - self.embed_dim), dtype=np.float32)])
 
 
 def _split_transform(preprocess) -> tuple[list | None, list]:

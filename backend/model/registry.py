@@ -125,18 +125,20 @@ def model_config(model_name: str) -> dict:
 
 
 def vector_dims(model_name: str) -> int:
-    """The dimension of the vectors the encoder of ``model_name`` stores (backend/model/thumbnail.py)."""
-    from backend.model import thumbnail
+    """The dimension of the vectors the encoder of ``model_name`` stores: its embedding, then its
+    sheet-thumbnail channel (backend/model/thumbnail.py) and line channel (backend/model/line_descriptors.py)."""
+    from backend.model import line_descriptors, thumbnail
 
-    return thumbnail.vector_dims(model_name, int(model_config(model_name)["embed_dim"]))
+    line = line_descriptors.channel(model_name)
+    return thumbnail.vector_dims(model_name, int(model_config(model_name)["embed_dim"])) + (line.dims if line else 0)
 
 
 def vector_tag(model_name: str) -> str:
-    """What the model id says beyond config and weights: the sheet-thumbnail channel, when it has one."""
-    from backend.model import thumbnail
+    """What the model id says beyond config and weights: the channels of its drawing vectors, if any."""
+    from backend.model import line_descriptors, thumbnail
 
-    ch = thumbnail.channel(model_name)
-    return f"+{ch.tag}" if ch else ""
+    return "".join(f"+{ch.tag}" for ch in (thumbnail.channel(model_name), line_descriptors.channel(model_name))
+                   if ch is not None)
 
 
 def resolve_device(device: str) -> torch.device:

@@ -1,4 +1,5 @@
-"""``prism train``, ``prism eval-retrieval`` and ``prism model ...`` (build-default, list, manifest)."""
+"""``prism train``, ``prism eval-retrieval`` and ``prism model ...`` (build-default, fit-line-pca, list,
+manifest)."""
 from __future__ import annotations
 
 import logging
@@ -181,6 +182,29 @@ def build_synthetic_cmd(out, device, patents, epochs, synthetic_size):
     click.echo(f"wrote {report['checkpoint']} ({report['bytes'] / 1e6:.1f} MB, sha256 {report['sha256_12']}) "
                f"in {report['total_seconds']} s; synthetic held-out instance mAP "
                f"{report['synthetic_heldout'].get('instance_mAP', float('nan')):.3f}")
+
+
+@model_group.command("fit-line-pca")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Default: the projection file of prism-draw's line channel (backend/model/checkpoints/).")
+@click.option("--dims", type=click.IntRange(1, 2340), default=None,
+              help="Components (default: the line channel's dims).")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The real drawing sets (default ../shared/data); only their train split is read.")
+def fit_line_pca_cmd(out, dims, data):
+    """Fit the PCA of the line descriptors that prism-draw's stored vectors carry, on the train split."""
+    from backend.model import line_descriptors
+    from backend.training import line_pca
+
+    ch = line_descriptors.channel("prism-draw")
+    if (out is None or dims is None) and ch is None:
+        _fail(ValueError("prism-draw has no line channel: give --out and --dims"))
+    try:
+        report = line_pca.build(out or ch.path, dims or ch.dims, root=data, progress=click.echo)
+    except _ERRORS as exc:
+        _fail(exc)
+    click.echo(f"wrote {report['out']}: {report['dims']} components of {report['drawings']} train drawings "
+               f"in {report['seconds']} s")
 
 
 def registry_checkpoint_dir() -> Path:
