@@ -5,10 +5,11 @@ An API worker (``backend/wsgi.py``) and each Celery worker process (``workers/ce
 OpenCV load in a thread, each run once on a tiny input (torch's first call is slow too), while the
 process already answers ``/healthz``. ``/readyz`` says ``warming`` (503) until they are in, so a load
 balancer sends no search to a worker that would spend 15-25 s loading them inside the request
-(gunicorn's timeout kills such a worker). A serving process (``search=True``) also builds the CPC title-word
-index of the classification suggestions in a thread of its own (done before the models, and ``ready`` waits
-for it), so the first suggestion is not the one that builds it. A process that never started a warm-up (the dev server, a
-test app, the CLI) loads them on first use, as before. One log line says what was loaded from where.
+(gunicorn's timeout kills such a worker). A serving process (``search=True``) also builds the CPC
+title-word index of the classification suggestions in a thread of its own (done before the models, and
+``ready`` waits for it), so the first suggestion is not the one that builds it. A process that never started
+a warm-up (the dev server, a test app, the CLI) loads them on first use, as before. One log line says what
+was loaded from where.
 """
 from __future__ import annotations
 

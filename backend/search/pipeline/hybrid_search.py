@@ -173,10 +173,12 @@ class HybridSearch:
         sims = [c.score for c in knn]
         scores, class_votes, patent_votes = class_consensus.list_consensus(
             sims, [class_consensus.class_codes(c.cpc_subclass, c.locarno_class, c.ipc_subclass) for c in knn],
-            [c.publication_number for c in knn], k, wc, wp)
-        order = class_consensus.banded_order(sims, cast(Sequence[float], scores), s.search_class_consensus_band)
+            [c.publication_number for c in knn], k, wc, wp, temperature=s.search_class_consensus_temperature)
+        order = class_consensus.banded_order(sims, cast(Sequence[float], scores), s.search_class_consensus_band,
+                                             head=s.search_class_consensus_head)
         scores = class_consensus.descending(cast(Sequence[float], scores), order)
-        why = class_consensus.reasons(sims, order, class_votes, patent_votes, k, wc, wp, s.search_class_consensus_band)
+        why = class_consensus.reasons(sims, order, class_votes, patent_votes, k, wc, wp, s.search_class_consensus_band,
+                                      head=s.search_class_consensus_head)
         return ([knn[i] for i in order], {keyof(knn[i]): float(scores[i]) for i in order},
                 {keyof(knn[i]): (class_votes[i], patent_votes[i], why[i]) for i in order})
 
