@@ -71,6 +71,10 @@ class Hit(BaseModel):
     match_score: float | None = None
     family_id: str | None = None
     has_image: bool = True          # false: a text-only hit (no drawing stored; the URLs answer 404)
+    #: a figure cut from a sheet of several: its place in reading order (0: the whole sheet) and its box
+    #: (left, top, right, bottom as shares of the sheet)
+    figure_region: int = 0
+    figure_box: list[float] | None = None
     explain: Explain | None = None
     snippets: dict[str, str] | None = None    # field -> text with the matched words in <mark>, HTML-escaped
 

@@ -28,6 +28,10 @@ def test_regions_of_one_sheet_are_figures_of_their_own_with_their_box(backend):
     # a drawing query finds the patent once, by its best figure
     hits = backend.search({"vector": docs[2]["image_vector"], "size": 10}).hits
     assert len(hits) == 1 and hits[0].figure_id == "US0000009B2-F2.2"
+    # the hit carries its box on the sheet, so the UI can outline the part that matched
+    assert hits[0].figure_region == 2 and hits[0].figure_box == pytest.approx([0.0, 0.55, 1.0, 1.0])
+    whole_hit = backend.search({"vector": docs[0]["image_vector"], "size": 10}).hits[0]
+    assert (whole_hit.figure_id, whole_hit.figure_region, whole_hit.figure_box) == ("US0000009B2-F1", 0, None)
 
 
 @pytest.mark.parametrize("box", [[0.5, 0.1, 0.4, 0.9], [0, 0, 1.2, 1], [0.1, 0.1, 0.2], "top"])

@@ -110,7 +110,7 @@ VECTOR_FIELDS = projection("image_vector", "text_vector")
 HIT_FIELDS = projection("figure_id", "publication_number", "figure_number", "title", "description", "kind",
                         "country", "publication_date", "cpc", "locarno", "applicants", "cpc_subclass",
                         "ipc_subclass", "locarno_class", "image_key", "family_id", "titles", "filing_date",
-                        "priority_date")
+                        "priority_date", "figure_region", "figure_box")
 #: The family view: what GET /patents/<n> lists per member of the patent's family.
 FAMILY_FIELDS = projection("publication_number", "kind", "country", "title", "publication_date", "filing_date")
 #: The patent view (GET /patents/<n>): the patent's fields, then each figure's.

@@ -33,6 +33,7 @@ def render_hit(item: Fused, cand: Candidate, src: dict, explain: bool, lang: str
         applicants=list(src.get("applicants") or []), score=round(item.score, 8),
         image_url=f"/figures/{fid}/image", thumbnail_url=f"/figures/{fid}/thumbnail",
         has_image=bool(src.get("image_key")), family_id=src.get("family_id"),
+        figure_region=int(src.get("figure_region") or 0), figure_box=src.get("figure_box") or None,
     )
     if explain:
         hit.explain = Explain(
