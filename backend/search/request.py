@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from backend.patent_numbers import normalise_lenient
 from backend.search.crop import Crop
@@ -65,12 +65,6 @@ class SearchRequest(_Strict):
         "An uploaded sheet that is clearly several figures (whitespace gutters, comparable sizes) is searched "
         "as those figures (views, fused per patent) plus the whole sheet; false: always as one drawing; "
         "default: the deployment's PRISM_SEARCH_SPLIT_VIEWS. The response's query_views names the boxes."))
-    #: the figures an uploaded sheet was split into (service.parse_request -> the response's query_views)
-    _query_views: Any = PrivateAttr(default=None)
-    #: the uploaded query drawing's local features and turned vectors, from service.parse_request to the
-    #: search it runs (passed on as ranking.rerank.QueryDrawing: the pipeline reads no private attribute)
-    _query_drawing: Any = PrivateAttr(default=None)
-    _turned_vectors: Any = PrivateAttr(default=None)
 
     @field_validator("text")
     @classmethod

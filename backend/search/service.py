@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import logging
 import mimetypes
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,7 +19,7 @@ from backend.observability import metrics as observed
 from backend.patent_numbers import source_url
 from backend.search import get_backend
 from backend.search.errors import InvalidQuery, NotFound, SearchBackendError, Unavailable
-from backend.search.index.documents import is_text_document
+from backend.search.index.documents import EXPORT_COLUMNS, FIGURE_FIELDS, PATENT_FIELDS, is_text_document
 from backend.search.pipeline.planning import validation_problem
 from backend.search.ranking.multi_view import MAX_VIEWS
 from backend.search.ranking.rerank import QueryDrawing
@@ -27,13 +28,18 @@ from backend.settings import Settings
 
 log = logging.getLogger(__name__)
 
-EXPORT_COLUMNS = ("rank", "publication_number", "figure_id", "figure_number", "title", "kind", "country",
-                  "publication_date", "filing_date", "priority_date", "cpc", "locarno", "applicants", "score",
-                  "image_url", "patent_url")
-PATENT_FIELDS = ("publication_number", "kind", "country", "title", "abstract", "claims", "applicants", "cpc",
-                 "ipc", "locarno", "filing_date", "publication_date", "priority_date", "ingest_seq")
-FIGURE_FIELDS = ("figure_id", "figure_number", "description", "viewpoint", "object_name", "captions",
-                 "image_key", "thumb_key", "figure_region", "figure_box")
+#: what POST /search and its export take beside the JSON body: one uploaded drawing or several views
+Upload = bytes | Sequence[bytes] | None
+
+
+@dataclass(frozen=True)
+class ParsedSearch:
+    """A validated request and what came with its upload: the drawing the verification checks against
+    (rerank.py) and the boxes of the figures an uploaded sheet was split into (the response's query_views)."""
+
+    request: SearchRequest
+    drawing: QueryDrawing | None = None
+    views: list[dict] | None = None
 
 
 def _decode_upload(data: bytes, settings: Settings):
@@ -125,8 +131,13 @@ def _check_index_dims(dims: int, settings: Settings) -> None:
                           f"index is re-embedded (`prism index reembed`)")
 
 
-def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> SearchRequest:
+def parse_request(body: Any, settings: Settings, image: Upload = None) -> SearchRequest:
     """A validated request; an uploaded ``image`` becomes the query vector."""
+    return parse_search(body, settings, image).request
+
+
+def parse_search(body: Any, settings: Settings, image: Upload = None) -> ParsedSearch:
+    """A validated request with its uploaded drawing (features for the verification) and split views."""
     if body is None:
         body = {}
     if not isinstance(body, dict):
@@ -167,12 +178,12 @@ def parse_request(body: Any, settings: Settings, image: bytes | None = None) -> 
         request = SearchRequest.model_validate(body)
     except ValidationError as exc:
         raise validation_problem(exc) from None
-    if images or crop is not None:   # for the geometric verification (rerank.py)
-        request._query_drawing, request._turned_vectors = features, turned_vectors
-    request._query_views = query_views
+    drawing = None
+    if (images or crop is not None) and (features is not None or turned_vectors):
+        drawing = QueryDrawing(features, list(turned_vectors))   # for the geometric verification (rerank.py)
     if settings.search_text_to_image and request.text and not (request.vector or request.image_figure_id):
         request = _with_text_vector(request, settings)
-    return request
+    return ParsedSearch(request, drawing, query_views)
 
 
 def _crop_of(body: dict):
@@ -196,29 +207,29 @@ def _with_text_vector(request: SearchRequest, settings: Settings) -> SearchReque
     return request.model_copy(update={"vector": encoder.encode_texts([request.text])[0].tolist()})
 
 
-def _run(request: SearchRequest, settings: Settings, window: int | None = None):
+def _run(request: SearchRequest, settings: Settings, drawing: QueryDrawing | None = None):
     try:
         with observed.search_backend_timer(request):
-            return get_backend(settings).search(request, window=window, drawing=QueryDrawing.of(request))
+            return get_backend(settings).search(request, drawing=drawing)
     except SearchBackendError as exc:
         log.error("search failed: %s", exc)
         raise Unavailable(f"search backend unavailable: {exc}") from None
 
 
-def search(body: Any, settings: Settings, image: bytes | None = None) -> dict:
+def search(body: Any, settings: Settings, image: Upload = None) -> dict:
     with observed.search_timer() as seen:
-        request = parse_request(body, settings, image)
-        seen.kind = observed.search_kind(request)
-        out = _run(request, settings).to_json()
-        if request._query_views:   # the uploaded sheet searched as its figures (the views' boxes on it)
-            out["query_views"] = request._query_views
+        parsed = parse_search(body, settings, image)
+        seen.kind = observed.search_kind(parsed.request)
+        out = _run(parsed.request, settings, parsed.drawing).to_json()
+        if parsed.views:   # the uploaded sheet searched as its figures (the views' boxes on it)
+            out["query_views"] = parsed.views
         return out
 
 
 EXPORT_PAGE = 500        # results per backend call while exporting
 
 
-def export_csv(body: Any, settings: Settings, image: bytes | None = None, limit: int = 1000,
+def export_csv(body: Any, settings: Settings, image: Upload = None, limit: int = 1000,
                base_url: str = "") -> Iterator[str]:
     """CSV of the first ``limit`` (at most :data:`MAX_EXPORT`, 10,000) results of the search, streamed:
     chunks of CSV text, one backend page (:data:`EXPORT_PAGE` rows) at a time, in the order of the
@@ -232,13 +243,15 @@ def export_csv(body: Any, settings: Settings, image: bytes | None = None, limit:
         body.pop("size", None)
         body.pop("cursor", None)
     # model_copy does not re-validate: a page may be larger than the API's 100
-    request = parse_request(body, settings, image).model_copy(update={"size": min(limit, EXPORT_PAGE),
-                                                                      "explain": False, "facets": False})
-    first = _run(request, settings)
-    return _csv_pages(request, first, settings, limit, base_url.rstrip("/"))
+    parsed = parse_search(body, settings, image)
+    request = parsed.request.model_copy(update={"size": min(limit, EXPORT_PAGE), "explain": False,
+                                                "facets": False})
+    first = _run(request, settings, parsed.drawing)
+    return _csv_pages(request, parsed.drawing, first, settings, limit, base_url.rstrip("/"))
 
 
-def _csv_pages(request: SearchRequest, response, settings: Settings, limit: int, base: str = "") -> Iterator[str]:
+def _csv_pages(request: SearchRequest, drawing: QueryDrawing | None, response, settings: Settings, limit: int,
+               base: str = "") -> Iterator[str]:
     from urllib.parse import quote
 
     from backend.csv_cells import SafeCsv
@@ -256,7 +269,8 @@ def _csv_pages(request: SearchRequest, response, settings: Settings, limit: int,
         if rank >= limit or not response.next_cursor:
             return
         size = min(EXPORT_PAGE, limit - rank)
-        response = _run(request.model_copy(update={"cursor": response.next_cursor, "size": size}), settings)
+        response = _run(request.model_copy(update={"cursor": response.next_cursor, "size": size}), settings,
+                        drawing)
 
 
 SHORTLIST_COLUMNS = ("publication_number", "category", "note", "title", "kind", "country", "publication_date",

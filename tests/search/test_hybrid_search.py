@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import inspect
 
-import numpy as np
 import pytest
 
 from backend.search.backends.elasticsearch.es_backend import ElasticsearchBackend
@@ -14,7 +13,6 @@ from backend.search.errors import InvalidQuery
 from backend.search.pipeline import protocols
 from backend.search.pipeline.candidates import Candidate, Query
 from backend.search.pipeline.hybrid_search import HybridSearch
-from backend.search.ranking.rerank import QueryDrawing
 
 
 class ListRetrieval:
@@ -109,20 +107,31 @@ def test_a_vector_of_other_dims_is_refused_before_retrieval(settings):
 
 
 def test_the_query_drawing_is_an_argument():
-    """The pipeline takes the uploaded drawing as ``drawing``; the request carries it only from the service."""
-    assert "drawing" in inspect.signature(HybridSearch.search).parameters
-    assert QueryDrawing.of(_request_with_drawing(None, None)) is None
-    turned = [np.zeros(2)]
-    found = QueryDrawing.of(_request_with_drawing("features", turned))
-    assert found is not None and found.features == "features" and found.turned_vectors == turned
-
-
-def _request_with_drawing(features, turned):
+    """The pipeline takes the uploaded drawing as ``drawing``; the request model carries no drawing."""
     from backend.search.request import SearchRequest
 
-    request = SearchRequest(text="pump")
-    request._query_drawing, request._turned_vectors = features, turned
-    return request
+    assert "drawing" in inspect.signature(HybridSearch.search).parameters
+    assert not SearchRequest.__private_attributes__
+
+
+def test_the_service_hands_the_uploaded_drawing_to_the_search(tmp_path):
+    """An uploaded drawing's features and turned vectors travel beside the request (ParsedSearch), text alone
+    has none."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from backend.search import service
+    from backend.settings import Settings
+
+    settings = Settings(data_dir=tmp_path)
+    assert service.parse_search({"text": "pump"}, settings).drawing is None
+    image = Image.new("L", (96, 96), 255)
+    ImageDraw.Draw(image).rectangle((20, 20, 70, 70), outline=0, width=3)
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    parsed = service.parse_search({}, settings, buf.getvalue())
+    assert parsed.request.vector and parsed.drawing is not None and len(parsed.drawing.turned_vectors) == 2
 
 
 def _members(protocol) -> dict[str, inspect.Signature]:

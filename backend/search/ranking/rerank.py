@@ -81,12 +81,6 @@ class QueryDrawing:
     features: DrawingFeatures | None
     turned_vectors: list[Any] = field(default_factory=list)
 
-    @classmethod
-    def of(cls, request: SearchRequest) -> QueryDrawing | None:
-        """What service.parse_request left with ``request`` for its search (None: no uploaded drawing)."""
-        features, turned_vectors = request._query_drawing, request._turned_vectors
-        return cls(features, list(turned_vectors or [])) if features is not None or turned_vectors else None
-
 
 def upload_features(image) -> DrawingFeatures:
     """Features of an uploaded query drawing (a decoded PIL image)."""
