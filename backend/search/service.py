@@ -274,7 +274,10 @@ def _csv_pages(request: SearchRequest, drawing: QueryDrawing | None, response, s
 
 
 SHORTLIST_COLUMNS = ("publication_number", "category", "note", "title", "kind", "country", "publication_date",
-                     "filing_date", "priority_date", "applicants", "figure_id", "patent_url", "added_at")
+                     "filing_date", "priority_date", "applicants", "figure_id", "patent_url", "source_url",
+                     "added_at")
+#: columns the server writes itself (the browser's rows do not carry them)
+SHORTLIST_DERIVED = ("source_url",)
 #: the examiner's category of a citation, as in a search report (empty: not categorised)
 SHORTLIST_CATEGORIES = ("", "X", "Y", "A")
 MAX_SHORTLIST_ROWS = 1000
@@ -295,13 +298,15 @@ def shortlist_csv(body: Any) -> str:
     for i, row in enumerate(rows):
         if not isinstance(row, dict):
             raise InvalidQuery(f"rows[{i}]: must be an object")
-        cells = [row.get(c) for c in SHORTLIST_COLUMNS]
+        cells = [None if c in SHORTLIST_DERIVED else row.get(c) for c in SHORTLIST_COLUMNS]
         for column, cell in zip(SHORTLIST_COLUMNS, cells):
             if cell is not None and (not isinstance(cell, str) or len(cell) > MAX_SHORTLIST_CELL):
                 raise InvalidQuery(f"rows[{i}].{column}: must be text of at most {MAX_SHORTLIST_CELL} "
                                    "characters")
         if (row.get("category") or "") not in SHORTLIST_CATEGORIES:
             raise InvalidQuery(f"rows[{i}].category: must be X, Y, A or empty, got {row.get('category')!r}")
+        # the office's public page of the publication, where its number parses (docs/ui.md)
+        cells[SHORTLIST_COLUMNS.index("source_url")] = source_url(str(row.get("publication_number") or ""))
         out.write(cells)
     return out.take()
 

@@ -208,6 +208,11 @@ def test_shortlist_export_uses_the_same_writer(client):
     got = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
     assert [g["title"] for g in got] == ["'=cmd|' /C calc'!A0", "'-2+3"]
     assert got[0]["applicants"] == "'@SUM(A1)" and got[1]["added_at"] == "2026-01-01T00:00:00Z"
+    # the link to the original document is the server's, from the number (a sent one is not taken)
+    assert got[0]["source_url"] == "https://patents.google.com/patent/USD1/en"
+    spoofed = client.post("/shortlist/export", json={"rows": [{"publication_number": "not a number",
+                                                               "source_url": "=HYPERLINK(\"x\")"}]})
+    assert list(csv.DictReader(io.StringIO(spoofed.get_data(as_text=True))))[0]["source_url"] == ""
     _problem(client.post("/shortlist/export", json={"rows": [{"title": ["x"]}]}), 400, "rows[0].title")
     _problem(client.post("/shortlist/export", json={"rows": [{}] * 1001}), 400, "at most 1000")
     _problem(client.post("/shortlist/export", json={"rows": [{"category": "Z"}]}), 400, "rows[0].category")
