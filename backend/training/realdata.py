@@ -118,7 +118,7 @@ def load_sets(root: Path | None = None, sets: Iterable[str] = SETS, cache: Path 
     root = Path(root) if root else default_root()
     if not root.is_dir():
         raise DatasetError(f"shared data not found at {root}")
-    cache = Path(cache) if cache else Path("var/cache/realdata")
+    cache = Path(cache) if cache else Path(__file__).resolve().parents[2] / "var" / "cache" / "realdata"
     loaders = {"impact": load_impact, "usdesign": load_usdesign, "kr": load_kr,
                "grants": lambda r: load_grants(r, cache)}
     out: list[FigureRecord] = []
