@@ -248,12 +248,13 @@ def search_table(dev, originals, published, texts, checkpoint, consensus, verify
             system_row(stored + ", consensus off", stored_g, stored_q, dev, text_vectors=stored_t, texts=texts),
             system_row(cand + ", consensus off", cand_g, cand_q, dev, text_vectors=cand_t, texts=texts)]
     if consensus is not None:
-        copy_sim = None
+        rows.append(system_row("search without verification: " + stored + " + consensus", stored_g, stored_q, dev,
+                               consensus, None, stored_t, texts))
+        rows.append(system_row(cand + " + consensus", cand_g, cand_q, dev, consensus, None, cand_t, texts))
         if verify:
             copy_sim = verified(consensus(stored_q @ stored_g.T), originals, published, stored_g, stored_q,
                                 enc.encode_images, Settings())
             progress(f"  verification: {time.time() - t0:.0f} s")
-        rows.append(system_row("search: " + stored + " + consensus" + (" + verification" if verify else ""),
-                               stored_g, stored_q, dev, consensus, copy_sim, stored_t, texts))
-        rows.append(system_row(cand + " + consensus", cand_g, cand_q, dev, consensus, None, cand_t, texts))
+            rows.append(system_row("search: " + stored + " + consensus + verification", stored_g, stored_q, dev,
+                                   consensus, copy_sim, stored_t, texts))
     return rows, render(rows, len(dev), len({r.patent for r in dev}), 10 / len(dev))
