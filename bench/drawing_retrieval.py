@@ -102,19 +102,37 @@ class Consensus:
     index would carry it."""
 
     def __init__(self, records, k: int, weight: float, patent_weight: float = 0.0, band: float | None = None,
-                 head: int = 0, temperature: float = 0.0):
+                 head: int = 0, temperature: float = 0.0, per_patent: bool = False):
         self.codes = [{f"{realdata.source_of(r)}:{r.label}"} if r.label else set() for r in records]
         self.patents = [r.patent for r in records]
         self.k, self.weight, self.patent_weight, self.band = k, weight, patent_weight, band
         self.head, self.temperature = head, temperature
+        #: the search's order: the vector list grouped by patent (each patent's best figure) before the
+        #: consensus, so its protected head is that many patents
+        self.per_patent = per_patent
 
     def __call__(self, sim: np.ndarray, gallery_idx=None) -> np.ndarray:
         from backend.search.ranking.class_consensus import consensus_rows
 
         idx = range(len(self.codes)) if gallery_idx is None else gallery_idx
+        if self.per_patent:
+            sim = best_figure_per_patent(sim, [self.patents[i] for i in idx])
         return consensus_rows(sim, [self.codes[i] for i in idx], self.k, self.weight,
                               [self.patents[i] for i in idx], self.patent_weight, self.band,
                               head=self.head, temperature=self.temperature)
+
+
+def best_figure_per_patent(sim: np.ndarray, patents) -> np.ndarray:
+    """``sim`` with every figure but each row's best of its patent at -inf (a patent scores its best figure)."""
+    out = np.array(sim, dtype=float, copy=True)
+    codes = np.unique(np.asarray(patents), return_inverse=True)[1]
+    for code in range(codes.max() + 1 if len(codes) else 0):
+        cols = np.flatnonzero(codes == code)
+        if len(cols) > 1:
+            keep = cols[np.argmax(out[:, cols], axis=1)]
+            out[:, cols] = -np.inf
+            out[np.arange(len(out)), keep] = sim[np.arange(len(out)), keep]
+    return out
 
 
 def _adjusted(sim: np.ndarray, cons: Consensus | None, gallery_idx=None) -> np.ndarray:
@@ -336,7 +354,8 @@ def search_consensus(records) -> Consensus | None:
     k, weight = settings.search_class_consensus_k, settings.search_class_consensus_weight
     patent_weight = settings.search_patent_consensus_weight
     return (Consensus(records, k, weight, patent_weight, settings.search_class_consensus_band,
-                      settings.search_class_consensus_head, settings.search_class_consensus_temperature)
+                      settings.search_class_consensus_head, settings.search_class_consensus_temperature,
+                      per_patent=True)
             if k > 0 and (weight > 0 or patent_weight > 0) else None)
 
 
