@@ -8,11 +8,11 @@ import logging
 import zipfile
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from backend.ingest import orientation
+from tests.drawings import labelled_sheet
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 GRANT = "uspto_grants_2025/US12448254-20251021.ZIP"
 
 needs_tesseract = pytest.mark.skipif(not orientation.available(),
@@ -29,18 +29,7 @@ def _sheet_of(shared_data, sheet: int) -> Image.Image:
 
 
 def _drawing() -> Image.Image:
-    """A portrait sheet: a framed device with a few lines and its printed label FIG. 1 below it."""
-    try:
-        font = ImageFont.truetype(FONT, 64)
-    except OSError:
-        pytest.skip(f"{FONT} (fonts-dejavu) is not installed")
-    im = Image.new("L", (1100, 1500), 255)
-    draw = ImageDraw.Draw(im)
-    draw.rectangle((250, 200, 850, 900), outline=0, width=6)
-    draw.ellipse((400, 350, 700, 650), outline=0, width=5)
-    draw.line((250, 900, 550, 1050), fill=0, width=4)
-    draw.text((420, 1150), "FIG. 1", fill=0, font=font)
-    return im
+    return labelled_sheet("FIG. 1")
 
 
 @needs_tesseract

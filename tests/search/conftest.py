@@ -143,3 +143,20 @@ def corpus(backend):
     backend.index_figures(docs)
     backend.refresh()
     return docs
+
+
+def run_cli(*args):
+    """``prism ARGS`` in this process (click's runner): the result with its output and exit code."""
+    from click.testing import CliRunner
+
+    from backend.cli import _register, cli
+
+    _register()
+    return CliRunner().invoke(cli, list(args))
+
+
+def drop_es_indices(es_url: str, prefix: str) -> None:
+    """Delete the Elasticsearch indices a test made under its own prefix."""
+    from elasticsearch import Elasticsearch
+
+    Elasticsearch(es_url).indices.delete(index=f"{prefix}*", ignore_unavailable=True, allow_no_indices=True)

@@ -11,12 +11,12 @@ import uuid
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from backend.api.problems import status_of
 from backend.cli_db import upgrade_database
 from backend.search.errors import SearchError
 from backend.settings import SHARED_DATA
+from tests.search.conftest import drop_es_indices, run_cli
 
 pytestmark = [pytest.mark.slow]
 
@@ -60,26 +60,18 @@ def switch(request, make_settings, tmp_path):
     yield _switch
     reset_backends()
     if request.param == "elasticsearch":
-        from elasticsearch import Elasticsearch
-
-        Elasticsearch(common["es_url"]).indices.delete(index=f"{common['es_index_prefix']}*",
-                                                       ignore_unavailable=True, allow_no_indices=True)
+        drop_es_indices(common["es_url"], common["es_index_prefix"])
 
 
-def _cli(*args):
-    from backend.cli import _register, cli
-
-    _register()
-    return CliRunner().invoke(cli, list(args))
 
 
 def _status() -> tuple[int, dict, str]:
-    out = _cli("index", "status", "--json")
+    out = run_cli("index", "status", "--json")
     return out.exit_code, json.loads(out.stdout), out.stderr
 
 
 def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
     from backend.search import get_backend
     from backend.search.index.index_encoder import current_encoder
 
@@ -101,7 +93,7 @@ def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
     assert code == 1 and info["stale"] is True and info["encoder"]["current"] == {"model_id": b.model_id,
                                                                                    "dims": 512}
     assert "STALE" in err and "prism index reembed" in err and a.model_id in err
-    checked = _cli("check")
+    checked = run_cli("check")
     assert checked.exit_code == 1 and "STALE index" in checked.stdout and "prism index reembed" in checked.stdout
 
     # ingest with B into A's index: the job fails naming both encoders and the command; nothing is written
@@ -126,13 +118,13 @@ def test_stale_index_refuses_mixing_and_reembeds(switch, tmp_path):
     blob = settings.resolved_blob_dir / victim["image_key"]
     saved = blob.read_bytes()
     blob.unlink()
-    out = _cli("index", "reembed")
+    out = run_cli("index", "reembed")
     assert out.exit_code == 1 and victim["figure_id"] in out.stderr and "--drop-missing" in out.stderr
     code, info, _ = _status()
     assert info["stale"] and info["encoder"]["index"]["model_ids"] == {a.model_id: n}
     blob.write_bytes(saved)
 
-    out = _cli("index", "reembed")
+    out = run_cli("index", "reembed")
     assert out.exit_code == 0, out.output
     assert f"re-embedded with {b.model_id} (dims 512)" in out.stdout
     code, info, _ = _status()
@@ -177,7 +169,7 @@ def _pubs(backend) -> list[str]:
 def test_reembedding_the_display_rendition_reproduces_ingest(make_settings, tmp_path):
     """Re-encoding a figure's stored display PNG with the same encoder gives (almost) the ingest vector:
     the model input is derived from it the way ingest derives it from the original."""
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
     from backend.search import get_backend, reset_backends
     from backend.search.index.reembed import Reembedder
 

@@ -11,7 +11,6 @@ import zipfile
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
 from backend.cli_db import upgrade_database
@@ -19,6 +18,7 @@ from backend.db.models import Figure, Patent
 from backend.db.session import session_scope
 from backend.search.errors import SearchBackendError
 from backend.settings import SHARED_DATA
+from tests.search.conftest import drop_es_indices, run_cli
 
 pytestmark = [pytest.mark.slow]
 
@@ -48,17 +48,9 @@ def settings_for(request, make_settings):
     yield _make
     reset_backends()
     if request.param == "elasticsearch":
-        from elasticsearch import Elasticsearch
-
-        Elasticsearch(common["es_url"]).indices.delete(index=f"{common['es_index_prefix']}*",
-                                                       ignore_unavailable=True, allow_no_indices=True)
+        drop_es_indices(common["es_url"], common["es_index_prefix"])
 
 
-def _cli(*args):
-    from backend.cli import _register, cli
-
-    _register()
-    return CliRunner().invoke(cli, list(args))
 
 
 def _figures(settings, pub: str) -> dict[str, dict]:
@@ -76,7 +68,7 @@ def _rows(settings, pub: str) -> dict[str, Figure]:
 
 def _ingest_whole(settings_for, tmp_path):
     """The synthetic grant (sheet 2 holds FIGS. 2A and 2B) ingested with the split off: a whole sheet."""
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
     from tests.ingest.test_figure_split import _write
 
     _write(tmp_path / "data", NUMBER)
@@ -92,7 +84,7 @@ def test_reembed_splits_a_stored_multi_figure_sheet_once(settings_for, tmp_path)
     sheet = before[f"{PUB}-F2"]
     assert sheet["figure_region"] == 0 and "2A" in sheet["description"]
 
-    out = _cli("index", "reembed")
+    out = run_cli("index", "reembed")
     assert out.exit_code == 0, out.output
     assert "multi-figure sheets: 1 of 1 split into 2 figures" in out.stdout
     after = _figures(settings, PUB)
@@ -118,7 +110,7 @@ def test_reembed_splits_a_stored_multi_figure_sheet_once(settings_for, tmp_path)
     hits = get_backend(settings).search({"image_figure_id": f"{PUB}-F2.2", "size": 3}).hits
     assert hits[0].figure_id == f"{PUB}-F2.2"
 
-    again = _cli("index", "reembed")
+    again = run_cli("index", "reembed")
     assert again.exit_code == 0, again.output
     assert "multi-figure sheets: 0 of 0 split into 0 figures" in again.stdout
     final = _figures(settings, PUB)
@@ -132,7 +124,7 @@ def test_reembed_splits_a_stored_multi_figure_sheet_once(settings_for, tmp_path)
 def test_no_split_sheets_keeps_them_and_a_failed_write_leaves_the_sheet(settings_for, tmp_path, monkeypatch):
     settings = _ingest_whole(settings_for, tmp_path)
     before = _figures(settings, PUB)
-    out = _cli("index", "reembed", "--no-split-sheets")
+    out = run_cli("index", "reembed", "--no-split-sheets")
     assert out.exit_code == 0, out.output
     assert "multi-figure sheets" not in out.stdout and set(_figures(settings, PUB)) == set(before)
 
@@ -148,7 +140,7 @@ def test_no_split_sheets_keeps_them_and_a_failed_write_leaves_the_sheet(settings
         return original(self, docs, remove)
 
     monkeypatch.setattr(backend_class, "index_figures", failing)
-    out = _cli("index", "reembed", "--split-sheets")
+    out = run_cli("index", "reembed", "--split-sheets")
     assert out.exit_code == 1 and "disk full" in out.stderr
     monkeypatch.setattr(backend_class, "index_figures", original)
     from backend.search import reset_backends
@@ -172,7 +164,7 @@ def _grant_with_lettered_sheet(tmp_path):
 
 
 def test_a_real_sheet_with_figs_3a_and_3b_is_split(settings_for, tmp_path):
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
 
     folder = _grant_with_lettered_sheet(tmp_path)
     settings = settings_for(ingest_split_figures=False)
@@ -185,7 +177,7 @@ def test_a_real_sheet_with_figs_3a_and_3b_is_split(settings_for, tmp_path):
     assert sheet["figure_region"] == 0
 
     settings = settings_for(ingest_split_figures=True)
-    out = _cli("index", "reembed")
+    out = run_cli("index", "reembed")
     assert out.exit_code == 0, out.output
     after = _figures(settings, pub)
     assert f"{pub}-F4" not in after and {f"{pub}-F4.1", f"{pub}-F4.2"} <= set(after)
@@ -193,5 +185,5 @@ def test_a_real_sheet_with_figs_3a_and_3b_is_split(settings_for, tmp_path):
     assert top[3] <= bottom[1] + 0.02          # FIG. 3A above FIG. 3B
     assert all(after[f"{pub}-F4.{r}"]["sheet_key"] == sheet["image_key"] for r in (1, 2))
     assert json.loads(json.dumps(after[f"{pub}-F4.1"]["figure_box"])) == top
-    again = _cli("index", "reembed")
+    again = run_cli("index", "reembed")
     assert again.exit_code == 0 and set(_figures(settings, pub)) == set(after)

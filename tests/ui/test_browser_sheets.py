@@ -12,13 +12,13 @@ import os
 from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image
 
 from backend.ingest import orientation
+from tests.drawings import labelled_sheet
 
 pytestmark = [pytest.mark.browser]
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 NUMBER = "USD0000011"
 VIEWPORT = (1360, 860)
 needs_tesseract = pytest.mark.skipif(not orientation.available(),
@@ -27,18 +27,7 @@ needs_tesseract = pytest.mark.skipif(not orientation.available(),
 
 def _drawing(label: str) -> Image.Image:
     """A portrait sheet filled by its drawing (a frame near the edges) with the printed label below it."""
-    try:
-        font = ImageFont.truetype(FONT, 64)
-    except OSError:
-        pytest.skip(f"{FONT} (fonts-dejavu) is not installed")
-    im = Image.new("L", (1100, 1500), 255)
-    draw = ImageDraw.Draw(im)
-    draw.rectangle((20, 20, 1080, 1480), outline=0, width=6)
-    draw.rectangle((250, 200, 850, 900), outline=0, width=6)
-    draw.ellipse((400, 350, 700, 650), outline=0, width=5)
-    draw.line((250, 900, 550, 1050), fill=0, width=4)
-    draw.text((420, 1150), label, fill=0, font=font)
-    return im
+    return labelled_sheet(label, framed=True)
 
 
 def _encoded(im: Image.Image, fmt: str, **kw) -> bytes:
