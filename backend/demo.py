@@ -90,7 +90,7 @@ def demo(corpus: Path | None, data_dir: Path, size: int, captioner: str) -> None
     settings = get_settings()
 
     from backend.cli_db import upgrade_database
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
     from backend.search import service as search_service
 
     upgrade_database(settings.resolved_database_url)

@@ -6,12 +6,12 @@ allocate, not the whole start-up heap (at 1M figures, full collections were the 
 tail on Elasticsearch: bench/scale_bench.py). The worker loads its models in a thread as it starts
 (:mod:`backend.warmup`; ``/readyz`` says ``warming`` until they are in), not in its first search. In
 eager mode a starting worker re-drives the ingest jobs of a worker that died
-(:func:`backend.ingest.service.redrive_orphaned_at_start`).
+(:func:`backend.ingest.jobs.redrive_orphaned_at_start`).
 """
 import gc
 
 from backend.app import create_app
-from backend.ingest.service import redrive_orphaned_at_start
+from backend.ingest.jobs import redrive_orphaned_at_start
 from backend.observability.logs import configure as configure_logs
 from backend.warmup import start_background as warm_up_in_background
 

@@ -226,16 +226,16 @@ def search_part(root: Path, dev, captions_by_key, queries, work: Path, fallbacks
     import os
 
     from backend.cli_db import upgrade_database
-    from backend.ingest import service
+    from backend.ingest import runners
+    from backend.ingest.bulk import ingest_paths
     from backend.ingest.pipeline import Pipeline, figure_id
-    from backend.ingest.service import ingest_paths
     from backend.search import service as search_service
     from backend.settings import get_settings, reset_settings_cache
 
     sources = dev_sources(root, dev)
     dev_ids = [figure_id(r.patent, r.figure) for r in dev]
     out: dict = {}
-    original = service.get_pipeline
+    original = runners.get_pipeline
     for variant in VARIANTS:
         data = work / variant
         os.environ.update(PRISM_DATA_DIR=str(data), PRISM_SEARCH_BACKEND="embedded", PRISM_TASK_MODE="eager",
@@ -245,12 +245,12 @@ def search_part(root: Path, dev, captions_by_key, queries, work: Path, fallbacks
         upgrade_database(settings.resolved_database_url)
         captioner = ReplayCaptioner(variant, captions_by_key[variant], fallbacks[variant])
         pipe = Pipeline(settings, captioner=captioner)
-        service.get_pipeline = lambda s, pipe=pipe: pipe
+        runners.get_pipeline = lambda s, pipe=pipe: pipe
         t0 = time.time()
         try:
             summary = ingest_paths(sources, settings, progress=False)
         finally:
-            service.get_pipeline = original
+            runners.get_pipeline = original
         print(f"  b. {variant:8s} ingested {summary.ingested} patents in {time.time() - t0:.0f} s "
               f"({captioner.missing} figures numbered otherwise)", flush=True)
         images = {}

@@ -81,7 +81,7 @@ def main() -> None:
 def stage_table(folders: list[Path]) -> dict:
     from backend.ingest import pipeline as pipeline_module
     from backend.ingest.parsers.discover import discover
-    from backend.ingest.service import _torch_threads_beside_image_threads, batches
+    from backend.ingest.runners import _torch_threads_beside_image_threads, batches
     from backend.ingest.stage_times import IMAGE_THREAD_STAGES
 
     with tempfile.TemporaryDirectory(prefix="prism-bench-") as tmp:
@@ -179,7 +179,8 @@ def _child(spec: dict) -> None:
     import backend.cli as prism_cli
 
     prism_cli._register()
-    from backend.ingest.service import get_pipeline, ingest_paths
+    from backend.ingest.bulk import ingest_paths
+    from backend.ingest.runners import get_pipeline
 
     started = time.time()
     settings = _fresh_settings(Path(spec["data_dir"]))
@@ -219,7 +220,7 @@ def celery_row(folders: list[Path], processes: int) -> dict:
 
     from backend import devservices
     from backend.cli_db import upgrade_database
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
     from backend.search.index import index_admin
     from backend.settings import Settings, reset_settings_cache
 
@@ -303,7 +304,8 @@ def format_rows(formats: list[str], weekly_ocr: tuple[str, ...] = ("on", "off"))
 def _ingest_one(path: str, ocr_on: bool) -> tuple[int, float, int]:
     import resource
 
-    from backend.ingest.service import get_pipeline, ingest_paths
+    from backend.ingest.bulk import ingest_paths
+    from backend.ingest.runners import get_pipeline
 
     with tempfile.TemporaryDirectory(prefix="prism-bench-") as tmp:
         os.environ["PRISM_INGEST_SHEET_OCR"] = "true" if ocr_on else "false"

@@ -81,7 +81,7 @@ class ReferenceBM25:
 # -- Prism ------------------------------------------------------------------------------------------
 def ingest(corpus: list[text_collection.Doc], settings, workdir: Path) -> dict:
     from backend.cli_db import upgrade_database
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
 
     manifest = workdir / "corpus.jsonl"
     manifest.write_text("".join(json.dumps(d.manifest(), ensure_ascii=False) + "\n" for d in corpus),

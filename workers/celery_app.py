@@ -85,7 +85,7 @@ app = make_celery()
 def _warm_models(**_kw) -> None:
     """Each worker process loads its models as it starts (backend/warmup.py; in a thread, as Celery gives a new
     process a few seconds to report in), not inside its first task; a task that comes meanwhile waits for them."""
-    from backend.ingest.service import get_pipeline
+    from backend.ingest.runners import get_pipeline
     from backend.warmup import start_background
 
     start_background(get_settings(), get_pipeline)

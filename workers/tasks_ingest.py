@@ -23,7 +23,7 @@ MAX_RETRIES = CELERY.attempts - 1
 def _requeue_orphaned_jobs(sender=None, **_kw) -> None:
     """A worker starting re-drives the jobs left queued or running with no live owner (a killed worker on
     this host, messages lost with the broker): backend.ingest.reconcile."""
-    from backend.ingest.service import requeue_orphaned
+    from backend.ingest.jobs import requeue_orphaned
 
     try:
         requeue_orphaned(get_settings())
@@ -36,7 +36,7 @@ def _requeue_orphaned_jobs(sender=None, **_kw) -> None:
 @app.task(name="prism.ingest.process", bind=True, acks_late=True, max_retries=MAX_RETRIES)
 def process(self, job_ids: list[str]) -> dict:
     from backend.ingest.pipeline import fail_unfinished
-    from backend.ingest.service import process_jobs
+    from backend.ingest.runners import process_jobs
 
     settings = get_settings()
     try:

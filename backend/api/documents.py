@@ -7,7 +7,7 @@ from flask import request
 from backend.app import app_settings
 from backend.auth import require_scope
 from backend.errors import ProblemError
-from backend.ingest import service
+from backend.ingest import upload as ingest_upload
 
 bp = APIBlueprint("documents", __name__, tag="ingest")
 
@@ -35,5 +35,5 @@ def submit_document():
     if not metadata:
         raise ProblemError(400, "metadata: required (a JSON object describing the patent)")
     files = [(f.filename or f"image{i}", f.read()) for i, f in enumerate(request.files.getlist("images"))]
-    job = service.submit_document(metadata, files, app_settings())
+    job = ingest_upload.submit_document(metadata, files, app_settings())
     return job, 202, {"Location": f"/jobs/{job['job_id']}"}

@@ -7,7 +7,7 @@ from apiflask.validators import OneOf, Range
 
 from backend.app import app_settings
 from backend.auth import require_scope
-from backend.ingest import service
+from backend.ingest import jobs as ingest_jobs
 
 bp = APIBlueprint("jobs", __name__, tag="jobs")
 
@@ -26,14 +26,14 @@ class JobListQuery(Schema):
 @bp.doc(summary="List ingest jobs (newest first), e.g. ?status=failed or ?status=stuck; each job says whether "
                 "it is stuck (queued or running with no live owner) and why")
 def list_jobs(params: dict):
-    return service.list_jobs(app_settings(), params.get("status"), params["limit"], params["offset"])
+    return ingest_jobs.list_jobs(app_settings(), params.get("status"), params["limit"], params["offset"])
 
 
 @bp.get("/jobs/<string:job_id>")
 @require_scope("ingest")
 @bp.doc(summary="One ingest job", responses={404: "no such job"})
 def get_job(job_id: str):
-    return service.get_job(job_id[:64], app_settings())
+    return ingest_jobs.get_job(job_id[:64], app_settings())
 
 
 @bp.post("/jobs/<string:job_id>/retry")
@@ -41,4 +41,4 @@ def get_job(job_id: str):
 @bp.doc(summary="Run a failed job again", responses={202: "re-queued", 404: "no such job",
                                                      409: "the job has not failed"})
 def retry_job(job_id: str):
-    return service.retry_job(job_id[:64], app_settings()), 202
+    return ingest_jobs.retry_job(job_id[:64], app_settings()), 202

@@ -24,7 +24,7 @@ def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet
     indexed with the same content (text, drawings, encoder) is not done again ("already done"), nor are the
     members of a weekly archive already ingested from the same archive (path, size, mtime).
     """
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
     from backend.settings import get_settings
 
     settings = get_settings()
@@ -133,7 +133,7 @@ def jobs_recover(dry_run: bool) -> None:
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 def jobs_list(status: str | None, limit: int) -> None:
     """Ingest jobs, newest first, one a line; a stuck job says why (`prism jobs recover` re-drives it)."""
-    from backend.ingest.service import list_jobs
+    from backend.ingest.jobs import list_jobs
     from backend.settings import get_settings
 
     page = list_jobs(get_settings(), status, limit)

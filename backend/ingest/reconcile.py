@@ -185,7 +185,7 @@ def claim(settings: Settings, stale: list[Stale], *, owner: dict | None) -> list
 
 def reconcile(settings: Settings, *, dry_run: bool = False, now: dt.datetime | None = None) -> ReconcileReport:
     """Find and re-drive the stale ingest jobs (see the module docstring)."""
-    from backend.ingest import service
+    from backend.ingest import runners
 
     report = ReconcileReport()
     report.stale = find_stale(settings, now=now, report=report)
@@ -195,10 +195,10 @@ def reconcile(settings: Settings, *, dry_run: bool = False, now: dt.datetime | N
     report.redriven = claim(settings, report.stale, owner=this_process() if eager else None)
     if report.redriven:
         log.warning("reconcile: re-driving %d ingest job(s) with no live owner", len(report.redriven))
-        groups = service.batches([(j, 8) for j in report.redriven], max(settings.embed_batch_size, 8))
+        groups = runners.batches([(j, 8) for j in report.redriven], max(settings.embed_batch_size, 8))
         for group in groups:
             if eager:
-                service.run_eager(group, settings)
+                runners.run_eager(group, settings)
             else:
-                service.enqueue(group, settings)
+                runners.enqueue(group, settings)
     return report

@@ -170,7 +170,7 @@ def test_uploads(fuzzed):
 def test_manifest_lines_each_end_as_a_done_or_failed_job(make_settings, tmp_path):
     from backend.db.models import IngestJob, JobStatus
     from backend.db.session import session_scope
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
     from tests.ingest.conftest import faked_pipeline
 
     with faked_pipeline(make_settings) as (settings, _pipe):

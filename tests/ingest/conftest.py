@@ -12,19 +12,19 @@ from .helpers import FakeBackend, FakeEncoder
 @contextlib.contextmanager
 def faked_pipeline(make_settings, **overrides):
     """Eager settings on SQLite (plus ``overrides``) with the pipeline's encoder and search backend
-    replaced by fakes, installed as the service's pipeline while the block runs."""
-    from backend.ingest import service
+    replaced by fakes, installed as the runners' pipeline while the block runs."""
+    from backend.ingest import runners
     from backend.ingest.pipeline import Pipeline
 
     settings = make_settings(task_mode="eager", **overrides)
     upgrade_database(settings.resolved_database_url)
     pipe = Pipeline(settings, encoder=FakeEncoder(), backend=FakeBackend())
-    original = service.get_pipeline
-    service.get_pipeline = lambda s: pipe
+    original = runners.get_pipeline
+    runners.get_pipeline = lambda s: pipe
     try:
         yield settings, pipe
     finally:
-        service.get_pipeline = original
+        runners.get_pipeline = original
 
 
 @pytest.fixture

@@ -168,7 +168,7 @@ def reingest_with_new_drawings(settings, root) -> tuple[set[str], set[str]]:
     """Ingest a patent, then the same patent with other drawings; returns (blobs before, blobs of the
     current version)."""
     from backend.cli_db import upgrade_database
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
 
     upgrade_database(settings.resolved_database_url)
     first = ingest_paths([write_patent_folder(root / "v1", "D0999021", "Chair", figures=2, seed=21)], settings,

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from backend.db.models import IngestJob, JobStatus, Patent
 from backend.db.session import session_scope
-from backend.ingest.service import ingest_paths
+from backend.ingest.bulk import ingest_paths
 
 from .conftest import faked_pipeline
 

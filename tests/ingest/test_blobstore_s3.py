@@ -64,7 +64,7 @@ def test_a_wrong_bucket_is_an_error_not_a_missing_blob(s3_settings):
 
 def test_ingest_stores_drawings_in_the_bucket_and_the_api_serves_them(s3_settings, tmp_path):
     from backend.app import create_app
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
 
     settings = s3_settings.model_copy(update={"auth_required": False})
     upgrade_database(settings.resolved_database_url)

@@ -85,8 +85,8 @@ def _statuses(settings) -> dict[str, str]:
 
 
 def test_with_an_append_only_file_a_redis_crash_keeps_the_queue(make_settings, pg_database, tmp_path, own_redis):
+    from backend.ingest.bulk import ingest_paths
     from backend.ingest.reconcile import broker_job_ids
-    from backend.ingest.service import ingest_paths
 
     server = own_redis(aof=True)
     settings, folders = _setup(make_settings, pg_database, tmp_path, server.url)
@@ -100,8 +100,8 @@ def test_with_an_append_only_file_a_redis_crash_keeps_the_queue(make_settings, p
 
 def test_worker_killed_and_redis_restarted_mid_ingest_every_job_completes_once(make_settings, pg_database, tmp_path,
                                                                               own_redis):
+    from backend.ingest.bulk import ingest_paths, wait_for_jobs
     from backend.ingest.reconcile import broker_job_ids
-    from backend.ingest.service import ingest_paths, wait_for_jobs
     from backend.search import get_backend
 
     server = own_redis(aof=False)                     # as `prism services up` ran it before: no persistence

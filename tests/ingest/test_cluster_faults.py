@@ -46,7 +46,7 @@ def _primary_node(base: str, index_pattern: str) -> int:
 
 
 def test_a_node_killed_during_ingest_and_searches(make_settings, tmp_path, cluster):
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
     from backend.search import get_backend
     from backend.search import service as search_service
     from backend.search.index import index_admin
@@ -117,8 +117,8 @@ def test_two_celery_workers_one_killed_and_a_node_killed_nothing_lost_or_doubled
 
     from backend.db.models import Figure, IngestJob, JobStatus, Patent
     from backend.db.session import session_scope
+    from backend.ingest.bulk import ingest_paths, wait_for_jobs
     from backend.ingest.reconcile import reconcile
-    from backend.ingest.service import ingest_paths, wait_for_jobs
     from backend.search import get_backend
     from backend.search.index import index_admin
     from tests.conftest import WorkerProcess, settings_env

@@ -9,7 +9,7 @@ from .test_stuck_jobs import killed_mid_job  # noqa: F401 - the fixture
 
 
 def test_a_starting_worker_redrives_the_job_of_a_dead_one(killed_mid_job):  # noqa: F811
-    from backend.ingest.service import get_job, redrive_orphaned_at_start
+    from backend.ingest.jobs import get_job, redrive_orphaned_at_start
 
     settings, pipe, job_id = killed_mid_job
     thread = redrive_orphaned_at_start(settings)
@@ -24,12 +24,12 @@ def test_a_starting_worker_redrives_the_job_of_a_dead_one(killed_mid_job):  # no
 
 def test_the_wsgi_module_starts_the_redrive(make_settings, monkeypatch):
     from backend.cli_db import upgrade_database
-    from backend.ingest import service
+    from backend.ingest import jobs
 
     settings = make_settings(task_mode="eager")
     upgrade_database(settings.resolved_database_url)
     started = []
-    monkeypatch.setattr(service, "redrive_orphaned_at_start", lambda s: started.append(s.task_mode))
+    monkeypatch.setattr(jobs, "redrive_orphaned_at_start", lambda s: started.append(s.task_mode))
     monkeypatch.delitem(sys.modules, "backend.wsgi", raising=False)
     importlib.import_module("backend.wsgi")
     monkeypatch.delitem(sys.modules, "backend.wsgi", raising=False)
@@ -37,6 +37,6 @@ def test_the_wsgi_module_starts_the_redrive(make_settings, monkeypatch):
 
 
 def test_celery_mode_leaves_it_to_the_celery_workers(make_settings):
-    from backend.ingest.service import redrive_orphaned_at_start
+    from backend.ingest.jobs import redrive_orphaned_at_start
 
     assert redrive_orphaned_at_start(make_settings(task_mode="celery")) is None

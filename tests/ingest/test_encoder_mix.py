@@ -5,7 +5,7 @@ from sqlalchemy import func, select
 
 from backend.db.models import IngestJob, JobStatus, Patent
 from backend.db.session import session_scope
-from backend.ingest.service import ingest_paths
+from backend.ingest.bulk import ingest_paths
 
 from .helpers import FakeEncoder, write_patent_folder
 

@@ -59,7 +59,7 @@ def _index_figures(settings, pubs) -> dict[str, list[str]]:
 def test_impact_sample_through_a_real_worker(make_settings, shared_data, es_url, pg_database, redis_db_url,
                                              celery_worker_proc):
     search = _search_core()
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
 
     settings = _settings(make_settings, es_url, pg_database, redis_db_url)
     celery_worker_proc(settings, queues="ingest")
@@ -102,7 +102,7 @@ def test_impact_sample_through_a_real_worker(make_settings, shared_data, es_url,
 def test_worker_killed_mid_ingest_every_document_indexed_once(make_settings, shared_data, es_url, pg_database,
                                                               redis_db_url, celery_worker_proc, tmp_path):
     _search_core()
-    from backend.ingest.service import ingest_paths, wait_for_jobs
+    from backend.ingest.bulk import ingest_paths, wait_for_jobs
 
     settings = _settings(make_settings, es_url, pg_database, redis_db_url, embed_batch_size=8)  # one job per task
     folders = sorted(p for p in (shared_data / "impact").iterdir() if p.is_dir())[:KILL_SUBSET]

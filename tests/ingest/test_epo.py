@@ -1,11 +1,11 @@
 """EPO publications (``ep-patent-document`` DTD 1.0 - 1.5.1): backend/ingest/parsers/epo.py."""
 from __future__ import annotations
 
+from backend.ingest.bulk import ingest_paths
 from backend.ingest.parsers.discover import discover
 from backend.ingest.parsers.epo import designated_states, titles
 from backend.ingest.parsers.load import load_source
 from backend.ingest.parsers.uspto_xml import parse_xml
-from backend.ingest.service import ingest_paths
 
 EPO = "epo_samples"
 

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from backend.db.models import Figure
 from backend.db.session import session_scope
 from backend.ingest import blobstore
-from backend.ingest.service import ingest_paths
+from backend.ingest.bulk import ingest_paths
 
 from .conftest import faked_pipeline
 from .helpers import grant_xml

@@ -1,8 +1,8 @@
 """Caption text vectors (opt-in) and the pipeline's per-stage timing."""
 import numpy as np
 
+from backend.ingest.bulk import ingest_paths
 from backend.ingest.pipeline import caption_vectors
-from backend.ingest.service import ingest_paths
 
 from .conftest import faked_pipeline
 from .helpers import FakeEncoder, write_patent_folder

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from backend.ingest import service
+from backend.ingest import bulk, runners, upload
+from backend.ingest import jobs as ingest_jobs
 
 from .helpers import image_bytes
 from .test_api import META
@@ -13,22 +14,22 @@ from .test_api import META
 def _submit(settings, number: str):
     meta = {**META, "publication_number": number}
     files = [("f1.png", image_bytes("PNG")), ("f2.tif", image_bytes("TIFF", seed=3))]   # same bytes each time
-    return service.submit_document(json.dumps(meta), files, settings)
+    return upload.submit_document(json.dumps(meta), files, settings)
 
 
 def test_two_uploads_of_the_same_drawing_in_flight_both_succeed(fake_pipeline, monkeypatch):
     settings, pipe = fake_pipeline
     queued: list[str] = []
     # as in celery mode: both requests are answered (jobs queued) before a worker runs either job
-    monkeypatch.setattr(service, "start_jobs", lambda job_ids, _settings: queued.extend(job_ids))
+    monkeypatch.setattr(upload, "start_jobs", lambda job_ids, _settings: queued.extend(job_ids))
     first, second = _submit(settings, "USD0999101"), _submit(settings, "USD0999102")
     assert first["status"] == second["status"] == "queued"
     # each job has its own staged copy of the shared drawing bytes
     assert len(list(settings.resolved_blob_dir.glob("uploads/*/*"))) == 4
 
     for job_id in queued:   # the first job's clean-up must not take the second job's input away
-        service.process_jobs([job_id], settings)
-    jobs = [service.get_job(j, settings) for j in queued]
+        runners.process_jobs([job_id], settings)
+    jobs = [ingest_jobs.get_job(j, settings) for j in queued]
     assert [j["status"] for j in jobs] == ["done", "done"], [j["last_error"] for j in jobs]
     assert sorted(pipe.backend.docs) == ["USD0999101-F1", "USD0999101-F2", "USD0999102-F1", "USD0999102-F2"]
     assert not list(settings.resolved_blob_dir.glob("uploads/*/*"))   # both staged copies collected
@@ -36,14 +37,14 @@ def test_two_uploads_of_the_same_drawing_in_flight_both_succeed(fake_pipeline, m
 
 def test_a_failed_request_removes_only_its_own_staged_copies(fake_pipeline, monkeypatch):
     settings, _ = fake_pipeline
-    monkeypatch.setattr(service, "start_jobs", lambda job_ids, _settings: None)
+    monkeypatch.setattr(upload, "start_jobs", lambda job_ids, _settings: None)
     _submit(settings, "USD0999103")
     staged = set(settings.resolved_blob_dir.glob("uploads/*/*"))
 
     def broken_new_job(*_a, **_k):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(service, "new_job", broken_new_job)
+    monkeypatch.setattr(upload, "new_job", broken_new_job)
     try:
         _submit(settings, "USD0999104")
     except RuntimeError:
@@ -73,7 +74,7 @@ def test_a_new_patent_stored_before_an_es_outage_is_reported_ingested(fake_pipel
     settings, pipe = fake_pipeline
     inner = pipe.backend
     pipe._backend = FlakyBackend(inner)
-    job = service.submit_document(json.dumps({**META, "publication_number": "USD0999105"}),
+    job = upload.submit_document(json.dumps({**META, "publication_number": "USD0999105"}),
                                   [("f1.png", image_bytes("PNG")), ("f2.tif", image_bytes("TIFF", seed=3))],
                                   settings)
     # eager mode retried after the outage: the patent row was committed by the first attempt
@@ -81,7 +82,7 @@ def test_a_new_patent_stored_before_an_es_outage_is_reported_ingested(fake_pipel
     assert job["outcome"] == "ingested"
     assert sorted(inner.docs) == ["USD0999105-F1", "USD0999105-F2"]
     # a real second ingest of the same patent (another drawing) is still an update
-    again = service.submit_document(json.dumps({**META, "publication_number": "USD0999105"}),
+    again = upload.submit_document(json.dumps({**META, "publication_number": "USD0999105"}),
                                     [("f1.png", image_bytes("PNG")), ("f2.tif", image_bytes("TIFF", seed=4))],
                                     settings)
     assert again["outcome"] == "updated"
@@ -93,5 +94,5 @@ def test_bulk_ingest_summary_after_an_es_outage(fake_pipeline, tmp_path):
     settings, pipe = fake_pipeline
     pipe._backend = FlakyBackend(pipe.backend)
     write_patent_folder(tmp_path / "data", "D0999106", "Chair", figures=2, seed=6)
-    summary = service.ingest_paths([tmp_path / "data"], settings, progress=False)
+    summary = bulk.ingest_paths([tmp_path / "data"], settings, progress=False)
     assert (summary.ingested, summary.updated, summary.failed) == (1, 0, 0), summary.failures

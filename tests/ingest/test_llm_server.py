@@ -80,7 +80,7 @@ def test_an_unusable_answer_gets_template_captions_and_a_note_on_the_job(llm_url
 
     from backend.db.models import Figure, IngestJob
     from backend.db.session import session_scope
-    from backend.ingest import service
+    from backend.ingest import bulk, runners
     from backend.ingest.pipeline import Pipeline
     from backend.settings import SHARED_DATA
 
@@ -95,12 +95,12 @@ def test_an_unusable_answer_gets_template_captions_and_a_note_on_the_job(llm_url
     chatty = _Chatty(llm_url, devservices.LLM_ALIAS, timeout_s=600, retries=1, captions_per_figure=3,
                      cache_dir=tmp_path / "captions", response_format="none", cpc_titles_dir=settings.cpc_titles_dir)
     pipe = Pipeline(settings, captioner=chatty)
-    original = service.get_pipeline
-    service.get_pipeline = lambda s: pipe
+    original = runners.get_pipeline
+    runners.get_pipeline = lambda s: pipe
     try:
-        summary = service.ingest_paths([folder], settings)
+        summary = bulk.ingest_paths([folder], settings)
     finally:
-        service.get_pipeline = original
+        runners.get_pipeline = original
     assert summary.ingested == 1 and summary.failed == 0, summary.failures
     template = TemplateCaptioner(settings.cpc_titles_dir)
     with session_scope(settings.resolved_database_url) as session:

@@ -5,7 +5,8 @@ from sqlalchemy import func, select
 
 from backend.db.models import Figure, IngestJob, JobStatus, Patent
 from backend.db.session import session_scope
-from backend.ingest.service import ingest_paths, list_jobs, retry_job
+from backend.ingest.bulk import ingest_paths
+from backend.ingest.jobs import list_jobs, retry_job
 
 from .helpers import write_patent_folder
 

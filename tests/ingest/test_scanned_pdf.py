@@ -16,10 +16,11 @@ from sqlalchemy import select
 from backend.db.models import IngestJob, Patent
 from backend.db.session import session_scope
 from backend.ingest import ocr
+from backend.ingest.bulk import ingest_paths
+from backend.ingest.jobs import get_job
 from backend.ingest.parsers import scanned_pdf
 from backend.ingest.parsers.discover import discover
 from backend.ingest.records import ParseError
-from backend.ingest.service import get_job, ingest_paths
 
 from .conftest import faked_pipeline
 

@@ -26,7 +26,7 @@ KILLED_PROCESS = r"""
 import json, sys, time
 from pathlib import Path
 from backend.settings import get_settings
-from backend.ingest import service
+from backend.ingest import runners, upload
 from backend.ingest.pipeline import Pipeline
 from tests.ingest.helpers import FakeBackend, FakeEncoder, image_bytes
 
@@ -39,14 +39,14 @@ class Stuck(FakeEncoder):
 
 settings = get_settings()
 pipe = Pipeline(settings, encoder=Stuck(), backend=FakeBackend())
-service.get_pipeline = lambda s: pipe
-service.submit_document(sys.argv[2], [("f1.png", image_bytes("PNG")), ("f2.tif", image_bytes("TIFF", seed=3))],
-                        settings)
+runners.get_pipeline = lambda s: pipe
+upload.submit_document(sys.argv[2], [("f1.png", image_bytes("PNG")), ("f2.tif", image_bytes("TIFF", seed=3))],
+                       settings)
 """
 
 
 def _job(settings):
-    from backend.ingest.service import list_jobs
+    from backend.ingest.jobs import list_jobs
 
     (job,) = list_jobs(settings)["items"]
     return job
@@ -71,8 +71,8 @@ def killed_mid_job(fake_pipeline, tmp_path):
         assert job["status"] == "running"
         # while its process lives, the job is not stuck: neither retried nor re-driven
         from backend.errors import ProblemError
+        from backend.ingest.jobs import retry_job
         from backend.ingest.reconcile import reconcile
-        from backend.ingest.service import retry_job
 
         assert reconcile(settings, dry_run=True).stale == []
         with pytest.raises(ProblemError, match="its owner is alive") as exc:
@@ -87,7 +87,7 @@ def killed_mid_job(fake_pipeline, tmp_path):
 
 
 def _finished_cleanly(settings, pipe, job_id):
-    from backend.ingest.service import get_job
+    from backend.ingest.jobs import get_job
 
     job = get_job(job_id, settings)
     assert job["status"] == "done" and job["outcome"] == "ingested" and job["attempts"] == 2, job

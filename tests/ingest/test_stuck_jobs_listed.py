@@ -23,7 +23,7 @@ def test_jobs_list_marks_the_stuck_ones_with_their_reason(make_settings, pg_data
     from backend.cli_db import upgrade_database
     from backend.db.models import JobStatus
     from backend.db.session import session_scope
-    from backend.ingest import service
+    from backend.ingest import runners
     from backend.ingest.pipeline import new_job
     from backend.ingest.reconcile import this_process
 
@@ -43,7 +43,7 @@ def test_jobs_list_marks_the_stuck_ones_with_their_reason(make_settings, pg_data
         done.status = JobStatus.done
         ids = {name: job.id for name, job in (("lost", lost), ("waiting", waiting), ("orphan", orphan),
                                                ("alive", alive), ("done", done))}
-    service.enqueue([ids["waiting"]], settings)     # a real message in Redis; no worker takes it here
+    runners.enqueue([ids["waiting"]], settings)     # a real message in Redis; no worker takes it here
 
     client = create_app(settings).test_client()
     resp = client.get("/jobs")

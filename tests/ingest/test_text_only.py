@@ -14,12 +14,12 @@ from .helpers import FakeBackend, FakeEncoder, grant_xml, write_patent_folder
 @pytest.fixture
 def fresh(make_settings, monkeypatch):
     """Eager settings on a fresh SQLite data dir (never migrated), fake encoder and backend."""
-    from backend.ingest import service
+    from backend.ingest import runners
     from backend.ingest.pipeline import Pipeline
 
     settings = make_settings(task_mode="eager", dense_text_at_ingest=False)
     pipe = Pipeline(settings, encoder=FakeEncoder(), backend=FakeBackend())
-    monkeypatch.setattr(service, "get_pipeline", lambda s: pipe)
+    monkeypatch.setattr(runners, "get_pipeline", lambda s: pipe)
     _register()
     return settings, pipe
 

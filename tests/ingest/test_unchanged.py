@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from backend.db.models import IngestJob
 from backend.db.session import session_scope
-from backend.ingest.service import ingest_paths
+from backend.ingest.bulk import ingest_paths
 
 from .helpers import write_patent_folder
 

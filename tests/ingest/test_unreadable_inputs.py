@@ -8,7 +8,7 @@ from backend.app import create_app
 
 
 def test_malformed_manifest_lines_are_failed_jobs(fake_pipeline, tmp_path):
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
 
     settings, _ = fake_pipeline
     path = tmp_path / "m.jsonl"

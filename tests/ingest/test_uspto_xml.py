@@ -180,7 +180,7 @@ def test_st32_grant_with_its_drawings_is_ingested_and_found(shared_data, make_se
     import re
 
     from backend.cli_db import upgrade_database
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
     from backend.search import get_backend
 
     xml = (shared_data / "uspto_samples" / "sgml" / "USD435854S1.xml").read_bytes()

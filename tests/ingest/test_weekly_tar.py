@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from backend.db.models import Figure, Patent
 from backend.db.session import session_scope
+from backend.ingest.bulk import ingest_paths
 from backend.ingest.parsers import load
 from backend.ingest.parsers.discover import discover
-from backend.ingest.service import ingest_paths
 
 from .conftest import faked_pipeline
 
@@ -218,7 +218,7 @@ def test_prism_ingest_of_a_weekly_tar_summarises_skips_and_resumes(fake_pipeline
 def test_progress_names_the_archive_member_reached():
     from tqdm import tqdm
 
-    from backend.ingest.service import _MemberProgress
+    from backend.ingest.bulk import _MemberProgress
 
     out = io.StringIO()
     origins = ["/data/I20251021.tar!20251021/UTIL0448/US12448135-20251021.ZIP",

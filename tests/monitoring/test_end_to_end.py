@@ -37,7 +37,7 @@ def _ingest(settings, shared_data, pubs, resume=True):
     write them as ingest does: figure documents through the search backend, then the Patent rows with
     a new ingest_seq."""
     try:
-        from backend.ingest.service import ingest_paths
+        from backend.ingest.bulk import ingest_paths
     except ImportError:
         return _index_like_ingest(settings, shared_data, pubs)
     return ingest_paths([_folder(shared_data, p) for p in pubs], settings=settings, resume=resume)

@@ -45,7 +45,7 @@ def _high_water(settings, watch_id) -> int:
 
 
 def _ingest(settings, folders, **kw):
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
 
     summary = ingest_paths(folders, settings, progress=False, **kw)
     assert summary.failed == 0, summary.failures

@@ -20,7 +20,7 @@ QUERIES = ({"text": "chair"}, {"image_figure_id": "USD0999502-F1"},
 
 
 def ingest_three(settings) -> None:
-    from backend.ingest.service import submit_document
+    from backend.ingest.upload import submit_document
 
     for i, (pub, title) in enumerate((("USD0999501", "Chair"), ("USD0999502", "Teapot"), ("USD0999503", "Lamp"))):
         job = submit_document(json.dumps(metadata(pub, title)),

@@ -105,7 +105,7 @@ def test_refused_requests_get_an_id_and_a_line_too(make_settings, captured):
 
 
 def test_one_line_per_ingest_job(make_settings, captured):
-    from backend.ingest.service import submit_document
+    from backend.ingest.upload import submit_document
     from tests.ingest.conftest import faked_pipeline
     from tests.ingest.helpers import image_bytes
     from tests.operations.helpers import metadata

@@ -155,7 +155,7 @@ def test_dense_vector_is_checked():
 
 def test_ingest_stores_one_dense_vector_per_patent(make_settings, tmp_path):
     from backend.cli_db import upgrade_database
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
     from backend.search import get_backend
     from backend.search.text import dense_text
 

@@ -96,7 +96,7 @@ TARGET = ("USD0908314-20210126", 2)      # the sheet the examiner has as a re-pu
 
 def _ingest_and_query(settings, shared_data):
     from backend.cli_db import upgrade_database
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
     from backend.search import service
 
     upgrade_database(settings.resolved_database_url)

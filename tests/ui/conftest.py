@@ -214,7 +214,7 @@ def _require_search_core():
     import importlib
 
     missing = []
-    for module, name in (("backend.search", "get_backend"), ("backend.ingest.service", "ingest_paths")):
+    for module, name in (("backend.search", "get_backend"), ("backend.ingest.bulk", "ingest_paths")):
         try:
             getattr(importlib.import_module(module), name)
         except (ImportError, AttributeError) as exc:
@@ -235,12 +235,12 @@ def _require_endpoints(app):
 
 @pytest.fixture(scope="module")
 def corpus_server(chromium, tmp_path_factory) -> Iterator[LiveServer]:
-    """The real app (keys required) with the IMPACT subset ingested through backend.ingest.service (once
+    """The real app (keys required) with the IMPACT subset ingested through backend.ingest.bulk (once
     per module). Asks for ``chromium`` first so that a missing browser is reported before any ingest work."""
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared data not found at {SHARED_DATA} (../shared/data beside the repo)")
     _require_search_core()
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
 
     root = tmp_path_factory.mktemp("ui-corpus")
     settings = Settings(data_dir=root / "var", auth_required=True, search_backend="embedded",

@@ -22,7 +22,7 @@ def _alert_numbers(page) -> list[str]:
 
 
 def test_alerts_and_watches_view(corpus_server, page_factory):
-    from backend.ingest.service import ingest_paths
+    from backend.ingest.bulk import ingest_paths
 
     url, settings = corpus_server.url, corpus_server.settings
     made = {}
