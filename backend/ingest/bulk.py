@@ -13,13 +13,17 @@ from backend.db.models import IngestJob, JobStatus
 from backend.db.session import session_scope
 from backend.ingest.parsers.discover import Item, discover
 from backend.ingest.pipeline import new_job
+from backend.ingest.progress_bar import TerminalBar, on_a_terminal
 from backend.ingest.records import Summary
 from backend.ingest.runners import batches, enqueue, owned_here, run_eager_overlapped
 from backend.settings import Settings, get_settings
 
+#: a bulk ingest's progress callback: (documents finished, documents in all, the last finished one's origin)
+Progress = Callable[[int, int, str], None]
+
 
 def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, *, wait: bool = True,
-                 progress: bool | None = None, timeout_s: float | None = None,
+                 progress: Progress | bool | None = None, timeout_s: float | None = None,
                  on_item: Callable[[Item], None] | None = None, resume: bool = True) -> Summary:
     """Ingest every document found under ``paths``; returns what happened.
 
@@ -27,6 +31,8 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, 
     ``resume``: documents of a weekly archive's members that a finished job of the same archive already
     ingested are not done again (:mod:`backend.ingest.archive_resume`), nor documents stored and indexed
     with the same content (:mod:`backend.ingest.unchanged`); both counted as ``summary.resumed``.
+    ``progress``: a :data:`Progress` callback told of each document finished; True, or None (the default)
+    when standard error is a terminal, draws :class:`backend.ingest.progress_bar.TerminalBar`; False: none.
     """
     settings = settings or get_settings()
     started = time.monotonic()
@@ -66,23 +72,22 @@ def ingest_paths(paths: Iterable[str | Path], settings: Settings | None = None, 
     origins = dict(zip(job_ids, (i.origin for i in items)))
     # about 8 figures per patent until parsed: enough to fill encoder batches across patents
     groups = batches([(j, 8) for j in job_ids], max(settings.embed_batch_size, 8))
-    show = _show_progress() if progress is None else progress
-    from tqdm import tqdm
-
-    bar = _MemberProgress(tqdm(total=len(job_ids), unit="doc", desc="ingest", disable=not show,
-                               dynamic_ncols=True), [i.origin for i in items])
+    bar = TerminalBar() if progress is True or (progress is None and on_a_terminal()) else None
+    report: Progress | None = progress if callable(progress) else bar
+    on_done = _counted(report, [i.origin for i in items]) if report else None
     try:
         if settings.task_mode == "eager":
-            run_eager_overlapped(groups, settings, bar.update)
+            run_eager_overlapped(groups, settings, on_done)
         else:
             for group in groups:
                 enqueue(group, settings)
             if not wait:
                 summary.seconds = time.monotonic() - started
                 return summary
-            wait_for_jobs(job_ids, settings, on_done=bar.update, timeout_s=timeout_s)
+            wait_for_jobs(job_ids, settings, on_done=on_done, timeout_s=timeout_s)
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
     _tally(summary, job_ids, origins, settings)
     summary.seconds = time.monotonic() - started
     return summary
@@ -100,27 +105,15 @@ def _record_unreadable(items: list[Item], settings: Settings) -> None:
             job.status, job.last_error, job.finished_at, job.attempts = JobStatus.failed, item.error, now, 1
 
 
-class _MemberProgress:
-    """The ingest bar, naming the document (an archive's member: ``weekly.tar!US...ZIP``) reached."""
+def _counted(report: Progress, origins: list[str]) -> Callable[[int], None]:
+    """The runners' ``on_done(n)`` (n more jobs finished) as calls of ``report``."""
+    done = 0
 
-    def __init__(self, bar, origins: list[str]):
-        self.bar, self.origins, self.done = bar, origins, 0
-
-    def update(self, n: int) -> None:
-        self.done += n
-        if 0 < self.done <= len(self.origins):
-            self.bar.set_postfix_str(self.origins[self.done - 1].rsplit("!", 1)[-1].rsplit("/", 1)[-1],
-                                     refresh=False)
-        self.bar.update(n)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
-def _show_progress() -> bool:
-    import sys
-
-    return sys.stderr.isatty()
+    def on_done(n: int) -> None:
+        nonlocal done
+        done += n
+        report(done, len(origins), origins[min(done, len(origins)) - 1] if done > 0 else "")
+    return on_done
 
 
 def wait_for_jobs(job_ids: list[str], settings: Settings, on_done: Callable[[int], None] | None = None,

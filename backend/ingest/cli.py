@@ -29,9 +29,13 @@ def ingest(paths: tuple[str, ...], no_wait: bool, timeout_s: float | None, quiet
 
     settings = get_settings()
     _ready_database(settings.resolved_database_url)
+    from backend.ingest.progress_bar import TerminalBar, on_a_terminal
+
     try:
-        summary = ingest_paths(list(paths), settings, wait=not no_wait, progress=not quiet and sys.stderr.isatty(),
-                               timeout_s=timeout_s, resume=not no_resume)
+        with TerminalBar() as bar:
+            summary = ingest_paths(list(paths), settings, wait=not no_wait,
+                                   progress=bar if not quiet and on_a_terminal() else False,
+                                   timeout_s=timeout_s, resume=not no_resume)
     except TimeoutError as exc:
         raise click.ClickException(str(exc)) from None
     from rich.table import Table

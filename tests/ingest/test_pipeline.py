@@ -76,3 +76,16 @@ def test_summary_counts_skips_and_unreadable_sources(fake_pipeline, tmp_path):
         job = jobs["bad.jsonl:1"]
         assert job.status == JobStatus.failed and "publication_number" in job.last_error
         assert jobs["nope.xml"].status == JobStatus.failed and "no such file" in jobs["nope.xml"].last_error
+
+
+def test_bulk_ingest_reports_progress_through_a_callback(fake_pipeline, tmp_path):
+    """Each finished document is reported as (finished, in all, its origin), up to the whole count."""
+    settings, _pipe = fake_pipeline
+    for i, title in enumerate(("Chair", "Lamp", "Table")):
+        write_patent_folder(tmp_path / "data", f"D099900{i + 1}", title, figures=1, seed=i)
+    calls: list[tuple[int, int, str]] = []
+    summary = ingest_paths([tmp_path / "data"], settings, progress=lambda *call: calls.append(call))
+    assert summary.ingested == 3
+    assert [c[:2] for c in calls][-1] == (3, 3) and all(total == 3 for _done, total, _o in calls)
+    assert [done for done, _t, _o in calls] == sorted(done for done, _t, _o in calls)
+    assert all("D09990" in origin for _d, _t, origin in calls)

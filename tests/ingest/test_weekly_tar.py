@@ -216,18 +216,15 @@ def test_prism_ingest_of_a_weekly_tar_summarises_skips_and_resumes(fake_pipeline
 
 
 def test_progress_names_the_archive_member_reached():
-    from tqdm import tqdm
-
-    from backend.ingest.bulk import _MemberProgress
+    from backend.ingest.progress_bar import TerminalBar
 
     out = io.StringIO()
     origins = ["/data/I20251021.tar!20251021/UTIL0448/US12448135-20251021.ZIP",
                "/data/I20251021.tar!20251021/UTIL0448/US12448249-20251021.ZIP", "/data/one.xml"]
-    bar = _MemberProgress(tqdm(total=3, unit="doc", desc="ingest", file=out, ncols=200, mininterval=0), origins)
-    bar.update(1)
-    assert "1/3" in out.getvalue() and "US12448135-20251021.ZIP" in out.getvalue()
-    bar.update(2)
-    bar.close()
+    with TerminalBar(file=out, ncols=200, mininterval=0, dynamic_ncols=False) as bar:
+        bar(1, 3, origins[0])
+        assert "1/3" in out.getvalue() and "US12448135-20251021.ZIP" in out.getvalue()
+        bar(3, 3, origins[2])
     assert "3/3" in out.getvalue() and out.getvalue().rstrip().endswith("one.xml]")
 
 
