@@ -311,7 +311,8 @@ def main(argv=None) -> int:
                     "republished": republished_task(gal, qry, cons), "other_views": other_views_task(gal, dev, cons),
                     "same_class": same_class_task(gal, dev, train_counts, cons),
                     "text_to_drawing": text_task(gal, txt, dev, texts, cons), "k": cons.k, "weight": cons.weight,
-                    "patent_weight": cons.patent_weight, "band": cons.band}
+                    "patent_weight": cons.patent_weight, "band": cons.band, "head": cons.head,
+                    "temperature": cons.temperature}
                 galleries["prism-draw+consensus"] = gal
             verified = verify_task(originals, published, gal, qry, enc, cons)
             if verified:
@@ -336,7 +337,8 @@ def _search_table(args, dev, originals, published, texts, t0) -> int:
     import patent_level
 
     checkpoint = args.checkpoint or registry.default_checkpoint("prism-draw")
-    rows, text = patent_level.search_table(dev, originals, published, texts, checkpoint, search_consensus(dev),
+    rows, text = patent_level.search_table(dev, originals, published, texts, checkpoint,
+                                           search_consensus(dev, per_patent=True),
                                            verify=not args.no_verify, progress=lambda m: print(m, flush=True))
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -346,8 +348,10 @@ def _search_table(args, dev, originals, published, texts, t0) -> int:
     return 0
 
 
-def search_consensus(records) -> Consensus | None:
-    """The class consensus as the search runs it (settings), or None when it is off."""
+def search_consensus(records, per_patent: bool = False) -> Consensus | None:
+    """The class consensus as the search runs it (settings), or None when it is off; ``per_patent``: on the
+    list grouped by patent, as ``POST /search`` groups it (the patent-level table; the figure-level tasks
+    rank figures, so a patent's other figures stay in their list)."""
     from backend.settings import Settings
 
     settings = Settings()
@@ -355,7 +359,7 @@ def search_consensus(records) -> Consensus | None:
     patent_weight = settings.search_patent_consensus_weight
     return (Consensus(records, k, weight, patent_weight, settings.search_class_consensus_band,
                       settings.search_class_consensus_head, settings.search_class_consensus_temperature,
-                      per_patent=True)
+                      per_patent=per_patent)
             if k > 0 and (weight > 0 or patent_weight > 0) else None)
 
 
@@ -447,7 +451,10 @@ def render_markdown(report: dict) -> str:
                      f"nearest drawings vote with their class; each drawing gains {c['weight']:g} x the share of "
                      f"them in its class (the dev drawings' own USPC / IPC / Locarno classes, the query's never) "
                      f"and {c.get('patent_weight', 0):g} x the share of them from its own patent" +
-                     (f", re-ordered only within a cosine band of {c['band']:g}." if c.get("band") is not None else "."))
+                     (f"; votes weighted by similarity (temperature {c['temperature']:g})" if c.get("temperature") else "") +
+                     (f"; the {c['head']} closest keep their places" if c.get("head") else "") +
+                     (f"; below them never past a drawing more than {c['band']:g} closer." if c.get("band") is not None
+                      else "."))
     v = (enc.get("prism-draw+consensus+verify") or enc.get("prism-draw+verify") or {}).get("republished")
     if v and "verifiable" in v:
         lines.append("")

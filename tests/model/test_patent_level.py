@@ -43,3 +43,13 @@ def test_text_recall_is_the_share_of_relevant_drawings_in_the_top_k():
     sim = np.array([[0.9, 0.1, 0.8], [0.1, 0.2, 0.3]])
     relevant = np.array([[True, False, True], [True, False, False]])
     assert patent_level.text_recall(sim, relevant, k=1) == pytest.approx((0.5 + 0.0) / 2)
+
+
+def test_the_consensus_sees_each_patent_once_as_the_search_groups_it():
+    """bench/drawing_retrieval.py's per-patent consensus: each row keeps a patent's best figure only."""
+    drawing_retrieval = pytest.importorskip("drawing_retrieval")
+    sim = np.array([[0.2, 0.9, 0.5, -np.inf],
+                    [0.8, 0.1, 0.3, 0.4]])
+    got = drawing_retrieval.best_figure_per_patent(sim, ["A", "A", "B", "B"])
+    assert got[0].tolist() == [-np.inf, 0.9, 0.5, -np.inf]
+    assert got[1].tolist() == [0.8, -np.inf, -np.inf, 0.4]
