@@ -149,3 +149,18 @@ def test_both_backends_implement_the_protocols(backend_class, protocol):
         assert got[:len(wanted.parameters)] == list(wanted.parameters), (backend_class.__name__, name, got)
     for attribute in ("name", "concurrent_calls"):
         assert hasattr(backend_class, attribute)
+
+
+def test_a_query_copied_for_another_vector_starts_with_nothing_computed():
+    """A backend's per-search results (Query.memo) belong to that query: the copies the verification and the
+    multi-view fusion make with another vector must not read the first vector's ranking."""
+    import dataclasses
+
+    import numpy as np
+
+    from backend.search.pipeline.filters import FilterSpec
+
+    query = Query(text=None, terms=[], vector=np.ones(2), spec=FilterSpec(), window=10, group=True,
+                  similarity_floor=None)
+    query.memo["drawing_ranking"] = "of the first vector"
+    assert dataclasses.replace(query, vector=np.zeros(2)).memo == {}

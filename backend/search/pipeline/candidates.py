@@ -69,6 +69,9 @@ class Query:
     #: what the shards said (Elasticsearch): failed / timed out shards make the result partial
     shards: ShardReport = field(default_factory=ShardReport)
     _lang_terms: dict[str, list[str]] | None = field(default=None, repr=False, compare=False)
+    #: what a backend computes once for this search and reads again (its ranking, count and tail all ask);
+    #: not an init field, so a copy made by dataclasses.replace (another vector, no words) starts empty
+    memo: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def lang_terms(self) -> dict[str, list[str]]:

@@ -43,7 +43,7 @@ class DrawingTail(EsIndex):
         (kNN, filtered, the same request on every page so pages agree), by (cosine desc, figure id asc);
         grouped: each group's first figure. And whether that is every figure the ranking holds. Kept on
         ``query`` (the tail and the count both ask)."""
-        cached = getattr(query, "_drawing_list_of", None)
+        cached = query.memo.get("drawing_list")
         if cached is not None:
             return cached
         filters = es_filters(query.spec)
@@ -52,7 +52,7 @@ class DrawingTail(EsIndex):
                json.dumps(filters, sort_keys=True), query.group, query.group_field, query.similarity_floor, k)
         kept = self._drawing_lists.get(key)
         if kept is not None and time.monotonic() - kept[0] < DRAWING_LIST_TTL_S:   # the next page of the query
-            query._drawing_list_of = kept[1]
+            query.memo["drawing_list"] = kept[1]
             return kept[1]
         knn = {"field": KNN_FIELD, "query_vector": [float(x) for x in query.vector], "k": k,
                "num_candidates": min(MAX_NUM_CANDIDATES, max(k, self.settings.es_num_candidates)),
@@ -70,7 +70,7 @@ class DrawingTail(EsIndex):
         if query.group:
             seen: set[str] = set()
             cands = [c for c in cands if not (c.key(query.group_field) in seen or seen.add(c.key(query.group_field)))]
-        query._drawing_list_of = (cands, complete)
+        query.memo["drawing_list"] = (cands, complete)
         self._drawing_lists[key] = (time.monotonic(), (cands, complete))
         while len(self._drawing_lists) > DRAWING_LISTS_KEPT:
             try:     # the oldest out (another thread may be at it too)

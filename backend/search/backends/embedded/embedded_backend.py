@@ -55,7 +55,7 @@ class EmbeddedBackend(EmbeddedStore):
         pool = self._workers()
         knn = pool.submit(vector_search.knn, snap, query, mask) if query.vector is not None else None
         if query.node is None and text_search.plain_scores(self, snap, query) is None:
-            query._pending_matches = (snap, pool.submit(text_search.matches, self, snap, query, mask))
+            query.memo["pending_matches"] = (snap, pool.submit(text_search.matches, self, snap, query, mask))
         bm25 = text_search.bm25(self, snap, query, mask)
         return bm25, (knn.result() if knn is not None else [])
 

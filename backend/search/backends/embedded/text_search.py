@@ -82,12 +82,12 @@ def ql_rows(store: EmbeddedStore, snap: Snapshot, query: Query) -> list[tuple[in
     """(rowid, bm25) of every figure matching a query-language query (:mod:`.query_language.to_fts5`)."""
     from backend.search.query_language import to_fts5
 
-    cached = getattr(query, "_ql_rows", None)      # one search asks up to three times (head, count, tail)
+    cached = query.memo.get("ql_rows")      # one search asks up to three times (head, count, tail)
     if cached is not None and cached[0] is snap:
         return cached[1]
     weights = ", ".join(str(w) for w in text_fields.fts_weights())
     rows = to_fts5.rows(store.conn(), "figures_fts", snap, query.node, weights, FTS_TOKENIZE)
-    query._ql_rows = (snap, rows)
+    query.memo["ql_rows"] = (snap, rows)
     return rows
 
 
@@ -121,7 +121,7 @@ def text_count(store: EmbeddedStore, query: Query, keys: list[str]) -> tuple[int
     snap = store.snapshot()
     if not len(snap) or not query.terms:
         return 0, "eq", set()
-    pending = getattr(query, "_pending_matches", None)   # read beside the ranking (_retrieve)
+    pending = query.memo.get("pending_matches")   # read beside the ranking (_retrieve)
     pos = pending[1].result() if pending is not None and pending[0] is snap else matches(store, snap, query)
     if not query.group:   # one row per figure: positions are distinct; only the few keys are looked up
         hit = np.zeros(len(snap), dtype=bool)
@@ -199,7 +199,7 @@ def plain_scores(store: EmbeddedStore, snap: Snapshot, query: Query) -> tuple[np
     """(positions, scores) of every figure matching plain words, unfiltered, from the postings in
     memory (:mod:`.fts_bm25`: FTS5's bm25, English and German/French summed as the SQL does); None when
     a word is a phrase to FTS5 (the SQL path then). Kept on ``query`` (ranking, count and tail ask)."""
-    cached = getattr(query, "_plain_scores_of", None)
+    cached = query.memo.get("plain_scores")
     if cached is not None and cached[0] is snap:
         return cached[1]
     conn = store.conn()
@@ -228,7 +228,7 @@ def plain_scores(store: EmbeddedStore, snap: Snapshot, query: Query) -> tuple[np
             for part_pos, part_scores in parts:
                 scores[np.searchsorted(pos, part_pos)] += part_scores
             result = (pos, scores)
-    query._plain_scores_of = (snap, result)
+    query.memo["plain_scores"] = (snap, result)
     return result
 
 

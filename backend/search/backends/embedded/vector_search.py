@@ -41,7 +41,7 @@ def drawing_ranking(snap: Snapshot, query: Query) -> tuple[np.ndarray, np.ndarra
     """(positions, float32 cosines) of the whole drawing ranking: every figure with a vector passing the
     filters and the similarity floor, by (cosine desc, figure id asc); grouped: each group's closest
     figure. One exact float32 pass; kept on ``query`` (the tail and the count both ask)."""
-    cached = getattr(query, "_drawing_ranking_of", None)
+    cached = query.memo.get("drawing_ranking")
     if cached is not None and cached[0] is snap:
         return cached[1]
     eligible = snap.mask(query.spec)
@@ -60,7 +60,7 @@ def drawing_ranking(snap: Snapshot, query: Query) -> tuple[np.ndarray, np.ndarra
         _unique, first = np.unique(codes[pos], return_index=True)
         first.sort()
         pos, sims = pos[first], sims[first]
-    query._drawing_ranking_of = (snap, (pos, sims))
+    query.memo["drawing_ranking"] = (snap, (pos, sims))
     return pos, sims
 
 
