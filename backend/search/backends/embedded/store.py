@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+from tenacity import retry, retry_if_exception_message, stop_after_delay, wait_random
 
 from backend.patent_numbers import lookup_keys, pick
 from backend.search.backends.embedded import fts_bm25
@@ -97,7 +98,7 @@ class EmbeddedStore:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
+            _wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             self._local.conn = conn
         return conn
@@ -347,3 +348,12 @@ def _public(row: tuple) -> dict:
     doc["image_vector"] = np.frombuffer(row[1], dtype=np.float32).tolist() if row[1] is not None else None
     doc["text_vector"] = np.frombuffer(row[2], dtype=np.float32).tolist() if row[2] is not None else None
     return documents.public(doc)
+
+
+@retry(retry=retry_if_exception_message(match="database is locked"), stop=stop_after_delay(30),
+       wait=wait_random(0.05, 0.5), reraise=True)
+def _wal(conn: sqlite3.Connection) -> None:
+    """Write-ahead logging. Switching a new file to it takes an exclusive lock that SQLite does not wait for
+    (the busy timeout does not apply): processes opening the same new index at once (gunicorn's workers
+    booting) retry until the first has switched it."""
+    conn.execute("PRAGMA journal_mode=WAL")
