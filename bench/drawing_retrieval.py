@@ -11,7 +11,8 @@ Encoders, each on the same queries and gallery:
 * ``random``      the ``prism-draw`` architecture with random drawing weights (text tower: MiniLM + random
                   projection),
 * ``prism-tiny``  the previous packaged checkpoint (synthetic drawings only),
-* ``prism-draw encoder``  the packaged checkpoint (or ``--checkpoint``): its learnt embedding alone,
+* ``prism-draw encoder``  the packaged checkpoint (or ``--checkpoint``): its learnt embedding alone (text
+                  vectors: its text tower with the checkpoint's text bridge, ``backend/model/text_bridge.py``),
 * ``prism-draw``  the vectors search stores and queries: that embedding plus the 16 px sheet-thumbnail
                   channel (``backend/model/thumbnail.py``) and the line channel (a 128-d projection of the
                   line descriptors, ``backend/model/line_descriptors.py``),

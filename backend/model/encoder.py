@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from backend.model import line_descriptors, registry, thumbnail
+from backend.model import line_descriptors, registry, text_bridge, thumbnail
 from backend.model.drawing import input_size, prepare_drawing
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,8 @@ class Encoder:
         self.image_size = input_size(self.preprocess)
         self.embed_dim = int(registry.model_config(loaded.model_name)["embed_dim"])
         self.dim: int = registry.vector_dims(loaded.model_name)
+        #: the text -> drawing bridge of this checkpoint (backend/model/text_bridge.py), or None
+        self.text_bridge = _load_bridge(loaded, self.embed_dim)
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -125,13 +127,57 @@ class Encoder:
         for start in range(0, len(texts), self.batch_size):
             tokens = self.tokenizer(list(texts[start:start + self.batch_size]))
             with self._lock, torch.inference_mode():
-                feats = self.model.encode_text(tokens.to(self.device))
-                out.append(F.normalize(feats.float(), dim=-1).cpu().numpy())
+                if self.text_bridge is None:
+                    feats = F.normalize(self.model.encode_text(tokens.to(self.device)).float(), dim=-1)
+                    out.append(feats.cpu().numpy())
+                    continue
+                projected, sentences = self._text_features(tokens.to(self.device))
+            out.append(self.text_bridge.mix(projected, sentences))
         vectors = np.concatenate(out).astype(np.float32, copy=False)
         if not self.has_channels:
             return vectors
         # a text vector is [e_text, 0]: its ranking of drawings is the encoder's own
         return np.hstack([vectors, np.zeros((len(vectors), self.dim - self.embed_dim), dtype=np.float32)])
+
+
+    def sentence_vectors(self, texts: list[str]) -> np.ndarray:
+        """The text tower's unit MiniLM sentence vectors (its pooled output, before the learnt projection):
+        what the text bridge's memory holds of each training text."""
+        out = []
+        for start in range(0, len(texts), self.batch_size):
+            tokens = self.tokenizer(list(texts[start:start + self.batch_size]))
+            with self._lock, torch.inference_mode():
+                out.append(self._text_features(tokens.to(self.device))[1])
+        return np.concatenate(out) if out else np.zeros((0, sentence_dims(self.model) or 0), dtype=np.float32)
+
+    def _text_features(self, tokens: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """(unit learnt text embeddings, unit pooled sentence vectors) of a token batch - what
+        ``encode_text`` computes, with the pooled output kept (open_clip's HF text tower)."""
+        tower = self.model.text
+        mask = (tokens != tower.config.pad_token_id).long()
+        pooled = tower.pooler(tower.transformer(input_ids=tokens, attention_mask=mask), mask)
+        projected = tower.proj(pooled)
+        return (F.normalize(projected.float(), dim=-1).cpu().numpy(),
+                F.normalize(pooled.float(), dim=-1).cpu().numpy())
+
+
+def sentence_dims(model) -> int | None:
+    """The width of the model's pooled sentence vector: an open_clip HF text tower's hidden size (None for
+    any other text tower)."""
+    tower = getattr(model, "text", None)
+    if not all(hasattr(tower, a) for a in ("transformer", "pooler", "proj", "config")):
+        return None
+    return int(tower.config.hidden_size)
+
+
+def _load_bridge(loaded: registry.LoadedModel, embed_dim: int) -> text_bridge.TextBridge | None:
+    dims = sentence_dims(loaded.model)
+    if dims is None:
+        return None
+    bridge = text_bridge.load(loaded.checkpoint, embed_dim, dims)
+    if bridge is not None:
+        log.info("text bridge: %d training texts of %s (k %d)", len(bridge.sentences), loaded.checkpoint, bridge.k)
+    return bridge
 
 
 def _split_transform(preprocess) -> tuple[list | None, list]:

@@ -207,6 +207,26 @@ def fit_line_pca_cmd(out, dims, data):
                f"in {report['seconds']} s")
 
 
+@model_group.command("fit-text-bridge")
+@click.option("--checkpoint", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Default: the packaged prism-draw checkpoint; the bridge is written beside it.")
+@click.option("--data", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The real drawing sets (default ../shared/data); only their train split is read.")
+def fit_text_bridge_cmd(checkpoint, data):
+    """Fit the text -> drawing bridge of a prism-draw checkpoint on the train split."""
+    from backend.model import registry
+    from backend.training import text_bridge_fit
+
+    checkpoint = checkpoint or registry.default_checkpoint("prism-draw")
+    if checkpoint is None:
+        _fail(ValueError("no prism-draw checkpoint: give --checkpoint or run `prism model build-default`"))
+    try:
+        report = text_bridge_fit.build(checkpoint, root=data, progress=click.echo)
+    except _ERRORS as exc:
+        _fail(exc)
+    click.echo(f"wrote {report['out']}: {report['pairs']} train (text, drawing) pairs in {report['seconds']} s")
+
+
 def registry_checkpoint_dir() -> Path:
     from backend.model import registry
 

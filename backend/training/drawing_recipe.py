@@ -42,7 +42,7 @@ from PIL import Image
 
 from backend.model import registry
 from backend.model.drawing import prepare_drawing
-from backend.training import realdata
+from backend.training import realdata, text_bridge_fit
 from backend.training.datasets import FigureRecord
 from backend.training.losses import effective_number_weights
 from backend.training.republish import VERSION as REPUBLISH_VERSION
@@ -395,5 +395,8 @@ def build(out: Path, root: Path | None = None, cache: Path | None = Path("var/ca
     report["republish_version"] = REPUBLISH_VERSION      # the re-publications the views were rendered with
     save_checkpoint(model, out, report)
     report["size_bytes"] = Path(out).stat().st_size
+    # the text -> drawing bridge belongs to these weights (backend/model/text_bridge.py)
+    report["text_bridge"] = text_bridge_fit.build(Path(out), recipe.model_name, root, progress or (lambda _m: None),
+                                                  sets=recipe.sets)
     Path(out).with_suffix(".json").write_text(json.dumps(report, indent=2))
     return report
