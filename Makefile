@@ -64,6 +64,7 @@ bench: install services
 	$(BIN)/python bench/search_bench.py
 	$(BIN)/python bench/ingest_bench.py
 	$(BIN)/python bench/drawing_retrieval.py
+	$(BIN)/python bench/examiner_bench.py
 	$(BIN)/python bench/text_ranking.py
 
 ## constraints.txt again from a fresh resolve of setup.cfg's ranges (a throw-away venv), then a freeze
