@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     # -- search core --------------------------------------------------------------------
     search_rank_window: int = Field(default=100, ge=10, le=10000, description=(
         "Entries each ranked list (BM25, vector) contributes before fusion; pages walk the fused list."))
+    search_drawing_window: int = Field(default=1000, ge=10, le=10000, description=(
+        "A query with a drawing (or a vector) ranks this many nearest figures before its tail in drawing order: "
+        "the class consensus re-orders within them (search_rank_window for text-only queries)."))
     search_verify_top_k: int = Field(default=75, ge=0, le=1000, description=(
         "A drawing query re-ranks this many nearest figures by geometric verification (local features + "
         "RANSAC, backend/search/ranking/verification.py): re-published copies of the drawing go first; 0: off."))

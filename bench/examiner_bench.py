@@ -209,7 +209,8 @@ def main(argv=None) -> int:
     latency = {name: {"p50_ms": round(1000 * float(np.percentile(t, 50))), "p95_ms": round(1000 * float(np.percentile(t, 95))),
                       "requests": len(t)} for name, t in times.items()}
     report = {"dev_drawings": len(dev), "patents": len(lines), "figures": summary.figures, "queries": len(queries),
-              "every": args.every, "ingest_seconds": round(ingest_s, 1), "table": table, "latency": latency,
+              "every": args.every, "ingest_seconds": round(ingest_s, 1), "drawing_window": settings.search_drawing_window,
+              "table": table, "latency": latency,
               "paging": {name: {"queries": len(p), "pages": int(sum(x["pages"] for x in p)),
                                 "all_reached": all(x["distinct"] == x["patents"] == x["total"] == len(lines) - 1
                                                    for x in p)} for name, p in paging.items()},
@@ -226,7 +227,8 @@ def render(report: dict) -> str:
     head = ["system", "copies mAP / Hit@1 / Hit@10"] + [f"{what}: mAP / P@10 / Hit@10" for what in CLASS_SETS.values()]
     lines = [f"{report['queries']} queries (every {report['every']}. of {report['dev_drawings']} dev drawings) against "
              f"{report['patents']} patents / {report['figures']} figures ingested by `prism ingest` "
-             f"({report['ingest_seconds']} s); uploads through POST /search with an API key, patent level.", "",
+             f"({report['ingest_seconds']} s); uploads through POST /search with an API key, patent level; drawing "
+             f"window {report['drawing_window']}.", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, tasks in report["table"].items():
         c = tasks["copies"]

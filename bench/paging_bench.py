@@ -40,7 +40,8 @@ def pct(values: list[float], q: float) -> float:
     return round(float(np.percentile(values, q)), 2) if values else 0.0
 
 
-def run(backend_name: str, n: int, dims: int, window: int, dense: bool = False, drawing: bool = False) -> dict:
+def run(backend_name: str, n: int, dims: int, window: int, dense: bool = False, drawing: bool = False,
+        drawing_window: int | None = None) -> dict:
     from backend.search import get_backend, service
     from backend.search.index import index_admin
     from backend.settings import Settings
@@ -48,7 +49,9 @@ def run(backend_name: str, n: int, dims: int, window: int, dense: bool = False, 
     tmp = Path(tempfile.mkdtemp(prefix="paging-bench-"))
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     settings = Settings(data_dir=tmp, search_backend=backend_name, es_index_prefix=prefix,
-                        search_rank_window=window, dense_text_at_ingest=False, search_dense_text=dense)
+                        search_rank_window=window, dense_text_at_ingest=False, search_dense_text=dense,
+                        **({"search_drawing_window": drawing_window} if drawing_window else {}))
+    head_size = max(window, settings.search_drawing_window)    # the fused head of a query with a vector
     if backend_name == "elasticsearch":
         index_admin.create_index(index_admin.make_client(settings), prefix, dims)
     backend = get_backend(settings)
@@ -70,7 +73,7 @@ def run(backend_name: str, n: int, dims: int, window: int, dense: bool = False, 
             resp = backend.search({**body, "cursor": cursor})
             ms = 1000 * (time.perf_counter() - t)
             first = first or resp
-            (head_ms if len(seen) < window else tail_ms).append(ms)
+            (head_ms if len(seen) < head_size else tail_ms).append(ms)
             seen.update(h.publication_number for h in resp.hits)
             cursor = resp.next_cursor
             if not cursor:
@@ -87,7 +90,8 @@ def run(backend_name: str, n: int, dims: int, window: int, dense: bool = False, 
     finally:
         if backend_name == "elasticsearch":
             index_admin.delete_all(index_admin.make_client(settings), prefix)
-    return {"backend": backend_name, "n_figures": n, "window": window, "index_s": round(index_s, 1),
+    return {"backend": backend_name, "n_figures": n, "window": window, "drawing_window": settings.search_drawing_window,
+            "index_s": round(index_s, 1),
             "text_matches_patents": matches, "total": first.total, "total_relation": first.total_relation,
             "pages": len(head_ms) + len(tail_ms), "distinct_hits": len(seen), "dense_text": dense, "drawing": drawing,
             "head_page_ms_p50": pct(head_ms, 50), "head_page_ms_p95": pct(head_ms, 95), "tail_page_ms_p50": pct(tail_ms, 50),
@@ -103,11 +107,15 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["embedded", "elasticsearch"])
     parser.add_argument("--dense", action="store_true", help="also fuse the MiniLM dense text list")
     parser.add_argument("--drawing", action="store_true", help="a drawing-only query (every patent is a result)")
+    parser.add_argument("--drawing-windows", type=int, nargs="+", default=[None],
+                        help="search_drawing_window values, each run in turn (default: the setting's default)")
     args = parser.parse_args()
     if args.drawing:
         print(json.dumps({"limit": "drawing query p95 <= 1000 ms at 100,000 figures (embedded)"}), flush=True)
     for name in args.backends:
-        print(json.dumps(run(name, args.n, args.dims, args.window, args.dense, args.drawing)), flush=True)
+        for drawing_window in args.drawing_windows:
+            print(json.dumps(run(name, args.n, args.dims, args.window, args.dense, args.drawing, drawing_window)),
+                  flush=True)
 
 
 if __name__ == "__main__":

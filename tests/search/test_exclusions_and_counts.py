@@ -48,7 +48,7 @@ def walk(backend, body: dict, size: int = 15) -> tuple[int, list]:
 def exported(backend, body: dict) -> list[dict]:
     from backend.search import service
 
-    settings = backend.settings.model_copy(update={"search_rank_window": WINDOW})
+    settings = backend.settings.model_copy(update={"search_rank_window": WINDOW, "search_drawing_window": WINDOW})
     return list(csv.DictReader(io.StringIO("".join(service.export_csv(body, settings, limit=10_000)))))
 
 

@@ -87,7 +87,18 @@ def test_rrf_of_two_lists_over_any_retrieval(settings):
     assert hits[0].explain.bm25.rank == 2 and hits[0].explain.vector.rank == 1
     assert hits[2].title == "title of D-F1"            # hydrated through the protocol
     (query,) = lists.queries
-    assert query.terms == ["pump"] and query.group and query.window == settings.search_rank_window
+    assert query.terms == ["pump"] and query.group and query.window == settings.search_drawing_window
+
+
+def test_a_drawing_query_ranks_its_drawing_window_and_a_text_query_its_rank_window(make_settings):
+    settings = make_settings(search_dense_text=False, search_verify_top_k=0, search_rank_window=100,
+                             search_drawing_window=700)
+    lists = ListRetrieval(settings, bm25=["A-F1"], knn=["A-F1"])
+    HybridSearch(lists, settings).search({"text": "pump"})
+    HybridSearch(lists, settings).search({"vector": [1.0, 0.0]})
+    HybridSearch(lists, settings).search({"vector": [1.0, 0.0], "weights": {"text": 1.0, "image": 0.0},
+                                          "text": "pump"})
+    assert [q.window for q in lists.queries] == [100, 700, 100]
 
 
 def test_the_settings_given_are_the_ones_used_and_never_changed(settings):

@@ -47,7 +47,7 @@ class HybridSearch:
         """A page of results; ``drawing``: the uploaded query drawing's features for the verification."""
         request = coerce_request(request)
         r, s = self.retrieval, self.settings
-        window = max(window or s.search_rank_window, 1)
+        window = max(window or self.window_for(request), 1)
         stamp = fingerprint(request, window)
         cursor = paging.decode(request.cursor, stamp)
         views = multi_view.view_vectors(r, request)
@@ -161,6 +161,15 @@ class HybridSearch:
         if query.terms and hits:
             render.add_snippets(hits, snippets, request.explain)
         return hits
+
+    def window_for(self, request: SearchRequest) -> int:
+        """How many entries each ranked list contributes: a query with a drawing ranks its
+        ``search_drawing_window`` nearest figures (the class consensus re-orders within them, the tail past
+        them is in drawing order); a text-only query its ``search_rank_window``."""
+        s = self.settings
+        drawing = request.weights.image > 0 and (request.vector is not None or bool(request.image_figure_id)
+                                                 or bool(request.vectors) or bool(request.image_figure_ids))
+        return max(s.search_rank_window, s.search_drawing_window) if drawing else s.search_rank_window
 
     def class_consensus(self, knn: list[Candidate], keyof) -> tuple[list[Candidate], dict[str, float], dict]:
         """The vector list re-ordered by class and patent consensus within the similarity band
