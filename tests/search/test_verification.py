@@ -209,6 +209,21 @@ def test_verified_items_go_first_with_their_verified_figure():
     assert verified_first(fused, {}, checked, lambda c: c.publication_number) == (fused, {})
 
 
+def test_a_verified_figure_the_fused_list_does_not_hold_joins_it_first():
+    """The query turned 90/270 degrees finds a sideways copy far from the upright query's list: verified, its
+    patent must come first even though no ranked list held it."""
+    from backend.search.pipeline.candidates import Candidate
+    from backend.search.ranking.fusion import Fused
+    from backend.search.ranking.rerank import verified_first
+
+    fused = [Fused(k, s) for k, s in (("P1", 0.05), ("P2", 0.04))]
+    checked = [Candidate("P1-F1", "P1", 0.9), Candidate("P9-F3", "P9", 0.21)]
+    checks = {"P1-F1": V.Verification(3, 2, V.score(2)), "P9-F3": V.Verification(60, 20, V.score(20))}
+    order, verified = verified_first(fused, checks, checked, lambda c: c.publication_number)
+    assert [f.key for f in order] == ["P9", "P1", "P2"]
+    assert order[0].score == 0.21 and verified["P9"].figure_id == "P9-F3"
+
+
 def test_blob_gc_counts_features_as_belonging_to_their_image():
     from backend.ingest import blob_gc, blobstore
 

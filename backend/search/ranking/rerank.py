@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from backend.search.ranking.fusion import Fused
 from backend.search.ranking.verification import (
     DrawingFeatures,
     FeatureFormatError,
@@ -33,7 +34,6 @@ from backend.search.ranking.verification import (
 if TYPE_CHECKING:
     from backend.search.pipeline.candidates import Candidate, Query
     from backend.search.pipeline.protocols import Retrieval
-    from backend.search.ranking.fusion import Fused
     from backend.search.request import SearchRequest
     from backend.search.response import Hit
     from backend.settings import Settings
@@ -179,7 +179,8 @@ def verify_nearest(retrieval: Retrieval, settings: Settings, drawing: QueryDrawi
 def verified_first(fused: list[Fused], checks: dict[str, Verification], checked: list[Candidate],
                    keyof: Callable) -> tuple[list[Fused], dict[str, Candidate]]:
     """The fused list with verified items first (best verification first, then fused order), and for
-    each of them the verified figure that stands for it."""
+    each of them the verified figure that stands for it. A verified figure whose patent the fused list does
+    not hold (found by the query turned 90/270 degrees, or past the list) joins it, scored by its cosine."""
     best: dict[str, tuple[Verification, Candidate]] = {}
     for cand in checked:
         check = checks.get(cand.figure_id)
@@ -189,10 +190,11 @@ def verified_first(fused: list[Fused], checks: dict[str, Verification], checked:
         if key not in best or (check.score, check.cells, check.inliers) > (best[key][0].score, best[key][0].cells,
                                                                            best[key][0].inliers):
             best[key] = (check, cand)
-    position = {item.key: i for i, item in enumerate(fused)}
-    best = {key: value for key, value in best.items() if key in position}
     if not best:
         return fused, {}
+    fused = fused + [Fused(key, cand.score) for key, (_check, cand) in sorted(best.items())
+                     if key not in {item.key for item in fused}]
+    position = {item.key: i for i, item in enumerate(fused)}
     top = sorted((fused[position[key]] for key in best),
                  key=lambda item: (-best[item.key][0].score, -best[item.key][0].cells, -best[item.key][0].inliers,
                                    position[item.key]))
