@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -141,10 +142,22 @@ def main(argv=None) -> int:
     ap.add_argument("--data", type=Path, default=realdata.default_root())
     ap.add_argument("--every", type=int, default=2, help="every N-th dev drawing is a query (default 2)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "examiner")
+    ap.add_argument("--keep", action="store_true", help="keep the index and database (their folder is printed)")
     args = ap.parse_args(argv)
     if not args.data.is_dir():
         print(f"shared data not found at {args.data}", file=sys.stderr)
         return 2
+    work = Path(tempfile.mkdtemp(prefix="prism-examiner-bench-"))
+    try:
+        return run(args, work)
+    finally:
+        if args.keep:
+            print(f"index and database kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args, work: Path) -> int:
     from backend.app import create_app
     from backend.auth.keys import create_key
     from backend.cli_db import upgrade_database
@@ -157,7 +170,6 @@ def main(argv=None) -> int:
     originals = [r.load_image() for r in dev]
     rng = np.random.default_rng(SEED)
     published = [republish(im, rng) for im in originals]
-    work = Path(tempfile.mkdtemp(prefix="prism-examiner-bench-"))
     settings = Settings(data_dir=work / "var", search_backend="embedded", auth_required=True)
     off = settings.model_copy(update={"search_class_consensus_k": 0})
     upgrade_database(settings.resolved_database_url)
@@ -182,6 +194,7 @@ def main(argv=None) -> int:
                                            for name in ("thumbnail 24 px", *clients)}
     times: dict[str, list[float]] = {name: [] for name in clients}
     paging: dict[str, list[dict]] = {name: [] for name in clients}
+    misses: dict[str, list[dict]] = {name: [] for name in clients}      # copies not first
     thumb_copy = thumbnail_rankings(originals, patents, [published[i] for i in queries], [None] * len(queries))
     thumb_class = thumbnail_rankings(originals, patents, [originals[i] for i in queries],
                                      [patents[i] for i in queries])
@@ -195,7 +208,10 @@ def main(argv=None) -> int:
             body = {"group_by_patent": True, "size": PAGE, "explain": False, "facets": False}
             page, seconds = upload(client, key, png(published[i]), body)
             times[name].append(seconds)
-            results[name]["copies"].append(scores([h["publication_number"] for h in page["hits"]], {own}))
+            ranked = [h["publication_number"] for h in page["hits"]]
+            results[name]["copies"].append(scores(ranked, {own}))
+            if ranked[:1] != [own]:
+                misses[name].append({"patent": own, "figure": i, "rank": ranked.index(own) + 1 if own in ranked else None})
             if sources[i] in CLASS_SETS and relevant:
                 ranked, pages, total = every_page(client, key, png(originals[i]), body | {"exclude_patents": [own]},
                                                   times[name])
@@ -214,7 +230,7 @@ def main(argv=None) -> int:
               "paging": {name: {"queries": len(p), "pages": int(sum(x["pages"] for x in p)),
                                 "all_reached": all(x["distinct"] == x["patents"] == x["total"] == len(lines) - 1
                                                    for x in p)} for name, p in paging.items()},
-              "seconds": round(time.time() - t0, 1)}
+              "copies_not_first": misses, "seconds": round(time.time() - t0, 1)}
     text = render(report)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
