@@ -130,15 +130,13 @@ class Encoder:
                 if self.text_bridge is None:
                     feats = F.normalize(self.model.encode_text(tokens.to(self.device)).float(), dim=-1)
                     out.append(feats.cpu().numpy())
-                    continue
-                projected, sentences = self._text_features(tokens.to(self.device))
-            out.append(self.text_bridge.mix(projected, sentences))
+                else:
+                    out.append(self.text_bridge.mix(*self._text_features(tokens.to(self.device))))
         vectors = np.concatenate(out).astype(np.float32, copy=False)
         if not self.has_channels:
             return vectors
         # a text vector is [e_text, 0]: its ranking of drawings is the encoder's own
         return np.hstack([vectors, np.zeros((len(vectors), self.dim - self.embed_dim), dtype=np.float32)])
-
 
     def sentence_vectors(self, texts: list[str]) -> np.ndarray:
         """The text tower's unit MiniLM sentence vectors (its pooled output, before the learnt projection):

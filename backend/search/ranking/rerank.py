@@ -192,8 +192,8 @@ def verified_first(fused: list[Fused], checks: dict[str, Verification], checked:
             best[key] = (check, cand)
     if not best:
         return fused, {}
-    fused = fused + [Fused(key, cand.score) for key, (_check, cand) in sorted(best.items())
-                     if key not in {item.key for item in fused}]
+    held = {item.key for item in fused}
+    fused = fused + [Fused(key, cand.score) for key, (_check, cand) in sorted(best.items()) if key not in held]
     position = {item.key: i for i, item in enumerate(fused)}
     top = sorted((fused[position[key]] for key in best),
                  key=lambda item: (-best[item.key][0].score, -best[item.key][0].cells, -best[item.key][0].inliers,
