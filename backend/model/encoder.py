@@ -172,7 +172,7 @@ def _load_bridge(loaded: registry.LoadedModel, embed_dim: int) -> text_bridge.Te
     dims = sentence_dims(loaded.model)
     if dims is None:
         return None
-    bridge = text_bridge.load(loaded.checkpoint, embed_dim, dims)
+    bridge = text_bridge.load(loaded.checkpoint, embed_dim, dims, loaded.checkpoint_digest)
     if bridge is not None:
         log.info("text bridge: %d training texts of %s (k %d)", len(bridge.sentences), loaded.checkpoint, bridge.k)
     return bridge

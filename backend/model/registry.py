@@ -198,6 +198,7 @@ class LoadedModel:
     model_id: str
     device: torch.device
     checkpoint: Path | None
+    checkpoint_digest: str | None = None     # first 12 hex digits of the checkpoint's sha256 (in model_id)
 
 
 def load_model(
@@ -241,6 +242,7 @@ def load_model(
     finally:
         if quiet:
             root.removeFilter(quiet)
+    digest: str | None = None
     if ckpt is not None:
         try:
             incompatible = open_clip.load_checkpoint(model, str(ckpt), strict=not frozen_text)
@@ -252,11 +254,13 @@ def load_model(
             if stray:
                 raise ModelError(f"checkpoint {ckpt} does not fit model config {model_name!r}: "
                                  f"missing or unexpected keys {stray[:5]}")
-        model_id = f"{model_name}@{file_digest(ckpt)}" + vector_tag(model_name)
+        digest = file_digest(ckpt)
+        model_id = f"{model_name}@{digest}" + vector_tag(model_name)
         log.info("model %s: weights from %s%s", model_id, ckpt,
                  f", frozen text transformer from {minilm_dir()}" if frozen_text else "")
     else:
         model_id = f"{model_name}@random-seed{RANDOM_INIT_SEED}" + vector_tag(model_name)
     model.to(dev)
     tokenizer = open_clip.get_tokenizer(model_name)
-    return LoadedModel(model, preprocess_train, preprocess_val, tokenizer, model_name, model_id, dev, ckpt)
+    return LoadedModel(model, preprocess_train, preprocess_val, tokenizer, model_name, model_id, dev, ckpt,
+                       digest)

@@ -116,8 +116,9 @@ def _read(path: Path) -> TextBridge:
     return TextBridge(sentences, drawings, k, temperature, weight, digest)
 
 
-def load(checkpoint: Path | None, embed_dim: int, sentence_dim: int) -> TextBridge | None:
-    """The bridge of ``checkpoint`` if its file is there and was made for exactly these weights, else None."""
+def load(checkpoint: Path | None, embed_dim: int, sentence_dim: int, digest: str | None = None) -> TextBridge | None:
+    """The bridge of ``checkpoint`` if its file is there and was made for exactly these weights, else None
+    (``digest``: the checkpoint's, when the caller has it already)."""
     if checkpoint is None:
         return None
     path = path_for(checkpoint)
@@ -126,7 +127,7 @@ def load(checkpoint: Path | None, embed_dim: int, sentence_dim: int) -> TextBrid
     from backend.model.registry import file_digest
 
     bridge = _read(path)
-    digest = file_digest(checkpoint)
+    digest = digest or file_digest(checkpoint)
     if bridge.checkpoint_digest != digest:
         log.warning("text bridge %s was made for checkpoint %s, not %s (%s): not used", path,
                     bridge.checkpoint_digest, digest, checkpoint)
